@@ -1,0 +1,176 @@
+//! The `easbase` command.
+//!
+//! ```text
+//! easbase schema check FILE [--dialect postgres|sqlite|mysql]... [--json]
+//! easbase schema sql --dialect postgres|sqlite|mysql [--pg-schema NAME] [--no-security] FILE
+//! easbase schema plan --dialect postgres|sqlite|mysql OLD NEW
+//! easbase schema json-schema
+//! ```
+//!
+//! Files are JSON or TOML, told apart by their extension. Exit status: 0 on success, 1
+//! when the schema is invalid (every error is printed with its path), 2 when a file
+//! cannot be read or the command line is wrong.
+
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use easbase_schema::{Dialect, Error, Ident, Schema, ValidationErrors, ddl, migrate};
+
+/// EasBase: a backend-as-a-service toolkit for Rust.
+#[derive(Debug, Parser)]
+#[command(name = "easbase", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with schema descriptions: validate, print DDL, plan migrations.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemaCommand {
+    /// Validate a schema file and print every error with its path.
+    Check {
+        /// The schema file (.json or .toml).
+        file: PathBuf,
+        /// Also check what these dialects can represent (default: all three).
+        #[arg(long, short)]
+        dialect: Vec<Dialect>,
+        /// Print the errors as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the DDL (tables, indexes, and on PostgreSQL row-level security) for a dialect.
+    Sql {
+        /// The schema file (.json or .toml).
+        file: PathBuf,
+        /// The target dialect.
+        #[arg(long, short)]
+        dialect: Dialect,
+        /// PostgreSQL: create the tables in this schema (namespace).
+        #[arg(long)]
+        pg_schema: Option<String>,
+        /// PostgreSQL: leave out row-level security, policies and grants.
+        #[arg(long)]
+        no_security: bool,
+    },
+    /// Print the migration steps from OLD to NEW; destructive steps are marked with `!`.
+    Plan {
+        /// The current schema file.
+        old: PathBuf,
+        /// The wanted schema file.
+        new: PathBuf,
+        /// The target dialect.
+        #[arg(long, short)]
+        dialect: Dialect,
+        /// Print the SQL of each step too.
+        #[arg(long)]
+        sql: bool,
+    },
+    /// Print the JSON Schema of the description format (for editors).
+    JsonSchema,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load(path: &PathBuf) -> Result<Schema, Error> {
+    Schema::from_path(path)
+}
+
+fn report(errors: &ValidationErrors, json: bool) -> ExitCode {
+    if json {
+        println!("{}", serde_json::to_string_pretty(errors).unwrap_or_default());
+    } else {
+        eprintln!("{errors}");
+    }
+    ExitCode::from(1)
+}
+
+fn run(command: Command) -> Result<ExitCode, Error> {
+    let Command::Schema(command) = command;
+    match command {
+        SchemaCommand::Check { file, dialect, json } => {
+            let schema = load(&file)?;
+            let valid = match schema.validate() {
+                Ok(v) => v,
+                Err(errors) => return Ok(report(&errors, json)),
+            };
+            let dialects = if dialect.is_empty() { Dialect::ALL.to_vec() } else { dialect };
+            let mut all = ValidationErrors::default();
+            for d in dialects {
+                if let Err(e) = easbase_schema::validate::check_dialect(&valid, d) {
+                    all.0.extend(e.0);
+                }
+            }
+            if !all.is_empty() {
+                return Ok(report(&all, json));
+            }
+            if json {
+                println!("[]");
+            } else {
+                println!("{}: ok ({} table(s))", file.display(), valid.tables().len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SchemaCommand::Sql { file, dialect, pg_schema, no_security } => {
+            let valid = match load(&file)?.validate() {
+                Ok(v) => v,
+                Err(errors) => return Ok(report(&errors, false)),
+            };
+            let schema = match pg_schema.map(Ident::new).transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: --pg-schema: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let options = ddl::DdlOptions { schema, security: !no_security, ..Default::default() };
+            match ddl::generate(&valid, dialect, &options) {
+                Ok(ddl) => {
+                    print!("{}", ddl.to_sql());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => Ok(report(&errors, false)),
+            }
+        }
+        SchemaCommand::Plan { old, new, dialect, sql } => {
+            let (old, new) = match (load(&old)?.validate(), load(&new)?.validate()) {
+                (Ok(o), Ok(n)) => (o, n),
+                (Err(errors), _) | (_, Err(errors)) => return Ok(report(&errors, false)),
+            };
+            match migrate::plan(&old, &new, dialect, &ddl::DdlOptions::default()) {
+                Ok(plan) => {
+                    if plan.is_empty() {
+                        println!("no changes");
+                    } else if sql {
+                        print!("{}", plan.to_sql());
+                    } else {
+                        print!("{plan}");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => Ok(report(&errors, false)),
+            }
+        }
+        SchemaCommand::JsonSchema => {
+            print!("{}", easbase_schema::json_schema());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Migrations: plans from one schema version to the next (in progress).

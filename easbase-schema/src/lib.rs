@@ -84,8 +84,8 @@ pub use model::{
 };
 pub use name::{ColumnName, Ident, TableName};
 pub use valid::{
-    CheckDef, ColumnDef, EnumDef, ForeignKeyDef, IndexDef, PolicyDef, TableDef, UniqueDef,
-    ValidSchema,
+    CheckDef, ColumnDef, EnumDef, ForeignKeyDef, IndexDef, PolicyDef, PolicyPart, TableDef,
+    UniqueDef, ValidSchema,
 };
 
 impl Schema {

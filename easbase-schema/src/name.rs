@@ -201,7 +201,10 @@ pub(crate) fn fit(name: String) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(name.as_bytes());
     let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    let keep = MAX_IDENTIFIER_LEN - hash.len() - 1;
+    let mut keep = MAX_IDENTIFIER_LEN - hash.len() - 1;
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
     let mut cut = name[..keep].to_owned();
     cut.push('_');
     cut.push_str(&hash);

@@ -182,3 +182,66 @@ pub struct PolicyDef {
     /// What written rows must satisfy (insert, update).
     pub check: Option<policy::Expr>,
 }
+
+/// Which half of a policy a condition is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyPart {
+    /// `using`: which existing rows a statement may see or touch.
+    Using,
+    /// `check`: what a written row must satisfy (falls back to `using`, as PostgreSQL does).
+    Check,
+}
+
+impl TableDef {
+    /// The condition a SQLite / MySQL statement adds to enforce this table's policies for
+    /// one operation and request role: the rules that apply, joined with `OR` (permissive
+    /// policies); `FALSE` when none applies; `None` for the service role, which bypasses
+    /// policies. `table` qualifies the columns (an alias in the statement).
+    ///
+    /// ```
+    /// use easbase_schema::{Dialect, Operation, PolicyPart, Role, Schema};
+    /// use easbase_schema::policy::{AuthContext, AuthMode};
+    /// use sea_query::{Query, SqliteQueryBuilder};
+    ///
+    /// let schema = Schema::from_json(r#"{ "tables": [ { "name": "notes", "columns": [
+    ///     { "name": "id", "type": "integer", "primary": true },
+    ///     { "name": "owner_id", "type": "uuid", "required": true } ],
+    ///     "policies": { "select": "owner_id = auth.uid" } } ] }"#).unwrap().validate().unwrap();
+    /// let notes = schema.table("notes").unwrap();
+    /// let auth = AuthContext { uid: Some("9b2f0f5e-0000-4000-8000-000000000000".into()), role: "authenticated".into(), ..Default::default() };
+    /// let cond = notes
+    ///     .policy_condition(Operation::Select, Role::Authenticated, PolicyPart::Using, Dialect::Sqlite, AuthMode::Bound(&auth), None)
+    ///     .unwrap();
+    /// let (sql, values) = Query::select().column("id").from("notes").and_where(cond).build(SqliteQueryBuilder);
+    /// assert_eq!(sql, r#"SELECT "id" FROM "notes" WHERE "owner_id" = ?"#);
+    /// assert_eq!(values.0.len(), 1);
+    /// ```
+    pub fn policy_condition(
+        &self,
+        op: Operation,
+        role: Role,
+        part: PolicyPart,
+        dialect: crate::Dialect,
+        auth: policy::AuthMode<'_>,
+        table: Option<&str>,
+    ) -> Option<sea_query::Expr> {
+        use sea_query::ExprTrait;
+        if role == Role::Service {
+            return None;
+        }
+        let mut out: Option<sea_query::Expr> = None;
+        for p in self.policies_for(op, role) {
+            let expr = match part {
+                PolicyPart::Using => p.using.as_ref(),
+                PolicyPart::Check => p.check.as_ref().or(p.using.as_ref()),
+            };
+            let Some(expr) = expr else { continue };
+            let cond = policy::to_sea_query_for(expr, self, table, dialect, auth);
+            out = Some(match out {
+                None => cond,
+                Some(prev) => prev.or(cond),
+            });
+        }
+        Some(out.unwrap_or_else(|| sea_query::Expr::cust("1 = 0")))
+    }
+}

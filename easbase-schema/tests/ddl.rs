@@ -123,7 +123,10 @@ async fn postgres_runs_the_ddl_and_the_catalog_matches() {
         )
         .await
         .unwrap();
-    let names: Vec<String> = policies.iter().map(|r| format!("{}.{}:{}", r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, String>(2))).collect();
+    let names: Vec<String> = policies
+        .iter()
+        .map(|r| format!("{}.{}:{}", r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, String>(2)))
+        .collect();
     assert_eq!(
         names,
         [
@@ -278,7 +281,9 @@ fn sqlite_runs_the_ddl_and_the_catalog_matches() {
     };
     assert_eq!(names("table"), ["customers", "events", "order_items", "orders", "products"]);
     let indexes = names("index");
-    for expected in ["customers_user_id_policy_idx", "products_live_sku_idx", "orders_customer_id_placed_at_idx"] {
+    for expected in
+        ["customers_user_id_policy_idx", "products_live_sku_idx", "orders_customer_id_placed_at_idx"]
+    {
         assert!(indexes.contains(&expected.to_owned()), "missing {expected} in {indexes:?}");
     }
     assert_eq!(names("trigger"), ["customers_updated_at"]);
@@ -316,11 +321,14 @@ fn sqlite_runs_the_ddl_and_the_catalog_matches() {
     // Checks and the enum check reject bad rows; foreign keys are enforced.
     assert!(conn.execute("insert into products (sku, name, price) values ('x', 'n', -1)", []).is_err());
     assert!(
-        conn.execute(&format!("insert into orders (customer_id, status) values ('{id}', 'lost')"), []).is_err()
+        conn.execute(&format!("insert into orders (customer_id, status) values ('{id}', 'lost')"), [])
+            .is_err()
     );
-    conn.execute(&format!("insert into orders (customer_id, status) values ('{id}', 'it''s cancelled')"), []).unwrap();
+    conn.execute(&format!("insert into orders (customer_id, status) values ('{id}', 'it''s cancelled')"), [])
+        .unwrap();
     assert!(
-        conn.execute("insert into orders (customer_id) values ('00000000-0000-4000-8000-000000000000')", []).is_err()
+        conn.execute("insert into orders (customer_id) values ('00000000-0000-4000-8000-000000000000')", [])
+            .is_err()
     );
 }
 
@@ -337,13 +345,12 @@ async fn mariadb_runs_the_ddl_and_the_catalog_matches() {
             .unwrap_or_else(|e| panic!("{e}\n{}", s.sql));
     }
     let db = my.database.clone();
-    let rows = sqlx::query(
-        "select table_name from information_schema.tables where table_schema = ? order by 1",
-    )
-    .bind(&db)
-    .fetch_all(&mut my.conn)
-    .await
-    .unwrap();
+    let rows =
+        sqlx::query("select table_name from information_schema.tables where table_schema = ? order by 1")
+            .bind(&db)
+            .fetch_all(&mut my.conn)
+            .await
+            .unwrap();
     let mut tables: Vec<String> = rows.iter().map(|r| r.get::<String, _>(0)).collect();
     tables.sort();
     assert_eq!(tables, ["customers", "events", "order_items", "orders", "products"]);
@@ -373,12 +380,17 @@ async fn mariadb_runs_the_ddl_and_the_catalog_matches() {
     .await
     .unwrap();
     let indexes: Vec<String> = rows.iter().map(|r| r.get::<String, _>(0)).collect();
-    for expected in ["products_published_price_idx", "orders_customer_id_placed_at_idx", "customers_user_id_policy_idx"] {
+    for expected in
+        ["products_published_price_idx", "orders_customer_id_placed_at_idx", "customers_user_id_policy_idx"]
+    {
         assert!(indexes.contains(&expected.to_owned()), "missing {expected} in {indexes:?}");
     }
 
     // Defaults and ON UPDATE.
-    sqlx::raw_sql("insert into customers (email) values ('a@example.com')").execute(&mut my.conn).await.unwrap();
+    sqlx::raw_sql("insert into customers (email) values ('a@example.com')")
+        .execute(&mut my.conn)
+        .await
+        .unwrap();
     let row = sqlx::query("select id, vip, json_value(profile, '$.lang') from customers")
         .fetch_one(&mut my.conn)
         .await
@@ -388,10 +400,17 @@ async fn mariadb_runs_the_ddl_and_the_catalog_matches() {
     assert!(!row.get::<bool, _>(1));
     assert_eq!(row.get::<String, _>(2), "en");
     // Checks and enums reject bad rows.
-    assert!(sqlx::raw_sql("insert into products (sku, name, price) values ('x', 'n', -1)").execute(&mut my.conn).await.is_err());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("insert into orders (customer_id, status) values ('{id}', 'it''s cancelled')")))
-        .execute(&mut my.conn)
-        .await
-        .unwrap();
+    assert!(
+        sqlx::raw_sql("insert into products (sku, name, price) values ('x', 'n', -1)")
+            .execute(&mut my.conn)
+            .await
+            .is_err()
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "insert into orders (customer_id, status) values ('{id}', 'it''s cancelled')"
+    )))
+    .execute(&mut my.conn)
+    .await
+    .unwrap();
     my.drop().await;
 }

@@ -72,7 +72,7 @@ impl Gen<'_> {
         out
     }
 
-    fn column_def(&self, table: &TableDef, col: &ColumnDef) -> SqColumnDef {
+    pub(crate) fn column_def(&self, table: &TableDef, col: &ColumnDef) -> SqColumnDef {
         let mut c = SqColumnDef::new_with_type(Alias::new(col.name.as_str()), SqType::custom(self.sql_type(&col.ty)));
         let identity = col.ty == ColumnType::Identity;
         if identity && self.dialect == Dialect::Sqlite {
@@ -253,7 +253,7 @@ impl Gen<'_> {
         )
     }
 
-    fn updated_at_trigger(&self, table: &TableDef) -> Vec<Statement> {
+    pub(crate) fn updated_at_trigger(&self, table: &TableDef) -> Vec<Statement> {
         let name = table.name.as_str();
         let trigger = crate::name::fit(format!("{name}_updated_at"));
         let sql = match self.dialect {

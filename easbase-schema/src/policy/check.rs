@@ -1,7 +1,9 @@
 //! Semantic checks of a policy against the columns of its table.
 
 use super::Columns;
-use super::ast::{CmpOp, Expr, Literal, Operand};
+use super::ast::{AuthRef, CmpOp, Expr, Literal, Operand};
+use super::lexer::is_identifier;
+use super::parser::is_keyword;
 use crate::ColumnType;
 
 /// A semantic problem of a policy: what is wrong and, when one is concerned, the column.
@@ -35,7 +37,11 @@ pub struct Problem {
 /// ]);
 /// ```
 pub fn check(expr: &Expr, columns: &dyn Columns, allow_auth: bool) -> Vec<Problem> {
-    let mut checker = Checker { columns, allow_auth, problems: Vec::new() };
+    let mut checker = Checker {
+        columns,
+        allow_auth,
+        problems: Vec::new(),
+    };
     checker.expr(expr);
     checker.problems
 }
@@ -51,10 +57,10 @@ pub fn check(expr: &Expr, columns: &dyn Columns, allow_auth: bool) -> Vec<Proble
 pub fn referenced_columns(expr: &Expr) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     visit_operands(expr, &mut |o| {
-        if let Operand::Column(c) = o {
-            if !out.contains(c) {
-                out.push(c.clone());
-            }
+        if let Operand::Column(c) = o
+            && !out.contains(c)
+        {
+            out.push(c.clone());
         }
     });
     out
@@ -94,7 +100,12 @@ fn visit_operands(expr: &Expr, f: &mut dyn FnMut(&Operand)) {
         | Expr::In { operand: o, .. }
         | Expr::Like { operand: o, .. }
         | Expr::Operand(o) => operand(o, f),
-        Expr::Between { operand: o, low, high, .. } => {
+        Expr::Between {
+            operand: o,
+            low,
+            high,
+            ..
+        } => {
             operand(o, f);
             operand(low, f);
             operand(high, f);
@@ -178,7 +189,11 @@ impl Family {
 }
 
 fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 impl LitTy {
@@ -209,7 +224,10 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn report(&mut self, message: String, column: Option<&str>) {
-        let p = Problem { message, column: column.map(str::to_owned) };
+        let p = Problem {
+            message,
+            column: column.map(str::to_owned),
+        };
         if !self.problems.contains(&p) {
             self.problems.push(p);
         }
@@ -230,7 +248,11 @@ impl Checker<'_> {
                 let t = self.operand(operand);
                 self.expect_bool(&t, &format!("`is {value}`"));
             }
-            Expr::In { operand, list, negated } => {
+            Expr::In {
+                operand,
+                list,
+                negated,
+            } => {
                 let t = self.operand(operand);
                 let kw = if *negated { "not in" } else { "in" };
                 match &t {
@@ -244,10 +266,12 @@ impl Checker<'_> {
                     _ => {}
                 }
                 if list.contains(&Literal::Null) {
-                    self.report(
-                        format!("`null` in an `{kw}` list never matches: use `is null` instead"),
-                        column_of(&t),
-                    );
+                    let message = if *negated {
+                        "`null` in a `not in` list makes it never true: test `is not null` separately"
+                    } else {
+                        "`null` in an `in` list never matches: test `is null` separately"
+                    };
+                    self.report(message.to_owned(), column_of(&t));
                 }
                 let mut seen = Vec::new();
                 for l in list {
@@ -261,12 +285,21 @@ impl Checker<'_> {
                 }
                 if seen.len() > 1 {
                     self.report(
-                        format!("the `{kw}` list mixes {} and {}", seen[0].name(), seen[1].name()),
+                        format!(
+                            "the `{kw}` list mixes {} and {}",
+                            seen[0].name(),
+                            seen[1].name()
+                        ),
                         column_of(&t),
                     );
                 }
             }
-            Expr::Like { operand, pattern, case_insensitive, .. } => {
+            Expr::Like {
+                operand,
+                pattern,
+                case_insensitive,
+                ..
+            } => {
                 let t = self.operand(operand);
                 let kw = if *case_insensitive { "ilike" } else { "like" };
                 match &t {
@@ -276,9 +309,7 @@ impl Checker<'_> {
                         format!("`{kw}` needs a text column; `{c}` is {} {ty}", article(ty)),
                         Some(c),
                     ),
-                    Ty::Lit(..) | Ty::Condition => {
-                        self.report(format!("`{kw}` needs text"), None)
-                    }
+                    Ty::Lit(..) | Ty::Condition => self.report(format!("`{kw}` needs text"), None),
                 }
                 if pattern.chars().rev().take_while(|&c| c == '\\').count() % 2 == 1 {
                     self.report(
@@ -287,7 +318,9 @@ impl Checker<'_> {
                     );
                 }
             }
-            Expr::Between { operand, low, high, .. } => {
+            Expr::Between {
+                operand, low, high, ..
+            } => {
                 let t = self.operand(operand);
                 let (lo, hi) = (self.operand(low), self.operand(high));
                 self.compare(&t, CmpOp::Ge, &lo);
@@ -305,6 +338,11 @@ impl Checker<'_> {
     fn operand(&mut self, o: &Operand) -> Ty {
         match o {
             Operand::Literal(l) => Ty::Lit(LitTy::of(l), l.clone()),
+            Operand::Column(c) if !is_identifier(c) || is_keyword(c) => {
+                // Only a hand-built tree gets here; the parser accepts identifiers only.
+                self.report(format!("invalid column name `{c}`"), Some(c));
+                Ty::Unknown
+            }
             Operand::Column(c) => match self.columns.column_type(c) {
                 Some(t) => Ty::Column(c.clone(), Family::of(t), t.to_string()),
                 None => {
@@ -313,6 +351,14 @@ impl Checker<'_> {
                 }
             },
             Operand::Auth(a) => {
+                if let AuthRef::Claims(path) = a {
+                    if path.is_empty() {
+                        self.report("`auth.claims` needs a claim name".to_owned(), None);
+                    }
+                    for key in path.iter().filter(|k| !is_identifier(k)) {
+                        self.report(format!("invalid claim name `{key}` in `{a}`"), None);
+                    }
+                }
                 if !self.allow_auth {
                     self.report(
                         format!("`{a}` cannot be used here: a check constraint sees only the row"),
@@ -366,11 +412,13 @@ impl Checker<'_> {
                     column_of(other),
                 );
             }
-            (Column(c, Family::Opaque, ty), _) | (_, Column(c, Family::Opaque, ty)) => self
-                .report(
-                    format!("`{c}` is {} {ty} column, which a policy cannot compare (only `is null` works)", article(ty)),
-                    Some(c),
+            (Column(c, Family::Opaque, ty), _) | (_, Column(c, Family::Opaque, ty)) => self.report(
+                format!(
+                    "`{c}` is {} {ty} column, which a policy cannot compare (only `is null` works)",
+                    article(ty)
                 ),
+                Some(c),
+            ),
             (Auth, _) | (_, Auth) => {}
             (Column(c, f, ty), Lit(lt, lit)) | (Lit(lt, lit), Column(c, f, ty)) => {
                 let ok = match lt {
@@ -381,16 +429,41 @@ impl Checker<'_> {
                 };
                 if !ok {
                     self.report(
-                        format!("`{c}` is {} {ty} column and cannot be compared with {}", article(ty), lt.name()),
+                        format!(
+                            "`{c}` is {} {ty} column and cannot be compared with {}",
+                            article(ty),
+                            lt.name()
+                        ),
                         Some(c),
                     );
                 } else if let (Family::Uuid, Literal::String(s)) = (f, lit) {
                     if !is_uuid(s) {
-                        self.report(format!("`{c}` is a uuid column, and {lit} is not a uuid"), Some(c));
+                        self.report(
+                            format!("`{c}` is a uuid column, and {lit} is not a uuid"),
+                            Some(c),
+                        );
                     }
+                } else if let (Family::Enum(e), Literal::String(s)) = (f, lit)
+                    && let Some(values) = self.columns.enum_values(e)
+                    && !values.contains(s)
+                {
+                    let quoted: Vec<String> = values
+                        .iter()
+                        .map(|v| Literal::String(v.clone()).to_string())
+                        .collect();
+                    self.report(
+                        format!(
+                            "{lit} is not a value of `{c}` (enum {e}: {})",
+                            quoted.join(", ")
+                        ),
+                        Some(c),
+                    );
                 }
                 if op.is_ordering() && *f == Family::Bool {
-                    self.report(format!("`{c}` is a boolean column: compare it with `=` or `!=`"), Some(c));
+                    self.report(
+                        format!("`{c}` is a boolean column: compare it with `=` or `!=`"),
+                        Some(c),
+                    );
                 }
             }
             (Column(a, fa, ta), Column(b, fb, tb)) => {
@@ -403,7 +476,10 @@ impl Checker<'_> {
             }
             (Lit(a, _), Lit(b, _)) => {
                 if a != b {
-                    self.report(format!("{} cannot be compared with {}", a.name(), b.name()), None);
+                    self.report(
+                        format!("{} cannot be compared with {}", a.name(), b.name()),
+                        None,
+                    );
                 }
             }
             (Condition, Condition)
@@ -412,15 +488,18 @@ impl Checker<'_> {
             | (Condition, Column(_, Family::Bool, _))
             | (Column(_, Family::Bool, _), Condition) => {}
             (Condition, Column(c, _, ty)) | (Column(c, _, ty), Condition) => self.report(
-                format!("`{c}` is {} {ty} column and cannot be compared with a condition", article(ty)),
+                format!(
+                    "`{c}` is {} {ty} column and cannot be compared with a condition",
+                    article(ty)
+                ),
                 Some(c),
             ),
-            (Condition, Lit(lt, _)) | (Lit(lt, _), Condition) => {
-                self.report(format!("a condition cannot be compared with {}", lt.name()), None)
-            }
+            (Condition, Lit(lt, _)) | (Lit(lt, _), Condition) => self.report(
+                format!("a condition cannot be compared with {}", lt.name()),
+                None,
+            ),
         }
     }
-
 }
 
 /// Whether `s` is a UUID in the usual hyphenated form (any case).
@@ -436,5 +515,244 @@ fn column_of(t: &Ty) -> Option<&str> {
     match t {
         Ty::Column(c, _, _) => Some(c),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use super::*;
+    use crate::policy::parse;
+
+    fn columns() -> Vec<(String, ColumnType)> {
+        [
+            ("owner_id", "uuid"),
+            ("published", "boolean"),
+            ("org_id", "bigint"),
+            ("status", "text"),
+            ("name", "varchar(80)"),
+            ("price", "decimal(10,2)"),
+            ("deleted_at", "timestamptz"),
+            ("due", "date"),
+            ("kind", "order_status"),
+            ("other_kind", "color"),
+            ("data", "jsonb"),
+            ("tags", "text[]"),
+        ]
+        .into_iter()
+        .map(|(n, t)| (n.to_owned(), t.parse().unwrap()))
+        .collect()
+    }
+
+    /// Lists the problems of `src` for a policy (`auth.*` allowed) and for a CHECK
+    /// constraint (not allowed).
+    fn check_problems(src: &str, expect: Expect) {
+        let expr = parse(src).unwrap();
+        let cols = columns();
+        let mut out = String::new();
+        for (allow_auth, label) in [(true, "policy"), (false, "check")] {
+            for p in check(&expr, &cols, allow_auth) {
+                let column = p.column.as_deref().unwrap_or("-");
+                out.push_str(&format!("{label} [{column}] {}\n", p.message));
+            }
+        }
+        expect.assert_eq(&out);
+    }
+
+    #[test]
+    fn fine_policies_have_no_problems() {
+        let cols = columns();
+        for src in [
+            "owner_id = auth.uid",
+            "published = true || owner_id = auth.uid",
+            "org_id = auth.claims.org_id && auth.role = 'authenticated'",
+            "status in ('a','b')",
+            "deleted_at is null and due < deleted_at and due >= '2024-01-01'",
+            "false",
+            "price >= 0 and price between 1 and 9.99",
+            "not (org_id = 1 or org_id != 2)",
+            "name like 'a%' and status ilike 'A%' and auth.email like '%@x.org'",
+            "auth.claims.app_metadata.tier = 'pro'",
+            "published",
+            "!published and (org_id = 1) = published",
+            "auth.claims.is_admin and auth.claims.is_admin is true",
+            "kind = 'paid' and kind in ('a', 'b') and kind = auth.claims.kind",
+            "owner_id = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'",
+            "data is not null and tags is null",
+        ] {
+            let problems = check(&parse(src).unwrap(), &cols, true);
+            assert!(problems.is_empty(), "{src}: {problems:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_columns_are_named_once() {
+        check_problems(
+            "owner = auth.uid or owner is null or Status = 'a'",
+            expect![[r#"
+                policy [owner] unknown column `owner`
+                policy [Status] unknown column `Status`
+                check [owner] unknown column `owner`
+                check [-] `auth.uid` cannot be used here: a check constraint sees only the row
+                check [Status] unknown column `Status`
+            "#]],
+        );
+    }
+
+    #[test]
+    fn auth_in_a_check_constraint() {
+        check_problems(
+            "auth.role = 'admin' or org_id = auth.claims.org.id",
+            expect![[r#"
+                check [-] `auth.role` cannot be used here: a check constraint sees only the row
+                check [-] `auth.claims.org.id` cannot be used here: a check constraint sees only the row
+            "#]],
+        );
+    }
+
+    #[test]
+    fn type_mismatches() {
+        check_problems(
+            "published = 'yes' or org_id = 'x' or status = 1 or price = true or published > false",
+            expect![[r#"
+                policy [published] `published` is a boolean column and cannot be compared with a string
+                policy [org_id] `org_id` is a bigint column and cannot be compared with a string
+                policy [status] `status` is a text column and cannot be compared with a number
+                policy [price] `price` is a decimal(10,2) column and cannot be compared with a boolean
+                policy [published] `published` is a boolean column: compare it with `=` or `!=`
+                check [published] `published` is a boolean column and cannot be compared with a string
+                check [org_id] `org_id` is a bigint column and cannot be compared with a string
+                check [status] `status` is a text column and cannot be compared with a number
+                check [price] `price` is a decimal(10,2) column and cannot be compared with a boolean
+                check [published] `published` is a boolean column: compare it with `=` or `!=`
+            "#]],
+        );
+        check_problems(
+            "owner_id = status or kind = other_kind or data = data or 1 = 'a' or owner_id = 'nope'",
+            expect![[r#"
+                policy [owner_id] `owner_id` (uuid) and `status` (text) have types that cannot be compared
+                policy [kind] `kind` (order_status) and `other_kind` (color) have types that cannot be compared
+                policy [data] `data` is a jsonb column, which a policy cannot compare (only `is null` works)
+                policy [-] a number cannot be compared with a string
+                policy [owner_id] `owner_id` is a uuid column, and 'nope' is not a uuid
+                check [owner_id] `owner_id` (uuid) and `status` (text) have types that cannot be compared
+                check [kind] `kind` (order_status) and `other_kind` (color) have types that cannot be compared
+                check [data] `data` is a jsonb column, which a policy cannot compare (only `is null` works)
+                check [-] a number cannot be compared with a string
+                check [owner_id] `owner_id` is a uuid column, and 'nope' is not a uuid
+            "#]],
+        );
+    }
+
+    #[test]
+    fn null_comparisons_suggest_is_null() {
+        check_problems(
+            "deleted_at = null or null != status or org_id > null",
+            expect![[r#"
+                policy [deleted_at] `= null` is never true: write `is null` instead
+                policy [status] `!= null` is never true: write `is not null` instead
+                policy [org_id] a comparison with `null` is never true: write `is null` instead
+                check [deleted_at] `= null` is never true: write `is null` instead
+                check [status] `!= null` is never true: write `is not null` instead
+                check [org_id] a comparison with `null` is never true: write `is null` instead
+            "#]],
+        );
+    }
+
+    #[test]
+    fn in_like_is_and_bare_operands() {
+        check_problems(
+            "published in (true) or status in ('a', 1, null) or org_id like '1%' or kind ilike 'a' \
+             or status is true or status or 'x' or null or name like 'a\\'",
+            expect![[r#"
+                policy [published] `in` on the boolean column `published`: compare it with `=` instead
+                policy [status] `null` in an `in` list never matches: test `is null` separately
+                policy [status] `status` is a text column and cannot be compared with a number
+                policy [status] the `in` list mixes a string and a number
+                policy [org_id] `like` needs a text column; `org_id` is a bigint
+                policy [kind] `ilike` needs a text column; `kind` is an order_status
+                policy [status] `status` is a text column, not a boolean, so it cannot be `is true` (compare it with a value, e.g. `status = …`)
+                policy [status] `status` is a text column, not a boolean, so it cannot be a condition (compare it with a value, e.g. `status = …`)
+                policy [-] a string cannot be a condition
+                policy [-] `null` cannot be a condition (it is never true)
+                policy [name] the `like` pattern ends with `\`, which escapes nothing (write `\\` for a backslash)
+                check [published] `in` on the boolean column `published`: compare it with `=` instead
+                check [status] `null` in an `in` list never matches: test `is null` separately
+                check [status] `status` is a text column and cannot be compared with a number
+                check [status] the `in` list mixes a string and a number
+                check [org_id] `like` needs a text column; `org_id` is a bigint
+                check [kind] `ilike` needs a text column; `kind` is an order_status
+                check [status] `status` is a text column, not a boolean, so it cannot be `is true` (compare it with a value, e.g. `status = …`)
+                check [status] `status` is a text column, not a boolean, so it cannot be a condition (compare it with a value, e.g. `status = …`)
+                check [-] a string cannot be a condition
+                check [-] `null` cannot be a condition (it is never true)
+                check [name] the `like` pattern ends with `\`, which escapes nothing (write `\\` for a backslash)
+            "#]],
+        );
+    }
+
+    #[test]
+    fn enum_literals_are_values_of_the_enum() {
+        struct WithEnums(Vec<(String, ColumnType)>);
+        impl Columns for WithEnums {
+            fn column_type(&self, name: &str) -> Option<&ColumnType> {
+                self.0.column_type(name)
+            }
+            fn enum_values(&self, type_name: &str) -> Option<Vec<String>> {
+                (type_name == "order_status").then(|| vec!["paid".to_owned(), "open".to_owned()])
+            }
+        }
+        let cols = WithEnums(columns());
+        let expr = parse(
+            "kind = 'paid' or kind in ('open', 'shipped') or 'x' = kind or other_kind = 'red'",
+        )
+        .unwrap();
+        let messages: Vec<String> = check(&expr, &cols, true)
+            .into_iter()
+            .map(|p| p.message)
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "'shipped' is not a value of `kind` (enum order_status: 'paid', 'open')",
+                "'x' is not a value of `kind` (enum order_status: 'paid', 'open')",
+            ]
+        );
+    }
+
+    #[test]
+    fn hand_built_trees_with_bad_names_are_reported() {
+        let expr = Expr::Compare {
+            left: Operand::Column("a\"; drop table t; --".into()),
+            op: CmpOp::Eq,
+            right: Operand::Auth(super::super::AuthRef::Claims(vec!["x' or '1".into()])),
+        };
+        let messages: Vec<String> = check(&expr, &columns(), true)
+            .into_iter()
+            .map(|p| p.message)
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "invalid column name `a\"; drop table t; --`",
+                "invalid claim name `x' or '1` in `auth.claims.x' or '1`",
+            ]
+        );
+    }
+
+    #[test]
+    fn referenced_columns_in_first_seen_order() {
+        let expr = parse(
+            "(b = auth.uid or a in (1)) and not c like 'x' and (d = 1) = e and a between f and g and b is null",
+        )
+        .unwrap();
+        assert_eq!(
+            referenced_columns(&expr),
+            ["b", "a", "c", "d", "e", "f", "g"]
+        );
+        assert!(referenced_columns(&parse("auth.role = 'x' or true").unwrap()).is_empty());
+        assert!(uses_auth(&parse("(a = 1) = (auth.claims.x = 2)").unwrap()));
+        assert!(!uses_auth(&parse("a = 'auth.uid'").unwrap()));
     }
 }

@@ -29,6 +29,20 @@ use crate::{ColumnType, Dialect};
 ///
 /// Never panics; an expression that [`check`](super::check) rejects still compiles, to
 /// SQL that may fail or match nothing, so check first.
+///
+/// ```
+/// use easbase_schema::ColumnType;
+/// use easbase_schema::policy::{self, AuthContext, AuthMode};
+/// use sea_query::{MysqlQueryBuilder, Query};
+///
+/// let columns = [("org_id".to_string(), ColumnType::BigInt)];
+/// let expr = policy::parse("org_id = auth.claims.org_id").unwrap();
+/// let auth = AuthContext { claims: serde_json::json!({ "org_id": "42" }), ..Default::default() };
+/// let cond = policy::to_sea_query(&expr, &columns, None, AuthMode::Bound(&auth));
+/// let (sql, values) = Query::select().column("id").from("items").and_where(cond).build(MysqlQueryBuilder);
+/// assert_eq!(sql, "SELECT `id` FROM `items` WHERE `org_id` = ?");
+/// assert_eq!(values.0, [sea_query::Value::BigInt(Some(42))]);
+/// ```
 pub fn to_sea_query(
     expr: &Expr,
     columns: &dyn Columns,
@@ -39,7 +53,13 @@ pub fn to_sea_query(
         AuthMode::Postgres => Some(Dialect::Postgres),
         AuthMode::Bound(_) => None,
     };
-    Compiler { columns, table, dialect, mode }.expr(expr)
+    Compiler {
+        columns,
+        table,
+        dialect,
+        mode,
+    }
+    .expr(expr)
 }
 
 /// Compiles `expr` to a `sea_query` condition for one dialect.
@@ -68,7 +88,13 @@ pub fn to_sea_query_for(
     dialect: Dialect,
     mode: AuthMode<'_>,
 ) -> SExpr {
-    Compiler { columns, table, dialect: Some(dialect), mode }.expr(expr)
+    Compiler {
+        columns,
+        table,
+        dialect: Some(dialect),
+        mode,
+    }
+    .expr(expr)
 }
 
 /// Renders `expr` as SQL text for `dialect`, values inlined and escaped by `sea_query`:
@@ -113,8 +139,6 @@ enum Target {
     Time,
     Timestamp,
     Timestamptz,
-    /// An enum type of the schema (its name).
-    Enum(String),
 }
 
 impl Target {
@@ -133,8 +157,10 @@ impl Target {
             ColumnType::Time => Target::Time,
             ColumnType::Timestamp => Target::Timestamp,
             ColumnType::Timestamptz => Target::Timestamptz,
-            ColumnType::Named(n) => Target::Enum(n.clone()),
-            ColumnType::Text
+            // An enum: its type name may need a schema to resolve, so the column is read
+            // as text instead (see `Compiler::side`).
+            ColumnType::Named(_)
+            | ColumnType::Text
             | ColumnType::Varchar(_)
             | ColumnType::Json
             | ColumnType::Jsonb
@@ -157,10 +183,6 @@ impl Target {
             Target::Time => "::time".to_owned(),
             Target::Timestamp => "::timestamp".to_owned(),
             Target::Timestamptz => "::timestamptz".to_owned(),
-            // Only a validated identifier is written, quoted as `sea_query` quotes type
-            // names in DDL; anything else stays text (and `check` reports the column).
-            Target::Enum(name) if is_identifier(name) => format!("::\"{name}\""),
-            Target::Enum(_) => String::new(),
         }
     }
 }
@@ -193,8 +215,7 @@ impl Compiler<'_> {
             Expr::And(terms) => fold(terms, self, |a, b| a.and(b)),
             Expr::Not(inner) => self.expr(inner).not(),
             Expr::Compare { left, op, right } => {
-                let l = self.operand(left, &self.target_against(right));
-                let r = self.operand(right, &self.target_against(left));
+                let (l, r) = (self.side(left, right), self.side(right, left));
                 let op = match op {
                     CmpOp::Eq => BinOper::Equal,
                     CmpOp::Ne => BinOper::NotEqual,
@@ -207,49 +228,100 @@ impl Compiler<'_> {
             }
             Expr::IsNull { operand, negated } => {
                 let o = self.operand(operand, &Target::Text);
-                if *negated { o.is_not_null() } else { o.is_null() }
+                if *negated {
+                    o.is_not_null()
+                } else {
+                    o.is_null()
+                }
             }
-            Expr::IsBool { operand, value, negated } => {
+            Expr::IsBool {
+                operand,
+                value,
+                negated,
+            } => {
                 let o = self.operand(operand, &Target::Boolean);
                 // `IS` takes the keyword, never a bound value (MySQL and PostgreSQL
                 // accept only `IS TRUE` / `IS FALSE`).
                 let v = SExpr::Constant((*value).into());
                 if *negated { o.is_not(v) } else { o.is(v) }
             }
-            Expr::In { operand, list, negated } => {
+            Expr::In {
+                operand,
+                list,
+                negated,
+            } => {
                 let target = list
                     .iter()
                     .find(|l| **l != Literal::Null)
                     .map_or(Target::Text, literal_target);
                 let o = self.operand(operand, &target);
                 let values = list.iter().map(literal_value);
-                if *negated { o.is_not_in(values) } else { o.is_in(values) }
+                if *negated {
+                    o.is_not_in(values)
+                } else {
+                    o.is_in(values)
+                }
             }
-            Expr::Like { operand, pattern, case_insensitive, negated } => {
+            Expr::Like {
+                operand,
+                pattern,
+                case_insensitive,
+                negated,
+            } => {
                 let o = self.operand(operand, &Target::Text);
                 self.like(o, pattern, *case_insensitive, *negated)
             }
-            Expr::Between { operand, low, high, negated } => {
-                let bound = if matches!(low, Operand::Auth(_)) { high } else { low };
-                let o = self.operand(operand, &self.target_against(bound));
-                let target = self.target_against(operand);
-                let (lo, hi) = (self.operand(low, &target), self.operand(high, &target));
-                if *negated { o.not_between(lo, hi) } else { o.between(lo, hi) }
+            Expr::Between {
+                operand,
+                low,
+                high,
+                negated,
+            } => {
+                let bound = if matches!(low, Operand::Auth(_)) {
+                    high
+                } else {
+                    low
+                };
+                let o = self.side(operand, bound);
+                let (lo, hi) = (self.side(low, operand), self.side(high, operand));
+                if *negated {
+                    o.not_between(lo, hi)
+                } else {
+                    o.between(lo, hi)
+                }
             }
             Expr::Operand(Operand::Literal(Literal::Bool(b))) => SExpr::Constant((*b).into()),
             Expr::Operand(Operand::Nested(inner)) => self.expr(inner),
             Expr::Operand(o) => {
                 // `col = TRUE` rather than a bare `col`: valid on every engine, and MySQL and
                 // SQLite can use an index for it.
-                self.operand(o, &Target::Boolean).eq(SExpr::Constant(true.into()))
+                self.operand(o, &Target::Boolean)
+                    .eq(SExpr::Constant(true.into()))
             }
+        }
+    }
+
+    /// `o`, compiled to be compared with `other`.
+    fn side(&self, o: &Operand, other: &Operand) -> SExpr {
+        match (o, other, self.mode) {
+            // PostgreSQL has no `enum = text` operator, and naming the enum type for a cast
+            // of the `auth.*` side would depend on the search path: compare as text.
+            (Operand::Column(c), Operand::Auth(_), AuthMode::Postgres)
+                if matches!(self.columns.column_type(c), Some(ColumnType::Named(_))) =>
+            {
+                self.operand(o, &Target::Text).cast_as(Alias::new("text"))
+            }
+            _ => self.operand(o, &self.target_against(other)),
         }
     }
 
     /// The target an `auth.*` value takes when compared with `other`.
     fn target_against(&self, other: &Operand) -> Target {
         match other {
-            Operand::Column(c) => self.columns.column_type(c).map_or(Target::Text, Target::of_column),
+            Operand::Column(c) => self
+                .columns
+                .column_type(c)
+                .map_or(Target::Text, Target::of_column),
             Operand::Literal(l) => literal_target(l),
             Operand::Auth(_) => Target::Text,
             Operand::Nested(_) => Target::Boolean,
@@ -273,16 +345,22 @@ impl Compiler<'_> {
 
     fn like(&self, o: SExpr, pattern: &str, case_insensitive: bool, negated: bool) -> SExpr {
         let value = || SExpr::val(pattern.to_owned());
-        let escape =
-            |p: SExpr| SExpr::Binary(Box::new(p), BinOper::Escape, Box::new(SExpr::Constant('\\'.into())));
+        let escape = |p: SExpr| {
+            SExpr::Binary(
+                Box::new(p),
+                BinOper::Escape,
+                Box::new(SExpr::Constant('\\'.into())),
+            )
+        };
         let pick = |a: BinOper, b: BinOper| if negated { b } else { a };
         let (like, not_like) = (BinOper::Like, BinOper::NotLike);
         match (self.dialect, case_insensitive) {
             // PostgreSQL and MySQL escape with `\` by default.
             (Some(Dialect::Postgres), false) => o.binary(pick(like, not_like), value()),
-            (Some(Dialect::Postgres), true) => {
-                o.binary(pick(PgBinOper::ILike.into(), PgBinOper::NotILike.into()), value())
-            }
+            (Some(Dialect::Postgres), true) => o.binary(
+                pick(PgBinOper::ILike.into(), PgBinOper::NotILike.into()),
+                value(),
+            ),
             (Some(Dialect::Mysql), false) => o.binary(
                 pick(like, not_like),
                 SExpr::cust_with_exprs("CONVERT(? USING utf8mb4) COLLATE utf8mb4_bin", [value()]),
@@ -420,15 +498,16 @@ fn json_text(v: &Json) -> String {
 
 fn coerce(v: Option<&Json>, target: &Target) -> Value {
     match target {
-        Target::Text
-        | Target::Date
-        | Target::Time
-        | Target::Timestamp
-        | Target::Timestamptz
-        | Target::Enum(_) => Value::String(v.map(json_text)),
+        Target::Text | Target::Date | Target::Time | Target::Timestamp | Target::Timestamptz => {
+            Value::String(v.map(json_text))
+        }
         Target::Uuid => Value::String(v.map(|v| {
             let s = json_text(v);
-            if is_uuid(&s) { s.to_ascii_lowercase() } else { s }
+            if is_uuid(&s) {
+                s.to_ascii_lowercase()
+            } else {
+                s
+            }
         })),
         Target::Integer => Value::BigInt(v.and_then(|v| match v {
             Json::Number(n) => n.as_i64(),
@@ -440,7 +519,10 @@ fn coerce(v: Option<&Json>, target: &Target) -> Value {
                 Some(Json::Number(n)) => (n.as_i64(), n.as_f64()),
                 Some(Json::String(s)) => {
                     let s = s.trim();
-                    (s.parse().ok(), s.parse::<f64>().ok().filter(|f| f.is_finite()))
+                    (
+                        s.parse().ok(),
+                        s.parse::<f64>().ok().filter(|f| f.is_finite()),
+                    )
                 }
                 _ => (None, None),
             };
@@ -538,264 +620,558 @@ mod tests {
         expect.assert_eq(&out);
     }
 
+    /// Policies and the number of rows of `ROWS` each lets through for `auth()`, as
+    /// PostgreSQL counts them (checked by hand against PostgreSQL and MariaDB too).
+    const COUNTS: &[(&str, i64)] = &[
+        ("owner_id = auth.uid", 1),
+        ("published = true || owner_id = auth.uid", 1),
+        (
+            "org_id = auth.claims.org_id && auth.role = 'authenticated'",
+            1,
+        ),
+        ("status in ('a','b')", 1),
+        ("status not in ('a', 'it''s')", 0),
+        ("deleted_at is null", 2),
+        ("auth.uid is not null", 3),
+        ("false", 0),
+        ("true", 3),
+        ("price >= 0 and price < 19.99 and a > -3", 1),
+        ("not (a = 1 or b != 2)", 0),
+        (r"name like 'a%\_x*[?\\'", 1),
+        ("name like 'Al%'", 1),
+        ("name not like 'al%'", 2),
+        ("name ilike '%LIC%'", 1),
+        ("name not ilike 'x_'", 2),
+        (
+            "auth.claims.app_metadata.tier = 'pro' and auth.claims.app_metadata.null = 7",
+            3,
+        ),
+        (
+            "score between 1 and 10 and not (ratio not between 0.5 and auth.claims.level)",
+            1,
+        ),
+        ("active", 1),
+        ("!archived && NOT active", 0),
+        ("published is true or archived is not false", 3),
+        ("auth.claims.admin", 3),
+        ("auth.role in ('admin', 'authenticated')", 3),
+        ("auth.claims.level > 3 and auth.claims.org_id = org_id", 1),
+        ("auth.email = name or auth.claims.nope.deeper = status", 0),
+        ("auth.claims.sub = auth.uid", 3),
+        ("(a = 1) = published", 2),
+    ];
+
+    const ROWS: &str = r"
+        CREATE TABLE t (owner_id text, published boolean, org_id bigint, status text,
+            deleted_at text, price numeric(10,2), a integer, b integer, name varchar(80),
+            score smallint, active boolean, archived boolean, kind text, ratio double);
+        INSERT INTO t VALUES
+            ('0b6e8e8a-8c7f-4f7a-9b55-2c3d4e5f6a7b', TRUE, 42, 'a', NULL, 5, 1, 2, 'Alice', 5, TRUE, FALSE, NULL, 1.0),
+            ('11111111-8c7f-4f7a-9b55-2c3d4e5f6a7b', FALSE, 7, 'it''s', '2025-01-01 00:00:00', 25, 3, 4, 'a%_x*[?\', 50, FALSE, TRUE, NULL, 4.0),
+            (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    ";
+
+    fn sqlite_value(v: &Value) -> rusqlite::types::Value {
+        use rusqlite::types::Value as V;
+        match v {
+            Value::Bool(b) => b.map_or(V::Null, |b| V::Integer(b.into())),
+            Value::BigInt(i) => i.map_or(V::Null, V::Integer),
+            Value::Double(f) => f.map_or(V::Null, V::Real),
+            Value::String(s) => s.clone().map_or(V::Null, V::Text),
+            other => panic!("unexpected value {other:?}"),
+        }
+    }
+
+    /// Every case runs on SQLite twice, values inlined and values bound, and lets the same
+    /// rows through as on PostgreSQL.
+    #[test]
+    fn sqlite_runs_every_case() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        db.execute_batch(ROWS).unwrap();
+        let cols = columns();
+        let ctx = auth();
+        for &(src, expected) in COUNTS {
+            let expr = parse(src).unwrap();
+            assert_eq!(crate::policy::check(&expr, &cols, true), [], "{src}");
+            let inline = to_sql(&expr, &cols, Dialect::Sqlite, AuthMode::Bound(&ctx));
+            let count: i64 = db
+                .query_row(&format!("SELECT COUNT(*) FROM t WHERE {inline}"), [], |r| {
+                    r.get(0)
+                })
+                .unwrap_or_else(|e| panic!("{src}: {inline}: {e}"));
+            assert_eq!(count, expected, "{src}: {inline}");
+
+            let cond = to_sea_query_for(
+                &expr,
+                &cols,
+                Some("t"),
+                Dialect::Sqlite,
+                AuthMode::Bound(&ctx),
+            );
+            let (sql, values) = Query::select()
+                .expr(SExpr::cust("COUNT(*)"))
+                .from("t")
+                .and_where(cond)
+                .build(SqliteQueryBuilder);
+            let params: Vec<_> = values.0.iter().map(sqlite_value).collect();
+            let count: i64 = db
+                .query_row(&sql, rusqlite::params_from_iter(params), |r| r.get(0))
+                .unwrap_or_else(|e| panic!("{src}: {sql}: {e}"));
+            assert_eq!(count, expected, "{src}: {sql} (bound)");
+        }
+    }
+
+    #[test]
+    fn anonymous_requests_see_nothing_owned() {
+        let anon = AuthContext {
+            role: "anon".into(),
+            ..AuthContext::default()
+        };
+        let expr = parse("owner_id = auth.uid or auth.claims.org_id = org_id").unwrap();
+        let sql = to_sql(&expr, &columns(), Dialect::Sqlite, AuthMode::Bound(&anon));
+        assert_eq!(sql, r#""owner_id" = NULL OR NULL = "org_id""#);
+    }
+
+    #[test]
+    fn bound_values_follow_postgres_casts() {
+        let t = |v: Json, target: Target| coerce(Some(&v), &target);
+        assert_eq!(t(json!("42"), Target::Integer), Value::BigInt(Some(42)));
+        assert_eq!(t(json!(" 42 "), Target::Integer), Value::BigInt(Some(42)));
+        assert_eq!(t(json!("4.2"), Target::Integer), Value::BigInt(None));
+        assert_eq!(t(json!(4.5), Target::Numeric), Value::Double(Some(4.5)));
+        assert_eq!(t(json!("7"), Target::Double), Value::BigInt(Some(7)));
+        assert_eq!(t(json!("nan"), Target::Numeric), Value::Double(None));
+        assert_eq!(
+            t(json!(true), Target::Text),
+            Value::String(Some("true".into()))
+        );
+        assert_eq!(
+            t(json!({"a": 1}), Target::Text),
+            Value::String(Some(r#"{"a":1}"#.into()))
+        );
+        assert_eq!(
+            t(json!("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"), Target::Uuid),
+            Value::String(Some("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".into()))
+        );
+        for (s, b) in [
+            ("t", Some(true)),
+            ("YES", Some(true)),
+            (" on", Some(true)),
+            ("1", Some(true)),
+            ("f", Some(false)),
+            ("no", Some(false)),
+            ("off", Some(false)),
+            ("0", Some(false)),
+            ("o", None),
+            ("", None),
+            ("maybe", None),
+        ] {
+            assert_eq!(t(json!(s), Target::Boolean), Value::Bool(b), "{s}");
+        }
+        assert_eq!(t(json!(1), Target::Boolean), Value::Bool(Some(true)));
+        assert_eq!(coerce(None, &Target::Integer), Value::BigInt(None));
+    }
+
+    #[test]
+    fn the_longest_and_deepest_policies_compile() {
+        let cols = columns();
+        let ctx = auth();
+        let long = vec!["a = 1"; 4096 / 10].join(" or ");
+        let deep = "not (".repeat(31) + "a = auth.uid" + &")".repeat(31);
+        let bangs = "!".repeat(63) + "active";
+        for src in [long, deep, bangs] {
+            let expr = parse(&src).unwrap();
+            for d in Dialect::ALL {
+                assert!(!to_sql(&expr, &cols, d, AuthMode::Postgres).is_empty());
+                assert!(!to_sql(&expr, &cols, d, AuthMode::Bound(&ctx)).is_empty());
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Whatever parses checks and compiles for every dialect and mode, without panics.
+        #[test]
+        fn any_tree_compiles(e in crate::policy::parser::tests::arb_expr()) {
+            let cols = columns();
+            let ctx = auth();
+            let _ = crate::policy::check(&e, &cols, false);
+            for d in Dialect::ALL {
+                for mode in [AuthMode::Postgres, AuthMode::Bound(&ctx)] {
+                    let _ = to_sql(&e, &cols, d, mode);
+                    let _ = to_sea_query(&e, &cols, Some("t"), mode);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn glob_translation() {
+        assert_eq!(like_to_glob(r"a%b_c\\%\_*?[]\"), r"a*b?c\*_[*][?][[]]\");
+    }
+
+    #[test]
+    fn hand_built_claim_keys_never_reach_sql() {
+        let expr = Expr::Compare {
+            left: Operand::Auth(AuthRef::Claims(vec!["x') or true --".into()])),
+            op: CmpOp::Eq,
+            right: Operand::Literal(Literal::Integer(1)),
+        };
+        assert_eq!(
+            to_sql(&expr, &columns(), Dialect::Postgres, AuthMode::Postgres),
+            "(select NULL::numeric) = 1"
+        );
+    }
+
     #[test]
     fn owner() {
-        check(r#"owner_id = auth.uid"#, expect![[r#"
+        check(
+            r#"owner_id = auth.uid"#,
+            expect![[r#"
             pg:     "owner_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid)
             sqlite: "owner_id" = '0b6e8e8a-8c7f-4f7a-9b55-2c3d4e5f6a7b'
             mysql:  `owner_id` = '0b6e8e8a-8c7f-4f7a-9b55-2c3d4e5f6a7b'
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn published_or_owner() {
-        check(r#"published = true || owner_id = auth.uid"#, expect![[r#"
+        check(
+            r#"published = true || owner_id = auth.uid"#,
+            expect![[r#"
             pg:     "published" = TRUE OR "owner_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid)
             sqlite: "published" = TRUE OR "owner_id" = '0b6e8e8a-8c7f-4f7a-9b55-2c3d4e5f6a7b'
             mysql:  `published` = TRUE OR `owner_id` = '0b6e8e8a-8c7f-4f7a-9b55-2c3d4e5f6a7b'
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn org_and_role() {
-        check(r#"org_id = auth.claims.org_id && auth.role = 'authenticated'"#, expect![[r#"
+        check(
+            r#"org_id = auth.claims.org_id && auth.role = 'authenticated'"#,
+            expect![[r#"
             pg:     "org_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'org_id')::bigint) AND (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')) = 'authenticated'
             sqlite: "org_id" = 42 AND 'authenticated' = 'authenticated'
             mysql:  `org_id` = 42 AND 'authenticated' = 'authenticated'
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn in_list() {
-        check(r#"status in ('a','b')"#, expect![[r#"
+        check(
+            r#"status in ('a','b')"#,
+            expect![[r#"
             pg:     "status" IN ('a', 'b')
             sqlite: "status" IN ('a', 'b')
             mysql:  `status` IN ('a', 'b')
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn not_in_list() {
-        check(r#"status not in ('a', 'it''s')"#, expect![[r#"
+        check(
+            r#"status not in ('a', 'it''s')"#,
+            expect![[r#"
             pg:     "status" NOT IN ('a', E'it\'s')
             sqlite: "status" NOT IN ('a', 'it''s')
             mysql:  `status` NOT IN ('a', 'it\'s')
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn is_null() {
-        check(r#"deleted_at is null"#, expect![[r#"
+        check(
+            r#"deleted_at is null"#,
+            expect![[r#"
             pg:     "deleted_at" IS NULL
             sqlite: "deleted_at" IS NULL
             mysql:  `deleted_at` IS NULL
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn is_not_null_auth() {
-        check(r#"auth.uid is not null"#, expect![[r#"
+        check(
+            r#"auth.uid is not null"#,
+            expect![[r#"
             pg:     (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')) IS NOT NULL
             sqlite: '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B' IS NOT NULL
             mysql:  '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B' IS NOT NULL
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn constant_false() {
-        check(r#"false"#, expect![[r#"
+        check(
+            r#"false"#,
+            expect![[r#"
             pg:     FALSE
             sqlite: FALSE
             mysql:  FALSE
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn constant_true() {
-        check(r#"TRUE"#, expect![[r#"
+        check(
+            r#"TRUE"#,
+            expect![[r#"
             pg:     TRUE
             sqlite: TRUE
             mysql:  TRUE
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn number_cmp() {
-        check(r#"price >= 0 and price < 19.99 and a > -3"#, expect![[r#"
+        check(
+            r#"price >= 0 and price < 19.99 and a > -3"#,
+            expect![[r#"
             pg:     "price" >= 0 AND ("price" < 19.99 AND "a" > -3)
             sqlite: "price" >= 0 AND ("price" < 19.99 AND "a" > -3)
             mysql:  `price` >= 0 AND (`price` < 19.99 AND `a` > -3)
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn not_group() {
-        check(r#"not (a = 1 or b != 2)"#, expect![[r#"
+        check(
+            r#"not (a = 1 or b != 2)"#,
+            expect![[r#"
             pg:     NOT ("a" = 1 OR "b" <> 2)
             sqlite: NOT ("a" = 1 OR "b" <> 2)
             mysql:  NOT (`a` = 1 OR `b` <> 2)
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn precedence() {
-        check(r#"(a = 1 or b = 2) and (a = 3 or not b <> 4)"#, expect![[r#"
+        check(
+            r#"(a = 1 or b = 2) and (a = 3 or not b <> 4)"#,
+            expect![[r#"
             pg:     ("a" = 1 OR "b" = 2) AND ("a" = 3 OR (NOT "b" <> 4))
             sqlite: ("a" = 1 OR "b" = 2) AND ("a" = 3 OR (NOT "b" <> 4))
             mysql:  (`a` = 1 OR `b` = 2) AND (`a` = 3 OR (NOT `b` <> 4))
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn like() {
-        check(r#"name like 'a%\_x*[?\\'"#, expect![[r#"
+        check(
+            r#"name like 'a%\_x*[?\\'"#,
+            expect![[r#"
             pg:     "name" LIKE E'a%\\_x*[?\\\\'
             sqlite: "name" GLOB 'a*_x[*][[][?]\'
             mysql:  `name` LIKE (CONVERT('a%\\_x*[?\\\\' USING utf8mb4) COLLATE utf8mb4_bin)
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn not_like() {
-        check(r#"name not like 'a%'"#, expect![[r#"
+        check(
+            r#"name not like 'a%'"#,
+            expect![[r#"
             pg:     "name" NOT LIKE 'a%'
             sqlite: NOT ("name" GLOB 'a*')
             mysql:  `name` NOT LIKE (CONVERT('a%' USING utf8mb4) COLLATE utf8mb4_bin)
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn ilike() {
-        check(r#"name ilike '%Smith%'"#, expect![[r#"
+        check(
+            r#"name ilike '%Smith%'"#,
+            expect![[r#"
             pg:     "name" ILIKE '%Smith%'
             sqlite: LOWER("name") LIKE LOWER('%Smith%') ESCAPE '\'
             mysql:  LOWER(`name`) LIKE LOWER('%Smith%') ESCAPE '\\'
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn not_ilike() {
-        check(r#"name not ilike 'x_'"#, expect![[r#"
+        check(
+            r#"name not ilike 'x_'"#,
+            expect![[r#"
             pg:     "name" NOT ILIKE 'x_'
             sqlite: LOWER("name") NOT LIKE LOWER('x_') ESCAPE '\'
             mysql:  LOWER(`name`) NOT LIKE LOWER('x_') ESCAPE '\\'
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn nested_claims() {
-        check(r#"auth.claims.app_metadata.tier = 'pro' and auth.claims.app_metadata.null = 7"#, expect![[r#"
+        check(
+            r#"auth.claims.app_metadata.tier = 'pro' and auth.claims.app_metadata.null = 7"#,
+            expect![[r#"
             pg:     (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb #>> '{"app_metadata","tier"}')) = 'pro' AND (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb #>> '{"app_metadata","null"}')::numeric) = 7
             sqlite: 'pro' = 'pro' AND 7 = 7
             mysql:  'pro' = 'pro' AND 7 = 7
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn between() {
-        check(r#"score between 1 and 10 and not (ratio not between 0.5 and auth.claims.level)"#, expect![[r#"
+        check(
+            r#"score between 1 and 10 and not (ratio not between 0.5 and auth.claims.level)"#,
+            expect![[r#"
             pg:     ("score" BETWEEN 1 AND 10) AND (NOT ("ratio" NOT BETWEEN 0.5 AND (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'level')::double precision)))
             sqlite: ("score" BETWEEN 1 AND 10) AND (NOT ("ratio" NOT BETWEEN 0.5 AND 3.5))
             mysql:  (`score` BETWEEN 1 AND 10) AND (NOT (`ratio` NOT BETWEEN 0.5 AND 3.5))
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn bare_bool() {
-        check(r#"active"#, expect![[r#"
+        check(
+            r#"active"#,
+            expect![[r#"
             pg:     "active" = TRUE
             sqlite: "active" = TRUE
             mysql:  `active` = TRUE
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn negated_bool() {
-        check(r#"!archived && NOT active"#, expect![[r#"
+        check(
+            r#"!archived && NOT active"#,
+            expect![[r#"
             pg:     (NOT "archived" = TRUE) AND (NOT "active" = TRUE)
             sqlite: (NOT "archived" = TRUE) AND (NOT "active" = TRUE)
             mysql:  (NOT `archived` = TRUE) AND (NOT `active` = TRUE)
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn is_true() {
-        check(r#"published is true or archived is not false"#, expect![[r#"
+        check(
+            r#"published is true or archived is not false"#,
+            expect![[r#"
             pg:     "published" IS TRUE OR "archived" IS NOT FALSE
             sqlite: "published" IS TRUE OR "archived" IS NOT FALSE
             mysql:  `published` IS TRUE OR `archived` IS NOT FALSE
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn auth_bool() {
-        check(r#"auth.claims.admin"#, expect![[r#"
+        check(
+            r#"auth.claims.admin"#,
+            expect![[r#"
             pg:     (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'admin')::boolean) = TRUE
             sqlite: TRUE = TRUE
             mysql:  TRUE = TRUE
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn auth_in() {
-        check(r#"auth.role in ('admin', 'owner')"#, expect![[r#"
+        check(
+            r#"auth.role in ('admin', 'owner')"#,
+            expect![[r#"
             pg:     (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')) IN ('admin', 'owner')
             sqlite: 'authenticated' IN ('admin', 'owner')
             mysql:  'authenticated' IN ('admin', 'owner')
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn auth_number() {
-        check(r#"auth.claims.level > 3 and auth.claims.org_id = org_id"#, expect![[r#"
+        check(
+            r#"auth.claims.level > 3 and auth.claims.org_id = org_id"#,
+            expect![[r#"
             pg:     (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'level')::numeric) > 3 AND (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'org_id')::bigint) = "org_id"
             sqlite: 3.5 > 3 AND 42 = "org_id"
             mysql:  3.5 > 3 AND 42 = `org_id`
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn missing_values() {
-        check(r#"auth.email = name or auth.claims.nope.deeper = status"#, expect![[r#"
+        check(
+            r#"auth.email = name or auth.claims.nope.deeper = status"#,
+            expect![[r#"
             pg:     (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'email')) = "name" OR (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb #>> '{"nope","deeper"}')) = "status"
             sqlite: NULL = "name" OR NULL = "status"
             mysql:  NULL = `name` OR NULL = `status`
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn enum_column() {
-        check(r#"kind = auth.claims.kind or kind in ('paid')"#, expect![[r#"
-            pg:     "kind" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'kind')::"order_status") OR "kind" IN ('paid')
+        check(
+            r#"kind = auth.claims.kind or kind in ('paid')"#,
+            expect![[r#"
+            pg:     CAST("kind" AS text) = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'kind')) OR "kind" IN ('paid')
             sqlite: "kind" = NULL OR "kind" IN ('paid')
             mysql:  `kind` = NULL OR `kind` IN ('paid')
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn auth_vs_auth() {
-        check(r#"auth.claims.sub = auth.uid"#, expect![[r#"
+        check(
+            r#"auth.claims.sub = auth.uid"#,
+            expect![[r#"
             pg:     (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')) = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))
             sqlite: '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B' = '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B'
             mysql:  '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B' = '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B'
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn nested_compare() {
-        check(r#"(a = 1) = published"#, expect![[r#"
+        check(
+            r#"(a = 1) = published"#,
+            expect![[r#"
             pg:     ("a" = 1) = "published"
             sqlite: ("a" = 1) = "published"
             mysql:  (`a` = 1) = `published`
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn long_chain_is_balanced() {
-        check(r#"a = 1 or a = 2 or a = 3 or a = 4 or a = 5"#, expect![[r#"
+        check(
+            r#"a = 1 or a = 2 or a = 3 or a = 4 or a = 5"#,
+            expect![[r#"
             pg:     "a" = 1 OR "a" = 2 OR ("a" = 3 OR ("a" = 4 OR "a" = 5))
             sqlite: "a" = 1 OR "a" = 2 OR ("a" = 3 OR ("a" = 4 OR "a" = 5))
             mysql:  `a` = 1 OR `a` = 2 OR (`a` = 3 OR (`a` = 4 OR `a` = 5))
-        "#]]);
+        "#]],
+        );
     }
 }

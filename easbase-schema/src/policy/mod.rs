@@ -118,6 +118,15 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
     parser::parse(src)
 }
 
+impl std::str::FromStr for Expr {
+    type Err = ParseError;
+
+    /// Same as [`parse`].
+    fn from_str(src: &str) -> Result<Self, Self::Err> {
+        parse(src)
+    }
+}
+
 /// Why policy source could not be parsed, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("at column {column}: {message}")]
@@ -134,7 +143,11 @@ impl ParseError {
     fn new(src: &str, position: usize, message: String) -> Self {
         let position = position.min(src.len());
         let column = src.get(..position).map_or(position, |s| s.chars().count()) + 1;
-        ParseError { position, column, message }
+        ParseError {
+            position,
+            column,
+            message,
+        }
     }
 }
 
@@ -145,11 +158,21 @@ impl ParseError {
 pub trait Columns {
     /// The type of the column `name`, or `None` when the table has no such column.
     fn column_type(&self, name: &str) -> Option<&ColumnType>;
+
+    /// The values of the enum type `type_name` (a [`ColumnType::Named`]), when known, so
+    /// that [`check`] reports a string no value of the enum matches (PostgreSQL would
+    /// reject the policy). The default knows no enum.
+    fn enum_values(&self, type_name: &str) -> Option<Vec<String>> {
+        let _ = type_name;
+        None
+    }
 }
 
 impl<S: AsRef<str>> Columns for [(S, ColumnType)] {
     fn column_type(&self, name: &str) -> Option<&ColumnType> {
-        self.iter().find(|(n, _)| n.as_ref() == name).map(|(_, t)| t)
+        self.iter()
+            .find(|(n, _)| n.as_ref() == name)
+            .map(|(_, t)| t)
     }
 }
 
@@ -180,6 +203,10 @@ impl<S: Ord + std::borrow::Borrow<str>> Columns for BTreeMap<S, ColumnType> {
 impl<T: Columns + ?Sized> Columns for &T {
     fn column_type(&self, name: &str) -> Option<&ColumnType> {
         (**self).column_type(name)
+    }
+
+    fn enum_values(&self, type_name: &str) -> Option<Vec<String>> {
+        (**self).enum_values(type_name)
     }
 }
 

@@ -106,13 +106,21 @@ impl MyScratch {
             )
         });
         let database = random_name("t");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}"))).execute(&mut admin).await.expect("create database");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+            .execute(&mut admin)
+            .await
+            .expect("create database");
         let _ = admin.close().await;
-        let conn = sqlx::MySqlConnection::connect(&format!("{base}/{database}")).await.expect("connect to scratch db");
+        let conn = sqlx::MySqlConnection::connect(&format!("{base}/{database}"))
+            .await
+            .expect("connect to scratch db");
         MyScratch { conn, database }
     }
 
     pub async fn drop(mut self) {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {}", self.database))).execute(&mut self.conn).await.expect("drop database");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {}", self.database)))
+            .execute(&mut self.conn)
+            .await
+            .expect("drop database");
     }
 }

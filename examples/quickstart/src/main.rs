@@ -28,7 +28,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("-- {dialect}");
         match ddl::generate(&valid, dialect, &ddl::DdlOptions::default()) {
             Ok(ddl) => println!("{}", ddl.to_sql()),
-            Err(errors) => println!("-- not representable on {dialect}:\n-- {}\n", errors.to_string().replace('\n', "\n-- ")),
+            Err(errors) => println!(
+                "-- not representable on {dialect}:\n-- {}\n",
+                errors.to_string().replace('\n', "\n-- ")
+            ),
         }
     }
     Ok(())

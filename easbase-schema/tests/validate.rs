@@ -105,6 +105,9 @@ fn each_rule_has_a_named_error_at_its_path() {
         (table("", r#""policies": { "insert": [ { "using": "id = 1" } ] }"#), "tables[0].policies.insert[0].using", K::PolicyInvalid),
         (table("", r#""policies": { "select": [ { "roles": ["service"], "using": "true" } ] }"#), "tables[0].policies.select[0].roles", K::PolicyInvalid),
         (table("", r#""indexes": [ { "columns": ["id"], "where": "nope = 1" } ]"#), "tables[0].indexes[0].where", K::UnknownColumn),
+        (r#"{ "enums": [ { "name": "e", "values": ["a"] } ], "tables": [ { "name": "t", "columns": [
+            { "name": "id", "type": "integer", "primary": true }, { "name": "x", "type": "e" } ],
+            "policies": { "select": "x = 'zz'" } } ] }"#.into(), "tables[0].policies.select", K::PolicyInvalid),
         // structure
         (r#"{ "tables": [ { "name": "t", "columns": [] } ] }"#.into(), "tables[0].columns", K::Invalid),
         (table(r#"{ "name": "created_at", "type": "timestamptz" }"#, r#""timestamps": true"#), "tables[0].timestamps", K::DuplicateColumn),

@@ -99,12 +99,11 @@ impl Gen<'_> {
         if col.auto_update && self.dialect == Dialect::Mysql {
             c.extra("ON UPDATE current_timestamp(6)");
         }
-        if let (ColumnType::Named(name), Dialect::Sqlite) = (&col.ty, self.dialect) {
-            if let Some(e) = self.schema.enum_def(name) {
+        if let (ColumnType::Named(name), Dialect::Sqlite) = (&col.ty, self.dialect)
+            && let Some(e) = self.schema.enum_def(name) {
                 let values: Vec<sea_query::Value> = e.values.iter().map(|v| v.as_str().into()).collect();
                 c.check(Expr::col(Alias::new(col.name.as_str())).is_in(values));
             }
-        }
         if let (Some(comment), Dialect::Mysql) = (&col.comment, self.dialect) {
             c.comment(comment);
         }

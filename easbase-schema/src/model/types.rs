@@ -173,21 +173,17 @@ fn parse(raw: &str) -> ColumnType {
     if let Some(t) = simple {
         return t;
     }
-    if let Some(args) = call_args(&lower, "varchar") {
-        if let [n] = args.as_slice() {
-            if let Ok(n) = n.parse::<u32>() {
+    if let Some(args) = call_args(&lower, "varchar")
+        && let [n] = args.as_slice()
+            && let Ok(n) = n.parse::<u32>() {
                 return ColumnType::Varchar(n);
             }
-        }
-    }
     for name in ["decimal", "numeric"] {
-        if let Some(args) = call_args(&lower, name) {
-            if let [p, sc] = args.as_slice() {
-                if let (Ok(p), Ok(sc)) = (p.parse::<u32>(), sc.parse::<u32>()) {
+        if let Some(args) = call_args(&lower, name)
+            && let [p, sc] = args.as_slice()
+                && let (Ok(p), Ok(sc)) = (p.parse::<u32>(), sc.parse::<u32>()) {
                     return ColumnType::Decimal(Some((p, sc)));
                 }
-            }
-        }
     }
     ColumnType::Named(s.to_owned())
 }

@@ -17,8 +17,8 @@ pub fn check_dialect(schema: &ValidSchema, dialect: Dialect) -> Result<(), Valid
         let path = format!("tables[{ti}]");
         for col in &table.columns {
             let cpath = column_path(schema, ti, col.name.as_str()).unwrap_or_else(|| format!("{path}.timestamps"));
-            if let ColumnType::Array(_) = col.ty {
-                if dialect != Dialect::Postgres {
+            if let ColumnType::Array(_) = col.ty
+                && dialect != Dialect::Postgres {
                     errors.push_for(
                         dialect,
                         format!("{cpath}.type"),
@@ -26,7 +26,6 @@ pub fn check_dialect(schema: &ValidSchema, dialect: Dialect) -> Result<(), Valid
                         format!("{} has no array type for column `{}` ({}); use json", dialect, col.name, col.ty),
                     );
                 }
-            }
         }
         if dialect == Dialect::Mysql {
             mysql_keys(schema, ti, table, &mut errors);

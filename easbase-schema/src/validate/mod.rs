@@ -228,15 +228,14 @@ fn validate_table(
         }
     };
     for (i, pk) in primary_key.iter().enumerate() {
-        if let Some(c) = columns.iter().find(|c| &c.name == pk) {
-            if matches!(c.ty, ColumnType::Json | ColumnType::Jsonb | ColumnType::Array(_)) {
+        if let Some(c) = columns.iter().find(|c| &c.name == pk)
+            && matches!(c.ty, ColumnType::Json | ColumnType::Jsonb | ColumnType::Array(_)) {
                 errors.push(
                     format!("{path}.primary_key[{i}]"),
                     ErrorKind::Invalid,
                     format!("column `{pk}` of type {} cannot be part of a primary key", c.ty),
                 );
             }
-        }
     }
     for (ci, col) in table.columns.iter().enumerate() {
         if col.ty == ColumnType::Identity && !(primary_key.len() == 1 && primary_key[0].as_str() == col.name) {
@@ -276,14 +275,13 @@ fn validate_table(
     }
 
     // Checks (the column's, then the table's).
-    let probe = ProbeColumns(&columns);
+    let probe = ProbeColumns(&columns, enums);
     let mut checks = Vec::new();
     for (ci, col) in table.columns.iter().enumerate() {
-        if let Some(src) = &col.check {
-            if let Some(expr) = parse_expr(&format!("{path}.columns[{ci}].check"), src, &probe, false, errors) {
+        if let Some(src) = &col.check
+            && let Some(expr) = parse_expr(&format!("{path}.columns[{ci}].check"), src, &probe, false, errors) {
                 checks.push(CheckDef { name: generated(&format!("{tname}_{}_check", col.name)), expr });
             }
-        }
     }
     for (ki, check) in table.checks.iter().enumerate() {
         let kpath = format!("{path}.checks[{ki}]");
@@ -468,11 +466,17 @@ fn parse_expr(
     }
 }
 
-struct ProbeColumns<'a>(&'a [ColumnDef]);
+/// The columns of the table being validated, and the schema's enums (so a policy that
+/// compares an enum column with a value it does not have is reported).
+struct ProbeColumns<'a>(&'a [ColumnDef], &'a [EnumDef]);
 
 impl Columns for ProbeColumns<'_> {
     fn column_type(&self, name: &str) -> Option<&ColumnType> {
         self.0.iter().find(|c| c.name.as_str() == name).map(|c| &c.ty)
+    }
+
+    fn enum_values(&self, type_name: &str) -> Option<Vec<String>> {
+        self.1.iter().find(|e| e.name.as_str() == type_name).map(|e| e.values.clone())
     }
 }
 

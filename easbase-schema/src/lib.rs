@@ -67,6 +67,8 @@ pub mod ddl;
 mod dialect;
 pub mod error;
 mod format;
+#[cfg(feature = "postgres")]
+pub mod introspect;
 pub mod migrate;
 pub mod model;
 pub mod name;
@@ -79,13 +81,13 @@ pub use dialect::{Dialect, UnknownDialect};
 pub use error::{Error, ErrorKind, ValidationError, ValidationErrors};
 pub use format::{Format, json_schema};
 pub use model::{
-    Check, Column, ColumnType, DefaultValue, EnumType, FkAction, ForeignKey, Index, Operation,
-    Policies, PolicyRule, PolicyRules, Reference, Role, Schema, Table,
+    Check, Column, ColumnType, DefaultValue, EnumType, FkAction, ForeignKey, Index, Operation, Policies,
+    PolicyRule, PolicyRules, Reference, Role, Schema, Table,
 };
 pub use name::{ColumnName, Ident, TableName};
 pub use valid::{
-    CheckDef, ColumnDef, EnumDef, ForeignKeyDef, IndexDef, PolicyDef, PolicyPart, TableDef,
-    UniqueDef, ValidSchema,
+    CheckDef, ColumnDef, EnumDef, ForeignKeyDef, IndexDef, PolicyDef, PolicyPart, TableDef, UniqueDef,
+    ValidSchema,
 };
 
 impl Schema {

@@ -38,7 +38,9 @@ fn schema() -> ValidSchema {
 }
 
 /// (id, owner, org, published, status, level)
-const ROWS: &[(i32, Option<&str>, Option<&str>, bool, &str, Option<i32>)] = &[
+type Row = (i32, Option<&'static str>, Option<&'static str>, bool, &'static str, Option<i32>);
+
+const ROWS: &[Row] = &[
     (1, Some(A), Some("o1"), true, "draft", None),
     (2, Some(A), Some("o1"), false, "live", None),
     (3, Some(B), Some("o2"), false, "draft", None),

@@ -45,7 +45,12 @@ fn function_default(expr: &str) -> Option<DefaultValue> {
         _ => lower.as_str(),
     };
     match unqualified {
-        "now()" | "current_timestamp" | "current_date" | "current_time" | "localtimestamp" | "localtime"
+        "now()"
+        | "current_timestamp"
+        | "current_date"
+        | "current_time"
+        | "localtimestamp"
+        | "localtime"
         | "transaction_timestamp()" => return Some(DefaultValue::Now),
         "gen_random_uuid()" | "uuid_generate_v4()" => return Some(DefaultValue::GenRandomUuid),
         _ => {}
@@ -79,10 +84,10 @@ enum Lit {
 fn constant(expr: &str) -> Option<(Lit, Vec<String>)> {
     let mut s = expr.trim();
     // `(-1)` and similar: one pair of enclosing parentheses.
-    if let Some(inner) = s.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
-        if !inner.contains(['(', ')']) {
-            s = inner.trim();
-        }
+    if let Some(inner) = s.strip_prefix('(').and_then(|r| r.strip_suffix(')'))
+        && !inner.contains(['(', ')'])
+    {
+        s = inner.trim();
     }
     let (lit, rest) = if let Some(body) = s.strip_prefix('\'') {
         let mut text = String::new();
@@ -115,7 +120,9 @@ fn constant(expr: &str) -> Option<(Lit, Vec<String>)> {
     let mut casts = Vec::new();
     for part in rest.split("::").skip(1) {
         let ok = !part.trim().is_empty()
-            && part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ' ' | '"' | '(' | ')' | ',' | '[' | ']'));
+            && part.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ' ' | '"' | '(' | ')' | ',' | '[' | ']')
+            });
         if !ok {
             return None;
         }
@@ -248,12 +255,18 @@ mod tests {
             Default::Value(DefaultValue::AuthUid)
         );
         assert_eq!(
-            read("((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'sub'::text)", "text"),
+            read(
+                "((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'sub'::text)",
+                "text"
+            ),
             Default::Value(DefaultValue::AuthUid)
         );
         assert_eq!(read("auth.uid()", "uuid"), Default::Value(DefaultValue::AuthUid));
         assert_eq!(
-            read("((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'org'::text)", "text"),
+            read(
+                "((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'org'::text)",
+                "text"
+            ),
             Default::Unknown
         );
         assert_eq!(read("random()", "double"), Default::Unknown);
@@ -275,7 +288,10 @@ mod tests {
         assert_eq!(read("'2024-01-01'::date", "date"), lit(json!("2024-01-01")));
         assert_eq!(read("'{\"x\": 1}'::jsonb", "jsonb"), lit(json!({ "x": 1 })));
         assert_eq!(read("'{}'::text[]", "text[]"), lit(json!([])));
-        assert_eq!(read("'{a,\"b c\",NULL}'::character varying[]", "varchar(9)[]"), lit(json!(["a", "b c", null])));
+        assert_eq!(
+            read("'{a,\"b c\",NULL}'::character varying[]", "varchar(9)[]"),
+            lit(json!(["a", "b c", null]))
+        );
         assert_eq!(read("'{1,2}'::integer[]", "integer[]"), lit(json!([1, 2])));
         assert_eq!(read("'{{1},{2}}'::integer[]", "integer[]"), Default::Unknown);
         assert_eq!(read("ARRAY[1, 2]", "integer[]"), Default::Unknown);

@@ -32,7 +32,8 @@ pub(crate) fn column_type(t: &PgType<'_>, schema: &str) -> (ColumnType, Option<S
         return (T::Named(t.formatted.to_owned()), None);
     }
     let precision_dropped = |ty: ColumnType| {
-        let note = (t.typmod >= 0).then(|| format!("`{}` is read as `{ty}` (the precision is not kept)", t.formatted));
+        let note = (t.typmod >= 0)
+            .then(|| format!("`{}` is read as `{ty}` (the precision is not kept)", t.formatted));
         (ty, note)
     };
     let ty = match t.name {

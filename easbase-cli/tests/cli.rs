@@ -13,7 +13,8 @@ fn text(out: &Output) -> (String, String) {
 
 /// Writes `content` to a fresh temporary file named `name`.
 fn file(name: &str, content: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("easbase-cli-{}-{}", std::process::id(), name.replace('.', "-")));
+    let dir =
+        std::env::temp_dir().join(format!("easbase-cli-{}-{}", std::process::id(), name.replace('.', "-")));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, content).unwrap();
@@ -44,7 +45,9 @@ fn check_reports_every_error_with_its_path_and_fails() {
     let out = easbase(&["schema", "check", path.to_str().unwrap()]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    for needle in ["tables[0].columns[0].type", "tables[0].columns[1].name", "tables[0].columns[1].references"] {
+    for needle in
+        ["tables[0].columns[0].type", "tables[0].columns[1].name", "tables[0].columns[1].references"]
+    {
         assert!(stderr.contains(needle), "missing {needle} in {stderr}");
     }
     let out = easbase(&["schema", "check", "--json", path.to_str().unwrap()]);
@@ -90,11 +93,15 @@ fn plan_marks_destructive_steps() {
   { "name": "title", "renamed_from": "name", "type": "text", "required": true },
   { "name": "stock", "type": "integer", "required": true, "default": 0 } ] } ] }"#,
     );
-    let out = easbase(&["schema", "plan", "--dialect", "postgres", old.to_str().unwrap(), new.to_str().unwrap()]);
+    let out =
+        easbase(&["schema", "plan", "--dialect", "postgres", old.to_str().unwrap(), new.to_str().unwrap()]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("price"), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with('!') && l.contains("price")), "drop of price is marked: {stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with('!') && l.contains("price")),
+        "drop of price is marked: {stdout}"
+    );
     let same = easbase(&["schema", "plan", "-d", "sqlite", old.to_str().unwrap(), old.to_str().unwrap()]);
     assert_eq!(text(&same).0.trim(), "no changes");
 }
@@ -133,6 +140,7 @@ fn every_command_has_help() {
 fn json_schema_matches_the_committed_file() {
     let out = easbase(&["schema", "json-schema"]);
     let committed =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../easbase-schema/schema.json")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../easbase-schema/schema.json"))
+            .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
 }

@@ -19,8 +19,8 @@
 //! ```
 
 use crate::model::{
-    Check, Column, ColumnType, DefaultValue, EnumType, Index, Operation, Policies, PolicyRules,
-    Reference, Schema, Table,
+    Check, Column, ColumnType, DefaultValue, EnumType, Index, Operation, Policies, PolicyRules, Reference,
+    Schema, Table,
 };
 
 /// Builds a [`Schema`]; see the module docs.
@@ -86,7 +86,12 @@ impl TableBuilder {
     }
 
     /// Adds a column, configured by `f`.
-    pub fn column(mut self, name: &str, ty: ColumnType, f: impl FnOnce(ColumnBuilder) -> ColumnBuilder) -> Self {
+    pub fn column(
+        mut self,
+        name: &str,
+        ty: ColumnType,
+        f: impl FnOnce(ColumnBuilder) -> ColumnBuilder,
+    ) -> Self {
         let col = f(ColumnBuilder(Column {
             name: name.to_owned(),
             renamed_from: None,
@@ -216,7 +221,8 @@ impl ColumnBuilder {
             Some((t, c)) => (t.to_owned(), Some(c.to_owned())),
             None => (target.to_owned(), None),
         };
-        self.0.references = Some(Reference { table, column, on_delete: Default::default(), on_update: Default::default() });
+        self.0.references =
+            Some(Reference { table, column, on_delete: Default::default(), on_update: Default::default() });
         self
     }
 

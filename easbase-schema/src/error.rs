@@ -21,7 +21,9 @@ pub enum Error {
     #[error("{0}")]
     Invalid(ValidationErrors),
     /// A migration plan has destructive steps and the caller did not opt in.
-    #[error("the migration has {count} destructive step(s) (data would be lost): {first}; pass allow_destructive to apply it")]
+    #[error(
+        "the migration has {count} destructive step(s) (data would be lost): {first}; pass allow_destructive to apply it"
+    )]
     Destructive {
         /// How many steps are destructive.
         count: usize,

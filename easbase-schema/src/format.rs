@@ -77,8 +77,8 @@ impl Schema {
     pub fn from_path(path: impl AsRef<Path>) -> Result<Schema, Error> {
         let path = path.as_ref();
         let io = |message: String| Error::Io { path: path.display().to_string(), message };
-        let format = Format::from_path(path)
-            .ok_or_else(|| io("unknown extension: use .json or .toml".to_owned()))?;
+        let format =
+            Format::from_path(path).ok_or_else(|| io("unknown extension: use .json or .toml".to_owned()))?;
         let text = std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?;
         Schema::parse(&text, format)
     }

@@ -83,6 +83,11 @@ fn arrays_and_partial_indexes_are_refused_where_the_dialect_lacks_them() {
 
 // ---- executed on the real engines ---------------------------------------------------
 
+/// The first column of a catalog query over the scratch schema `$1`, as strings.
+async fn strings(c: &tokio_postgres::Client, sql: &str, schema: &str) -> Vec<String> {
+    c.query(sql, &[&schema]).await.unwrap().iter().map(|r| r.get(0)).collect()
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn postgres_runs_the_ddl_and_the_catalog_matches() {
     let pg = common::PgScratch::new().await;
@@ -93,13 +98,7 @@ async fn postgres_runs_the_ddl_and_the_catalog_matches() {
     }
     let c = &pg.client;
     let s = pg.schema.as_str();
-    let tables: Vec<String> = c
-        .query("select tablename::text from pg_tables where schemaname = $1 order by 1", &[&s])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let tables: Vec<String> = strings(c, "select tablename::text from pg_tables where schemaname = $1 order by 1", s).await;
     assert_eq!(tables, ["customers", "events", "order_items", "orders", "products"]);
 
     // RLS enabled and forced on every table.
@@ -153,16 +152,7 @@ async fn postgres_runs_the_ddl_and_the_catalog_matches() {
     assert!(qual.contains("SELECT") && qual.contains("request.jwt.claims"), "{qual}");
 
     // Constraints: primary keys, uniques, foreign keys, checks.
-    let constraints: Vec<String> = c
-        .query(
-            "select con.conname::text || ':' || con.contype::text from pg_constraint con join pg_namespace n on n.oid = con.connamespace where n.nspname = $1 and con.contype in ('p','u','f','c') order by 1",
-            &[&s],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let constraints: Vec<String> = strings(c, "select con.conname::text || ':' || con.contype::text from pg_constraint con join pg_namespace n on n.oid = con.connamespace where n.nspname = $1 and con.contype in ('p','u','f','c') order by 1", s).await;
     for expected in [
         "customers_email_key:u",
         "customers_pkey:p",
@@ -180,13 +170,7 @@ async fn postgres_runs_the_ddl_and_the_catalog_matches() {
     }
 
     // Indexes: declared, partial, and one per policy column.
-    let indexes: Vec<String> = c
-        .query("select indexname::text from pg_indexes where schemaname = $1 order by 1", &[&s])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let indexes: Vec<String> = strings(c, "select indexname::text from pg_indexes where schemaname = $1 order by 1", s).await;
     for expected in [
         "customers_user_id_policy_idx",
         "customers_org_id_policy_idx",
@@ -199,16 +183,7 @@ async fn postgres_runs_the_ddl_and_the_catalog_matches() {
     }
 
     // Enum, comments, identity, updated_at trigger, grants.
-    let labels: Vec<String> = c
-        .query(
-            "select e.enumlabel::text from pg_enum e join pg_type t on t.oid = e.enumtypid join pg_namespace n on n.oid = t.typnamespace where n.nspname = $1 and t.typname = 'order_status' order by e.enumsortorder",
-            &[&s],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let labels: Vec<String> = strings(c, "select e.enumlabel::text from pg_enum e join pg_type t on t.oid = e.enumtypid join pg_namespace n on n.oid = t.typnamespace where n.nspname = $1 and t.typname = 'order_status' order by e.enumsortorder", s).await;
     assert_eq!(labels, ["pending", "paid", "shipped", "it's cancelled"]);
     let comment: Option<String> = c
         .query_one(&format!("select obj_description('{s}.customers'::regclass, 'pg_class')"), &[])

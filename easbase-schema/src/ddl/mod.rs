@@ -148,7 +148,11 @@ impl Ddl {
 ///
 /// # Errors
 /// What `dialect` cannot represent ([`crate::validate::check_dialect`]).
-pub fn generate(schema: &ValidSchema, dialect: Dialect, options: &DdlOptions) -> Result<Ddl, ValidationErrors> {
+pub fn generate(
+    schema: &ValidSchema,
+    dialect: Dialect,
+    options: &DdlOptions,
+) -> Result<Ddl, ValidationErrors> {
     crate::validate::check_dialect(schema, dialect)?;
     let g = Gen { schema, dialect, options };
     let mut statements = Vec::new();
@@ -179,7 +183,12 @@ pub fn generate(schema: &ValidSchema, dialect: Dialect, options: &DdlOptions) ->
 /// Everything that creates one table on `dialect` (table, indexes, triggers, comments,
 /// and on PostgreSQL its security), for migrations that add a table. Foreign keys are
 /// inline.
-pub fn table_statements(schema: &ValidSchema, table: &TableDef, dialect: Dialect, options: &DdlOptions) -> Vec<Statement> {
+pub fn table_statements(
+    schema: &ValidSchema,
+    table: &TableDef,
+    dialect: Dialect,
+    options: &DdlOptions,
+) -> Vec<Statement> {
     let g = Gen { schema, dialect, options };
     let all: Vec<&str> = schema.tables().iter().map(|t| t.name.as_str()).collect();
     let (mut out, later) = g.create_table(table, &all);
@@ -191,7 +200,12 @@ pub fn table_statements(schema: &ValidSchema, table: &TableDef, dialect: Dialect
 }
 
 /// The row-level-security statements of one table (PostgreSQL; empty elsewhere).
-pub fn security_statements(schema: &ValidSchema, table: &TableDef, dialect: Dialect, options: &DdlOptions) -> Vec<Statement> {
+pub fn security_statements(
+    schema: &ValidSchema,
+    table: &TableDef,
+    dialect: Dialect,
+    options: &DdlOptions,
+) -> Vec<Statement> {
     let g = Gen { schema, dialect, options };
     if dialect == Dialect::Postgres && options.security { g.security(table) } else { Vec::new() }
 }

@@ -41,10 +41,16 @@ impl Gen<'_> {
                 self.role_list(&p.roles)
             );
             if let Some(u) = &p.using {
-                sql.push_str(&format!(" USING ({})", policy::to_sql(u, table, self.dialect, AuthMode::Postgres)));
+                sql.push_str(&format!(
+                    " USING ({})",
+                    policy::to_sql(u, table, self.dialect, AuthMode::Postgres)
+                ));
             }
             if let Some(c) = &p.check {
-                sql.push_str(&format!(" WITH CHECK ({})", policy::to_sql(c, table, self.dialect, AuthMode::Postgres)));
+                sql.push_str(&format!(
+                    " WITH CHECK ({})",
+                    policy::to_sql(c, table, self.dialect, AuthMode::Postgres)
+                ));
             }
             out.push(self.stmt(K::CreatePolicy, Some(name), sql));
         }

@@ -56,7 +56,8 @@ impl Gen<'_> {
         if self.dialect != Dialect::Postgres {
             return Vec::new();
         }
-        let values: Vec<String> = e.values.iter().map(|v| super::sql_literal(self.dialect, v.as_str().into())).collect();
+        let values: Vec<String> =
+            e.values.iter().map(|v| super::sql_literal(self.dialect, v.as_str().into())).collect();
         let mut out = vec![self.stmt(
             K::CreateEnum,
             None,
@@ -66,14 +67,19 @@ impl Gen<'_> {
             out.push(self.stmt(
                 K::Comment,
                 None,
-                format!("COMMENT ON TYPE {} IS {}", self.qualified(e.name.as_str()), super::sql_literal(self.dialect, c.as_str().into())),
+                format!(
+                    "COMMENT ON TYPE {} IS {}",
+                    self.qualified(e.name.as_str()),
+                    super::sql_literal(self.dialect, c.as_str().into())
+                ),
             ));
         }
         out
     }
 
     pub(crate) fn column_def(&self, table: &TableDef, col: &ColumnDef) -> SqColumnDef {
-        let mut c = SqColumnDef::new_with_type(Alias::new(col.name.as_str()), SqType::custom(self.sql_type(&col.ty)));
+        let mut c =
+            SqColumnDef::new_with_type(Alias::new(col.name.as_str()), SqType::custom(self.sql_type(&col.ty)));
         let identity = col.ty == ColumnType::Identity;
         if identity && self.dialect == Dialect::Sqlite {
             // INTEGER PRIMARY KEY AUTOINCREMENT must be written on the column itself.
@@ -100,10 +106,11 @@ impl Gen<'_> {
             c.extra("ON UPDATE current_timestamp(6)");
         }
         if let (ColumnType::Named(name), Dialect::Sqlite) = (&col.ty, self.dialect)
-            && let Some(e) = self.schema.enum_def(name) {
-                let values: Vec<sea_query::Value> = e.values.iter().map(|v| v.as_str().into()).collect();
-                c.check(Expr::col(Alias::new(col.name.as_str())).is_in(values));
-            }
+            && let Some(e) = self.schema.enum_def(name)
+        {
+            let values: Vec<sea_query::Value> = e.values.iter().map(|v| v.as_str().into()).collect();
+            c.check(Expr::col(Alias::new(col.name.as_str())).is_in(values));
+        }
         if let (Some(comment), Dialect::Mysql) = (&col.comment, self.dialect) {
             c.comment(comment);
         }
@@ -113,7 +120,9 @@ impl Gen<'_> {
 
     fn foreign_key(&self, table: &TableDef, fk: &ForeignKeyDef) -> sea_query::ForeignKeyCreateStatement {
         let mut f = ForeignKey::create();
-        f.name(fk.name.as_str()).from_tbl(self.table_ref(table.name.as_str())).to_tbl(self.table_ref(fk.table.as_str()));
+        f.name(fk.name.as_str())
+            .from_tbl(self.table_ref(table.name.as_str()))
+            .to_tbl(self.table_ref(fk.table.as_str()));
         for c in &fk.columns {
             f.from_col(Alias::new(c.as_str()));
         }
@@ -131,7 +140,11 @@ impl Gen<'_> {
 
     /// `CREATE TABLE` plus its indexes, triggers and comments; and foreign keys to tables
     /// not created yet (`created` lists those that are), to add after every table exists.
-    pub(crate) fn create_table(&self, table: &TableDef, created: &[&str]) -> (Vec<Statement>, Vec<Statement>) {
+    pub(crate) fn create_table(
+        &self,
+        table: &TableDef,
+        created: &[&str],
+    ) -> (Vec<Statement>, Vec<Statement>) {
         let name = table.name.as_str();
         let mut t = Table::create();
         t.table(self.table_ref(name));
@@ -165,7 +178,9 @@ impl Gen<'_> {
                 t.foreign_key(&mut self.foreign_key(table, fk));
             } else {
                 let mut alter = Table::alter();
-                alter.table(self.table_ref(name)).add_foreign_key(self.foreign_key(table, fk).get_foreign_key());
+                alter
+                    .table(self.table_ref(name))
+                    .add_foreign_key(self.foreign_key(table, fk).get_foreign_key());
                 let sql = match self.dialect {
                     Dialect::Postgres => alter.to_string(PostgresQueryBuilder),
                     Dialect::Mysql => alter.to_string(MysqlQueryBuilder),
@@ -200,7 +215,12 @@ impl Gen<'_> {
     pub(crate) fn index(&self, table: &TableDef, index: &IndexDef) -> Option<String> {
         if self.dialect == Dialect::Mysql && index.for_policy {
             let unbounded = index.columns.iter().any(|c| {
-                table.column(c.as_str()).is_some_and(|c| matches!(c.ty, ColumnType::Text | ColumnType::Json | ColumnType::Jsonb | ColumnType::Bytes))
+                table.column(c.as_str()).is_some_and(|c| {
+                    matches!(
+                        c.ty,
+                        ColumnType::Text | ColumnType::Json | ColumnType::Jsonb | ColumnType::Bytes
+                    )
+                })
             });
             if unbounded {
                 return None;
@@ -226,14 +246,23 @@ impl Gen<'_> {
         let lit = |s: &str| super::sql_literal(self.dialect, s.into());
         let mut out = Vec::new();
         if let Some(c) = &table.comment {
-            out.push(self.stmt(K::Comment, Some(name), format!("COMMENT ON TABLE {} IS {}", self.qualified(name), lit(c))));
+            out.push(self.stmt(
+                K::Comment,
+                Some(name),
+                format!("COMMENT ON TABLE {} IS {}", self.qualified(name), lit(c)),
+            ));
         }
         for col in &table.columns {
             if let Some(c) = &col.comment {
                 out.push(self.stmt(
                     K::Comment,
                     Some(name),
-                    format!("COMMENT ON COLUMN {}.{} IS {}", self.qualified(name), self.quote(col.name.as_str()), lit(c)),
+                    format!(
+                        "COMMENT ON COLUMN {}.{} IS {}",
+                        self.qualified(name),
+                        self.quote(col.name.as_str()),
+                        lit(c)
+                    ),
                 ));
             }
         }

@@ -75,7 +75,9 @@ impl Gen<'_> {
                 let values = self
                     .schema
                     .enum_def(name)
-                    .map(|e| e.values.iter().map(|v| super::sql_literal(d, v.as_str().into())).collect::<Vec<_>>())
+                    .map(|e| {
+                        e.values.iter().map(|v| super::sql_literal(d, v.as_str().into())).collect::<Vec<_>>()
+                    })
                     .unwrap_or_default();
                 return format!("enum({})", values.join(", "));
             }

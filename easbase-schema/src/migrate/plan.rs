@@ -1,6 +1,8 @@
 //! The planner: two [`ValidSchema`]s → a [`Plan`].
 
-use sea_query::{MysqlQueryBuilder, PostgresQueryBuilder, QueryBuilder, SqliteQueryBuilder, Table, TableAlterStatement};
+use sea_query::{
+    MysqlQueryBuilder, PostgresQueryBuilder, QueryBuilder, SqliteQueryBuilder, Table, TableAlterStatement,
+};
 
 use super::{Plan, Step, StepKind as K};
 use crate::Dialect;
@@ -18,7 +20,12 @@ use crate::valid::{ColumnDef, EnumDef, TableDef, ValidSchema};
 ///
 /// # Errors
 /// What `dialect` cannot represent in `new` ([`crate::validate::check_dialect`]).
-pub fn plan(old: &ValidSchema, new: &ValidSchema, dialect: Dialect, options: &DdlOptions) -> Result<Plan, ValidationErrors> {
+pub fn plan(
+    old: &ValidSchema,
+    new: &ValidSchema,
+    dialect: Dialect,
+    options: &DdlOptions,
+) -> Result<Plan, ValidationErrors> {
     crate::validate::check_dialect(new, dialect)?;
     let planner = Planner::new(old, new, dialect, options);
     Ok(Plan { dialect, steps: planner.steps() })
@@ -131,9 +138,7 @@ fn widening(old: &ColumnType, new: &ColumnType, os: &ValidSchema, ns: &ValidSche
         (T::Varchar(n), T::Varchar(m)) => m >= n,
         (T::Varchar(_) | T::Uuid | T::Named(_), T::Text) => true,
         (T::Uuid, T::Varchar(m)) => *m >= 36,
-        (T::Named(e), T::Varchar(m)) => {
-            enum_values(os, e).iter().all(|v| v.chars().count() <= *m as usize)
-        }
+        (T::Named(e), T::Varchar(m)) => enum_values(os, e).iter().all(|v| v.chars().count() <= *m as usize),
         (T::SmallInt, T::Integer | T::BigInt) | (T::Integer, T::BigInt) => true,
         (T::Identity, T::BigInt) | (T::BigInt, T::Identity) => true,
         (T::SmallInt | T::Integer | T::BigInt | T::Identity, T::Decimal(None)) => true,
@@ -183,16 +188,17 @@ impl<'a> Planner<'a> {
         };
         if dialect == Dialect::Postgres {
             for e in new.enums() {
-                if let Some(o) = old.enum_def(e.name.as_str()) {
-                    if !is_subsequence(&o.values, &e.values) {
-                        planner.recreated_enums.push(e);
-                    }
+                if let Some(o) = old.enum_def(e.name.as_str())
+                    && !is_subsequence(&o.values, &e.values)
+                {
+                    planner.recreated_enums.push(e);
                 }
             }
         }
         for p in &mut pairs {
             p.rebuild = dialect == Dialect::Sqlite && planner.needs_rebuild(p);
-            p.replace_policies = dialect == Dialect::Postgres && options.security && planner.policies_change(p);
+            p.replace_policies =
+                dialect == Dialect::Postgres && options.security && planner.policies_change(p);
         }
         planner.pairs = pairs;
         planner
@@ -237,7 +243,13 @@ impl<'a> Planner<'a> {
             };
             out.push((
                 fk.name.to_string(),
-                Rep::Fk { cols: cols(&fk.columns), table, referenced, on_delete: fk.on_delete, on_update: fk.on_update },
+                Rep::Fk {
+                    cols: cols(&fk.columns),
+                    table,
+                    referenced,
+                    on_delete: fk.on_delete,
+                    on_update: fk.on_update,
+                },
             ));
         }
         for i in &t.indexes {
@@ -246,7 +258,10 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let predicate = i.predicate.as_ref().map(|p| self.check_sql(t, p, g));
-            out.push((i.name.to_string(), Rep::Index { cols: cols(&i.columns), unique: i.unique, predicate }));
+            out.push((
+                i.name.to_string(),
+                Rep::Index { cols: cols(&i.columns), unique: i.unique, predicate },
+            ));
         }
         out
     }
@@ -325,7 +340,10 @@ impl<'a> Planner<'a> {
                 || t.uniques.iter().any(|u| has(&u.columns))
                 || t.foreign_keys.iter().any(|f| has(&f.columns))
                 || t.indexes.iter().any(|i| {
-                    has(&i.columns) || i.predicate.as_ref().is_some_and(|e| policy::referenced_columns(e).iter().any(|r| r == c))
+                    has(&i.columns)
+                        || i.predicate
+                            .as_ref()
+                            .is_some_and(|e| policy::referenced_columns(e).iter().any(|r| r == c))
                 })
                 || t.checks.iter().any(|k| policy::referenced_columns(&k.expr).iter().any(|r| r == c))
                 || (t.timestamps && c == "updated_at")
@@ -399,7 +417,13 @@ impl<'a> Planner<'a> {
             sql.push(self.ng.updated_at_function().sql);
         }
         if !sql.is_empty() {
-            out.push(step(K::Setup, None, "prepare the schema (grants, trigger function)".into(), false, sql));
+            out.push(step(
+                K::Setup,
+                None,
+                "prepare the schema (grants, trigger function)".into(),
+                false,
+                sql,
+            ));
         }
     }
 
@@ -426,7 +450,11 @@ impl<'a> Planner<'a> {
                 let lit = |s: &str| sql_literal(self.dialect, s.into());
                 let place = match i.checked_sub(1).and_then(|j| e.values.get(j)) {
                     Some(prev) => format!(" AFTER {}", lit(prev)),
-                    None => e.values.iter().find(|v| o.values.contains(v)).map_or_else(String::new, |next| format!(" BEFORE {}", lit(next))),
+                    None => e
+                        .values
+                        .iter()
+                        .find(|v| o.values.contains(v))
+                        .map_or_else(String::new, |next| format!(" BEFORE {}", lit(next))),
                 };
                 sql.push(format!("ALTER TYPE {ty} ADD VALUE {}{place}", lit(v)));
                 added.push(format!("'{v}'"));
@@ -450,7 +478,13 @@ impl<'a> Planner<'a> {
             let Some(o) = self.old.enum_def(e.name.as_str()) else { continue };
             let ty = self.qt(e.name.as_str());
             let mut sql = vec![format!("ALTER TYPE {ty} RENAME TO {}", self.q(&Self::old_enum_name(e)))];
-            sql.extend(self.ng.enum_statements(e).into_iter().filter(|s| s.kind == StatementKind::CreateEnum).map(|s| s.sql));
+            sql.extend(
+                self.ng
+                    .enum_statements(e)
+                    .into_iter()
+                    .filter(|s| s.kind == StatementKind::CreateEnum)
+                    .map(|s| s.sql),
+            );
             for p in &self.pairs {
                 for (oc, _) in &p.cols {
                     if !matches!(&oc.ty, ColumnType::Named(n) if n.as_str() == e.name.as_str()) {
@@ -467,7 +501,8 @@ impl<'a> Planner<'a> {
                     }
                 }
             }
-            let removed: Vec<String> = o.values.iter().filter(|v| !e.values.contains(v)).map(|v| format!("'{v}'")).collect();
+            let removed: Vec<String> =
+                o.values.iter().filter(|v| !e.values.contains(v)).map(|v| format!("'{v}'")).collect();
             let description = if removed.is_empty() {
                 format!("recreate enum `{}` with its values reordered", e.name)
             } else {
@@ -508,7 +543,11 @@ impl<'a> Planner<'a> {
                     Some(p.new.name.as_str()),
                     format!("stop maintaining `updated_at` of `{}`", p.old.name),
                     false,
-                    vec![format!("DROP TRIGGER IF EXISTS {} ON {}", self.q(&trigger), self.qt(p.old.name.as_str()))],
+                    vec![format!(
+                        "DROP TRIGGER IF EXISTS {} ON {}",
+                        self.q(&trigger),
+                        self.qt(p.old.name.as_str())
+                    )],
                 ));
             }
         }
@@ -522,15 +561,37 @@ impl<'a> Planner<'a> {
             for (name, rep) in dropped {
                 let n = self.q(&name);
                 let (kind, what, sql) = match (&rep, d) {
-                    (Rep::Fk { .. }, Dialect::Mysql) => (K::DropConstraint, "foreign key", format!("ALTER TABLE {qt} DROP FOREIGN KEY {n}")),
-                    (Rep::Fk { .. }, _) => (K::DropConstraint, "foreign key", format!("ALTER TABLE {qt} DROP CONSTRAINT {n}")),
-                    (Rep::Unique { .. }, Dialect::Mysql) => (K::DropConstraint, "unique constraint", format!("ALTER TABLE {qt} DROP INDEX {n}")),
-                    (Rep::Unique { .. }, _) => (K::DropConstraint, "unique constraint", format!("ALTER TABLE {qt} DROP CONSTRAINT {n}")),
-                    (Rep::Check { .. }, _) => (K::DropConstraint, "check", format!("ALTER TABLE {qt} DROP CONSTRAINT {n}")),
-                    (Rep::Index { .. }, Dialect::Mysql) => (K::DropIndex, "index", format!("DROP INDEX {n} ON {qt}")),
-                    (Rep::Index { .. }, _) => (K::DropIndex, "index", format!("DROP INDEX {}", self.qt(&name))),
+                    (Rep::Fk { .. }, Dialect::Mysql) => {
+                        (K::DropConstraint, "foreign key", format!("ALTER TABLE {qt} DROP FOREIGN KEY {n}"))
+                    }
+                    (Rep::Fk { .. }, _) => {
+                        (K::DropConstraint, "foreign key", format!("ALTER TABLE {qt} DROP CONSTRAINT {n}"))
+                    }
+                    (Rep::Unique { .. }, Dialect::Mysql) => {
+                        (K::DropConstraint, "unique constraint", format!("ALTER TABLE {qt} DROP INDEX {n}"))
+                    }
+                    (Rep::Unique { .. }, _) => (
+                        K::DropConstraint,
+                        "unique constraint",
+                        format!("ALTER TABLE {qt} DROP CONSTRAINT {n}"),
+                    ),
+                    (Rep::Check { .. }, _) => {
+                        (K::DropConstraint, "check", format!("ALTER TABLE {qt} DROP CONSTRAINT {n}"))
+                    }
+                    (Rep::Index { .. }, Dialect::Mysql) => {
+                        (K::DropIndex, "index", format!("DROP INDEX {n} ON {qt}"))
+                    }
+                    (Rep::Index { .. }, _) => {
+                        (K::DropIndex, "index", format!("DROP INDEX {}", self.qt(&name)))
+                    }
                 };
-                let s = step(kind, Some(p.new.name.as_str()), format!("drop {what} `{name}` of `{table}`"), false, vec![sql]);
+                let s = step(
+                    kind,
+                    Some(p.new.name.as_str()),
+                    format!("drop {what} `{name}` of `{table}`"),
+                    false,
+                    vec![sql],
+                );
                 if matches!(rep, Rep::Fk { .. }) { fks.push(s) } else { rest.push(s) }
             }
             // Primary key changes.
@@ -539,7 +600,13 @@ impl<'a> Planner<'a> {
                     Dialect::Mysql => format!("ALTER TABLE {qt} DROP PRIMARY KEY"),
                     _ => format!("ALTER TABLE {qt} DROP CONSTRAINT {}", self.q(&format!("{table}_pkey"))),
                 };
-                rest.push(step(K::DropConstraint, Some(p.new.name.as_str()), format!("drop the primary key of `{table}`"), false, vec![sql]));
+                rest.push(step(
+                    K::DropConstraint,
+                    Some(p.new.name.as_str()),
+                    format!("drop the primary key of `{table}`"),
+                    false,
+                    vec![sql],
+                ));
             }
         }
         // Foreign keys of kept tables to dropped tables are gone from the new schema, so
@@ -557,7 +624,10 @@ impl<'a> Planner<'a> {
                 _ => format!("ALTER TABLE {} RENAME TO {}", self.qt(from), self.q(to)),
             }];
             if d == Dialect::Postgres && p.old.timestamps && p.new.timestamps {
-                let (a, b) = (crate::name::fit(format!("{from}_updated_at")), crate::name::fit(format!("{to}_updated_at")));
+                let (a, b) = (
+                    crate::name::fit(format!("{from}_updated_at")),
+                    crate::name::fit(format!("{to}_updated_at")),
+                );
                 sql.push(format!("ALTER TRIGGER {} ON {} RENAME TO {}", self.q(&a), self.qt(to), self.q(&b)));
             }
             out.push(step(K::RenameTable, Some(to), format!("rename table `{from}` to `{to}`"), false, sql));
@@ -570,7 +640,10 @@ impl<'a> Planner<'a> {
                     Some(t),
                     format!("rename column `{}` to `{}` in `{t}`", o.name, n.name),
                     false,
-                    vec![self.alter(t, &format!("RENAME COLUMN {} TO {}", self.q(o.name.as_str()), self.q(n.name.as_str())))],
+                    vec![self.alter(
+                        t,
+                        &format!("RENAME COLUMN {} TO {}", self.q(o.name.as_str()), self.q(n.name.as_str())),
+                    )],
                 ));
             }
         }
@@ -578,8 +651,17 @@ impl<'a> Planner<'a> {
 
     fn create_tables(&self, out: &mut Vec<Step>) {
         for t in &self.created {
-            let sql = ddl::table_statements(self.new, t, self.dialect, self.options).into_iter().map(|s| s.sql).collect();
-            out.push(step(K::CreateTable, Some(t.name.as_str()), format!("create table `{}`", t.name), false, sql));
+            let sql = ddl::table_statements(self.new, t, self.dialect, self.options)
+                .into_iter()
+                .map(|s| s.sql)
+                .collect();
+            out.push(step(
+                K::CreateTable,
+                Some(t.name.as_str()),
+                format!("create table `{}`", t.name),
+                false,
+                sql,
+            ));
         }
     }
 
@@ -599,7 +681,13 @@ impl<'a> Planner<'a> {
                         sql_literal(d, comment.as_str().into())
                     ));
                 }
-                out.push(step(K::AddColumn, Some(t), format!("add column `{}` to `{t}`", c.name), false, sql));
+                out.push(step(
+                    K::AddColumn,
+                    Some(t),
+                    format!("add column `{}` to `{t}`", c.name),
+                    false,
+                    sql,
+                ));
             }
             for (o, n) in &p.cols {
                 if let Some(s) = self.alter_column(p, o, n) {
@@ -626,13 +714,17 @@ impl<'a> Planner<'a> {
         let destructive = !widening(&o.ty, &n.ty, self.old, self.new);
         let mut what = Vec::new();
         if type_changed {
-            what.push(format!("type {} → {}", o.ty, n.ty));
+            what.push(type_change(&o.ty, &n.ty));
         }
         if os.not_null != ns.not_null {
             what.push(if ns.not_null { "set not null".to_owned() } else { "drop not null".to_owned() });
         }
         if os.default != ns.default {
-            what.push(if ns.default.is_some() { "set default".to_owned() } else { "drop default".to_owned() });
+            what.push(if ns.default.is_some() {
+                "set default".to_owned()
+            } else {
+                "drop default".to_owned()
+            });
         }
         if os.auto_update != ns.auto_update {
             what.push("on update".to_owned());
@@ -655,11 +747,21 @@ impl<'a> Planner<'a> {
                         sql.push(self.alter(t, &format!("ALTER COLUMN {c} DROP DEFAULT")));
                     }
                     if os.ty != ns.ty {
-                        let via = if matches!(o.ty, ColumnType::Named(_)) || matches!(n.ty, ColumnType::Named(_)) { "::text" } else { "" };
-                        sql.push(self.alter(t, &format!("ALTER COLUMN {c} TYPE {ty} USING {c}{via}::{ty}", ty = ns.ty)));
+                        let via =
+                            if matches!(o.ty, ColumnType::Named(_)) || matches!(n.ty, ColumnType::Named(_)) {
+                                "::text"
+                            } else {
+                                ""
+                            };
+                        sql.push(self.alter(
+                            t,
+                            &format!("ALTER COLUMN {c} TYPE {ty} USING {c}{via}::{ty}", ty = ns.ty),
+                        ));
                     }
                     if ns.identity && !os.identity {
-                        sql.push(self.alter(t, &format!("ALTER COLUMN {c} ADD GENERATED BY DEFAULT AS IDENTITY")));
+                        sql.push(
+                            self.alter(t, &format!("ALTER COLUMN {c} ADD GENERATED BY DEFAULT AS IDENTITY")),
+                        );
                         let seq_of = sql_literal(d, self.qt(t).into());
                         sql.push(format!(
                             "SELECT setval(pg_get_serial_sequence({seq_of}, {}), coalesce(max({c}), 0) + 1, false) FROM {}",
@@ -671,7 +773,9 @@ impl<'a> Planner<'a> {
                 if os.default != ns.default || (type_changed && ns.default.is_some()) {
                     match &ns.default {
                         Some(def) => sql.push(self.alter(t, &format!("ALTER COLUMN {c} SET DEFAULT {def}"))),
-                        None if !type_changed => sql.push(self.alter(t, &format!("ALTER COLUMN {c} DROP DEFAULT"))),
+                        None if !type_changed => {
+                            sql.push(self.alter(t, &format!("ALTER COLUMN {c} DROP DEFAULT")))
+                        }
                         None => {}
                     }
                 }
@@ -722,7 +826,10 @@ impl<'a> Planner<'a> {
         for s in statements {
             if s.kind == StatementKind::CreateTable && sql.is_empty() {
                 let prefix = format!("CREATE TABLE {} ", self.q(t));
-                let body = s.sql.strip_prefix(&prefix).map_or_else(|| s.sql.clone(), |b| format!("CREATE TABLE {} {b}", self.q(&tmp)));
+                let body = s
+                    .sql
+                    .strip_prefix(&prefix)
+                    .map_or_else(|| s.sql.clone(), |b| format!("CREATE TABLE {} {b}", self.q(&tmp)));
                 sql.push(body);
             } else {
                 rest.push(s.sql);
@@ -760,11 +867,15 @@ impl<'a> Planner<'a> {
             }
             let (os, ns) = (self.sig(p.old, o, &self.og), self.sig(p.new, n, &self.ng));
             if o.ty != n.ty || os.enum_values != ns.enum_values {
-                what.push(format!("column `{}` type {} → {}", n.name, o.ty, n.ty));
+                what.push(format!("column `{}` {}", n.name, type_change(&o.ty, &n.ty)));
                 destructive |= !widening(&o.ty, &n.ty, self.old, self.new);
             }
             if os.not_null != ns.not_null {
-                what.push(format!("column `{}` {}", n.name, if ns.not_null { "set not null" } else { "drop not null" }));
+                what.push(format!(
+                    "column `{}` {}",
+                    n.name,
+                    if ns.not_null { "set not null" } else { "drop not null" }
+                ));
             }
             if os.default != ns.default {
                 what.push(format!("column `{}` default", n.name));
@@ -798,9 +909,19 @@ impl<'a> Planner<'a> {
                 let cols: Vec<String> = p.new.primary_key.iter().map(|c| self.q(c.as_str())).collect();
                 let sql = match d {
                     Dialect::Mysql => format!("ALTER TABLE {qt} ADD PRIMARY KEY ({})", cols.join(", ")),
-                    _ => format!("ALTER TABLE {qt} ADD CONSTRAINT {} PRIMARY KEY ({})", self.q(&format!("{t}_pkey")), cols.join(", ")),
+                    _ => format!(
+                        "ALTER TABLE {qt} ADD CONSTRAINT {} PRIMARY KEY ({})",
+                        self.q(&format!("{t}_pkey")),
+                        cols.join(", ")
+                    ),
                 };
-                out.push(step(K::AddConstraint, Some(t), format!("add the primary key of `{t}`"), false, vec![sql]));
+                out.push(step(
+                    K::AddConstraint,
+                    Some(t),
+                    format!("add the primary key of `{t}`"),
+                    false,
+                    vec![sql],
+                ));
             }
             let (_, added) = self.constraint_diff(p);
             for (name, rep) in added {
@@ -834,12 +955,24 @@ impl<'a> Planner<'a> {
                         if *on_update != FkAction::NoAction {
                             sql.push_str(&format!(" ON UPDATE {}", fk_action_sql(*on_update)));
                         }
-                        fks.push(step(K::AddConstraint, Some(t), format!("add foreign key `{name}` to `{t}`"), false, vec![sql]));
+                        fks.push(step(
+                            K::AddConstraint,
+                            Some(t),
+                            format!("add foreign key `{name}` to `{t}`"),
+                            false,
+                            vec![sql],
+                        ));
                     }
                     Rep::Index { .. } => {
                         let index = p.new.indexes.iter().find(|i| i.name.as_str() == name);
                         if let Some(sql) = index.and_then(|i| self.ng.index(p.new, i)) {
-                            indexes.push(step(K::CreateIndex, Some(t), format!("create index `{name}` on `{t}`"), false, vec![sql]));
+                            indexes.push(step(
+                                K::CreateIndex,
+                                Some(t),
+                                format!("create index `{name}` on `{t}`"),
+                                false,
+                                vec![sql],
+                            ));
                         }
                     }
                 }
@@ -873,16 +1006,17 @@ impl<'a> Planner<'a> {
         };
         if d == Dialect::Postgres {
             for e in self.new.enums() {
-                if let Some(o) = self.old.enum_def(e.name.as_str()) {
-                    if o.comment != e.comment && !self.recreated_enums.iter().any(|r| r.name == e.name) {
-                        out.push(step(
-                            K::Comment,
-                            None,
-                            format!("change the comment of enum `{}`", e.name),
-                            false,
-                            vec![format!("COMMENT ON TYPE {} IS {}", self.qt(e.name.as_str()), lit(&e.comment))],
-                        ));
-                    }
+                if let Some(o) = self.old.enum_def(e.name.as_str())
+                    && o.comment != e.comment
+                    && !self.recreated_enums.iter().any(|r| r.name == e.name)
+                {
+                    out.push(step(
+                        K::Comment,
+                        None,
+                        format!("change the comment of enum `{}`", e.name),
+                        false,
+                        vec![format!("COMMENT ON TYPE {} IS {}", self.qt(e.name.as_str()), lit(&e.comment))],
+                    ));
                 }
             }
         }
@@ -897,7 +1031,12 @@ impl<'a> Planner<'a> {
             }
             if d == Dialect::Postgres {
                 for (o, n) in p.cols.iter().filter(|(o, n)| o.comment != n.comment) {
-                    sql.push(format!("COMMENT ON COLUMN {}.{} IS {}", self.qt(t), self.q(n.name.as_str()), lit(&n.comment)));
+                    sql.push(format!(
+                        "COMMENT ON COLUMN {}.{} IS {}",
+                        self.qt(t),
+                        self.q(n.name.as_str()),
+                        lit(&n.comment)
+                    ));
                     let _ = o;
                 }
             }
@@ -986,6 +1125,11 @@ impl<'a> Pair<'a> {
         let dropped = old.columns.iter().filter(|c| !used.contains(&c.name.as_str())).collect();
         Pair { old, new, cols, added, dropped, rebuild: false, replace_policies: false }
     }
+}
+
+/// "type integer → bigint", or "enum values" when an enum changed.
+fn type_change(old: &ColumnType, new: &ColumnType) -> String {
+    if old == new { format!("values of enum `{new}`") } else { format!("type {old} → {new}") }
 }
 
 /// Whether `a` appears in `b` in the same order (values only added).

@@ -175,15 +175,17 @@ fn parse(raw: &str) -> ColumnType {
     }
     if let Some(args) = call_args(&lower, "varchar")
         && let [n] = args.as_slice()
-            && let Ok(n) = n.parse::<u32>() {
-                return ColumnType::Varchar(n);
-            }
+        && let Ok(n) = n.parse::<u32>()
+    {
+        return ColumnType::Varchar(n);
+    }
     for name in ["decimal", "numeric"] {
         if let Some(args) = call_args(&lower, name)
             && let [p, sc] = args.as_slice()
-                && let (Ok(p), Ok(sc)) = (p.parse::<u32>(), sc.parse::<u32>()) {
-                    return ColumnType::Decimal(Some((p, sc)));
-                }
+            && let (Ok(p), Ok(sc)) = (p.parse::<u32>(), sc.parse::<u32>())
+        {
+            return ColumnType::Decimal(Some((p, sc)));
+        }
     }
     ColumnType::Named(s.to_owned())
 }
@@ -229,9 +231,28 @@ mod tests {
     #[test]
     fn round_trips_every_builtin() {
         for s in [
-            "uuid", "text", "varchar(12)", "smallint", "integer", "bigint", "identity", "decimal",
-            "decimal(10,2)", "real", "double", "boolean", "date", "time", "timestamp",
-            "timestamptz", "json", "jsonb", "bytes", "text[]", "integer[]", "order_status",
+            "uuid",
+            "text",
+            "varchar(12)",
+            "smallint",
+            "integer",
+            "bigint",
+            "identity",
+            "decimal",
+            "decimal(10,2)",
+            "real",
+            "double",
+            "boolean",
+            "date",
+            "time",
+            "timestamp",
+            "timestamptz",
+            "json",
+            "jsonb",
+            "bytes",
+            "text[]",
+            "integer[]",
+            "order_status",
         ] {
             assert_eq!(parse(s).to_string(), s, "{s}");
         }

@@ -246,18 +246,10 @@ impl fmt::Display for Expr {
             },
             Expr::Compare { left, op, right } => write!(f, "{left} {op} {right}"),
             Expr::IsNull { operand, negated } => write!(f, "{operand} is {}null", not(*negated)),
-            Expr::IsBool {
-                operand,
-                value,
-                negated,
-            } => {
+            Expr::IsBool { operand, value, negated } => {
                 write!(f, "{operand} is {}{value}", not(*negated))
             }
-            Expr::In {
-                operand,
-                list,
-                negated,
-            } => {
+            Expr::In { operand, list, negated } => {
                 write!(f, "{operand} {}in (", not(*negated))?;
                 for (i, l) in list.iter().enumerate() {
                     if i > 0 {
@@ -267,22 +259,12 @@ impl fmt::Display for Expr {
                 }
                 f.write_str(")")
             }
-            Expr::Like {
-                operand,
-                pattern,
-                case_insensitive,
-                negated,
-            } => {
+            Expr::Like { operand, pattern, case_insensitive, negated } => {
                 let op = if *case_insensitive { "ilike" } else { "like" };
                 let pattern = Literal::String(pattern.clone());
                 write!(f, "{operand} {}{op} {pattern}", not(*negated))
             }
-            Expr::Between {
-                operand,
-                low,
-                high,
-                negated,
-            } => {
+            Expr::Between { operand, low, high, negated } => {
                 write!(f, "{operand} {}between {low} and {high}", not(*negated))
             }
             Expr::Operand(o) => o.fmt(f),

@@ -37,11 +37,7 @@ pub struct Problem {
 /// ]);
 /// ```
 pub fn check(expr: &Expr, columns: &dyn Columns, allow_auth: bool) -> Vec<Problem> {
-    let mut checker = Checker {
-        columns,
-        allow_auth,
-        problems: Vec::new(),
-    };
+    let mut checker = Checker { columns, allow_auth, problems: Vec::new() };
     checker.expr(expr);
     checker.problems
 }
@@ -100,12 +96,7 @@ fn visit_operands(expr: &Expr, f: &mut dyn FnMut(&Operand)) {
         | Expr::In { operand: o, .. }
         | Expr::Like { operand: o, .. }
         | Expr::Operand(o) => operand(o, f),
-        Expr::Between {
-            operand: o,
-            low,
-            high,
-            ..
-        } => {
+        Expr::Between { operand: o, low, high, .. } => {
             operand(o, f);
             operand(low, f);
             operand(high, f);
@@ -168,9 +159,7 @@ impl Family {
             ColumnType::Time => Family::Time,
             ColumnType::Timestamp | ColumnType::Timestamptz => Family::Timestamp,
             ColumnType::Named(n) => Family::Enum(n.clone()),
-            ColumnType::Json | ColumnType::Jsonb | ColumnType::Bytes | ColumnType::Array(_) => {
-                Family::Opaque
-            }
+            ColumnType::Json | ColumnType::Jsonb | ColumnType::Bytes | ColumnType::Array(_) => Family::Opaque,
         }
     }
 
@@ -189,11 +178,7 @@ impl Family {
 }
 
 fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    }
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
 }
 
 impl LitTy {
@@ -224,10 +209,7 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn report(&mut self, message: String, column: Option<&str>) {
-        let p = Problem {
-            message,
-            column: column.map(str::to_owned),
-        };
+        let p = Problem { message, column: column.map(str::to_owned) };
         if !self.problems.contains(&p) {
             self.problems.push(p);
         }
@@ -248,11 +230,7 @@ impl Checker<'_> {
                 let t = self.operand(operand);
                 self.expect_bool(&t, &format!("`is {value}`"));
             }
-            Expr::In {
-                operand,
-                list,
-                negated,
-            } => {
+            Expr::In { operand, list, negated } => {
                 let t = self.operand(operand);
                 let kw = if *negated { "not in" } else { "in" };
                 match &t {
@@ -285,21 +263,12 @@ impl Checker<'_> {
                 }
                 if seen.len() > 1 {
                     self.report(
-                        format!(
-                            "the `{kw}` list mixes {} and {}",
-                            seen[0].name(),
-                            seen[1].name()
-                        ),
+                        format!("the `{kw}` list mixes {} and {}", seen[0].name(), seen[1].name()),
                         column_of(&t),
                     );
                 }
             }
-            Expr::Like {
-                operand,
-                pattern,
-                case_insensitive,
-                ..
-            } => {
+            Expr::Like { operand, pattern, case_insensitive, .. } => {
                 let t = self.operand(operand);
                 let kw = if *case_insensitive { "ilike" } else { "like" };
                 match &t {
@@ -318,9 +287,7 @@ impl Checker<'_> {
                     );
                 }
             }
-            Expr::Between {
-                operand, low, high, ..
-            } => {
+            Expr::Between { operand, low, high, .. } => {
                 let t = self.operand(operand);
                 let (lo, hi) = (self.operand(low), self.operand(high));
                 self.compare(&t, CmpOp::Ge, &lo);
@@ -407,10 +374,7 @@ impl Checker<'_> {
                     CmpOp::Ne => ("is not null", "`!= null`"),
                     _ => ("is null", "a comparison with `null`"),
                 };
-                self.report(
-                    format!("{kw} is never true: write `{is}` instead"),
-                    column_of(other),
-                );
+                self.report(format!("{kw} is never true: write `{is}` instead"), column_of(other));
             }
             (Column(c, Family::Opaque, ty), _) | (_, Column(c, Family::Opaque, ty)) => self.report(
                 format!(
@@ -438,32 +402,21 @@ impl Checker<'_> {
                     );
                 } else if let (Family::Uuid, Literal::String(s)) = (f, lit) {
                     if !is_uuid(s) {
-                        self.report(
-                            format!("`{c}` is a uuid column, and {lit} is not a uuid"),
-                            Some(c),
-                        );
+                        self.report(format!("`{c}` is a uuid column, and {lit} is not a uuid"), Some(c));
                     }
                 } else if let (Family::Enum(e), Literal::String(s)) = (f, lit)
                     && let Some(values) = self.columns.enum_values(e)
                     && !values.contains(s)
                 {
-                    let quoted: Vec<String> = values
-                        .iter()
-                        .map(|v| Literal::String(v.clone()).to_string())
-                        .collect();
+                    let quoted: Vec<String> =
+                        values.iter().map(|v| Literal::String(v.clone()).to_string()).collect();
                     self.report(
-                        format!(
-                            "{lit} is not a value of `{c}` (enum {e}: {})",
-                            quoted.join(", ")
-                        ),
+                        format!("{lit} is not a value of `{c}` (enum {e}: {})", quoted.join(", ")),
                         Some(c),
                     );
                 }
                 if op.is_ordering() && *f == Family::Bool {
-                    self.report(
-                        format!("`{c}` is a boolean column: compare it with `=` or `!=`"),
-                        Some(c),
-                    );
+                    self.report(format!("`{c}` is a boolean column: compare it with `=` or `!=`"), Some(c));
                 }
             }
             (Column(a, fa, ta), Column(b, fb, tb)) => {
@@ -476,10 +429,7 @@ impl Checker<'_> {
             }
             (Lit(a, _), Lit(b, _)) => {
                 if a != b {
-                    self.report(
-                        format!("{} cannot be compared with {}", a.name(), b.name()),
-                        None,
-                    );
+                    self.report(format!("{} cannot be compared with {}", a.name(), b.name()), None);
                 }
             }
             (Condition, Condition)
@@ -488,16 +438,12 @@ impl Checker<'_> {
             | (Condition, Column(_, Family::Bool, _))
             | (Column(_, Family::Bool, _), Condition) => {}
             (Condition, Column(c, _, ty)) | (Column(c, _, ty), Condition) => self.report(
-                format!(
-                    "`{c}` is {} {ty} column and cannot be compared with a condition",
-                    article(ty)
-                ),
+                format!("`{c}` is {} {ty} column and cannot be compared with a condition", article(ty)),
                 Some(c),
             ),
-            (Condition, Lit(lt, _)) | (Lit(lt, _), Condition) => self.report(
-                format!("a condition cannot be compared with {}", lt.name()),
-                None,
-            ),
+            (Condition, Lit(lt, _)) | (Lit(lt, _), Condition) => {
+                self.report(format!("a condition cannot be compared with {}", lt.name()), None)
+            }
         }
     }
 }
@@ -704,14 +650,9 @@ mod tests {
             }
         }
         let cols = WithEnums(columns());
-        let expr = parse(
-            "kind = 'paid' or kind in ('open', 'shipped') or 'x' = kind or other_kind = 'red'",
-        )
-        .unwrap();
-        let messages: Vec<String> = check(&expr, &cols, true)
-            .into_iter()
-            .map(|p| p.message)
-            .collect();
+        let expr = parse("kind = 'paid' or kind in ('open', 'shipped') or 'x' = kind or other_kind = 'red'")
+            .unwrap();
+        let messages: Vec<String> = check(&expr, &cols, true).into_iter().map(|p| p.message).collect();
         assert_eq!(
             messages,
             [
@@ -728,10 +669,7 @@ mod tests {
             op: CmpOp::Eq,
             right: Operand::Auth(super::super::AuthRef::Claims(vec!["x' or '1".into()])),
         };
-        let messages: Vec<String> = check(&expr, &columns(), true)
-            .into_iter()
-            .map(|p| p.message)
-            .collect();
+        let messages: Vec<String> = check(&expr, &columns(), true).into_iter().map(|p| p.message).collect();
         assert_eq!(
             messages,
             [
@@ -747,10 +685,7 @@ mod tests {
             "(b = auth.uid or a in (1)) and not c like 'x' and (d = 1) = e and a between f and g and b is null",
         )
         .unwrap();
-        assert_eq!(
-            referenced_columns(&expr),
-            ["b", "a", "c", "d", "e", "f", "g"]
-        );
+        assert_eq!(referenced_columns(&expr), ["b", "a", "c", "d", "e", "f", "g"]);
         assert!(referenced_columns(&parse("auth.role = 'x' or true").unwrap()).is_empty());
         assert!(uses_auth(&parse("(a = 1) = (auth.claims.x = 2)").unwrap()));
         assert!(!uses_auth(&parse("a = 'auth.uid'").unwrap()));

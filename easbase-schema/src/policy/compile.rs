@@ -8,8 +8,8 @@
 use sea_query::extension::postgres::PgBinOper;
 use sea_query::extension::sqlite::SqliteBinOper;
 use sea_query::{
-    Alias, BinOper, Expr as SExpr, ExprTrait, Func, MysqlQueryBuilder, PostgresQueryBuilder,
-    QueryBuilder, SqliteQueryBuilder, Value,
+    Alias, BinOper, Expr as SExpr, ExprTrait, Func, MysqlQueryBuilder, PostgresQueryBuilder, QueryBuilder,
+    SqliteQueryBuilder, Value,
 };
 use serde_json::Value as Json;
 
@@ -43,23 +43,12 @@ use crate::{ColumnType, Dialect};
 /// assert_eq!(sql, "SELECT `id` FROM `items` WHERE `org_id` = ?");
 /// assert_eq!(values.0, [sea_query::Value::BigInt(Some(42))]);
 /// ```
-pub fn to_sea_query(
-    expr: &Expr,
-    columns: &dyn Columns,
-    table: Option<&str>,
-    mode: AuthMode<'_>,
-) -> SExpr {
+pub fn to_sea_query(expr: &Expr, columns: &dyn Columns, table: Option<&str>, mode: AuthMode<'_>) -> SExpr {
     let dialect = match mode {
         AuthMode::Postgres => Some(Dialect::Postgres),
         AuthMode::Bound(_) => None,
     };
-    Compiler {
-        columns,
-        table,
-        dialect,
-        mode,
-    }
-    .expr(expr)
+    Compiler { columns, table, dialect, mode }.expr(expr)
 }
 
 /// Compiles `expr` to a `sea_query` condition for one dialect.
@@ -88,13 +77,7 @@ pub fn to_sea_query_for(
     dialect: Dialect,
     mode: AuthMode<'_>,
 ) -> SExpr {
-    Compiler {
-        columns,
-        table,
-        dialect: Some(dialect),
-        mode,
-    }
-    .expr(expr)
+    Compiler { columns, table, dialect: Some(dialect), mode }.expr(expr)
 }
 
 /// Renders `expr` as SQL text for `dialect`, values inlined and escaped by `sea_query`:
@@ -145,10 +128,9 @@ impl Target {
     fn of_column(t: &ColumnType) -> Target {
         match t {
             ColumnType::Uuid => Target::Uuid,
-            ColumnType::SmallInt
-            | ColumnType::Integer
-            | ColumnType::BigInt
-            | ColumnType::Identity => Target::Integer,
+            ColumnType::SmallInt | ColumnType::Integer | ColumnType::BigInt | ColumnType::Identity => {
+                Target::Integer
+            }
             ColumnType::Decimal(_) => Target::Numeric,
             ColumnType::Real => Target::Real,
             ColumnType::Double => Target::Double,
@@ -228,75 +210,37 @@ impl Compiler<'_> {
             }
             Expr::IsNull { operand, negated } => {
                 let o = self.operand(operand, &Target::Text);
-                if *negated {
-                    o.is_not_null()
-                } else {
-                    o.is_null()
-                }
+                if *negated { o.is_not_null() } else { o.is_null() }
             }
-            Expr::IsBool {
-                operand,
-                value,
-                negated,
-            } => {
+            Expr::IsBool { operand, value, negated } => {
                 let o = self.operand(operand, &Target::Boolean);
                 // `IS` takes the keyword, never a bound value (MySQL and PostgreSQL
                 // accept only `IS TRUE` / `IS FALSE`).
                 let v = SExpr::Constant((*value).into());
                 if *negated { o.is_not(v) } else { o.is(v) }
             }
-            Expr::In {
-                operand,
-                list,
-                negated,
-            } => {
-                let target = list
-                    .iter()
-                    .find(|l| **l != Literal::Null)
-                    .map_or(Target::Text, literal_target);
+            Expr::In { operand, list, negated } => {
+                let target = list.iter().find(|l| **l != Literal::Null).map_or(Target::Text, literal_target);
                 let o = self.operand(operand, &target);
                 let values = list.iter().map(literal_value);
-                if *negated {
-                    o.is_not_in(values)
-                } else {
-                    o.is_in(values)
-                }
+                if *negated { o.is_not_in(values) } else { o.is_in(values) }
             }
-            Expr::Like {
-                operand,
-                pattern,
-                case_insensitive,
-                negated,
-            } => {
+            Expr::Like { operand, pattern, case_insensitive, negated } => {
                 let o = self.operand(operand, &Target::Text);
                 self.like(o, pattern, *case_insensitive, *negated)
             }
-            Expr::Between {
-                operand,
-                low,
-                high,
-                negated,
-            } => {
-                let bound = if matches!(low, Operand::Auth(_)) {
-                    high
-                } else {
-                    low
-                };
+            Expr::Between { operand, low, high, negated } => {
+                let bound = if matches!(low, Operand::Auth(_)) { high } else { low };
                 let o = self.side(operand, bound);
                 let (lo, hi) = (self.side(low, operand), self.side(high, operand));
-                if *negated {
-                    o.not_between(lo, hi)
-                } else {
-                    o.between(lo, hi)
-                }
+                if *negated { o.not_between(lo, hi) } else { o.between(lo, hi) }
             }
             Expr::Operand(Operand::Literal(Literal::Bool(b))) => SExpr::Constant((*b).into()),
             Expr::Operand(Operand::Nested(inner)) => self.expr(inner),
             Expr::Operand(o) => {
                 // `col = TRUE` rather than a bare `col`: valid on every engine, and MySQL and
                 // SQLite can use an index for it.
-                self.operand(o, &Target::Boolean)
-                    .eq(SExpr::Constant(true.into()))
+                self.operand(o, &Target::Boolean).eq(SExpr::Constant(true.into()))
             }
         }
     }
@@ -318,10 +262,7 @@ impl Compiler<'_> {
     /// The target an `auth.*` value takes when compared with `other`.
     fn target_against(&self, other: &Operand) -> Target {
         match other {
-            Operand::Column(c) => self
-                .columns
-                .column_type(c)
-                .map_or(Target::Text, Target::of_column),
+            Operand::Column(c) => self.columns.column_type(c).map_or(Target::Text, Target::of_column),
             Operand::Literal(l) => literal_target(l),
             Operand::Auth(_) => Target::Text,
             Operand::Nested(_) => Target::Boolean,
@@ -345,22 +286,16 @@ impl Compiler<'_> {
 
     fn like(&self, o: SExpr, pattern: &str, case_insensitive: bool, negated: bool) -> SExpr {
         let value = || SExpr::val(pattern.to_owned());
-        let escape = |p: SExpr| {
-            SExpr::Binary(
-                Box::new(p),
-                BinOper::Escape,
-                Box::new(SExpr::Constant('\\'.into())),
-            )
-        };
+        let escape =
+            |p: SExpr| SExpr::Binary(Box::new(p), BinOper::Escape, Box::new(SExpr::Constant('\\'.into())));
         let pick = |a: BinOper, b: BinOper| if negated { b } else { a };
         let (like, not_like) = (BinOper::Like, BinOper::NotLike);
         match (self.dialect, case_insensitive) {
             // PostgreSQL and MySQL escape with `\` by default.
             (Some(Dialect::Postgres), false) => o.binary(pick(like, not_like), value()),
-            (Some(Dialect::Postgres), true) => o.binary(
-                pick(PgBinOper::ILike.into(), PgBinOper::NotILike.into()),
-                value(),
-            ),
+            (Some(Dialect::Postgres), true) => {
+                o.binary(pick(PgBinOper::ILike.into(), PgBinOper::NotILike.into()), value())
+            }
             (Some(Dialect::Mysql), false) => o.binary(
                 pick(like, not_like),
                 SExpr::cust_with_exprs("CONVERT(? USING utf8mb4) COLLATE utf8mb4_bin", [value()]),
@@ -503,11 +438,7 @@ fn coerce(v: Option<&Json>, target: &Target) -> Value {
         }
         Target::Uuid => Value::String(v.map(|v| {
             let s = json_text(v);
-            if is_uuid(&s) {
-                s.to_ascii_lowercase()
-            } else {
-                s
-            }
+            if is_uuid(&s) { s.to_ascii_lowercase() } else { s }
         })),
         Target::Integer => Value::BigInt(v.and_then(|v| match v {
             Json::Number(n) => n.as_i64(),
@@ -519,10 +450,7 @@ fn coerce(v: Option<&Json>, target: &Target) -> Value {
                 Some(Json::Number(n)) => (n.as_i64(), n.as_f64()),
                 Some(Json::String(s)) => {
                     let s = s.trim();
-                    (
-                        s.parse().ok(),
-                        s.parse::<f64>().ok().filter(|f| f.is_finite()),
-                    )
+                    (s.parse().ok(), s.parse::<f64>().ok().filter(|f| f.is_finite()))
                 }
                 _ => (None, None),
             };
@@ -625,10 +553,7 @@ mod tests {
     const COUNTS: &[(&str, i64)] = &[
         ("owner_id = auth.uid", 1),
         ("published = true || owner_id = auth.uid", 1),
-        (
-            "org_id = auth.claims.org_id && auth.role = 'authenticated'",
-            1,
-        ),
+        ("org_id = auth.claims.org_id && auth.role = 'authenticated'", 1),
         ("status in ('a','b')", 1),
         ("status not in ('a', 'it''s')", 0),
         ("deleted_at is null", 2),
@@ -642,14 +567,8 @@ mod tests {
         ("name not like 'al%'", 2),
         ("name ilike '%LIC%'", 1),
         ("name not ilike 'x_'", 2),
-        (
-            "auth.claims.app_metadata.tier = 'pro' and auth.claims.app_metadata.null = 7",
-            3,
-        ),
-        (
-            "score between 1 and 10 and not (ratio not between 0.5 and auth.claims.level)",
-            1,
-        ),
+        ("auth.claims.app_metadata.tier = 'pro' and auth.claims.app_metadata.null = 7", 3),
+        ("score between 1 and 10 and not (ratio not between 0.5 and auth.claims.level)", 1),
         ("active", 1),
         ("!archived && NOT active", 0),
         ("published is true or archived is not false", 3),
@@ -695,19 +614,11 @@ mod tests {
             assert_eq!(crate::policy::check(&expr, &cols, true), [], "{src}");
             let inline = to_sql(&expr, &cols, Dialect::Sqlite, AuthMode::Bound(&ctx));
             let count: i64 = db
-                .query_row(&format!("SELECT COUNT(*) FROM t WHERE {inline}"), [], |r| {
-                    r.get(0)
-                })
+                .query_row(&format!("SELECT COUNT(*) FROM t WHERE {inline}"), [], |r| r.get(0))
                 .unwrap_or_else(|e| panic!("{src}: {inline}: {e}"));
             assert_eq!(count, expected, "{src}: {inline}");
 
-            let cond = to_sea_query_for(
-                &expr,
-                &cols,
-                Some("t"),
-                Dialect::Sqlite,
-                AuthMode::Bound(&ctx),
-            );
+            let cond = to_sea_query_for(&expr, &cols, Some("t"), Dialect::Sqlite, AuthMode::Bound(&ctx));
             let (sql, values) = Query::select()
                 .expr(SExpr::cust("COUNT(*)"))
                 .from("t")
@@ -723,10 +634,7 @@ mod tests {
 
     #[test]
     fn anonymous_requests_see_nothing_owned() {
-        let anon = AuthContext {
-            role: "anon".into(),
-            ..AuthContext::default()
-        };
+        let anon = AuthContext { role: "anon".into(), ..AuthContext::default() };
         let expr = parse("owner_id = auth.uid or auth.claims.org_id = org_id").unwrap();
         let sql = to_sql(&expr, &columns(), Dialect::Sqlite, AuthMode::Bound(&anon));
         assert_eq!(sql, r#""owner_id" = NULL OR NULL = "org_id""#);
@@ -741,14 +649,8 @@ mod tests {
         assert_eq!(t(json!(4.5), Target::Numeric), Value::Double(Some(4.5)));
         assert_eq!(t(json!("7"), Target::Double), Value::BigInt(Some(7)));
         assert_eq!(t(json!("nan"), Target::Numeric), Value::Double(None));
-        assert_eq!(
-            t(json!(true), Target::Text),
-            Value::String(Some("true".into()))
-        );
-        assert_eq!(
-            t(json!({"a": 1}), Target::Text),
-            Value::String(Some(r#"{"a":1}"#.into()))
-        );
+        assert_eq!(t(json!(true), Target::Text), Value::String(Some("true".into())));
+        assert_eq!(t(json!({"a": 1}), Target::Text), Value::String(Some(r#"{"a":1}"#.into())));
         assert_eq!(
             t(json!("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"), Target::Uuid),
             Value::String(Some("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".into()))

@@ -136,9 +136,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
             }
             '-' | '0'..='9' => lex_number(src, pos)?,
             c if is_ident_start(c) => {
-                let len = src[pos..]
-                    .find(|c: char| !is_ident_continue(c))
-                    .unwrap_or(src.len() - pos);
+                let len = src[pos..].find(|c: char| !is_ident_continue(c)).unwrap_or(src.len() - pos);
                 (Tok::Ident(src[pos..pos + len].to_owned()), len)
             }
             c => return err(pos, format!("unexpected character `{}`", c.escape_debug())),
@@ -149,10 +147,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
             chars.next();
         }
     }
-    out.push(Token {
-        tok: Tok::Eof,
-        pos: src.len(),
-    });
+    out.push(Token { tok: Tok::Eof, pos: src.len() });
     Ok(out)
 }
 
@@ -177,11 +172,7 @@ fn lex_string(src: &str, start: usize) -> Result<(String, usize), ParseError> {
             c => value.push(c),
         }
     }
-    Err(ParseError::new(
-        src,
-        start,
-        "unterminated string (missing closing `'`)".to_owned(),
-    ))
+    Err(ParseError::new(src, start, "unterminated string (missing closing `'`)".to_owned()))
 }
 
 /// A number starting at `start` (`-`? digits (`.` digits)?): its token and length.
@@ -205,19 +196,12 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), ParseError> {
     if bytes.get(end) == Some(&b'.') {
         let frac = digits_from(end + 1);
         if frac == 0 {
-            return Err(ParseError::new(
-                src,
-                end,
-                "a decimal point must be followed by digits".to_owned(),
-            ));
+            return Err(ParseError::new(src, end, "a decimal point must be followed by digits".to_owned()));
         }
         end += 1 + frac;
         is_decimal = true;
     }
-    if bytes
-        .get(end)
-        .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
-    {
+    if bytes.get(end).is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
         return Err(ParseError::new(src, start, "invalid number".to_owned()));
     }
     let text = &src[start..end];

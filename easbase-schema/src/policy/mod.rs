@@ -143,11 +143,7 @@ impl ParseError {
     fn new(src: &str, position: usize, message: String) -> Self {
         let position = position.min(src.len());
         let column = src.get(..position).map_or(position, |s| s.chars().count()) + 1;
-        ParseError {
-            position,
-            column,
-            message,
-        }
+        ParseError { position, column, message }
     }
 }
 
@@ -170,9 +166,7 @@ pub trait Columns {
 
 impl<S: AsRef<str>> Columns for [(S, ColumnType)] {
     fn column_type(&self, name: &str) -> Option<&ColumnType> {
-        self.iter()
-            .find(|(n, _)| n.as_ref() == name)
-            .map(|(_, t)| t)
+        self.iter().find(|(n, _)| n.as_ref() == name).map(|(_, t)| t)
     }
 }
 

@@ -8,9 +8,8 @@ use super::lexer::{Tok, Token, lex};
 use super::{MAX_DEPTH, MAX_LEN, ParseError};
 
 /// Words with a meaning of their own; none of them can name a column.
-const KEYWORDS: &[&str] = &[
-    "and", "or", "not", "is", "null", "true", "false", "in", "like", "ilike", "between", "auth",
-];
+const KEYWORDS: &[&str] =
+    &["and", "or", "not", "is", "null", "true", "false", "in", "like", "ilike", "between", "auth"];
 
 /// Whether `word` is a keyword (case-insensitive).
 pub(crate) fn is_keyword(word: &str) -> bool {
@@ -23,10 +22,7 @@ pub(crate) fn parse(src: &str) -> Result<Expr, ParseError> {
         return Err(ParseError::new(
             src,
             MAX_LEN,
-            format!(
-                "policy is too long ({} bytes; at most {MAX_LEN})",
-                src.len()
-            ),
+            format!("policy is too long ({} bytes; at most {MAX_LEN})", src.len()),
         ));
     }
     let tokens = lex(src)?;
@@ -41,10 +37,7 @@ pub(crate) fn parse(src: &str) -> Result<Expr, ParseError> {
         Tok::Eof => Ok(expr),
         Tok::RParen => Err(p.error_here("unmatched `)`".to_owned())),
         other => {
-            let msg = format!(
-                "expected `and`, `or` or the end of the policy, found {}",
-                other.describe()
-            );
+            let msg = format!("expected `and`, `or` or the end of the policy, found {}", other.describe());
             Err(p.error_here(msg))
         }
     }
@@ -105,9 +98,7 @@ impl Parser<'_> {
 
     fn enter(&self, depth: usize) -> Result<usize, ParseError> {
         if depth >= MAX_DEPTH {
-            Err(self.error_here(format!(
-                "policy is nested too deeply (more than {MAX_DEPTH} levels)"
-            )))
+            Err(self.error_here(format!("policy is nested too deeply (more than {MAX_DEPTH} levels)")))
         } else {
             Ok(depth + 1)
         }
@@ -120,11 +111,7 @@ impl Parser<'_> {
             self.bump();
             terms.push(self.and(depth)?);
         }
-        Ok(if terms.len() == 1 {
-            terms.remove(0)
-        } else {
-            Expr::Or(terms)
-        })
+        Ok(if terms.len() == 1 { terms.remove(0) } else { Expr::Or(terms) })
     }
 
     /// and := not (('&&' | 'and') not)*
@@ -134,11 +121,7 @@ impl Parser<'_> {
             self.bump();
             terms.push(self.not(depth)?);
         }
-        Ok(if terms.len() == 1 {
-            terms.remove(0)
-        } else {
-            Expr::And(terms)
-        })
+        Ok(if terms.len() == 1 { terms.remove(0) } else { Expr::And(terms) })
     }
 
     /// not := ('!' | 'not') not | predicate
@@ -173,31 +156,18 @@ impl Parser<'_> {
         if self.eat_keyword("is") {
             let negated = self.eat_keyword("not");
             let expr = if self.eat_keyword("null") {
-                Expr::IsNull {
-                    operand: left,
-                    negated,
-                }
+                Expr::IsNull { operand: left, negated }
             } else if self.eat_keyword("true") {
-                Expr::IsBool {
-                    operand: left,
-                    value: true,
-                    negated,
-                }
+                Expr::IsBool { operand: left, value: true, negated }
             } else if self.eat_keyword("false") {
-                Expr::IsBool {
-                    operand: left,
-                    value: false,
-                    negated,
-                }
+                Expr::IsBool { operand: left, value: false, negated }
             } else {
                 return Err(self.expected("`null`, `true` or `false` after `is`"));
             };
             return Ok(expr);
         }
         let negated = self.at_keyword("not")
-            && ["in", "like", "ilike", "between"]
-                .iter()
-                .any(|kw| self.keyword_at(1, kw));
+            && ["in", "like", "ilike", "between"].iter().any(|kw| self.keyword_at(1, kw));
         if negated {
             self.bump();
         }
@@ -211,12 +181,7 @@ impl Parser<'_> {
                     _ => return Err(self.expected(&format!("a string pattern after `{kw}`"))),
                 };
                 self.bump();
-                return Ok(Expr::Like {
-                    operand: left,
-                    pattern,
-                    case_insensitive,
-                    negated,
-                });
+                return Ok(Expr::Like { operand: left, pattern, case_insensitive, negated });
             }
         }
         if self.eat_keyword("between") {
@@ -225,12 +190,7 @@ impl Parser<'_> {
                 return Err(self.expected("`and` between the bounds of `between`"));
             }
             let high = self.operand(depth)?;
-            return Ok(Expr::Between {
-                operand: left,
-                low,
-                high,
-                negated,
-            });
+            return Ok(Expr::Between { operand: left, low, high, negated });
         }
         if self.at_keyword("not") {
             return Err(self.error_here(
@@ -266,9 +226,7 @@ impl Parser<'_> {
             match self.literal() {
                 Some(l) => list.push(l),
                 None => {
-                    return Err(
-                        self.expected("a value (a string, a number, `true`, `false` or `null`)")
-                    );
+                    return Err(self.expected("a value (a string, a number, `true`, `false` or `null`)"));
                 }
             }
             match self.peek() {
@@ -281,11 +239,7 @@ impl Parser<'_> {
             }
             self.bump();
         }
-        Ok(Expr::In {
-            operand,
-            list,
-            negated,
-        })
+        Ok(Expr::In { operand, list, negated })
     }
 
     /// A literal at the current token, consumed; `None` (nothing consumed) otherwise.
@@ -323,9 +277,9 @@ impl Parser<'_> {
                 })
             }
             Tok::Ident(w) if w.eq_ignore_ascii_case("auth") => self.auth_ref(),
-            Tok::Ident(w) if is_keyword(&w) => Err(self.error_here(format!(
-                "expected a column, a value or `(`, found the keyword `{w}`"
-            ))),
+            Tok::Ident(w) if is_keyword(&w) => {
+                Err(self.error_here(format!("expected a column, a value or `(`, found the keyword `{w}`")))
+            }
             Tok::Ident(w) => {
                 self.bump();
                 if self.peek() == &Tok::Dot {
@@ -393,11 +347,7 @@ pub(super) mod tests {
         let actual = match parse(src) {
             Ok(e) => {
                 let printed = e.to_string();
-                assert_eq!(
-                    parse(&printed).as_ref(),
-                    Ok(&e),
-                    "canonical form `{printed}` reparses"
-                );
+                assert_eq!(parse(&printed).as_ref(), Ok(&e), "canonical form `{printed}` reparses");
                 printed
             }
             Err(e) => format!("error at byte {}: {e}", e.position),
@@ -445,49 +395,25 @@ pub(super) mod tests {
                 },
             ])
         );
-        assert_eq!(
-            parse("(((active)))").unwrap(),
-            Expr::Operand(Operand::Column("active".into()))
-        );
+        assert_eq!(parse("(((active)))").unwrap(), Expr::Operand(Operand::Column("active".into())));
     }
 
     #[test]
     fn precedence_and_canonical_form() {
-        check(
-            "a = 1 || b = 2 && c = 3",
-            expect!["a = 1 or b = 2 and c = 3"],
-        );
-        check(
-            "(a = 1 || b = 2) && c = 3",
-            expect!["(a = 1 or b = 2) and c = 3"],
-        );
+        check("a = 1 || b = 2 && c = 3", expect!["a = 1 or b = 2 and c = 3"]);
+        check("(a = 1 || b = 2) && c = 3", expect!["(a = 1 or b = 2) and c = 3"]);
         check("!a && !(b || c)", expect!["not a and not (b or c)"]);
         check("NOT NOT a", expect!["not not a"]);
         check("a <> 1 and b == 2", expect!["a != 1 and b = 2"]);
-        check(
-            "x Is Not NULL and y IS FALSE",
-            expect!["x is not null and y is false"],
-        );
+        check("x Is Not NULL and y IS FALSE", expect!["x is not null and y is false"]);
         check(
             "s NOT IN ('a', 'b''c', -1, 2.50, TRUE, null)",
             expect!["s not in ('a', 'b''c', -1, 2.50, true, null)"],
         );
-        check(
-            "n not ilike '%x%' and m LIKE 'y'",
-            expect!["n not ilike '%x%' and m like 'y'"],
-        );
-        check(
-            "n between -1 and auth.claims.max",
-            expect!["n between -1 and auth.claims.max"],
-        );
-        check(
-            "n not between a and b and c",
-            expect!["n not between a and b and c"],
-        );
-        check(
-            "AUTH.UID = Auth.Claims.Sub",
-            expect!["auth.uid = auth.claims.Sub"],
-        );
+        check("n not ilike '%x%' and m LIKE 'y'", expect!["n not ilike '%x%' and m like 'y'"]);
+        check("n between -1 and auth.claims.max", expect!["n between -1 and auth.claims.max"]);
+        check("n not between a and b and c", expect!["n not between a and b and c"]);
+        check("AUTH.UID = Auth.Claims.Sub", expect!["auth.uid = auth.claims.Sub"]);
         check("(a = 1) = (b = 2)", expect!["(a = 1) = (b = 2)"]);
         check("  a\n=\t'x'  ", expect!["a = 'x'"]);
     }
@@ -502,14 +428,8 @@ pub(super) mod tests {
             "name = 'abc",
             expect!["error at byte 7: at column 8: unterminated string (missing closing `'`)"],
         );
-        check(
-            "a = $1",
-            expect!["error at byte 4: at column 5: unexpected character `$`"],
-        );
-        check(
-            "'é' = $",
-            expect!["error at byte 7: at column 7: unexpected character `$`"],
-        );
+        check("a = $1", expect!["error at byte 4: at column 5: unexpected character `$`"]);
+        check("'é' = $", expect!["error at byte 7: at column 7: unexpected character `$`"]);
         check(
             "",
             expect![
@@ -522,19 +442,11 @@ pub(super) mod tests {
                 "error at byte 3: at column 4: empty policy: expected a condition such as `true` or `owner_id = auth.uid`"
             ],
         );
-        check(
-            "a = 1)",
-            expect!["error at byte 5: at column 6: unmatched `)`"],
-        );
-        check(
-            "(a = 1",
-            expect!["error at byte 6: at column 7: expected `)`, found the end of the policy"],
-        );
+        check("a = 1)", expect!["error at byte 5: at column 6: unmatched `)`"]);
+        check("(a = 1", expect!["error at byte 6: at column 7: expected `)`, found the end of the policy"]);
         check(
             "a = 1 b = 2",
-            expect![
-                "error at byte 6: at column 7: expected `and`, `or` or the end of the policy, found `b`"
-            ],
+            expect!["error at byte 6: at column 7: expected `and`, `or` or the end of the policy, found `b`"],
         );
         check(
             "a = 1 and",
@@ -554,10 +466,7 @@ pub(super) mod tests {
                 "error at byte 5: at column 6: expected `null`, `true` or `false` after `is`, found a number"
             ],
         );
-        check(
-            "a in 'x'",
-            expect!["error at byte 5: at column 6: expected `(` after `in`, found a string"],
-        );
+        check("a in 'x'", expect!["error at byte 5: at column 6: expected `(` after `in`, found a string"]);
         check(
             "a in ()",
             expect![
@@ -576,9 +485,7 @@ pub(super) mod tests {
         );
         check(
             "a like b",
-            expect![
-                "error at byte 7: at column 8: expected a string pattern after `like`, found `b`"
-            ],
+            expect!["error at byte 7: at column 8: expected a string pattern after `like`, found `b`"],
         );
         check(
             "a between 1 or 2",
@@ -622,20 +529,14 @@ pub(super) mod tests {
                 "error at byte 15: at column 16: expected a claim name (letters, digits and `_`), found `=`"
             ],
         );
-        check(
-            "auth.uid.x = 1",
-            expect!["error at byte 8: at column 9: `auth.uid` has no fields"],
-        );
+        check("auth.uid.x = 1", expect!["error at byte 8: at column 9: `auth.uid` has no fields"]);
         check(
             "t.a = 1",
             expect![
                 "error at byte 1: at column 2: unexpected `.` after `t`: columns are named without a table, and only `auth.` has fields"
             ],
         );
-        check(
-            "a = 1; drop table t",
-            expect!["error at byte 5: at column 6: unexpected character `;`"],
-        );
+        check("a = 1; drop table t", expect!["error at byte 5: at column 6: unexpected character `;`"]);
         check(
             "a = \"x\"",
             expect![
@@ -660,19 +561,9 @@ pub(super) mod tests {
         assert!(e.message.contains("nested too deeply"), "{e}");
         assert_eq!(e.position, MAX_DEPTH);
         let bangs = "!".repeat(2000) + "a";
-        assert!(
-            parse(&bangs)
-                .unwrap_err()
-                .message
-                .contains("nested too deeply")
-        );
+        assert!(parse(&bangs).unwrap_err().message.contains("nested too deeply"));
         let mixed = "not (".repeat(500) + "a" + &")".repeat(500);
-        assert!(
-            parse(&mixed)
-                .unwrap_err()
-                .message
-                .contains("nested too deeply")
-        );
+        assert!(parse(&mixed).unwrap_err().message.contains("nested too deeply"));
 
         // Just under the limits is fine.
         let ok = "(".repeat(MAX_DEPTH - 1) + "a" + &")".repeat(MAX_DEPTH - 1);
@@ -753,9 +644,7 @@ pub(super) mod tests {
     fn arb_operand() -> impl Strategy<Value = Operand> {
         prop_oneof![
             arb_literal().prop_map(Operand::Literal),
-            "[a-z_][a-z0-9_]{0,4}"
-                .prop_filter("not a keyword", |s| !is_keyword(s))
-                .prop_map(Operand::Column),
+            "[a-z_][a-z0-9_]{0,4}".prop_filter("not a keyword", |s| !is_keyword(s)).prop_map(Operand::Column),
             prop_oneof![
                 Just(AuthRef::Uid),
                 Just(AuthRef::Role),
@@ -770,59 +659,24 @@ pub(super) mod tests {
     pub(in crate::policy) fn arb_expr() -> impl Strategy<Value = Expr> {
         let leaf = prop_oneof![
             (arb_operand(), any::<u8>(), arb_operand()).prop_map(|(left, op, right)| {
-                let ops = [
-                    CmpOp::Eq,
-                    CmpOp::Ne,
-                    CmpOp::Lt,
-                    CmpOp::Le,
-                    CmpOp::Gt,
-                    CmpOp::Ge,
-                ];
-                Expr::Compare {
-                    left,
-                    op: ops[op as usize % 6],
-                    right,
-                }
+                let ops = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
+                Expr::Compare { left, op: ops[op as usize % 6], right }
             }),
-            (arb_operand(), any::<bool>())
-                .prop_map(|(operand, negated)| Expr::IsNull { operand, negated }),
-            (arb_operand(), any::<bool>(), any::<bool>()).prop_map(|(operand, value, negated)| {
-                Expr::IsBool {
-                    operand,
-                    value,
-                    negated,
-                }
-            }),
-            (
-                arb_operand(),
-                prop::collection::vec(arb_literal(), 1..4),
-                any::<bool>()
-            )
-                .prop_map(|(operand, list, negated)| Expr::In {
-                    operand,
-                    list,
-                    negated
-                }),
-            (
-                arb_operand(),
-                "[a-z%_\\\\']{0,5}",
-                any::<bool>(),
-                any::<bool>()
-            )
-                .prop_map(|(operand, pattern, case_insensitive, negated)| Expr::Like {
+            (arb_operand(), any::<bool>()).prop_map(|(operand, negated)| Expr::IsNull { operand, negated }),
+            (arb_operand(), any::<bool>(), any::<bool>())
+                .prop_map(|(operand, value, negated)| { Expr::IsBool { operand, value, negated } }),
+            (arb_operand(), prop::collection::vec(arb_literal(), 1..4), any::<bool>())
+                .prop_map(|(operand, list, negated)| Expr::In { operand, list, negated }),
+            (arb_operand(), "[a-z%_\\\\']{0,5}", any::<bool>(), any::<bool>()).prop_map(
+                |(operand, pattern, case_insensitive, negated)| Expr::Like {
                     operand,
                     pattern,
                     case_insensitive,
                     negated
-                }),
-            (arb_operand(), arb_operand(), arb_operand(), any::<bool>()).prop_map(
-                |(operand, low, high, negated)| Expr::Between {
-                    operand,
-                    low,
-                    high,
-                    negated
                 }
             ),
+            (arb_operand(), arb_operand(), arb_operand(), any::<bool>())
+                .prop_map(|(operand, low, high, negated)| Expr::Between { operand, low, high, negated }),
             arb_operand().prop_map(Expr::Operand),
         ];
         leaf.prop_recursive(5, 40, 4, |inner| {

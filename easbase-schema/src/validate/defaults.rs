@@ -20,12 +20,18 @@ pub(super) fn check_default(
         .then(|| format!("`now()` fits date and time columns, not {ty}")),
         DefaultValue::GenRandomUuid => (!matches!(ty, ColumnType::Uuid))
             .then(|| format!("`gen_random_uuid()` fits uuid columns, not {ty}")),
-        DefaultValue::AuthUid => (!matches!(ty, ColumnType::Uuid | ColumnType::Text | ColumnType::Varchar(_)))
-            .then(|| format!("`auth.uid` fits uuid or text columns, not {ty}")),
+        DefaultValue::AuthUid => {
+            (!matches!(ty, ColumnType::Uuid | ColumnType::Text | ColumnType::Varchar(_)))
+                .then(|| format!("`auth.uid` fits uuid or text columns, not {ty}"))
+        }
         DefaultValue::Literal(v) => literal_problem(ty, v, enums, col.required || col.primary),
     };
     if let Some(message) = problem {
-        errors.push(path.to_owned(), ErrorKind::InvalidDefault, format!("default of `{}`: {message}", col.name));
+        errors.push(
+            path.to_owned(),
+            ErrorKind::InvalidDefault,
+            format!("default of `{}`: {message}", col.name),
+        );
     }
 }
 
@@ -51,13 +57,21 @@ fn literal_problem(
         (ColumnType::Decimal(_) | ColumnType::Real | ColumnType::Double, Value::Number(_)) => None,
         (ColumnType::Boolean, Value::Bool(_)) => None,
         (ColumnType::Text, Value::String(_)) => None,
-        (ColumnType::Varchar(n), Value::String(s)) => (s.chars().count() > *n as usize)
-            .then(|| format!("\"{s}\" is longer than varchar({n})")),
+        (ColumnType::Varchar(n), Value::String(s)) => {
+            (s.chars().count() > *n as usize).then(|| format!("\"{s}\" is longer than varchar({n})"))
+        }
         (ColumnType::Uuid, Value::String(s)) => (!is_uuid(s)).then(|| format!("\"{s}\" is not a uuid")),
-        (ColumnType::Date, Value::String(s)) => (!is_date(s)).then(|| format!("\"{s}\" is not a date (YYYY-MM-DD)")),
-        (ColumnType::Time, Value::String(s)) => (!is_time(s)).then(|| format!("\"{s}\" is not a time (HH:MM:SS)")),
-        (ColumnType::Timestamp | ColumnType::Timestamptz, Value::String(s)) => (!is_timestamp(s))
-            .then(|| format!("\"{s}\" is not a timestamp (YYYY-MM-DDTHH:MM:SS, with an offset for timestamptz)")),
+        (ColumnType::Date, Value::String(s)) => {
+            (!is_date(s)).then(|| format!("\"{s}\" is not a date (YYYY-MM-DD)"))
+        }
+        (ColumnType::Time, Value::String(s)) => {
+            (!is_time(s)).then(|| format!("\"{s}\" is not a time (HH:MM:SS)"))
+        }
+        (ColumnType::Timestamp | ColumnType::Timestamptz, Value::String(s)) => {
+            (!is_timestamp(s)).then(|| {
+                format!("\"{s}\" is not a timestamp (YYYY-MM-DDTHH:MM:SS, with an offset for timestamptz)")
+            })
+        }
         (ColumnType::Named(name), Value::String(s)) => match enums.iter().find(|e| e.name.as_str() == name) {
             Some(e) if e.values.contains(s) => None,
             Some(e) => Some(format!("\"{s}\" is not a value of enum `{name}` ({})", e.values.join(", "))),
@@ -80,7 +94,10 @@ fn digits(s: &str, n: usize) -> bool {
 fn is_uuid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
-        && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn is_date(s: &str) -> bool {

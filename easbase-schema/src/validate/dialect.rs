@@ -16,16 +16,18 @@ pub fn check_dialect(schema: &ValidSchema, dialect: Dialect) -> Result<(), Valid
         let ti = schema.source().tables.iter().position(|t| t.name == table.name.as_str()).unwrap_or(0);
         let path = format!("tables[{ti}]");
         for col in &table.columns {
-            let cpath = column_path(schema, ti, col.name.as_str()).unwrap_or_else(|| format!("{path}.timestamps"));
+            let cpath =
+                column_path(schema, ti, col.name.as_str()).unwrap_or_else(|| format!("{path}.timestamps"));
             if let ColumnType::Array(_) = col.ty
-                && dialect != Dialect::Postgres {
-                    errors.push_for(
-                        dialect,
-                        format!("{cpath}.type"),
-                        ErrorKind::UnsupportedByDialect,
-                        format!("{} has no array type for column `{}` ({}); use json", dialect, col.name, col.ty),
-                    );
-                }
+                && dialect != Dialect::Postgres
+            {
+                errors.push_for(
+                    dialect,
+                    format!("{cpath}.type"),
+                    ErrorKind::UnsupportedByDialect,
+                    format!("{} has no array type for column `{}` ({}); use json", dialect, col.name, col.ty),
+                );
+            }
         }
         if dialect == Dialect::Mysql {
             mysql_keys(schema, ti, table, &mut errors);
@@ -53,7 +55,10 @@ fn mysql_keys(schema: &ValidSchema, ti: usize, table: &TableDef, errors: &mut Va
             crate::Dialect::Mysql,
             format!("{cpath}.type"),
             ErrorKind::UnsupportedByDialect,
-            format!("MySQL cannot use unbounded column `{}.{col}` in {what}; give it a varchar(n) type", table.name),
+            format!(
+                "MySQL cannot use unbounded column `{}.{col}` in {what}; give it a varchar(n) type",
+                table.name
+            ),
         );
     };
     for c in &table.primary_key {

@@ -10,14 +10,13 @@ mod order;
 use std::collections::{HashMap, HashSet};
 
 use crate::error::{ErrorKind, ValidationErrors};
+use crate::model::DefaultValue;
 use crate::model::{ColumnType, Operation, PolicyRules, Role, Schema, Table};
 use crate::name::{ColumnName, Ident, NameError, TableName, fit};
 use crate::policy::{self, Columns};
 use crate::valid::{
-    CheckDef, ColumnDef, EnumDef, ForeignKeyDef, IndexDef, PolicyDef, TableDef, UniqueDef,
-    ValidSchema,
+    CheckDef, ColumnDef, EnumDef, ForeignKeyDef, IndexDef, PolicyDef, TableDef, UniqueDef, ValidSchema,
 };
-use crate::model::DefaultValue;
 
 pub use dialect::check_dialect;
 
@@ -101,17 +100,33 @@ fn validate_enums(schema: &Schema, errors: &mut ValidationErrors) -> Vec<EnumDef
             continue;
         }
         if !seen.insert(e.name.to_ascii_lowercase()) {
-            errors.push(format!("{path}.name"), ErrorKind::DuplicateEnum, format!("enum `{}` is declared twice", e.name));
+            errors.push(
+                format!("{path}.name"),
+                ErrorKind::DuplicateEnum,
+                format!("enum `{}` is declared twice", e.name),
+            );
         }
         if e.values.is_empty() {
-            errors.push(format!("{path}.values"), ErrorKind::Invalid, format!("enum `{}` has no values", e.name));
+            errors.push(
+                format!("{path}.values"),
+                ErrorKind::Invalid,
+                format!("enum `{}` has no values", e.name),
+            );
         }
         let mut values = HashSet::new();
         for (vi, v) in e.values.iter().enumerate() {
             if v.is_empty() || v.len() > 63 {
-                errors.push(format!("{path}.values[{vi}]"), ErrorKind::Invalid, "enum values are 1 to 63 bytes long");
+                errors.push(
+                    format!("{path}.values[{vi}]"),
+                    ErrorKind::Invalid,
+                    "enum values are 1 to 63 bytes long",
+                );
             } else if !values.insert(v.as_str()) {
-                errors.push(format!("{path}.values[{vi}]"), ErrorKind::DuplicateEnum, format!("value `{v}` is listed twice"));
+                errors.push(
+                    format!("{path}.values[{vi}]"),
+                    ErrorKind::DuplicateEnum,
+                    format!("value `{v}` is listed twice"),
+                );
             }
         }
         out.push(EnumDef { name, values: e.values.clone(), comment: e.comment.clone() });
@@ -127,12 +142,17 @@ fn validate_table(
     enums: &[EnumDef],
     errors: &mut ValidationErrors,
 ) -> Option<TableDef> {
-    let name = TableName::new(table.name.clone()).map_err(|e| name_error(errors, format!("{path}.name"), e)).ok();
+    let name =
+        TableName::new(table.name.clone()).map_err(|e| name_error(errors, format!("{path}.name"), e)).ok();
     let renamed_from = table.renamed_from.as_ref().and_then(|r| {
         TableName::new(r.clone()).map_err(|e| name_error(errors, format!("{path}.renamed_from"), e)).ok()
     });
     if table.columns.is_empty() {
-        errors.push(format!("{path}.columns"), ErrorKind::Invalid, format!("table `{}` has no columns", table.name));
+        errors.push(
+            format!("{path}.columns"),
+            ErrorKind::Invalid,
+            format!("table `{}` has no columns", table.name),
+        );
     }
 
     let mut columns: Vec<ColumnDef> = Vec::new();
@@ -144,16 +164,22 @@ fn validate_table(
             errors.push(
                 format!("{cpath}.name"),
                 ErrorKind::DuplicateColumn,
-                format!("column `{}` is declared twice in table `{}` (first at columns[{prev}])", col.name, table.name),
+                format!(
+                    "column `{}` is declared twice in table `{}` (first at columns[{prev}])",
+                    col.name, table.name
+                ),
             );
             continue;
         }
-        let Ok(cname) = ColumnName::new(col.name.clone()).map_err(|e| name_error(errors, format!("{cpath}.name"), e))
+        let Ok(cname) =
+            ColumnName::new(col.name.clone()).map_err(|e| name_error(errors, format!("{cpath}.name"), e))
         else {
             continue;
         };
         let renamed_from = col.renamed_from.as_ref().and_then(|r| {
-            ColumnName::new(r.clone()).map_err(|e| name_error(errors, format!("{cpath}.renamed_from"), e)).ok()
+            ColumnName::new(r.clone())
+                .map_err(|e| name_error(errors, format!("{cpath}.renamed_from"), e))
+                .ok()
         });
         check_type(&format!("{cpath}.type"), &col.ty, enums, errors);
         if col.primary {
@@ -194,7 +220,8 @@ fn validate_table(
         }
     }
 
-    let lookup = |cols: &[ColumnDef], n: &str| cols.iter().find(|c| c.name.as_str() == n).map(|c| c.name.clone());
+    let lookup =
+        |cols: &[ColumnDef], n: &str| cols.iter().find(|c| c.name.as_str() == n).map(|c| c.name.clone());
 
     // Primary key.
     let primary_key: Vec<ColumnName> = match (declared_pk.as_slice(), table.primary_key.is_empty()) {
@@ -202,7 +229,10 @@ fn validate_table(
             errors.push(
                 format!("{path}.columns"),
                 ErrorKind::MissingPrimaryKey,
-                format!("table `{}` has no primary key: mark a column `\"primary\": true` or list `primary_key`", table.name),
+                format!(
+                    "table `{}` has no primary key: mark a column `\"primary\": true` or list `primary_key`",
+                    table.name
+                ),
             );
             Vec::new()
         }
@@ -222,23 +252,28 @@ fn validate_table(
             errors.push(
                 format!("{path}.columns[{ci}].primary"),
                 ErrorKind::DoubledPrimaryKey,
-                format!("table `{}` declares its primary key twice: on a column and in `primary_key`", table.name),
+                format!(
+                    "table `{}` declares its primary key twice: on a column and in `primary_key`",
+                    table.name
+                ),
             );
             Vec::new()
         }
     };
     for (i, pk) in primary_key.iter().enumerate() {
         if let Some(c) = columns.iter().find(|c| &c.name == pk)
-            && matches!(c.ty, ColumnType::Json | ColumnType::Jsonb | ColumnType::Array(_)) {
-                errors.push(
-                    format!("{path}.primary_key[{i}]"),
-                    ErrorKind::Invalid,
-                    format!("column `{pk}` of type {} cannot be part of a primary key", c.ty),
-                );
-            }
+            && matches!(c.ty, ColumnType::Json | ColumnType::Jsonb | ColumnType::Array(_))
+        {
+            errors.push(
+                format!("{path}.primary_key[{i}]"),
+                ErrorKind::Invalid,
+                format!("column `{pk}` of type {} cannot be part of a primary key", c.ty),
+            );
+        }
     }
     for (ci, col) in table.columns.iter().enumerate() {
-        if col.ty == ColumnType::Identity && !(primary_key.len() == 1 && primary_key[0].as_str() == col.name) {
+        if col.ty == ColumnType::Identity && !(primary_key.len() == 1 && primary_key[0].as_str() == col.name)
+        {
             errors.push(
                 format!("{path}.columns[{ci}].type"),
                 ErrorKind::Invalid,
@@ -260,9 +295,16 @@ fn validate_table(
     for (ci, col) in table.columns.iter().enumerate() {
         if col.unique {
             if col.primary {
-                errors.push(format!("{path}.columns[{ci}].unique"), ErrorKind::Invalid, format!("column `{}` is the primary key and unique already", col.name));
+                errors.push(
+                    format!("{path}.columns[{ci}].unique"),
+                    ErrorKind::Invalid,
+                    format!("column `{}` is the primary key and unique already", col.name),
+                );
             } else if let Some(c) = lookup(&columns, &col.name) {
-                uniques.push(UniqueDef { name: generated(&format!("{tname}_{}_key", col.name)), columns: vec![c] });
+                uniques.push(UniqueDef {
+                    name: generated(&format!("{tname}_{}_key", col.name)),
+                    columns: vec![c],
+                });
             }
         }
     }
@@ -279,9 +321,10 @@ fn validate_table(
     let mut checks = Vec::new();
     for (ci, col) in table.columns.iter().enumerate() {
         if let Some(src) = &col.check
-            && let Some(expr) = parse_expr(&format!("{path}.columns[{ci}].check"), src, &probe, false, errors) {
-                checks.push(CheckDef { name: generated(&format!("{tname}_{}_check", col.name)), expr });
-            }
+            && let Some(expr) = parse_expr(&format!("{path}.columns[{ci}].check"), src, &probe, false, errors)
+        {
+            checks.push(CheckDef { name: generated(&format!("{tname}_{}_check", col.name)), expr });
+        }
     }
     for (ki, check) in table.checks.iter().enumerate() {
         let kpath = format!("{path}.checks[{ki}]");
@@ -289,7 +332,9 @@ fn validate_table(
             Some(n) => ident(errors, format!("{kpath}.name"), n),
             None => Some(generated(&format!("{tname}_check{}", ki + 1))),
         };
-        if let (Some(expr), Some(name)) = (parse_expr(&format!("{kpath}.expr"), &check.expr, &probe, false, errors), name) {
+        if let (Some(expr), Some(name)) =
+            (parse_expr(&format!("{kpath}.expr"), &check.expr, &probe, false, errors), name)
+        {
             checks.push(CheckDef { name, expr });
         }
     }
@@ -308,7 +353,13 @@ fn validate_table(
             None => Some(generated(&format!("{tname}_{}_idx", join(&cols)))),
         };
         if let (false, Some(name)) = (cols.is_empty(), name) {
-            indexes.push(IndexDef { name, columns: cols, unique: index.unique, predicate, for_policy: false });
+            indexes.push(IndexDef {
+                name,
+                columns: cols,
+                unique: index.unique,
+                predicate,
+                for_policy: false,
+            });
         }
     }
 
@@ -347,7 +398,11 @@ fn validate_table(
     let mut seen_policy = HashSet::new();
     for p in &policies {
         if !seen_policy.insert(p.name.as_str().to_owned()) {
-            errors.push(format!("{path}.policies"), ErrorKind::DuplicateIndex, format!("policy name `{}` is used twice", p.name));
+            errors.push(
+                format!("{path}.policies"),
+                ErrorKind::DuplicateIndex,
+                format!("policy name `{}` is used twice", p.name),
+            );
         }
     }
 
@@ -355,7 +410,13 @@ fn validate_table(
     let mut leading: HashSet<String> = HashSet::new();
     leading.extend(primary_key.first().map(|c| c.to_string()));
     leading.extend(uniques.iter().filter_map(|u| u.columns.first()).map(|c| c.to_string()));
-    leading.extend(indexes.iter().filter(|i| i.predicate.is_none()).filter_map(|i| i.columns.first()).map(|c| c.to_string()));
+    leading.extend(
+        indexes
+            .iter()
+            .filter(|i| i.predicate.is_none())
+            .filter_map(|i| i.columns.first())
+            .map(|c| c.to_string()),
+    );
     let mut policy_cols = Vec::new();
     for p in &policies {
         for e in p.using.iter().chain(p.check.iter()) {
@@ -412,23 +473,41 @@ fn policy_rule(
 ) -> Option<PolicyDef> {
     let mut ok = true;
     if rule.roles.contains(&Role::Service) {
-        errors.push(format!("{rpath}.roles"), ErrorKind::PolicyInvalid, "the `service` role bypasses row policies; list `anon` and/or `authenticated`");
+        errors.push(
+            format!("{rpath}.roles"),
+            ErrorKind::PolicyInvalid,
+            "the `service` role bypasses row policies; list `anon` and/or `authenticated`",
+        );
         ok = false;
     }
     if rule.using.is_none() && rule.check.is_none() {
-        errors.push(rpath.to_owned(), ErrorKind::PolicyInvalid, "a policy rule needs `using`, `check` or both");
+        errors.push(
+            rpath.to_owned(),
+            ErrorKind::PolicyInvalid,
+            "a policy rule needs `using`, `check` or both",
+        );
         ok = false;
     }
     if op == Operation::Insert && rule.using.is_some() {
-        errors.push(format!("{rpath}.using"), ErrorKind::PolicyInvalid, "an insert policy has only `check` (there is no existing row to test)");
+        errors.push(
+            format!("{rpath}.using"),
+            ErrorKind::PolicyInvalid,
+            "an insert policy has only `check` (there is no existing row to test)",
+        );
         ok = false;
     }
     if matches!(op, Operation::Select | Operation::Delete) && rule.check.is_some() {
-        errors.push(format!("{rpath}.check"), ErrorKind::PolicyInvalid, format!("a {} policy has only `using` (no row is written)", op.as_str()));
+        errors.push(
+            format!("{rpath}.check"),
+            ErrorKind::PolicyInvalid,
+            format!("a {} policy has only `using` (no row is written)", op.as_str()),
+        );
         ok = false;
     }
-    let using = rule.using.as_ref().and_then(|s| parse_expr(&format!("{rpath}.using"), s, probe, true, errors));
-    let check = rule.check.as_ref().and_then(|s| parse_expr(&format!("{rpath}.check"), s, probe, true, errors));
+    let using =
+        rule.using.as_ref().and_then(|s| parse_expr(&format!("{rpath}.using"), s, probe, true, errors));
+    let check =
+        rule.check.as_ref().and_then(|s| parse_expr(&format!("{rpath}.check"), s, probe, true, errors));
     let name = match &rule.name {
         Some(n) => ident(errors, format!("{rpath}.name"), n)?,
         None if count == 1 => generated(&format!("{tname}_{}", op.as_str())),
@@ -457,7 +536,8 @@ fn parse_expr(
         Ok(expr) => {
             let problems = policy::check(&expr, columns, allow_auth);
             for p in &problems {
-                let kind = if p.column.is_some() { ErrorKind::UnknownColumn } else { ErrorKind::PolicyInvalid };
+                let kind =
+                    if p.column.is_some() { ErrorKind::UnknownColumn } else { ErrorKind::PolicyInvalid };
                 let kind = if p.message.contains("unknown column") { kind } else { ErrorKind::PolicyInvalid };
                 errors.push(path.to_owned(), kind, format!("in `{src}`: {}", p.message));
             }
@@ -497,16 +577,20 @@ fn check_type(path: &str, ty: &ColumnType, enums: &[EnumDef], errors: &mut Valid
                 format!("unknown type `{n}`{hint}: use uuid, text, varchar(n), smallint, integer, bigint, identity, decimal(p,s), real, double, boolean, date, time, timestamp, timestamptz, json, jsonb, bytes, an array `type[]`, or an enum of the schema"),
             );
         }
-        ColumnType::Varchar(0) => errors.push(path.to_owned(), ErrorKind::UnknownType, "varchar needs a length of at least 1"),
+        ColumnType::Varchar(0) => {
+            errors.push(path.to_owned(), ErrorKind::UnknownType, "varchar needs a length of at least 1")
+        }
         ColumnType::Decimal(Some((p, s))) if *p == 0 || *p > 1000 || s > p => errors.push(
             path.to_owned(),
             ErrorKind::UnknownType,
             format!("decimal({p},{s}) needs 1 <= precision <= 1000 and scale <= precision"),
         ),
         ColumnType::Array(inner) => match inner.as_ref() {
-            ColumnType::Array(_) | ColumnType::Identity => {
-                errors.push(path.to_owned(), ErrorKind::UnknownType, format!("arrays of {inner} are not supported"))
-            }
+            ColumnType::Array(_) | ColumnType::Identity => errors.push(
+                path.to_owned(),
+                ErrorKind::UnknownType,
+                format!("arrays of {inner} are not supported"),
+            ),
             other => check_type(path, other, enums, errors),
         },
         _ => {}
@@ -528,11 +612,19 @@ fn column_list(
     for (i, n) in names.iter().enumerate() {
         match columns.iter().find(|c| c.name.as_str() == n) {
             None => {
-                errors.push(format!("{path}[{i}]"), ErrorKind::UnknownColumn, format!("unknown column `{n}`"));
+                errors.push(
+                    format!("{path}[{i}]"),
+                    ErrorKind::UnknownColumn,
+                    format!("unknown column `{n}`"),
+                );
                 ok = false;
             }
             Some(c) if out.contains(&c.name) => {
-                errors.push(format!("{path}[{i}]"), ErrorKind::DuplicateColumn, format!("column `{n}` is listed twice"));
+                errors.push(
+                    format!("{path}[{i}]"),
+                    ErrorKind::DuplicateColumn,
+                    format!("column `{n}` is listed twice"),
+                );
                 ok = false;
             }
             Some(c) => out.push(c.name.clone()),
@@ -553,7 +645,13 @@ fn resolve_foreign_keys(
     for (ci, col) in table.columns.iter().enumerate() {
         let Some(r) = &col.references else { continue };
         let rpath = format!("{path}.columns[{ci}].references");
-        let Some(local) = def.column(&col.name) else { continue };
+        let Some(local) = def.column(&col.name) else {
+            // The column itself is broken (reported already); still report a missing target.
+            if !tables.iter().any(|t| t.name.as_str() == r.table) {
+                errors.push(rpath, ErrorKind::UnknownTable, format!("references unknown table `{}`", r.table));
+            }
+            continue;
+        };
         let target_cols: Vec<String> = r.column.iter().cloned().collect();
         if let Some(fk) = resolve_fk(
             &rpath,
@@ -613,7 +711,11 @@ fn resolve_fk(
 ) -> Option<ForeignKeyDef> {
     let Some(t) = tables.iter().find(|t| t.name.as_str() == target) else {
         let known: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
-        errors.push(path.to_owned(), ErrorKind::UnknownTable, format!("references unknown table `{target}` (tables: {})", known.join(", ")));
+        errors.push(
+            path.to_owned(),
+            ErrorKind::UnknownTable,
+            format!("references unknown table `{target}` (tables: {})", known.join(", ")),
+        );
         return None;
     };
     let referenced: Vec<ColumnName> = if target_cols.is_empty() {
@@ -624,7 +726,11 @@ fn resolve_fk(
             match t.column(c) {
                 Some(cd) => out.push(cd.name.clone()),
                 None => {
-                    errors.push(path.to_owned(), ErrorKind::UnknownColumn, format!("references unknown column `{c}` of table `{target}`"));
+                    errors.push(
+                        path.to_owned(),
+                        ErrorKind::UnknownColumn,
+                        format!("references unknown column `{c}` of table `{target}`"),
+                    );
                     return None;
                 }
             }
@@ -635,13 +741,19 @@ fn resolve_fk(
         errors.push(
             path.to_owned(),
             ErrorKind::ForeignKeyTarget,
-            format!("{} column(s) refer to {} column(s) of `{target}`; the counts must match", columns.len(), referenced.len()),
+            format!(
+                "{} column(s) refer to {} column(s) of `{target}`; the counts must match",
+                columns.len(),
+                referenced.len()
+            ),
         );
         return None;
     }
-    let as_set = |v: &[ColumnName]| v.iter().map(|c| c.as_str().to_owned()).collect::<std::collections::BTreeSet<_>>();
+    let as_set =
+        |v: &[ColumnName]| v.iter().map(|c| c.as_str().to_owned()).collect::<std::collections::BTreeSet<_>>();
     let target_set = as_set(&referenced);
-    let is_key = as_set(&t.primary_key) == target_set || t.uniques.iter().any(|u| as_set(&u.columns) == target_set);
+    let is_key =
+        as_set(&t.primary_key) == target_set || t.uniques.iter().any(|u| as_set(&u.columns) == target_set);
     if !is_key {
         errors.push(
             path.to_owned(),
@@ -651,20 +763,38 @@ fn resolve_fk(
     }
     for (local, remote) in columns.iter().zip(&referenced) {
         let (Some(l), Some(r)) = (def.column(local.as_str()), t.column(remote.as_str())) else { continue };
-        let compatible = l.ty.referenced_as() == r.ty.referenced_as()
-            || (l.ty.is_integer() && r.ty.is_integer());
+        let compatible =
+            l.ty.referenced_as() == r.ty.referenced_as() || (l.ty.is_integer() && r.ty.is_integer());
         if !compatible {
             errors.push(
                 path.to_owned(),
                 ErrorKind::ForeignKeyTypeMismatch,
-                format!("`{}.{local}` is {} but references `{target}.{remote}` of type {}", def.name, l.ty, r.ty.referenced_as()),
+                format!(
+                    "`{}.{local}` is {} but references `{target}.{remote}` of type {}",
+                    def.name,
+                    l.ty,
+                    r.ty.referenced_as()
+                ),
             );
         }
-        if !l.nullable && (on_delete == crate::model::FkAction::SetNull || on_update == crate::model::FkAction::SetNull) {
-            errors.push(path.to_owned(), ErrorKind::Invalid, format!("`set_null` needs `{local}` to accept NULL, but it is required"));
+        if !l.nullable
+            && (on_delete == crate::model::FkAction::SetNull || on_update == crate::model::FkAction::SetNull)
+        {
+            errors.push(
+                path.to_owned(),
+                ErrorKind::Invalid,
+                format!("`set_null` needs `{local}` to accept NULL, but it is required"),
+            );
         }
     }
-    is_key.then_some(ForeignKeyDef { name, columns: columns.to_vec(), table: t.name.clone(), referenced, on_delete, on_update })
+    is_key.then_some(ForeignKeyDef {
+        name,
+        columns: columns.to_vec(),
+        table: t.name.clone(),
+        referenced,
+        on_delete,
+        on_update,
+    })
 }
 
 fn join(cols: &[ColumnName]) -> String {

@@ -1,0 +1,255 @@
+//! Applying plans to a live database, with a history of applied versions.
+
+use sea_query::{
+    Alias, IntoTableRef, MysqlQueryBuilder, PostgresQueryBuilder, Query, SqliteQueryBuilder, TableRef,
+};
+use sha2::{Digest, Sha256};
+
+use super::{Plan, plan};
+use crate::ddl::{DdlOptions, quote_ident};
+use crate::error::Error;
+use crate::{Dialect, Schema, ValidSchema};
+
+/// The table that records applied versions (in [`DdlOptions::schema`] on PostgreSQL):
+/// `id`, `version` (unique), `checksum` (SHA-256 hex of the schema's canonical JSON),
+/// `schema_json`, `applied_at`.
+pub const HISTORY_TABLE: &str = "_easbase_migrations";
+
+/// A database [`apply`] can migrate: runs statements and reads the history table.
+///
+/// Implemented, behind the feature of the same name, for `tokio_postgres::Client`
+/// (`postgres`), `rusqlite::Connection` (`sqlite`; the synchronous calls run on the
+/// calling task) and `sqlx::MySqlConnection` (`mysql`).
+#[async_trait::async_trait]
+pub trait Executor: Send {
+    /// The dialect of the database.
+    fn dialect(&self) -> Dialect;
+
+    /// Runs statements in order, each on its own (no surrounding transaction).
+    ///
+    /// # Errors
+    /// [`Error::Database`] with the engine's message and the failing statement.
+    async fn execute(&mut self, statements: &[String]) -> Result<(), Error>;
+
+    /// Runs statements in one transaction: all of them or none. On SQLite the transaction
+    /// runs with foreign keys off and is checked with `PRAGMA foreign_key_check` before it
+    /// commits. MySQL / MariaDB commit every DDL statement on their own, so there the
+    /// statements run in order and a failure leaves the earlier ones applied.
+    ///
+    /// # Errors
+    /// [`Error::Database`] with the engine's message and the failing statement; the
+    /// transaction is rolled back.
+    async fn run_in_transaction(&mut self, statements: &[String]) -> Result<(), Error>;
+
+    /// Runs `select`, a query of four text columns (version, checksum, schema_json,
+    /// applied_at), and returns its rows in order.
+    ///
+    /// # Errors
+    /// [`Error::Database`] with the engine's message.
+    async fn query_history(&mut self, select: &str) -> Result<Vec<HistoryRow>, Error>;
+}
+
+/// One applied version, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// The version given to [`apply`].
+    pub version: String,
+    /// The SHA-256 hex of `schema_json` ([`checksum`]).
+    pub checksum: String,
+    /// The schema of that version, as canonical JSON ([`Schema::to_json`]).
+    pub schema_json: String,
+    /// When it was applied, as the database prints it.
+    pub applied_at: String,
+}
+
+/// How to apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// Where tables live and which roles policies name (as for DDL).
+    pub ddl: DdlOptions,
+    /// Run plans with destructive steps (dropping tables or columns, narrowing types).
+    pub allow_destructive: bool,
+}
+
+/// What [`apply`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// The version applied.
+    pub version: String,
+    /// The last version applied before, if any.
+    pub previous_version: Option<String>,
+    /// This version had been applied with the same schema: nothing was done.
+    pub already_applied: bool,
+    /// The plan that was run (empty when already applied).
+    pub plan: Plan,
+}
+
+/// The SHA-256 hex of a schema's canonical JSON, as the history records it.
+///
+/// ```
+/// # #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))] {
+/// let schema = easbase_schema::Schema::default();
+/// assert_eq!(easbase_schema::migrate::checksum(&schema.to_json()).len(), 64);
+/// # }
+/// ```
+pub fn checksum(schema_json: &str) -> String {
+    Sha256::digest(schema_json.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn history_ref(dialect: Dialect, options: &DdlOptions) -> (TableRef, String) {
+    match (&options.schema, dialect) {
+        (Some(s), Dialect::Postgres) => (
+            (Alias::new(s.as_str()), Alias::new(HISTORY_TABLE)).into_table_ref(),
+            format!("{}.{}", quote_ident(dialect, s.as_str()), quote_ident(dialect, HISTORY_TABLE)),
+        ),
+        _ => (Alias::new(HISTORY_TABLE).into_table_ref(), quote_ident(dialect, HISTORY_TABLE)),
+    }
+}
+
+/// The statements that create the history table if it is missing (idempotent).
+pub fn history_statements(dialect: Dialect, options: &DdlOptions) -> Vec<String> {
+    let (_, table) = history_ref(dialect, options);
+    match dialect {
+        Dialect::Postgres => {
+            let mut out = Vec::new();
+            if let Some(s) = &options.schema {
+                out.push(format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(dialect, s.as_str())));
+            }
+            out.push(format!(
+                "CREATE TABLE IF NOT EXISTS {table} (\"id\" bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, \"version\" text NOT NULL UNIQUE, \"checksum\" text NOT NULL, \"schema_json\" text NOT NULL, \"applied_at\" timestamptz NOT NULL DEFAULT now())"
+            ));
+            out
+        }
+        Dialect::Sqlite => vec![format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\"id\" integer PRIMARY KEY AUTOINCREMENT, \"version\" text NOT NULL UNIQUE, \"checksum\" text NOT NULL, \"schema_json\" text NOT NULL, \"applied_at\" text NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
+        )],
+        Dialect::Mysql => vec![format!(
+            "CREATE TABLE IF NOT EXISTS {table} (`id` bigint AUTO_INCREMENT PRIMARY KEY, `version` varchar(255) NOT NULL UNIQUE, `checksum` char(64) NOT NULL, `schema_json` longtext NOT NULL, `applied_at` datetime(6) NOT NULL DEFAULT current_timestamp(6))"
+        )],
+    }
+}
+
+fn history_select(dialect: Dialect, options: &DdlOptions) -> String {
+    let (_, table) = history_ref(dialect, options);
+    let applied_at = match dialect {
+        Dialect::Postgres => "\"applied_at\"::text",
+        Dialect::Sqlite => "\"applied_at\"",
+        Dialect::Mysql => "CAST(`applied_at` AS CHAR)",
+    };
+    let q = |c: &str| quote_ident(dialect, c);
+    format!(
+        "SELECT {}, {}, {}, {applied_at} FROM {table} ORDER BY {}",
+        q("version"),
+        q("checksum"),
+        q("schema_json"),
+        q("id")
+    )
+}
+
+fn history_insert(
+    dialect: Dialect,
+    options: &DdlOptions,
+    version: &str,
+    sum: &str,
+    json: &str,
+) -> Result<String, Error> {
+    let (table, _) = history_ref(dialect, options);
+    let mut insert = Query::insert();
+    insert
+        .into_table(table)
+        .columns([Alias::new("version"), Alias::new("checksum"), Alias::new("schema_json")])
+        .values([version.into(), sum.into(), json.into()])
+        .map_err(|e| Error::Database(format!("cannot build the history insert: {e}")))?;
+    Ok(match dialect {
+        Dialect::Postgres => insert.to_string(PostgresQueryBuilder),
+        Dialect::Sqlite => insert.to_string(SqliteQueryBuilder),
+        Dialect::Mysql => insert.to_string(MysqlQueryBuilder),
+    })
+}
+
+/// Migrates the database behind `exec` to `schema`, recorded as `version`.
+///
+/// Creates the history table ([`HISTORY_TABLE`]) if missing and reads it. If `version`
+/// was applied with the same schema, does nothing (the report says so). Otherwise plans
+/// from the last applied schema (an empty one when there is none) to `schema` and runs
+/// the plan and the new history row in one transaction (PostgreSQL, SQLite; MySQL runs
+/// the statements in order, see [`Executor::run_in_transaction`]).
+///
+/// # Errors
+/// - [`Error::Invalid`]: `schema` breaks a rule, or one of the dialect.
+/// - [`Error::Drift`]: `version` was applied with a different schema, or a history row
+///   does not match its checksum or no longer parses.
+/// - [`Error::Destructive`]: the plan has destructive steps and
+///   [`ApplyOptions::allow_destructive`] is off; nothing was changed.
+/// - [`Error::Database`]: the database refused a statement; the transaction was rolled
+///   back (except on MySQL).
+pub async fn apply<E: Executor + ?Sized>(
+    exec: &mut E,
+    version: &str,
+    schema: &Schema,
+    options: &ApplyOptions,
+) -> Result<ApplyReport, Error> {
+    let dialect = exec.dialect();
+    let new = schema.validate_for(dialect)?;
+    exec.execute(&history_statements(dialect, &options.ddl)).await?;
+    let rows = exec.query_history(&history_select(dialect, &options.ddl)).await?;
+    for row in &rows {
+        if checksum(&row.schema_json) != row.checksum {
+            return Err(Error::Drift(format!(
+                "the history row of version `{}` does not match its checksum (edited by hand?)",
+                row.version
+            )));
+        }
+    }
+    let json = schema.to_json();
+    let sum = checksum(&json);
+    let previous_version = rows.last().map(|r| r.version.clone());
+    if let Some(row) = rows.iter().find(|r| r.version == version) {
+        if row.checksum == sum {
+            return Ok(ApplyReport {
+                version: version.to_owned(),
+                previous_version,
+                already_applied: true,
+                plan: Plan { dialect, steps: Vec::new() },
+            });
+        }
+        return Err(Error::Drift(format!(
+            "version `{version}` was applied with a different schema (checksum {}, now {sum}); give the new schema a new version",
+            row.checksum
+        )));
+    }
+    let old = match rows.last() {
+        Some(row) => last_schema(row)?,
+        None => Schema::default().validate()?,
+    };
+    let plan = plan(&old, &new, dialect, &options.ddl)?;
+    let destructive: Vec<&str> = plan.destructive_steps().map(|s| s.description.as_str()).collect();
+    if !destructive.is_empty() && !options.allow_destructive {
+        return Err(Error::Destructive { count: destructive.len(), first: destructive[0].to_owned() });
+    }
+    let mut statements = plan.statements();
+    statements.push(history_insert(dialect, &options.ddl, version, &sum, &json)?);
+    exec.run_in_transaction(&statements).await?;
+    Ok(ApplyReport { version: version.to_owned(), previous_version, already_applied: false, plan })
+}
+
+fn last_schema(row: &HistoryRow) -> Result<ValidSchema, Error> {
+    let drift = |e: String| {
+        Error::Drift(format!("the recorded schema of version `{}` is unusable: {e}", row.version))
+    };
+    let schema = Schema::from_json(&row.schema_json).map_err(|e| drift(e.to_string()))?;
+    schema.validate().map_err(|e| drift(e.to_string()))
+}
+
+/// `Error::Database` with the failing statement (shortened).
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite", feature = "mysql")), allow(dead_code))]
+pub(super) fn db_error(message: impl std::fmt::Display, statement: Option<&str>) -> Error {
+    match statement {
+        Some(s) => {
+            let short: String = s.chars().take(300).collect();
+            let more = if short.len() < s.len() { "…" } else { "" };
+            Error::Database(format!("{message} (in `{short}{more}`)"))
+        }
+        None => Error::Database(message.to_string()),
+    }
+}

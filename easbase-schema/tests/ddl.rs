@@ -98,7 +98,8 @@ async fn postgres_runs_the_ddl_and_the_catalog_matches() {
     }
     let c = &pg.client;
     let s = pg.schema.as_str();
-    let tables: Vec<String> = strings(c, "select tablename::text from pg_tables where schemaname = $1 order by 1", s).await;
+    let tables: Vec<String> =
+        strings(c, "select tablename::text from pg_tables where schemaname = $1 order by 1", s).await;
     assert_eq!(tables, ["customers", "events", "order_items", "orders", "products"]);
 
     // RLS enabled and forced on every table.
@@ -170,7 +171,8 @@ async fn postgres_runs_the_ddl_and_the_catalog_matches() {
     }
 
     // Indexes: declared, partial, and one per policy column.
-    let indexes: Vec<String> = strings(c, "select indexname::text from pg_indexes where schemaname = $1 order by 1", s).await;
+    let indexes: Vec<String> =
+        strings(c, "select indexname::text from pg_indexes where schemaname = $1 order by 1", s).await;
     for expected in [
         "customers_user_id_policy_idx",
         "customers_org_id_policy_idx",

@@ -31,7 +31,8 @@ pub fn quote_ident(dialect: Dialect, name: &str) -> String {
 ///
 /// ```
 /// use easbase_schema::{Dialect, ddl::sql_literal};
-/// assert_eq!(sql_literal(Dialect::Postgres, "it's".into()), "'it''s'");
+/// assert_eq!(sql_literal(Dialect::Sqlite, "it's".into()), "'it''s'");
+/// assert_eq!(sql_literal(Dialect::Postgres, "it's".into()), r"E'it\'s'");
 /// ```
 pub fn sql_literal(dialect: Dialect, value: Value) -> String {
     match dialect {

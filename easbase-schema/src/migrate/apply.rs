@@ -5,7 +5,7 @@ use sea_query::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{Plan, plan};
+use super::{Plan, Step, StepKind, plan};
 use crate::ddl::{DdlOptions, quote_ident};
 use crate::error::Error;
 use crate::{Dialect, Schema, ValidSchema};
@@ -173,7 +173,10 @@ fn history_insert(
 /// was applied with the same schema, does nothing (the report says so). Otherwise plans
 /// from the last applied schema (an empty one when there is none) to `schema` and runs
 /// the plan and the new history row in one transaction (PostgreSQL, SQLite; MySQL runs
-/// the statements in order, see [`Executor::run_in_transaction`]).
+/// the statements in order, see [`Executor::run_in_transaction`]). On PostgreSQL, values
+/// added to existing enums are added just before that transaction (`ADD VALUE IF NOT
+/// EXISTS`: a value added in a transaction cannot be used in it); they stay if the
+/// transaction fails, which is harmless and lets the next attempt go through.
 ///
 /// # Errors
 /// - [`Error::Invalid`]: `schema` breaks a rule, or one of the dialect.
@@ -227,10 +230,24 @@ pub async fn apply<E: Executor + ?Sized>(
     if !destructive.is_empty() && !options.allow_destructive {
         return Err(Error::Destructive { count: destructive.len(), first: destructive[0].to_owned() });
     }
-    let mut statements = plan.statements();
+    // PostgreSQL cannot use an enum value added in the same transaction (a default or a
+    // policy naming it would fail): those idempotent `ADD VALUE IF NOT EXISTS` run first.
+    let (early, rest): (Vec<&Step>, Vec<&Step>) = plan.steps.iter().partition(|s| adds_enum_values(s));
+    let early: Vec<String> = early.iter().flat_map(|s| s.sql.iter().cloned()).collect();
+    let mut statements: Vec<String> = rest.iter().flat_map(|s| s.sql.iter().cloned()).collect();
     statements.push(history_insert(dialect, &options.ddl, version, &sum, &json)?);
+    if !early.is_empty() {
+        exec.execute(&early).await?;
+    }
     exec.run_in_transaction(&statements).await?;
     Ok(ApplyReport { version: version.to_owned(), previous_version, already_applied: false, plan })
+}
+
+/// A PostgreSQL step that only adds enum values (`ALTER TYPE … ADD VALUE IF NOT EXISTS`).
+fn adds_enum_values(step: &Step) -> bool {
+    step.kind == StepKind::AlterEnum
+        && !step.sql.is_empty()
+        && step.sql.iter().all(|s| s.starts_with("ALTER TYPE ") && s.contains(" ADD VALUE IF NOT EXISTS "))
 }
 
 fn last_schema(row: &HistoryRow) -> Result<ValidSchema, Error> {

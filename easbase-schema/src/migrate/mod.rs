@@ -25,7 +25,14 @@
 //! let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
 //! assert_eq!(
 //!     kinds,
-//!     [StepKind::RenameColumn, StepKind::AddColumn, StepKind::AlterColumn, StepKind::DropColumn]
+//!     [
+//!         StepKind::ReplacePolicies, // dropped: they may read the columns that change
+//!         StepKind::RenameColumn,
+//!         StepKind::AddColumn,
+//!         StepKind::AlterColumn,
+//!         StepKind::ReplacePolicies, // created again
+//!         StepKind::DropColumn,
+//!     ]
 //! );
 //! // Widening varchar(80) to text keeps every value; dropping `notes` does not.
 //! assert_eq!(plan.destructive_steps().count(), 1);
@@ -60,9 +67,29 @@
 //!
 //! ## Applying
 //!
-//! With a backend feature (`postgres`, `sqlite`, `mysql`), [`apply`] records every applied
-//! version in a `_easbase_migrations` table and plans from the last one; see
-//! [`Executor`] for the engines supported.
+//! With a backend feature (`postgres`, `sqlite`, `mysql`), `apply` records every applied
+//! version in a `_easbase_migrations` table and plans from the last one, over an
+//! `Executor` implemented for `tokio_postgres::Client`, `rusqlite::Connection` and
+//! `sqlx::MySqlConnection`:
+//!
+//! ```no_run
+//! # #[cfg(feature = "sqlite")]
+//! # async fn demo(schema: &easbase_schema::Schema) -> Result<(), easbase_schema::Error> {
+//! use easbase_schema::migrate::{self, ApplyOptions};
+//!
+//! let mut db = rusqlite::Connection::open("app.db").map_err(|e| easbase_schema::Error::Database(e.to_string()))?;
+//! let report = migrate::apply(&mut db, "2024-06-01", schema, &ApplyOptions::default()).await?;
+//! println!("{}", report.plan); // the steps run, or "no changes"
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! | situation | result |
+//! |---|---|
+//! | version already applied with the same schema | nothing done, `already_applied` |
+//! | version applied with another schema, or a history row edited | `Error::Drift` |
+//! | destructive steps without `allow_destructive` | `Error::Destructive`, nothing done |
+//! | the database refuses a statement | `Error::Database`, rolled back (not on MySQL) |
 
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 mod apply;

@@ -65,6 +65,9 @@ enum Rep {
     Index { cols: Vec<String>, unique: bool, predicate: Option<String> },
 }
 
+/// A constraint or index with its name.
+type Named = (String, Rep);
+
 /// What a column looks like on one dialect.
 #[derive(Debug, Clone, PartialEq)]
 struct ColSig {
@@ -195,12 +198,16 @@ impl<'a> Planner<'a> {
                 }
             }
         }
-        for p in &mut pairs {
-            p.rebuild = dialect == Dialect::Sqlite && planner.needs_rebuild(p);
-            p.replace_policies =
-                dialect == Dialect::Postgres && options.security && planner.policies_change(p);
-        }
+        // The flags compare the versions through the rename maps, which need every pair.
         planner.pairs = pairs;
+        for i in 0..planner.pairs.len() {
+            let rebuild = dialect == Dialect::Sqlite && planner.needs_rebuild(&planner.pairs[i]);
+            let replace = dialect == Dialect::Postgres
+                && options.security
+                && planner.policies_change(&planner.pairs[i]);
+            planner.pairs[i].rebuild = rebuild;
+            planner.pairs[i].replace_policies = replace;
+        }
         planner
     }
 
@@ -220,7 +227,7 @@ impl<'a> Planner<'a> {
         self.pair_of_old(old_table).and_then(|p| p.new_col(col)).unwrap_or(col).to_owned()
     }
 
-    fn reps(&self, t: &TableDef, g: &Gen<'_>, is_old: bool) -> Vec<(String, Rep)> {
+    fn reps(&self, t: &TableDef, g: &Gen<'_>, is_old: bool) -> Vec<Named> {
         let name = t.name.as_str();
         let col = |c: &str| if is_old { self.new_col_name(name, c) } else { c.to_owned() };
         let cols = |cs: &[crate::ColumnName]| cs.iter().map(|c| col(c.as_str())).collect::<Vec<_>>();
@@ -296,7 +303,7 @@ impl<'a> Planner<'a> {
     }
 
     /// The constraint and index changes of a pair: (dropped, added), by name.
-    fn constraint_diff(&self, p: &Pair<'a>) -> (Vec<(String, Rep)>, Vec<(String, Rep)>) {
+    fn constraint_diff(&self, p: &Pair<'a>) -> (Vec<Named>, Vec<Named>) {
         let old = self.reps(p.old, &self.og, true);
         let new = self.reps(p.new, &self.ng, false);
         let dropped = old.iter().filter(|o| !new.contains(o)).cloned().collect();
@@ -309,7 +316,7 @@ impl<'a> Planner<'a> {
             return true;
         }
         let (dropped, added) = self.constraint_diff(p);
-        let non_index = |r: &(String, Rep)| !matches!(r.1, Rep::Index { .. });
+        let non_index = |r: &Named| !matches!(r.1, Rep::Index { .. });
         if dropped.iter().any(non_index) || added.iter().any(non_index) {
             return true;
         }
@@ -456,7 +463,7 @@ impl<'a> Planner<'a> {
                         .find(|v| o.values.contains(v))
                         .map_or_else(String::new, |next| format!(" BEFORE {}", lit(next))),
                 };
-                sql.push(format!("ALTER TYPE {ty} ADD VALUE {}{place}", lit(v)));
+                sql.push(format!("ALTER TYPE {ty} ADD VALUE IF NOT EXISTS {}{place}", lit(v)));
                 added.push(format!("'{v}'"));
             }
             out.push(step(

@@ -48,7 +48,7 @@ impl Executor for tokio_postgres::Client {
         let mut rows = Vec::new();
         for m in messages {
             if let SimpleQueryMessage::Row(r) = m {
-                let text = |i: usize| r.get(i).unwrap_or_default().to_owned();
+                let text = |i: usize| r.try_get(i).ok().flatten().unwrap_or_default().to_owned();
                 rows.push(HistoryRow {
                     version: text(0),
                     checksum: text(1),

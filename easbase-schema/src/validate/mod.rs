@@ -648,7 +648,11 @@ fn resolve_foreign_keys(
         let Some(local) = def.column(&col.name) else {
             // The column itself is broken (reported already); still report a missing target.
             if !tables.iter().any(|t| t.name.as_str() == r.table) {
-                errors.push(rpath, ErrorKind::UnknownTable, format!("references unknown table `{}`", r.table));
+                errors.push(
+                    rpath,
+                    ErrorKind::UnknownTable,
+                    format!("references unknown table `{}`", r.table),
+                );
             }
             continue;
         };

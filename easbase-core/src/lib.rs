@@ -1,15 +1,33 @@
-//! # easbase-core (not built yet)
+//! # easbase-core: the runtime foundation
 //!
-//! The runtime foundation every other EasBase crate will use: the platform handle over the
-//! host's database, projects and API keys, the request context (project, role, claims), the
-//! scoped database session through which every request reaches data, usage and request-log
-//! sinks, and the `Module` trait through which auth, REST and storage add their tables to
-//! every project. It will know nothing of HTTP.
+//! Projects (tenants) with API keys, the request context, and the scoped database
+//! session through which every request reaches data. Other crates (REST, auth, storage)
+//! build on it; it knows nothing of HTTP.
 //!
-//! **Status:** nothing is implemented here yet; the design is in `ARCHITECTURE.md` and
-//! `DESIGN.md`. What exists today is the schema compiler, [`easbase_schema`], re-exported
-//! as [`schema`].
+//! **Status:** the database handle ([`db`]), API keys ([`keys`]), the request context with
+//! JWT verification ([`context`]) and the project lifecycle ([`project`]) work on SQLite
+//! and PostgreSQL (shared isolation). Dedicated databases, quotas beyond projects per
+//! owner, usage metering, request logs and cross-process cache invalidation come next
+//! (see `ARCHITECTURE.md`).
+//!
+//! ## Feature flags
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `sqlite` | yes | the embedded SQLite engine (rusqlite, bundled) |
+//! | `postgres` | no | the PostgreSQL engine (tokio-postgres pool, pipelined transactions) |
 
 #![forbid(unsafe_code)]
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("easbase-core needs at least one backend feature: `sqlite` or `postgres`");
+
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod keys;
+pub mod module;
+pub mod project;
+
 pub use easbase_schema as schema;
+pub use error::{Error, Result};

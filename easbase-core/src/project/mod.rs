@@ -1,0 +1,767 @@
+//! Projects: the tenants of a platform. A [`Platform`] is built from the host's database
+//! handle; [`Platform::create_project`] provisions a project (its tables, roles and keys)
+//! and returns its API URL and keys, shown once. The status goes `provisioning` →
+//! `ready` (or `failed`, with nothing half-made left behind).
+//!
+//! ```
+//! use easbase_core::db::{Db, SqliteConfig};
+//! use easbase_core::project::{CreateProject, Platform, PlatformConfig, ProjectStatus};
+//! use easbase_core::schema::Schema;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> easbase_core::Result<()> {
+//! let db = Db::open_sqlite(SqliteConfig::in_memory())?;
+//! let platform = Platform::open(db, PlatformConfig::new("http://localhost:8080"), Vec::new()).await?;
+//!
+//! let schema = Schema::from_json(r#"{ "tables": [ { "name": "products", "columns": [
+//!     { "name": "id", "type": "uuid", "primary": true, "default": "gen_random_uuid()" },
+//!     { "name": "name", "type": "text", "required": true },
+//!     { "name": "price", "type": "decimal" } ] } ] }"#)?;
+//! let created = platform
+//!     .create_project("user-1", "My E-commerce Backend", CreateProject { schema: Some(schema), ..Default::default() })
+//!     .await?;
+//! assert_eq!(created.project.status, ProjectStatus::Ready);
+//! println!("API URL: {}", created.project.api_url);
+//! let keys = created.keys.expect("a new project shows its keys once");
+//! assert!(keys.publishable.secret.starts_with("eb_pk_"));
+//! assert!(keys.secret.secret.starts_with("eb_sk_"));
+//!
+//! // A request with the publishable key acts as `anon` in that project.
+//! let ctx = platform.resolve(Some(&keys.publishable.secret), None, None).await?;
+//! assert_eq!(ctx.project(), &created.project.id);
+//! # Ok(())
+//! # }
+//! ```
+
+mod executor;
+mod model;
+mod provision;
+mod store;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use easbase_schema::ddl::{DdlOptions, RoleNames};
+use easbase_schema::migrate::{self, ApplyOptions, ApplyReport};
+use easbase_schema::{Dialect, Ident, Schema, ValidSchema};
+use rand::RngCore;
+
+use crate::context::jwt::{JwtConfig, JwtKey, JwtVerifier};
+use crate::context::{ContextResolver, KeyLookup, ProjectId, ProjectState, RequestContext};
+use crate::db::{Db, Scope};
+use crate::error::{Error, Result};
+use crate::keys::{self, GeneratedKey, KeyCache, KeyCacheConfig, KeyKind, StoredKey};
+use crate::module::Module;
+
+pub use model::{CreateProject, CreatedProject, Isolation, Plan, Project, ProjectKeys, ProjectStatus};
+use store::{ProjectRow, Store};
+
+/// How a platform runs.
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    /// The base URL projects' API URLs are made from.
+    pub base_url: String,
+    /// The API URL of a project: `{base_url}`, `{slug}` and `{id}` are replaced
+    /// (default `{base_url}/{slug}`).
+    pub api_url_template: String,
+    /// PostgreSQL: the schema holding the platform tables (default `easbase`).
+    pub platform_schema: Ident,
+    /// SQLite: the folder of project database files; `None` keeps projects in memory.
+    pub data_dir: Option<PathBuf>,
+    /// The plans; the first is the default.
+    pub plans: Vec<Plan>,
+    /// How many projects one owner may have (`None`: unlimited).
+    pub max_projects_per_owner: Option<u64>,
+    /// The verified-key cache of the request path.
+    pub key_cache: KeyCacheConfig,
+    /// SQLite: how many project database files stay open (least recently used are closed).
+    pub max_open_databases: usize,
+}
+
+impl PlatformConfig {
+    /// Defaults with a base URL.
+    pub fn new(base_url: impl Into<String>) -> PlatformConfig {
+        PlatformConfig {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            api_url_template: "{base_url}/{slug}".into(),
+            platform_schema: Ident::new("easbase").unwrap_or_else(|_| unreachable!("valid")),
+            data_dir: None,
+            plans: vec![Plan::unlimited("free")],
+            max_projects_per_owner: None,
+            key_cache: KeyCacheConfig::default(),
+            max_open_databases: 64,
+        }
+    }
+}
+
+/// The platform: projects and their keys over one platform database.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Platform {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform").field("dialect", &self.inner.db.dialect()).finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    db: Db,
+    store: Store,
+    config: PlatformConfig,
+    modules: Vec<Arc<dyn Module>>,
+    resolver: ContextResolver,
+    open: Mutex<OpenProjects>,
+}
+
+/// Project handles kept open (SQLite files), least recently used closed first.
+#[derive(Default)]
+struct OpenProjects {
+    tick: u64,
+    entries: HashMap<String, (u64, ProjectDb)>,
+}
+
+/// Where one project's data is reached: its database handle, where its tables live, and
+/// the roles requests run as. The REST layer runs each request through
+/// [`ProjectDb::scope`].
+#[derive(Debug, Clone)]
+pub struct ProjectDb {
+    project: ProjectId,
+    db: Db,
+    pg_schema: Option<Ident>,
+    roles: RoleNames,
+    schema: Option<Arc<ValidSchema>>,
+}
+
+impl ProjectDb {
+    /// The project.
+    pub fn project(&self) -> &ProjectId {
+        &self.project
+    }
+
+    /// The database handle holding the project's tables.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The dialect of its database.
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect()
+    }
+
+    /// PostgreSQL: the schema holding its tables.
+    pub fn pg_schema(&self) -> Option<&Ident> {
+        self.pg_schema.as_ref()
+    }
+
+    /// The database roles of its request roles (PostgreSQL).
+    pub fn roles(&self) -> &RoleNames {
+        &self.roles
+    }
+
+    /// Its validated schema (modules' tables included), if one was applied.
+    pub fn schema(&self) -> Option<&Arc<ValidSchema>> {
+        self.schema.as_ref()
+    }
+
+    /// How DDL for this project is generated.
+    pub fn ddl_options(&self) -> DdlOptions {
+        DdlOptions { schema: self.pg_schema.clone(), roles: self.roles.clone(), security: true }
+    }
+
+    /// The scope of a request: on PostgreSQL `SET LOCAL ROLE` to the project's role for
+    /// `ctx.role()` (a role that owns nothing) and the claims and project id set for the
+    /// transaction; on SQLite the caller adds the compiled policies to its statements.
+    ///
+    /// # Errors
+    /// [`Error::InvalidToken`] when the context belongs to another project.
+    pub fn scope(&self, ctx: &RequestContext, read_only: bool) -> Result<Scope> {
+        if ctx.project() != &self.project {
+            return Err(Error::InvalidToken("the credentials belong to another project".into()));
+        }
+        Ok(Scope {
+            role: Some(self.roles.get(ctx.role()).clone()),
+            settings: vec![
+                (easbase_schema::policy::CLAIMS_SETTING.to_owned(), ctx.claims_json().to_owned()),
+                (PROJECT_SETTING.to_owned(), self.project.as_str().to_owned()),
+            ],
+            read_only,
+        })
+    }
+}
+
+/// The transaction-local setting that holds the project id (for RLS on shared platform
+/// tables: `USING (project_id = current_setting('easbase.project_id'))`).
+pub const PROJECT_SETTING: &str = "easbase.project_id";
+
+/// The migration version of the platform tables.
+fn platform_version(schema: &Schema) -> String {
+    format!("platform-{}", &migrate::checksum(&schema.to_json())[..16])
+}
+
+impl Platform {
+    /// Opens a platform on `db`: creates or migrates the platform tables (the modules'
+    /// platform tables included).
+    ///
+    /// # Errors
+    /// [`Error::Schema`] or [`Error::Database`] when the platform tables cannot be made.
+    pub async fn open(db: Db, config: PlatformConfig, modules: Vec<Arc<dyn Module>>) -> Result<Platform> {
+        if config.plans.is_empty() {
+            return Err(Error::Config("at least one plan is needed".into()));
+        }
+        let store = Store { dialect: db.dialect(), schema: Some(config.platform_schema.clone()) };
+        let schema = store::platform_schema(modules.iter().map(|m| m.platform_schema()))?;
+        let options = ApplyOptions {
+            ddl: DdlOptions { schema: store.schema.clone(), security: false, ..Default::default() },
+            allow_destructive: false,
+        };
+        migrate::apply(&mut executor::DbExecutor(&db), &platform_version(&schema), &schema, &options).await?;
+        let lookup = Arc::new(PlatformKeys { db: db.clone(), store: store.clone() });
+        let resolver = ContextResolver::new(lookup, KeyCache::new(config.key_cache));
+        Ok(Platform {
+            inner: Arc::new(Inner {
+                db,
+                store,
+                config,
+                modules,
+                resolver,
+                open: Mutex::new(OpenProjects::default()),
+            }),
+        })
+    }
+
+    /// The platform database.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PlatformConfig {
+        &self.inner.config
+    }
+
+    fn api_url(&self, id: &str, slug: &str) -> String {
+        self.inner
+            .config
+            .api_url_template
+            .replace("{base_url}", &self.inner.config.base_url)
+            .replace("{slug}", slug)
+            .replace("{id}", id)
+    }
+
+    async fn one_project(&self, stmt: crate::db::Stmt, what: &str) -> Result<ProjectRow> {
+        let rows = self.inner.db.query(stmt).await?;
+        let row = rows.first().ok_or_else(|| Error::ProjectNotFound(what.to_owned()))?;
+        store::project_row(row, |id, slug| self.api_url(id, slug))
+    }
+
+    async fn row(&self, id: &ProjectId) -> Result<ProjectRow> {
+        self.one_project(self.inner.store.project_by_id(id.as_str()), id.as_str()).await
+    }
+
+    /// A project by id.
+    ///
+    /// # Errors
+    /// [`Error::ProjectNotFound`].
+    pub async fn project(&self, id: &ProjectId) -> Result<Project> {
+        Ok(self.row(id).await?.project)
+    }
+
+    /// A project by slug.
+    ///
+    /// # Errors
+    /// [`Error::ProjectNotFound`].
+    pub async fn project_by_slug(&self, slug: &str) -> Result<Project> {
+        Ok(self.one_project(self.inner.store.project_by_slug(slug), slug).await?.project)
+    }
+
+    /// The projects of `owner` (all projects when `None`), oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub async fn projects(&self, owner: Option<&str>) -> Result<Vec<Project>> {
+        let rows = self.inner.db.query(self.inner.store.projects_of(owner)).await?;
+        rows.iter()
+            .map(|r| store::project_row(r, |id, slug| self.api_url(id, slug)).map(|p| p.project))
+            .collect()
+    }
+
+    /// Creates and provisions a project; see the module docs.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], [`Error::QuotaExceeded`], [`Error::Provisioning`] (the
+    /// project is then `failed` and nothing of it is left in the database; a retry with
+    /// the same idempotency key resumes it), [`Error::Schema`] for an invalid schema.
+    pub async fn create_project(
+        &self,
+        owner: &str,
+        name: &str,
+        options: CreateProject,
+    ) -> Result<CreatedProject> {
+        let name = check_name(name)?;
+        let owner = check_owner(owner)?;
+        let plan = match &options.plan {
+            Some(p) => self
+                .inner
+                .config
+                .plans
+                .iter()
+                .find(|x| &x.name == p)
+                .ok_or_else(|| Error::Config(format!("unknown plan `{p}`")))?
+                .name
+                .clone(),
+            None => self.inner.config.plans[0].name.clone(),
+        };
+        if let Some(schema) = &options.schema {
+            // Refuse a broken schema before anything is stored.
+            self.merged_schema(Some(schema))?
+                .validate_for(self.inner.db.dialect())
+                .map_err(easbase_schema::Error::from)?;
+        }
+        if options.isolation == Isolation::Dedicated {
+            return Err(Error::Config(
+                "dedicated isolation is not available yet; use Isolation::Shared".into(),
+            ));
+        }
+        if let Some(key) = &options.idempotency_key {
+            let rows = self.inner.db.query(self.inner.store.project_by_idempotency(owner, key)).await?;
+            if let Some(row) = rows.first() {
+                let existing = store::project_row(row, |id, slug| self.api_url(id, slug))?;
+                return match existing.project.status {
+                    ProjectStatus::Failed(_) | ProjectStatus::Provisioning => {
+                        self.provision(existing, options.schema.as_ref()).await
+                    }
+                    _ => Ok(CreatedProject { project: existing.project, keys: None }),
+                };
+            }
+        }
+        if let Some(max) = self.inner.config.max_projects_per_owner {
+            let n = store::count(&self.inner.db.query(self.inner.store.count_projects_of(owner)).await?)?;
+            if u64::try_from(n).unwrap_or(0) >= max {
+                return Err(Error::QuotaExceeded { what: "projects per owner".into(), limit: max });
+            }
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let project = Project {
+            api_url: String::new(),
+            slug: slugify(name, &id),
+            id: ProjectId::new(id)?,
+            name: name.to_owned(),
+            owner: owner.to_owned(),
+            status: ProjectStatus::Provisioning,
+            isolation: options.isolation,
+            plan,
+            schema_version: None,
+            created_at: store::unix(SystemTime::now()),
+        };
+        let project = Project { api_url: self.api_url(project.id.as_str(), &project.slug), ..project };
+        let row = ProjectRow { project, jwt_secret: random_secret() };
+        if let Err(e) = self
+            .inner
+            .db
+            .execute(self.inner.store.insert_project(&row, options.idempotency_key.as_deref()))
+            .await
+        {
+            // Two concurrent retries with one idempotency key: the second finds the first.
+            if store::is_unique_violation(&e) && options.idempotency_key.is_some() {
+                return Box::pin(self.create_project(owner, name, options)).await;
+            }
+            return Err(e);
+        }
+        self.provision(row, options.schema.as_ref()).await
+    }
+
+    /// Provisions (or resumes provisioning) a stored project, then issues its keys.
+    async fn provision(&self, row: ProjectRow, schema: Option<&Schema>) -> Result<CreatedProject> {
+        let mut project = row.project.clone();
+        match self.provision_steps(&row, schema).await {
+            Ok(version) => {
+                let now = SystemTime::now();
+                let publishable = keys::generate(KeyKind::Publishable);
+                let secret = keys::generate(KeyKind::Secret);
+                let store = &self.inner.store;
+                let mut stmts = vec![
+                    store.insert_key(&publishable.to_stored(project.id.clone(), now)),
+                    store.insert_key(&secret.to_stored(project.id.clone(), now)),
+                    store.set_status(project.id.as_str(), &ProjectStatus::Ready),
+                ];
+                if let Some(v) = &version {
+                    stmts.push(store.set_schema_version(project.id.as_str(), v));
+                }
+                self.inner.db.transaction(&Scope::default(), stmts).await?;
+                project.status = ProjectStatus::Ready;
+                project.schema_version = version;
+                Ok(CreatedProject { project, keys: Some(ProjectKeys { publishable, secret }) })
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::warn!(project = %project.id, error = %reason, "provisioning failed; undoing");
+                let _ = provision::undo(self, &row.project).await;
+                self.forget(&project.id);
+                let status = ProjectStatus::Failed(reason.clone());
+                self.inner.db.execute(self.inner.store.set_status(project.id.as_str(), &status)).await?;
+                Err(Error::Provisioning(reason))
+            }
+        }
+    }
+
+    async fn provision_steps(&self, row: &ProjectRow, schema: Option<&Schema>) -> Result<Option<String>> {
+        provision::prepare(self, &row.project).await?;
+        let mut version = None;
+        let merged = self.merged_schema(schema)?;
+        if !merged.tables.is_empty() || schema.is_some() {
+            let v = if schema.is_some() { "1" } else { "0" };
+            self.apply_merged(&row.project.id, v, &merged, false).await?;
+            version = Some(v.to_owned());
+        }
+        let pdb = self.project_db(&row.project.id).await?;
+        for m in &self.inner.modules {
+            m.provision(&pdb).await?;
+        }
+        Ok(version)
+    }
+
+    /// The modules' project tables plus `schema`'s.
+    fn merged_schema(&self, schema: Option<&Schema>) -> Result<Schema> {
+        let mut merged = Schema::default();
+        for m in &self.inner.modules {
+            let s = m.project_schema();
+            merged.enums.extend(s.enums);
+            merged.tables.extend(s.tables);
+        }
+        if let Some(s) = schema {
+            merged.enums.extend(s.enums.iter().cloned());
+            merged.tables.extend(s.tables.iter().cloned());
+        }
+        Ok(merged)
+    }
+
+    async fn apply_merged(
+        &self,
+        id: &ProjectId,
+        version: &str,
+        merged: &Schema,
+        allow_destructive: bool,
+    ) -> Result<ApplyReport> {
+        let pdb = self.open_project_db(id).await?;
+        let options = ApplyOptions { ddl: pdb.ddl_options(), allow_destructive };
+        let report = migrate::apply(&mut executor::DbExecutor(&pdb.db), version, merged, &options).await?;
+        // The cached handle holds the old schema: refresh it on the same handle (an
+        // in-memory database must never be reopened).
+        let schema = provision::current_schema(&pdb).await?.map(Arc::new);
+        if let Ok(mut open) = self.inner.open.lock()
+            && let Some((_, cached)) = open.entries.get_mut(id.as_str()) {
+                cached.schema = schema;
+            }
+        Ok(report)
+    }
+
+    /// Applies a new version of a project's schema through the migration planner.
+    /// Destructive steps need `allow_destructive`; applying the same version twice is a
+    /// no-op; a different schema under a version already applied is drift.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] (invalid, destructive without opt-in, drift), [`Error::Database`].
+    pub async fn apply_schema(
+        &self,
+        id: &ProjectId,
+        version: &str,
+        schema: &Schema,
+        allow_destructive: bool,
+    ) -> Result<ApplyReport> {
+        let row = self.row(id).await?;
+        if !matches!(row.project.status, ProjectStatus::Ready | ProjectStatus::Paused) {
+            return Err(Error::Config(format!("project {id} is {}", row.project.status)));
+        }
+        let merged = self.merged_schema(Some(schema))?;
+        let report = self.apply_merged(id, version, &merged, allow_destructive).await?;
+        self.inner.db.execute(self.inner.store.set_schema_version(id.as_str(), version)).await?;
+        Ok(report)
+    }
+
+    /// Renames a project (its slug and URL stay).
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], [`Error::ProjectNotFound`].
+    pub async fn rename_project(&self, id: &ProjectId, name: &str) -> Result<Project> {
+        let name = check_name(name)?;
+        if self.inner.db.execute(self.inner.store.set_name(id.as_str(), name)).await? == 0 {
+            return Err(Error::ProjectNotFound(id.to_string()));
+        }
+        self.project(id).await
+    }
+
+    /// Pauses a project: its keys are refused until [`Platform::resume_project`].
+    ///
+    /// # Errors
+    /// [`Error::ProjectNotFound`], or a project that is not ready.
+    pub async fn pause_project(&self, id: &ProjectId) -> Result<Project> {
+        self.move_status(id, &ProjectStatus::Ready, ProjectStatus::Paused).await
+    }
+
+    /// Resumes a paused project.
+    ///
+    /// # Errors
+    /// [`Error::ProjectNotFound`], or a project that is not paused.
+    pub async fn resume_project(&self, id: &ProjectId) -> Result<Project> {
+        self.move_status(id, &ProjectStatus::Paused, ProjectStatus::Ready).await
+    }
+
+    async fn move_status(&self, id: &ProjectId, from: &ProjectStatus, to: ProjectStatus) -> Result<Project> {
+        let row = self.row(id).await?;
+        if &row.project.status != from {
+            return Err(Error::Config(format!("project {id} is {}, not {from}", row.project.status)));
+        }
+        self.inner.db.execute(self.inner.store.set_status(id.as_str(), &to)).await?;
+        self.invalidate_keys(id);
+        self.project(id).await
+    }
+
+    /// Deletes a project and everything it holds (its schema and roles, or its database
+    /// file). `confirm_slug` must equal the project's slug.
+    ///
+    /// # Errors
+    /// [`Error::Guard`] when the confirmation does not match, [`Error::ProjectNotFound`].
+    pub async fn delete_project(&self, id: &ProjectId, confirm_slug: &str) -> Result<()> {
+        let row = self.row(id).await?;
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(row.project.slug.as_bytes(), confirm_slug.as_bytes())) {
+            return Err(Error::Guard(format!("deleting project {id} needs its slug as confirmation")));
+        }
+        self.inner.db.execute(self.inner.store.set_status(id.as_str(), &ProjectStatus::Paused)).await?;
+        self.invalidate_keys(id);
+        self.forget(id);
+        provision::undo(self, &row.project).await?;
+        self.inner.db.execute(self.inner.store.delete_project(id.as_str())).await?;
+        Ok(())
+    }
+
+    /// The keys of a project (hashes only).
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub async fn keys(&self, id: &ProjectId) -> Result<Vec<StoredKey>> {
+        let rows = self.inner.db.query(self.inner.store.keys_of(id.as_str())).await?;
+        rows.iter().map(store::key_row).collect()
+    }
+
+    /// Rotates a project's key: a new key of the same kind is issued (shown once) and the
+    /// old one keeps working for `grace`, then is refused.
+    ///
+    /// # Errors
+    /// [`Error::InvalidApiKey`] when `key_id` is not a live key of this project.
+    pub async fn rotate_key(&self, id: &ProjectId, key_id: &str, grace: Duration) -> Result<GeneratedKey> {
+        let now = SystemTime::now();
+        let old = self
+            .keys(id)
+            .await?
+            .into_iter()
+            .find(|k| k.id == key_id && !k.revoked && k.expires_at.is_none_or(|t| t > now))
+            .ok_or(Error::InvalidApiKey)?;
+        let (new, old_stored) = keys::rotate(&old, grace, now);
+        let expires = old_stored.expires_at.unwrap_or(now);
+        let store = &self.inner.store;
+        self.inner
+            .db
+            .transaction(
+                &Scope::default(),
+                vec![store.insert_key(&new.to_stored(id.clone(), now)), store.expire_key(key_id, expires)],
+            )
+            .await?;
+        self.inner.resolver.cache().invalidate(key_id);
+        Ok(new)
+    }
+
+    /// Revokes a key at once.
+    ///
+    /// # Errors
+    /// [`Error::InvalidApiKey`] when the project has no such key.
+    pub async fn revoke_key(&self, id: &ProjectId, key_id: &str) -> Result<()> {
+        if !self.keys(id).await?.iter().any(|k| k.id == key_id) {
+            return Err(Error::InvalidApiKey);
+        }
+        self.inner.db.execute(self.inner.store.revoke_key(key_id)).await?;
+        self.inner.resolver.cache().invalidate(key_id);
+        Ok(())
+    }
+
+    /// The request context of a request's `apikey` and `Authorization` headers.
+    ///
+    /// # Errors
+    /// [`Error::MissingCredentials`], [`Error::InvalidApiKey`], [`Error::ProjectPaused`],
+    /// token errors.
+    pub async fn resolve(
+        &self,
+        apikey: Option<&str>,
+        authorization: Option<&str>,
+        request_id: Option<&str>,
+    ) -> Result<RequestContext> {
+        self.inner.resolver.resolve_headers(apikey, authorization, request_id).await
+    }
+
+    /// The resolver (to share its cache or call it with parsed credentials).
+    pub fn resolver(&self) -> &ContextResolver {
+        &self.inner.resolver
+    }
+
+    fn invalidate_keys(&self, id: &ProjectId) {
+        self.inner.resolver.cache().invalidate_if(|_, (_, state)| &state.project == id);
+    }
+
+    fn forget(&self, id: &ProjectId) {
+        if let Ok(mut open) = self.inner.open.lock() {
+            open.entries.remove(id.as_str());
+        }
+    }
+
+    /// Where a ready project's data is reached.
+    ///
+    /// # Errors
+    /// [`Error::ProjectNotFound`], [`Error::ProjectPaused`] for a project that is not ready.
+    pub async fn project_db(&self, id: &ProjectId) -> Result<ProjectDb> {
+        self.open_project_db(id).await
+    }
+
+    async fn open_project_db(&self, id: &ProjectId) -> Result<ProjectDb> {
+        if let Ok(mut open) = self.inner.open.lock() {
+            open.tick += 1;
+            let tick = open.tick;
+            if let Some((used, pdb)) = open.entries.get_mut(id.as_str()) {
+                *used = tick;
+                return Ok(pdb.clone());
+            }
+        }
+        let db = provision::database(self, id).await?;
+        let pg_schema = provision::pg_schema(self, id);
+        let roles = provision::role_names(self, id);
+        let mut pdb = ProjectDb { project: id.clone(), db, pg_schema, roles, schema: None };
+        pdb.schema = provision::current_schema(&pdb).await?.map(Arc::new);
+        if let Ok(mut open) = self.inner.open.lock() {
+            let tick = open.tick;
+            open.entries.insert(id.as_str().to_owned(), (tick, pdb.clone()));
+            let max = self.inner.config.max_open_databases.max(1);
+            while open.entries.len() > max {
+                // Close the least recently used file database (in-memory ones stay open:
+                // closing would lose them).
+                let victim = open
+                    .entries
+                    .iter()
+                    .filter(|(_, (_, p))| provision::closable(self, p))
+                    .min_by_key(|(_, (used, _))| *used)
+                    .map(|(k, _)| k.clone());
+                match victim {
+                    Some(k) => {
+                        open.entries.remove(&k);
+                    }
+                    None => break,
+                }
+            }
+        }
+        Ok(pdb)
+    }
+
+    /// How many project handles are open (for tests and metrics).
+    pub fn open_databases(&self) -> usize {
+        self.inner.open.lock().map(|o| o.entries.len()).unwrap_or(0)
+    }
+}
+
+/// The platform's key lookup for the request path.
+struct PlatformKeys {
+    db: Db,
+    store: Store,
+}
+
+#[async_trait]
+impl KeyLookup for PlatformKeys {
+    async fn key(&self, key_id: &str) -> Result<Option<(StoredKey, ProjectState)>> {
+        let rows = self.db.query(self.store.key_with_project(key_id)).await?;
+        let Some(row) = rows.first() else { return Ok(None) };
+        let key = store::key_row(row)?;
+        let status = row.text("project_status")?;
+        let secret = row.text("jwt_secret")?;
+        let verifier = JwtVerifier::new(vec![JwtKey::hs256(secret.as_bytes())?], JwtConfig::default())?;
+        let state = ProjectState {
+            project: key.project_id.clone(),
+            paused: status != "ready",
+            verifier: Arc::new(verifier),
+        };
+        Ok(Some((key, state)))
+    }
+}
+
+impl Platform {
+    /// The HS256 secret end-user tokens of a project are signed with (auth issues them).
+    ///
+    /// # Errors
+    /// [`Error::ProjectNotFound`].
+    pub async fn jwt_secret(&self, id: &ProjectId) -> Result<String> {
+        Ok(self.row(id).await?.jwt_secret)
+    }
+}
+
+fn check_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Error::InvalidName("a project name is 1 to 100 printable characters".into()));
+    }
+    Ok(name)
+}
+
+fn check_owner(owner: &str) -> Result<&str> {
+    if owner.is_empty() || owner.len() > 200 || owner.chars().any(char::is_control) {
+        return Err(Error::InvalidName("an owner id is 1 to 200 printable characters".into()));
+    }
+    Ok(owner)
+}
+
+/// `My E-commerce Backend` → `my-e-commerce-backend-3f2a9c`: readable, unique by its tail.
+fn slugify(name: &str, id: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let mut slug: String = slug.trim_end_matches('-').chars().take(32).collect();
+    slug = slug.trim_end_matches('-').to_owned();
+    if !slug.is_empty() {
+        slug.push('-');
+    }
+    slug.push_str(&id[..6]);
+    slug
+}
+
+/// A random HS256 secret (256 bits, base64url).
+fn random_secret() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_readable_and_bounded() {
+        assert_eq!(slugify("My E-commerce Backend", "3f2a9c00"), "my-e-commerce-backend-3f2a9c");
+        assert_eq!(slugify("!!!", "abcdef12"), "abcdef");
+        assert!(slugify(&"x".repeat(200), "abcdef12").len() <= 40);
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("  ").is_err());
+        assert!(check_name(&"a".repeat(101)).is_err());
+        assert!(check_name("a\nb").is_err());
+        assert_eq!(check_name(" Shop ").unwrap(), "Shop");
+    }
+}

@@ -1,0 +1,164 @@
+//! What a project is: [`Project`], its [`ProjectStatus`] and [`Isolation`], and the
+//! options and results of creating one.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::context::ProjectId;
+use crate::keys::GeneratedKey;
+
+/// Where a project's tables live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// PostgreSQL: its own schema and roles in the platform database. SQLite: its own
+    /// database file beside the platform's (in memory when the platform is in memory).
+    #[default]
+    Shared,
+    /// PostgreSQL: a database of its own on the platform's server (scale-out by pointing
+    /// projects at other servers is the next step).
+    Dedicated,
+}
+
+impl Isolation {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::Shared => "shared",
+            Isolation::Dedicated => "dedicated",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Isolation> {
+        match s {
+            "shared" => Some(Isolation::Shared),
+            "dedicated" => Some(Isolation::Dedicated),
+            _ => None,
+        }
+    }
+}
+
+/// Where a project is in its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "reason")]
+pub enum ProjectStatus {
+    /// Being created: its keys do not work yet.
+    Provisioning,
+    /// Serving requests.
+    Ready,
+    /// Provisioning failed (the reason says why); nothing of it is left in the database,
+    /// and creating it again with the same idempotency key resumes.
+    Failed(String),
+    /// Its keys are refused until it is resumed.
+    Paused,
+}
+
+impl ProjectStatus {
+    /// The stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ProjectStatus::Provisioning => "provisioning",
+            ProjectStatus::Ready => "ready",
+            ProjectStatus::Failed(_) => "failed",
+            ProjectStatus::Paused => "paused",
+        }
+    }
+
+    pub(crate) fn parse(s: &str, reason: Option<String>) -> Option<ProjectStatus> {
+        Some(match s {
+            "provisioning" => ProjectStatus::Provisioning,
+            "ready" => ProjectStatus::Ready,
+            "failed" => ProjectStatus::Failed(reason.unwrap_or_default()),
+            "paused" => ProjectStatus::Paused,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ProjectStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProjectStatus::Failed(reason) => write!(f, "failed: {reason}"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+/// A project (a tenant: one "user backend").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Project {
+    /// Its id (32 lower-case hex digits).
+    pub id: ProjectId,
+    /// A URL-friendly name, unique on the platform.
+    pub slug: String,
+    /// Its display name.
+    pub name: String,
+    /// Who owns it (the host's user id).
+    pub owner: String,
+    /// Where it is in its life.
+    pub status: ProjectStatus,
+    /// Where its tables live.
+    pub isolation: Isolation,
+    /// Its plan's name.
+    pub plan: String,
+    /// Its API URL (from the platform's base URL).
+    pub api_url: String,
+    /// The version of its schema last applied, if any.
+    pub schema_version: Option<String>,
+    /// When it was created (Unix seconds).
+    pub created_at: i64,
+}
+
+/// Options of [`Platform::create_project`](crate::project::Platform::create_project).
+#[derive(Debug, Clone, Default)]
+pub struct CreateProject {
+    /// Where its tables live.
+    pub isolation: Isolation,
+    /// A retry with the same key (and owner) returns the first project instead of making
+    /// a second one, and resumes a failed provisioning.
+    pub idempotency_key: Option<String>,
+    /// The plan (default: the platform's default plan).
+    pub plan: Option<String>,
+    /// The project's first schema (applied as version `1`).
+    pub schema: Option<easbase_schema::Schema>,
+}
+
+/// A new project and its keys.
+#[derive(Debug, Clone)]
+pub struct CreatedProject {
+    /// The project.
+    pub project: Project,
+    /// Its keys, shown once. `None` when an idempotent retry found the project already
+    /// made (its keys cannot be shown again: only their hashes are stored).
+    pub keys: Option<ProjectKeys>,
+}
+
+/// A project's two keys.
+#[derive(Debug, Clone)]
+pub struct ProjectKeys {
+    /// The publishable key (`eb_pk_…`, role `anon`): safe in a browser.
+    pub publishable: GeneratedKey,
+    /// The secret key (`eb_sk_…`, role `service`): server-side only.
+    pub secret: GeneratedKey,
+}
+
+/// A plan: the limits of a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Its name.
+    pub name: String,
+    /// Requests per minute (`None`: unlimited).
+    pub requests_per_minute: Option<u64>,
+    /// Rows across the project's tables (`None`: unlimited).
+    pub max_rows: Option<u64>,
+    /// Stored bytes (`None`: unlimited).
+    pub storage_bytes: Option<u64>,
+}
+
+impl Plan {
+    /// A plan without limits.
+    pub fn unlimited(name: &str) -> Plan {
+        Plan { name: name.to_owned(), requests_per_minute: None, max_rows: None, storage_bytes: None }
+    }
+}

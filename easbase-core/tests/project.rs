@@ -1,0 +1,435 @@
+//! The project lifecycle on SQLite (in memory and files) and PostgreSQL (shared isolation),
+//! and isolation between projects on PostgreSQL.
+#![cfg(feature = "sqlite")]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use easbase_core::db::{Db, SqliteConfig, Stmt};
+use easbase_core::module::Module;
+use easbase_core::project::{CreateProject, Platform, PlatformConfig, ProjectDb, ProjectStatus};
+use easbase_core::schema::{Role, Schema};
+use easbase_core::{Error, Result};
+
+const SHOP: &str = r#"{ "tables": [ { "name": "orders", "columns": [
+    { "name": "id", "type": "integer", "primary": true },
+    { "name": "owner_id", "type": "uuid" },
+    { "name": "total", "type": "integer", "required": true, "default": 0 } ],
+  "policies": { "select": "owner_id = auth.uid", "insert": "owner_id = auth.uid" } } ] }"#;
+
+fn shop() -> Schema {
+    Schema::from_json(SHOP).unwrap()
+}
+
+async fn sqlite_platform(config: PlatformConfig, modules: Vec<Arc<dyn Module>>) -> Platform {
+    let db = Db::open_sqlite(SqliteConfig::in_memory()).unwrap();
+    Platform::open(db, config, modules).await.unwrap()
+}
+
+fn with_schema() -> CreateProject {
+    CreateProject { schema: Some(shop()), ..Default::default() }
+}
+
+#[tokio::test]
+async fn create_gives_url_keys_and_ready() {
+    let platform = sqlite_platform(PlatformConfig::new("http://api.test/"), Vec::new()).await;
+    let created = platform.create_project("owner-1", "My E-commerce Backend", with_schema()).await.unwrap();
+    let p = &created.project;
+    assert_eq!(p.status, ProjectStatus::Ready);
+    assert!(p.slug.starts_with("my-e-commerce-backend-"), "{}", p.slug);
+    assert_eq!(p.api_url, format!("http://api.test/{}", p.slug));
+    assert_eq!(p.schema_version.as_deref(), Some("1"));
+    let keys = created.keys.unwrap();
+    assert!(keys.publishable.secret.starts_with("eb_pk_") && keys.secret.secret.starts_with("eb_sk_"));
+
+    // Keys are stored as hashes only.
+    let stored = platform.keys(&p.id).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    let dump = format!("{stored:?}");
+    assert!(!dump.contains(&keys.secret.secret[7..]), "no secret at rest");
+
+    // Keys resolve to the project and role.
+    let anon = platform.resolve(Some(&keys.publishable.secret), None, None).await.unwrap();
+    assert_eq!((anon.project(), anon.role()), (&p.id, Role::Anon));
+    let service =
+        platform.resolve(None, Some(&format!("Bearer {}", keys.secret.secret)), None).await.unwrap();
+    assert_eq!(service.role(), Role::Service);
+
+    // The project's tables exist and take rows.
+    let pdb = platform.project_db(&p.id).await.unwrap();
+    assert!(pdb.schema().unwrap().table("orders").is_some());
+    pdb.db()
+        .execute(Stmt::raw(
+            "insert into orders (id, owner_id) values (1, 'a0000000-0000-4000-8000-000000000000')",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(platform.projects(Some("owner-1")).await.unwrap().len(), 1);
+    assert_eq!(platform.project_by_slug(&p.slug).await.unwrap().id, p.id);
+}
+
+#[tokio::test]
+async fn wrong_keys_are_refused() {
+    let platform = sqlite_platform(PlatformConfig::new("http://api.test"), Vec::new()).await;
+    let created = platform.create_project("o", "A", CreateProject::default()).await.unwrap();
+    let good = created.keys.unwrap().publishable.secret;
+    let mut tampered = good.clone();
+    tampered.pop();
+    tampered.push(if good.ends_with('A') { 'B' } else { 'A' });
+    for bad in [
+        tampered.as_str(),
+        "eb_pk_nope",
+        "",
+        "Bearer",
+        "eb_sk_0000000000000000_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    ] {
+        let err = platform.resolve(Some(bad), None, None).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidApiKey | Error::MissingCredentials), "{bad}: {err:?}");
+    }
+    assert!(matches!(platform.resolve(None, None, None).await.unwrap_err(), Error::MissingCredentials));
+}
+
+#[tokio::test]
+async fn idempotent_retries_and_quotas() {
+    let mut config = PlatformConfig::new("http://api.test");
+    config.max_projects_per_owner = Some(2);
+    let platform = sqlite_platform(config, Vec::new()).await;
+    let opts = || CreateProject { idempotency_key: Some("req-42".into()), ..Default::default() };
+    let first = platform.create_project("o", "Shop", opts()).await.unwrap();
+    let again = platform.create_project("o", "Shop", opts()).await.unwrap();
+    assert_eq!(first.project.id, again.project.id);
+    assert!(first.keys.is_some() && again.keys.is_none());
+    assert_eq!(platform.projects(Some("o")).await.unwrap().len(), 1);
+    platform.create_project("o", "Second", CreateProject::default()).await.unwrap();
+    let err = platform.create_project("o", "Third", CreateProject::default()).await.unwrap_err();
+    assert!(matches!(err, Error::QuotaExceeded { limit: 2, .. }), "{err:?}");
+    // Another owner is not limited by o's projects.
+    platform.create_project("p", "Other", CreateProject::default()).await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_and_stores_nothing() {
+    let platform = sqlite_platform(PlatformConfig::new("http://api.test"), Vec::new()).await;
+    for name in ["", "   ", "a\nb"] {
+        assert!(matches!(
+            platform.create_project("o", name, CreateProject::default()).await,
+            Err(Error::InvalidName(_))
+        ));
+    }
+    let broken = Schema::from_json(
+        r#"{ "tables": [ { "name": "t", "columns": [ { "name": "x", "type": "nope" } ] } ] }"#,
+    )
+    .unwrap();
+    let err = platform
+        .create_project("o", "Shop", CreateProject { schema: Some(broken), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "schema_invalid", "{err}");
+    assert!(platform.projects(None).await.unwrap().is_empty());
+}
+
+/// A module whose provisioning fails while `fail` is set.
+struct Flaky {
+    fail: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Module for Flaky {
+    fn name(&self) -> &'static str {
+        "flaky"
+    }
+    fn project_schema(&self) -> Schema {
+        Schema::from_json(r#"{ "tables": [ { "name": "flaky_items", "columns": [ { "name": "id", "type": "integer", "primary": true } ] } ] }"#)
+            .unwrap()
+    }
+    async fn provision(&self, project: &ProjectDb) -> Result<()> {
+        project.db().execute(Stmt::raw("insert into flaky_items (id) values (1)")).await?;
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(Error::Config("flaky module failed on purpose".into()));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn failed_provisioning_leaves_nothing_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = PlatformConfig::new("http://api.test");
+    config.data_dir = Some(dir.path().to_owned());
+    let flaky = Arc::new(Flaky { fail: AtomicBool::new(true) });
+    let platform = sqlite_platform(config, vec![flaky.clone() as Arc<dyn Module>]).await;
+    let opts =
+        || CreateProject { idempotency_key: Some("k".into()), schema: Some(shop()), ..Default::default() };
+    let err = platform.create_project("o", "Shop", opts()).await.unwrap_err();
+    assert!(matches!(&err, Error::Provisioning(m) if m.contains("on purpose")), "{err:?}");
+    let listed = platform.projects(Some("o")).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(matches!(listed[0].status, ProjectStatus::Failed(ref r) if r.contains("on purpose")));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no database file left behind");
+    assert!(platform.keys(&listed[0].id).await.unwrap().is_empty(), "no keys for a failed project");
+
+    flaky.fail.store(false, Ordering::SeqCst);
+    let resumed = platform.create_project("o", "Shop", opts()).await.unwrap();
+    assert_eq!(resumed.project.id, listed[0].id);
+    assert_eq!(resumed.project.status, ProjectStatus::Ready);
+    assert!(resumed.keys.is_some());
+    let pdb = platform.project_db(&resumed.project.id).await.unwrap();
+    let schema = pdb.schema().unwrap();
+    assert!(schema.table("flaky_items").is_some() && schema.table("orders").is_some());
+}
+
+#[tokio::test]
+async fn pause_resume_rename_rotate_revoke_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = PlatformConfig::new("http://api.test");
+    config.data_dir = Some(dir.path().to_owned());
+    let platform = sqlite_platform(config, Vec::new()).await;
+    let created = platform.create_project("o", "Shop", with_schema()).await.unwrap();
+    let id = created.project.id.clone();
+    let keys = created.keys.unwrap();
+    let pk = keys.publishable.secret.clone();
+
+    assert_eq!(platform.pause_project(&id).await.unwrap().status, ProjectStatus::Paused);
+    assert!(matches!(platform.resolve(Some(&pk), None, None).await.unwrap_err(), Error::ProjectPaused));
+    assert!(platform.pause_project(&id).await.is_err(), "pausing twice is refused");
+    platform.resume_project(&id).await.unwrap();
+    platform.resolve(Some(&pk), None, None).await.unwrap();
+
+    assert_eq!(platform.rename_project(&id, "Shop 2").await.unwrap().name, "Shop 2");
+
+    // Rotation with a grace period: both keys work; with none, the old one stops at once.
+    let new = platform.rotate_key(&id, &keys.publishable.id, Duration::from_secs(3600)).await.unwrap();
+    platform.resolve(Some(&pk), None, None).await.unwrap();
+    platform.resolve(Some(&new.secret), None, None).await.unwrap();
+    let newer = platform.rotate_key(&id, &new.id, Duration::ZERO).await.unwrap();
+    assert!(matches!(
+        platform.resolve(Some(&new.secret), None, None).await.unwrap_err(),
+        Error::InvalidApiKey
+    ));
+    platform.resolve(Some(&newer.secret), None, None).await.unwrap();
+    platform.revoke_key(&id, &newer.id).await.unwrap();
+    assert!(matches!(
+        platform.resolve(Some(&newer.secret), None, None).await.unwrap_err(),
+        Error::InvalidApiKey
+    ));
+
+    // Schema changes go through the planner; destructive ones need the opt-in.
+    let mut v2 = shop();
+    v2.tables[0].columns.push(serde_json::from_str(r#"{ "name": "note", "type": "text" }"#).unwrap());
+    let report = platform.apply_schema(&id, "2", &v2, false).await.unwrap();
+    assert!(!report.plan.is_empty());
+    assert!(platform.apply_schema(&id, "2", &v2, false).await.unwrap().already_applied);
+    let err = platform.apply_schema(&id, "3", &shop(), false).await.unwrap_err();
+    assert_eq!(err.code(), "migration_destructive", "{err}");
+    assert_eq!(platform.project(&id).await.unwrap().schema_version.as_deref(), Some("2"));
+    assert!(
+        platform
+            .project_db(&id)
+            .await
+            .unwrap()
+            .schema()
+            .unwrap()
+            .table("orders")
+            .unwrap()
+            .column("note")
+            .is_some()
+    );
+
+    // Delete is guarded by the slug and removes the database file.
+    assert!(matches!(platform.delete_project(&id, "wrong").await.unwrap_err(), Error::Guard(_)));
+    let slug = platform.project(&id).await.unwrap().slug;
+    assert!(dir.path().join(format!("{id}.sqlite")).exists());
+    platform.delete_project(&id, &slug).await.unwrap();
+    assert!(!dir.path().join(format!("{id}.sqlite")).exists());
+    assert!(matches!(platform.project(&id).await.unwrap_err(), Error::ProjectNotFound(_)));
+    assert!(platform.resolve(Some(&keys.secret.secret), None, None).await.is_err());
+}
+
+#[tokio::test]
+async fn open_file_databases_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = PlatformConfig::new("http://api.test");
+    config.data_dir = Some(dir.path().to_owned());
+    config.max_open_databases = 2;
+    let platform = sqlite_platform(config, Vec::new()).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(platform.create_project("o", &format!("P{i}"), with_schema()).await.unwrap().project.id);
+    }
+    for id in &ids {
+        let pdb = platform.project_db(id).await.unwrap();
+        pdb.db().execute(Stmt::raw("insert into orders (id) values (7)")).await.unwrap();
+        assert!(platform.open_databases() <= 2);
+    }
+    // A closed database reopens with its data.
+    let pdb = platform.project_db(&ids[0]).await.unwrap();
+    let rows = pdb.db().query(Stmt::raw("select count(*) as n from orders")).await.unwrap();
+    assert_eq!(rows[0].int("n").unwrap(), 1);
+}
+
+// ---- PostgreSQL ---------------------------------------------------------------------------
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+
+    fn pg_url() -> String {
+        std::env::var("EASBASE_PG_URL")
+            .unwrap_or_else(|_| "host=127.0.0.1 user=postgres dbname=postgres".into())
+    }
+
+    async fn pg_platform() -> (Platform, String) {
+        use easbase_core::db::PgConfig;
+        let db = Db::connect_postgres(PgConfig::new(pg_url())).await.unwrap_or_else(|e| {
+            panic!("cannot reach PostgreSQL at {} ({e}); start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start", pg_url())
+        });
+        let schema = format!("t_platform_{}", uuid::Uuid::new_v4().simple());
+        let mut config = PlatformConfig::new("http://api.test");
+        config.platform_schema = easbase_core::schema::Ident::new(schema.clone()).unwrap();
+        (Platform::open(db, config, Vec::new()).await.unwrap(), schema)
+    }
+
+    async fn pg_cleanup(platform: &Platform, schema: &str) {
+        for p in platform.projects(None).await.unwrap() {
+            platform.delete_project(&p.id, &p.slug).await.unwrap();
+        }
+        platform.db().execute_script(&[format!("DROP SCHEMA {schema} CASCADE")]).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn postgres_projects_are_isolated() {
+        let (platform, schema) = pg_platform().await;
+        let a = platform.create_project("o", "A", with_schema()).await.unwrap();
+        let b = platform.create_project("o", "B", with_schema()).await.unwrap();
+        let (pa, pb) = (
+            platform.project_db(&a.project.id).await.unwrap(),
+            platform.project_db(&b.project.id).await.unwrap(),
+        );
+        let table = |p: &ProjectDb| format!("{}.orders", p.pg_schema().unwrap());
+        // Seed both projects as their service role.
+        let svc_a =
+            platform.resolve(Some(&a.keys.as_ref().unwrap().secret.secret), None, None).await.unwrap();
+        let svc_b =
+            platform.resolve(Some(&b.keys.as_ref().unwrap().secret.secret), None, None).await.unwrap();
+        let uid = "a0000000-0000-4000-8000-000000000001";
+        for (p, ctx) in [(&pa, &svc_a), (&pb, &svc_b)] {
+            let scope = p.scope(ctx, false).unwrap();
+            let sql = format!(
+                "insert into {} (id, owner_id) select g, '{uid}' from generate_series(1, 50) g",
+                table(p)
+            );
+            p.db().transaction(&scope, vec![Stmt::raw(sql)]).await.unwrap();
+        }
+        // A's contexts can touch nothing of B: not read, count, update nor delete.
+        let anon_a =
+            platform.resolve(Some(&a.keys.as_ref().unwrap().publishable.secret), None, None).await.unwrap();
+        for ctx in [&anon_a, &svc_a] {
+            let scope = pa.scope(ctx, false).unwrap();
+            for sql in [
+                format!("select * from {}", table(&pb)),
+                format!("select count(*) from {}", table(&pb)),
+                format!("update {} set total = 1", table(&pb)),
+                format!("delete from {}", table(&pb)),
+                format!("select count(*) from {}.{}", schema, "api_keys"),
+                format!("select count(*) from {}.{}", schema, "projects"),
+            ] {
+                let err = pa.db().transaction(&scope, vec![Stmt::raw(sql.clone())]).await.unwrap_err();
+                assert_eq!(err.sqlstate(), Some("42501"), "{sql}: {err}");
+            }
+            // The other project's context cannot be used with this project's handle.
+            assert!(pb.scope(ctx, true).is_err());
+        }
+        // Within A: service sees all 50, anon none (policy owner_id = auth.uid).
+        let count = |ctx: &easbase_core::context::RequestContext| {
+            let scope = pa.scope(ctx, true).unwrap();
+            let db = pa.db().clone();
+            let sql = format!("select count(*)::bigint as n from {}", table(&pa));
+            async move { db.transaction(&scope, vec![Stmt::raw(sql)]).await.unwrap()[0].rows[0].int("n").unwrap() }
+        };
+        assert_eq!(count(&svc_a).await, 50);
+        assert_eq!(count(&anon_a).await, 0);
+        assert_eq!(
+            platform
+                .db()
+                .query(Stmt::raw(format!("select count(*)::bigint as n from {}", table(&pb))))
+                .await
+                .unwrap()[0]
+                .int("n")
+                .unwrap(),
+            50,
+            "B's rows are untouched"
+        );
+        pg_cleanup(&platform, &schema).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_lifecycle_and_failure_cleanup() {
+        let (platform, schema) = pg_platform().await;
+        let created = platform.create_project("o", "Shop", with_schema()).await.unwrap();
+        let id = created.project.id.clone();
+        let pdb = platform.project_db(&id).await.unwrap();
+        let pg_schema = pdb.pg_schema().unwrap().to_string();
+        let exists = |sql: String| {
+            let db = platform.db().clone();
+            async move { db.query(Stmt::raw(sql)).await.unwrap()[0].int("n").unwrap() }
+        };
+        assert_eq!(
+            exists(format!("select count(*)::bigint as n from pg_namespace where nspname = '{pg_schema}'"))
+                .await,
+            1
+        );
+        assert_eq!(
+            exists(format!(
+                "select count(*)::bigint as n from pg_roles where rolname like '{pg_schema}\\_%'"
+            ))
+            .await,
+            3
+        );
+        // Request roles own nothing.
+        assert_eq!(
+            exists(format!(
+                "select count(*)::bigint as n from pg_class c join pg_roles r on r.oid = c.relowner where r.rolname like '{pg_schema}\\_%'"
+            ))
+            .await,
+            0
+        );
+        let mut v2 = shop();
+        v2.tables[0].columns.push(serde_json::from_str(r#"{ "name": "note", "type": "text" }"#).unwrap());
+        platform.apply_schema(&id, "2", &v2, false).await.unwrap();
+        let slug = created.project.slug.clone();
+        platform.delete_project(&id, &slug).await.unwrap();
+        assert_eq!(
+            exists(format!("select count(*)::bigint as n from pg_namespace where nspname = '{pg_schema}'"))
+                .await,
+            0
+        );
+        assert_eq!(
+            exists(format!(
+                "select count(*)::bigint as n from pg_roles where rolname like '{pg_schema}\\_%'"
+            ))
+            .await,
+            0
+        );
+
+        // A schema that fails on the engine (not in validation): nothing is left.
+        let bad = Schema::from_json(
+            r#"{ "tables": [ { "name": "t", "columns": [ { "name": "id", "type": "integer", "primary": true },
+                 { "name": "x", "type": "integer", "check": "x > 0", "default": -1, "required": true } ] } ] }"#,
+        )
+        .unwrap();
+        let flaky = platform
+            .create_project("o", "Bad", CreateProject { schema: Some(bad), ..Default::default() })
+            .await;
+        if let Err(Error::Provisioning(_)) = flaky {
+            let p = platform.projects(Some("o")).await.unwrap().pop().unwrap();
+            let ps = format!("p_{}", p.id);
+            assert_eq!(
+                exists(format!("select count(*)::bigint as n from pg_namespace where nspname = '{ps}'"))
+                    .await,
+                0
+            );
+        }
+        pg_cleanup(&platform, &schema).await;
+    }
+}

@@ -455,9 +455,10 @@ impl Platform {
         // in-memory database must never be reopened).
         let schema = provision::current_schema(&pdb).await?.map(Arc::new);
         if let Ok(mut open) = self.inner.open.lock()
-            && let Some((_, cached)) = open.entries.get_mut(id.as_str()) {
-                cached.schema = schema;
-            }
+            && let Some((_, cached)) = open.entries.get_mut(id.as_str())
+        {
+            cached.schema = schema;
+        }
         Ok(report)
     }
 

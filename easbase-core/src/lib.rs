@@ -5,10 +5,10 @@
 //! build on it; it knows nothing of HTTP.
 //!
 //! **Status:** the database handle ([`db`]), API keys ([`keys`]), the request context with
-//! JWT verification ([`context`]) and the project lifecycle ([`project`]) work on SQLite
-//! and PostgreSQL (shared isolation). Dedicated databases, quotas beyond projects per
-//! owner, usage metering, request logs and cross-process cache invalidation come next
-//! (see `ARCHITECTURE.md`).
+//! JWT verification ([`context`]), the project lifecycle ([`project`]), usage metering
+//! ([`usage`]) and request logs ([`logs`]) work on SQLite and PostgreSQL (shared
+//! isolation). Dedicated databases, request-rate quotas and cross-process cache
+//! invalidation come next (see `ARCHITECTURE.md`).
 //!
 //! ## Feature flags
 //!
@@ -26,8 +26,10 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod keys;
+pub mod logs;
 pub mod module;
 pub mod project;
+pub mod usage;
 
 pub use easbase_schema as schema;
 pub use error::{Error, Result};

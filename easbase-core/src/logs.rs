@@ -1,0 +1,904 @@
+//! Request logs per project, with bounded retention, for a dashboard.
+//!
+//! The HTTP layer builds a [`RequestLog`] per request (usually with
+//! [`RequestLog::from_context`]) and hands it to a [`LogSink`]. The default sink,
+//! [`BatchingLogSink`], keeps entries in memory and a background task writes them to the
+//! `request_logs` platform table ([`LogsModule`]) in one multi-row insert per flush; every
+//! [`LogConfig::prune_every`] flushes it applies the [`Retention`] bound. [`query`] reads
+//! them back newest first, with filters and keyset pagination.
+//!
+//! **No secrets in logs.** A path's query string is reduced to its parameter *names*
+//! ([`sanitize_path`]), so `?apikey=…&token=…` is stored as `?apikey&token`; no header,
+//! key, token or claim other than the user id (`sub`) is ever stored. [`request_span`]
+//! gives the matching `tracing` span.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use easbase_core::context::ProjectId;
+//! use easbase_core::db::{Db, SqliteConfig};
+//! use easbase_core::logs::{self, BatchingLogSink, LogConfig, LogQuery, LogSink, LogsModule, RequestLog};
+//! use easbase_core::project::{Platform, PlatformConfig};
+//! use easbase_core::usage::PlatformTables;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> easbase_core::Result<()> {
+//! let db = Db::open_sqlite(SqliteConfig::in_memory())?;
+//! let platform = Platform::open(db, PlatformConfig::new("http://localhost"), vec![Arc::new(LogsModule)]).await?;
+//! let tables = PlatformTables::of(&platform);
+//! let sink = BatchingLogSink::start(tables.clone(), LogConfig::default())?;
+//!
+//! let project = ProjectId::new("acme")?;
+//! let mut log = RequestLog::new(&project, "req-1", "GET", "/rest/v1/todos?select=id&apikey=eb_pk_secret", 200);
+//! log.duration_ms = 3;
+//! sink.record(log);
+//! sink.flush().await?;
+//!
+//! let page = logs::query(&tables, &project, &LogQuery { status_min: Some(200), ..LogQuery::default() }).await?;
+//! assert_eq!(page.entries.len(), 1);
+//! assert_eq!(page.entries[0].log.path, "/rest/v1/todos?select&apikey");
+//! assert!(page.next.is_none());
+//! sink.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use easbase_schema::{Role, Schema};
+use sea_query::{Alias, Cond, Expr, ExprTrait, Func, Order, Query};
+use tokio::sync::Notify;
+
+pub use crate::usage::{FlushStats, PlatformTables, TaskProbe};
+
+use crate::context::{ProjectId, RequestContext, role_claim};
+use crate::db::{Row, Scope, Stmt};
+use crate::error::{Error, Result};
+use crate::module::Module;
+use crate::usage::{Batch, Counters, Worker, clean};
+
+/// The name of the request log table in the platform database.
+pub const LOGS_TABLE: &str = "request_logs";
+
+/// The longest stored path (longer ones are cut).
+pub const MAX_PATH_CHARS: usize = 1024;
+/// The most entries one [`query`] returns.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// Rows per insert statement: 10 bound values each, below every engine's limit.
+const ROWS_PER_STATEMENT: usize = 1000;
+const MAX_REQUEST_ID_CHARS: usize = 128;
+const MAX_USER_ID_CHARS: usize = 200;
+const MAX_ERROR_CODE_CHARS: usize = 64;
+const MAX_METHOD_CHARS: usize = 16;
+const MAX_PARAM_NAME_CHARS: usize = 64;
+
+// ---- the entry ------------------------------------------------------------------------------
+
+/// One request, as logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestLog {
+    /// The project.
+    pub project: ProjectId,
+    /// The request id ([`RequestContext::request_id`]).
+    pub request_id: String,
+    /// When the request arrived, Unix milliseconds.
+    pub at: i64,
+    /// The HTTP method (upper case).
+    pub method: String,
+    /// The path; a query string keeps only its parameter names ([`sanitize_path`] is
+    /// applied when the entry is recorded).
+    pub path: String,
+    /// The response status.
+    pub status: u16,
+    /// How long the request took.
+    pub duration_ms: u64,
+    /// The role it acted as.
+    pub role: Option<Role>,
+    /// The user id (`sub` claim) of a signed-in user.
+    pub user_id: Option<String>,
+    /// The error code ([`Error::code`]) of a failed request.
+    pub error_code: Option<String>,
+}
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl RequestLog {
+    /// An entry for a request that arrives now, without role, user or error.
+    pub fn new(project: &ProjectId, request_id: &str, method: &str, path: &str, status: u16) -> RequestLog {
+        RequestLog {
+            project: project.clone(),
+            request_id: request_id.to_owned(),
+            at: now_ms(),
+            method: method.to_owned(),
+            path: path.to_owned(),
+            status,
+            duration_ms: 0,
+            role: None,
+            user_id: None,
+            error_code: None,
+        }
+    }
+
+    /// An entry for a request of `ctx` that started at `started` (Unix ms) and took
+    /// `duration`: project, request id, role and user id come from the context (no claims
+    /// and no keys).
+    pub fn from_context(
+        ctx: &RequestContext,
+        method: &str,
+        path: &str,
+        status: u16,
+        started: i64,
+        duration: Duration,
+    ) -> RequestLog {
+        RequestLog {
+            project: ctx.project().clone(),
+            request_id: ctx.request_id().to_owned(),
+            at: started,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            status,
+            duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+            role: Some(ctx.role()),
+            user_id: ctx.uid().map(str::to_owned),
+            error_code: None,
+        }
+    }
+
+    /// The same entry with an error code.
+    #[must_use]
+    pub fn with_error(mut self, error: &Error) -> RequestLog {
+        self.error_code = Some(error.code().to_owned());
+        self
+    }
+
+    /// The entry as stored: path sanitized, fields cut to their column sizes.
+    fn sanitized(mut self) -> RequestLog {
+        self.path = sanitize_path(&self.path);
+        self.method = normalize_method(&self.method);
+        self.request_id = clean(&self.request_id, MAX_REQUEST_ID_CHARS);
+        self.user_id = self.user_id.map(|u| clean(&u, MAX_USER_ID_CHARS));
+        self.error_code = self.error_code.map(|c| clean(&c, MAX_ERROR_CODE_CHARS));
+        self
+    }
+}
+
+fn normalize_method(method: &str) -> String {
+    let m = method.trim();
+    if m.is_empty() || m.len() > MAX_METHOD_CHARS || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return "OTHER".into();
+    }
+    m.to_ascii_uppercase()
+}
+
+/// A path as logged: scheme, host and fragment dropped, the query string reduced to
+/// the names of its parameters (values — keys, tokens, filters — are never kept; a name
+/// that does not look like one is dropped too), control characters removed, cut to
+/// [`MAX_PATH_CHARS`].
+///
+/// ```
+/// use easbase_core::logs::sanitize_path;
+/// assert_eq!(sanitize_path("/rest/v1/todos?select=*&apikey=secret&token=x"), "/rest/v1/todos?select&apikey&token");
+/// assert_eq!(sanitize_path("https://user:pw@host/auth/v1/verify?token=abc#frag"), "/auth/v1/verify?token");
+/// assert_eq!(sanitize_path("/a?eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"), "/a");
+/// ```
+pub fn sanitize_path(raw: &str) -> String {
+    let raw = raw.split('#').next().unwrap_or_default();
+    // Drop `scheme://authority` (it may carry `user:password@`).
+    let raw = match raw.find("://") {
+        Some(i) if raw[..i].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) => {
+            let rest = &raw[i + 3..];
+            match rest.find(['/', '?']) {
+                Some(j) => &rest[j..],
+                None => "/",
+            }
+        }
+        _ => raw,
+    };
+    let (path, query) = match raw.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (raw, None),
+    };
+    let mut out = clean(path, MAX_PATH_CHARS);
+    if let Some(query) = query {
+        let names: Vec<&str> = query
+            .split('&')
+            .map(|pair| pair.split('=').next().unwrap_or_default())
+            .filter(|name| {
+                !name.is_empty()
+                    && name.len() <= MAX_PARAM_NAME_CHARS
+                    && !name.contains('.')
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'[' | b']'))
+            })
+            .collect();
+        if !names.is_empty() {
+            out.push('?');
+            out.push_str(&names.join("&"));
+        }
+    }
+    clean(&out, MAX_PATH_CHARS)
+}
+
+/// The `tracing` span of one request: `project`, `request_id` and `role` — no claims, no
+/// keys. The HTTP layers enter it around the request's work, so every event and
+/// statement span inside carries them.
+///
+/// ```
+/// use easbase_core::context::{ProjectId, RequestContext};
+/// use easbase_core::logs::request_span;
+/// use easbase_core::schema::Role;
+/// let ctx = RequestContext::new(ProjectId::new("acme")?, Role::Anon, Default::default(), Some("req-1"));
+/// let span = request_span(&ctx);
+/// let _entered = span.enter();
+/// # Ok::<(), easbase_core::Error>(())
+/// ```
+pub fn request_span(ctx: &RequestContext) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        project = %ctx.project(),
+        request_id = %ctx.request_id(),
+        role = role_claim(ctx.role()),
+    )
+}
+
+fn role_from_claim(s: &str) -> Option<Role> {
+    [Role::Anon, Role::Authenticated, Role::Service].into_iter().find(|r| role_claim(*r) == s)
+}
+
+// ---- the sink trait -------------------------------------------------------------------------
+
+/// Where request logs go. Pluggable: the default is [`BatchingLogSink`].
+///
+/// ```
+/// use std::sync::Mutex;
+/// use easbase_core::logs::{LogSink, RequestLog};
+///
+/// /// Keeps the last entry (tests).
+/// #[derive(Default)]
+/// struct Last(Mutex<Option<RequestLog>>);
+///
+/// #[async_trait::async_trait]
+/// impl LogSink for Last {
+///     fn record(&self, log: RequestLog) {
+///         *self.0.lock().unwrap() = Some(log);
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait LogSink: Send + Sync {
+    /// Takes one entry. Called on the request path: must be cheap and must not wait on
+    /// I/O (no `.await`, no blocking call).
+    fn record(&self, log: RequestLog);
+
+    /// Writes what is pending now (tests, graceful stop). The default does nothing.
+    ///
+    /// # Errors
+    /// The sink's storage errors ([`Error::Database`], [`Error::Unavailable`]).
+    async fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+// ---- retention and the batching sink --------------------------------------------------------
+
+/// How long logs are kept. Both bounds apply when both are set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    /// Keep at most this many newest entries per project (default 100,000).
+    pub max_rows_per_project: Option<u64>,
+    /// Keep entries at most this old (default 7 days).
+    pub max_age: Option<Duration>,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention { max_rows_per_project: Some(100_000), max_age: Some(Duration::from_secs(7 * 24 * 3600)) }
+    }
+}
+
+/// How a [`BatchingLogSink`] batches and prunes.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// How often pending entries are written (default 2 s; at least 10 ms).
+    pub flush_every: Duration,
+    /// Flush early once this many entries are pending (default 500).
+    pub max_batch: usize,
+    /// Drop new entries (counting them) once this many are pending, when the database
+    /// cannot keep up (default 50,000).
+    pub max_pending: usize,
+    /// The retention bound.
+    pub retention: Retention,
+    /// Apply the retention bound after every this many flushes of the background task
+    /// (default 10; 0 means never from the task — call [`BatchingLogSink::prune`]).
+    pub prune_every: u32,
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            flush_every: Duration::from_secs(2),
+            max_batch: 500,
+            max_pending: 50_000,
+            retention: Retention::default(),
+            prune_every: 10,
+        }
+    }
+}
+
+struct LogState {
+    tables: PlatformTables,
+    config: LogConfig,
+    pending: Mutex<Vec<RequestLog>>,
+    /// Projects written since the last prune: only their row counts can have grown.
+    touched: Mutex<HashSet<ProjectId>>,
+    flushes_since_prune: Mutex<u32>,
+    wake: Notify,
+    flushing: tokio::sync::Mutex<()>,
+    counters: Counters,
+}
+
+/// The default [`LogSink`]: entries kept in memory and written by a background task in
+/// one multi-row insert per flush, pruned to the [`Retention`] bound every
+/// [`LogConfig::prune_every`] flushes. See the [module docs](self).
+///
+/// Dropping the sink stops its task after one last flush; [`BatchingLogSink::shutdown`]
+/// does the same and waits for it.
+pub struct BatchingLogSink {
+    state: Arc<LogState>,
+    worker: Worker,
+}
+
+impl std::fmt::Debug for BatchingLogSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchingLogSink").field("stats", &self.stats()).finish_non_exhaustive()
+    }
+}
+
+impl BatchingLogSink {
+    /// Starts a sink writing to `tables` (which must hold [`LogsModule`]'s table), with its
+    /// background task on the current tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::Config`] outside a tokio runtime, or when `max_batch` is 0.
+    pub fn start(tables: PlatformTables, config: LogConfig) -> Result<BatchingLogSink> {
+        if config.max_batch == 0 {
+            return Err(Error::Config("logs: max_batch must be at least 1".into()));
+        }
+        let every = config.flush_every;
+        let state = Arc::new(LogState {
+            tables,
+            config,
+            pending: Mutex::new(Vec::new()),
+            touched: Mutex::new(HashSet::new()),
+            flushes_since_prune: Mutex::new(0),
+            wake: Notify::new(),
+            flushing: tokio::sync::Mutex::new(()),
+            counters: Counters::default(),
+        });
+        let worker = Worker::spawn(Arc::clone(&state), every)?;
+        Ok(BatchingLogSink { state, worker })
+    }
+
+    /// What the sink has done so far.
+    pub fn stats(&self) -> FlushStats {
+        let pending = self.state.pending.lock().unwrap_or_else(PoisonError::into_inner).len();
+        self.state.counters.snapshot(pending as u64)
+    }
+
+    /// A probe telling whether the sink's task still runs (it does not keep it alive).
+    pub fn probe(&self) -> TaskProbe {
+        let weak: std::sync::Weak<dyn std::any::Any + Send + Sync> = Arc::downgrade(&self.state) as _;
+        TaskProbe(weak)
+    }
+
+    /// Applies the retention bound now: deletes entries older than
+    /// [`Retention::max_age`], and, for every project written since the last prune, all
+    /// but its [`Retention::max_rows_per_project`] newest entries. Returns how many rows
+    /// were deleted. The background task calls it every [`LogConfig::prune_every`] flushes.
+    ///
+    /// # Errors
+    /// [`Error::Database`], [`Error::Unavailable`] (the projects not yet pruned are kept
+    /// for the next time).
+    pub async fn prune(&self) -> Result<u64> {
+        self.state.prune().await
+    }
+
+    /// Stops the background task, then writes what is pending. Entries recorded afterwards
+    /// are only written by an explicit [`LogSink::flush`].
+    ///
+    /// # Errors
+    /// As [`LogSink::flush`]; the entries that could not be written stay pending.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.worker.stop().await;
+        self.state.flush().await
+    }
+}
+
+#[async_trait]
+impl LogSink for BatchingLogSink {
+    fn record(&self, log: RequestLog) {
+        self.state.record(log);
+    }
+
+    async fn flush(&self) -> Result<()> {
+        self.state.flush().await
+    }
+}
+
+const LOG_COLUMNS: [&str; 10] = [
+    "project_id",
+    "request_id",
+    "at",
+    "method",
+    "path",
+    "status",
+    "duration_ms",
+    "role",
+    "user_id",
+    "error_code",
+];
+
+impl LogState {
+    fn record(&self, log: RequestLog) {
+        let log = log.sanitized();
+        let full = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            if pending.len() >= self.config.max_pending {
+                drop(pending);
+                Counters::add(&self.counters.dropped, 1);
+                return;
+            }
+            pending.push(log);
+            pending.len() >= self.config.max_batch
+        };
+        Counters::add(&self.counters.recorded, 1);
+        if full {
+            self.wake.notify_one();
+        }
+    }
+
+    fn insert(&self, rows: &[RequestLog]) -> Stmt {
+        let mut q = Query::insert();
+        q.into_table(self.tables.table(LOGS_TABLE)).columns(LOG_COLUMNS.map(Alias::new));
+        for log in rows {
+            q.values_panic([
+                log.project.as_str().into(),
+                log.request_id.as_str().into(),
+                log.at.into(),
+                log.method.as_str().into(),
+                log.path.as_str().into(),
+                i32::from(log.status).into(),
+                i64::try_from(log.duration_ms).unwrap_or(i64::MAX).into(),
+                log.role.map(role_claim).into(),
+                log.user_id.clone().into(),
+                log.error_code.clone().into(),
+            ]);
+        }
+        self.tables.stmt(&q)
+    }
+
+    async fn flush(&self) -> Result<()> {
+        let _one_at_a_time = self.flushing.lock().await;
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(batch).await
+    }
+
+    /// Writes entries in one transaction (one statement up to 1,000 entries); on failure
+    /// they go back in front of the pending ones, within the bound.
+    #[tracing::instrument(name = "logs.flush", level = "debug", skip_all, fields(entries = batch.len()))]
+    async fn write(&self, batch: Vec<RequestLog>) -> Result<()> {
+        let statements: Vec<Stmt> = batch.chunks(ROWS_PER_STATEMENT).map(|c| self.insert(c)).collect();
+        let n = statements.len() as u64;
+        match self.tables.db().transaction(&Scope::default(), statements).await {
+            Ok(_) => {
+                Counters::add(&self.counters.flushes, 1);
+                Counters::add(&self.counters.statements, n);
+                Counters::add(&self.counters.rows, batch.len() as u64);
+                let mut touched = self.touched.lock().unwrap_or_else(PoisonError::into_inner);
+                touched.extend(batch.into_iter().map(|l| l.project));
+                Ok(())
+            }
+            Err(e) => {
+                Counters::add(&self.counters.failures, 1);
+                tracing::warn!(code = e.code(), error = %e, "log flush failed; entries kept for the next one");
+                let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                let room = self.config.max_pending.saturating_sub(pending.len());
+                let lost = batch.len().saturating_sub(room);
+                // Older entries go back in front of those recorded meanwhile.
+                let kept: Vec<RequestLog> = batch.into_iter().skip(lost).collect();
+                pending.splice(0..0, kept);
+                drop(pending);
+                Counters::add(&self.counters.dropped, lost as u64);
+                Err(e)
+            }
+        }
+    }
+
+    async fn prune(&self) -> Result<u64> {
+        let projects: Vec<ProjectId> =
+            self.touched.lock().unwrap_or_else(PoisonError::into_inner).drain().collect();
+        self.prune_projects(projects).await
+    }
+
+    /// Applies the age bound to every project and the row bound to `projects` (those
+    /// written since the last prune); on failure the projects not done are kept.
+    #[tracing::instrument(name = "logs.prune", level = "debug", skip_all, fields(projects = projects.len()))]
+    async fn prune_projects(&self, projects: Vec<ProjectId>) -> Result<u64> {
+        let retention = &self.config.retention;
+        let tables = &self.tables;
+        let keep = |from: usize| {
+            self.touched
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(projects[from..].iter().cloned());
+        };
+        let mut deleted = 0;
+        if let Some(age) = retention.max_age {
+            let cutoff = now_ms().saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
+            let mut q = Query::delete();
+            q.from_table(tables.table(LOGS_TABLE)).and_where(Expr::col(Alias::new("at")).lt(cutoff));
+            match tables.db().execute(tables.stmt(&q)).await {
+                Ok(n) => deleted += n,
+                Err(e) => {
+                    keep(0);
+                    return Err(e);
+                }
+            }
+        }
+        if let Some(max) = retention.max_rows_per_project {
+            for (i, project) in projects.iter().enumerate() {
+                match prune_project(tables, project, max).await {
+                    Ok(n) => deleted += n,
+                    Err(e) => {
+                        keep(i);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Counters::add(&self.counters.prunes, 1);
+        Counters::add(&self.counters.pruned_rows, deleted);
+        tracing::debug!(deleted, "log retention applied");
+        Ok(deleted)
+    }
+}
+
+#[async_trait]
+impl Batch for LogState {
+    fn wake(&self) -> &Notify {
+        &self.wake
+    }
+
+    async fn flush(&self) -> Result<()> {
+        LogState::flush(self).await
+    }
+
+    async fn after_flush(&self) {
+        if self.config.prune_every == 0 {
+            return;
+        }
+        let due = {
+            let mut n = self.flushes_since_prune.lock().unwrap_or_else(PoisonError::into_inner);
+            *n += 1;
+            if *n >= self.config.prune_every {
+                *n = 0;
+                true
+            } else {
+                false
+            }
+        };
+        if due && let Err(e) = self.prune().await {
+            tracing::warn!(code = e.code(), error = %e, "log retention failed; retried at the next prune");
+        }
+    }
+}
+
+/// Deletes all but the `keep` newest entries of `project`: finds the newest entry past
+/// the bound, then deletes it and everything older (two statements, one transaction each).
+async fn prune_project(tables: &PlatformTables, project: &ProjectId, keep: u64) -> Result<u64> {
+    let mut q = Query::select();
+    q.columns([Alias::new("at"), Alias::new("id")])
+        .from(tables.table(LOGS_TABLE))
+        .and_where(Expr::col(Alias::new("project_id")).eq(project.as_str()))
+        .order_by(Alias::new("at"), Order::Desc)
+        .order_by(Alias::new("id"), Order::Desc)
+        .limit(1)
+        .offset(keep);
+    let rows = tables.db().query(tables.stmt(&q)).await?;
+    let Some(row) = rows.first() else { return Ok(0) };
+    let cursor = cursor_of(row)?;
+    let mut q = Query::delete();
+    q.from_table(tables.table(LOGS_TABLE))
+        .and_where(Expr::col(Alias::new("project_id")).eq(project.as_str()))
+        .cond_where(
+            Cond::any().add(Expr::col(Alias::new("at")).lt(cursor.at)).add(
+                Cond::all()
+                    .add(Expr::col(Alias::new("at")).eq(cursor.at))
+                    .add(Expr::col(Alias::new("id")).lte(cursor.id)),
+            ),
+        );
+    tables.db().execute(tables.stmt(&q)).await
+}
+
+// ---- the module -----------------------------------------------------------------------------
+
+/// The platform table of request logs: give it to [`crate::project::Platform::open`].
+///
+/// `request_logs (id, project_id, request_id, at, method, path, status, duration_ms,
+/// role, user_id, error_code)`, indexed by `(project_id, at)` (dashboard queries) and
+/// `(at)` (retention by age); `at` is Unix milliseconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogsModule;
+
+const LOGS_SCHEMA: &str = r#"{ "tables": [
+  { "name": "request_logs", "comment": "EasBase request logs (no secrets: paths keep parameter names only)",
+    "columns": [
+      { "name": "id", "type": "identity", "primary": true },
+      { "name": "project_id", "type": "varchar(40)", "required": true },
+      { "name": "request_id", "type": "varchar(128)", "required": true },
+      { "name": "at", "type": "bigint", "required": true },
+      { "name": "method", "type": "varchar(16)", "required": true },
+      { "name": "path", "type": "varchar(1024)", "required": true },
+      { "name": "status", "type": "integer", "required": true },
+      { "name": "duration_ms", "type": "bigint", "required": true },
+      { "name": "role", "type": "varchar(20)" },
+      { "name": "user_id", "type": "varchar(200)" },
+      { "name": "error_code", "type": "varchar(64)" }
+    ],
+    "indexes": [ { "columns": ["project_id", "at"] }, { "columns": ["at"] } ] }
+] }"#;
+
+#[async_trait]
+impl Module for LogsModule {
+    fn name(&self) -> &'static str {
+        "logs"
+    }
+
+    fn platform_schema(&self) -> Schema {
+        Schema::from_json(LOGS_SCHEMA).unwrap_or_default()
+    }
+}
+
+// ---- queries --------------------------------------------------------------------------------
+
+/// Where a page of [`query`] ends: pass it as [`LogQuery::before`] for the next page.
+/// As text (for a URL): `"{at}.{id}"`.
+///
+/// ```
+/// use easbase_core::logs::LogCursor;
+/// let c: LogCursor = "1700000000123.42".parse().unwrap();
+/// assert_eq!((c.at, c.id), (1_700_000_000_123, 42));
+/// assert_eq!(c.to_string(), "1700000000123.42");
+/// assert!("x.1".parse::<LogCursor>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LogCursor {
+    /// The entry's time (Unix ms).
+    pub at: i64,
+    /// The entry's id.
+    pub id: i64,
+}
+
+impl std::fmt::Display for LogCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.at, self.id)
+    }
+}
+
+/// A malformed [`LogCursor`] text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed log cursor: expected `<at>.<id>`")]
+pub struct ParseCursorError;
+
+impl std::str::FromStr for LogCursor {
+    type Err = ParseCursorError;
+
+    fn from_str(s: &str) -> std::result::Result<LogCursor, ParseCursorError> {
+        let (at, id) = s.split_once('.').ok_or(ParseCursorError)?;
+        Ok(LogCursor {
+            at: at.parse().map_err(|_| ParseCursorError)?,
+            id: id.parse().map_err(|_| ParseCursorError)?,
+        })
+    }
+}
+
+/// Filters of [`query`]; all optional, combined with AND.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogQuery {
+    /// Entries at or after this time (Unix ms).
+    pub from: Option<i64>,
+    /// Entries before this time (Unix ms).
+    pub to: Option<i64>,
+    /// Status at least (e.g. 400 for errors).
+    pub status_min: Option<u16>,
+    /// Status at most.
+    pub status_max: Option<u16>,
+    /// This method (case-insensitive).
+    pub method: Option<String>,
+    /// Paths starting with this (case-sensitive, compared with the stored path).
+    pub path_prefix: Option<String>,
+    /// This request id.
+    pub request_id: Option<String>,
+    /// Entries older than this cursor (the previous page's [`LogPage::next`]).
+    pub before: Option<LogCursor>,
+    /// At most this many entries (default 100; clamped to 1..=[`MAX_LIMIT`]).
+    pub limit: u32,
+}
+
+impl Default for LogQuery {
+    fn default() -> LogQuery {
+        LogQuery {
+            from: None,
+            to: None,
+            status_min: None,
+            status_max: None,
+            method: None,
+            path_prefix: None,
+            request_id: None,
+            before: None,
+            limit: 100,
+        }
+    }
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLog {
+    /// Its id (increasing with insertion within one database).
+    pub id: i64,
+    /// The entry.
+    pub log: RequestLog,
+}
+
+impl StoredLog {
+    /// The cursor that pages past this entry.
+    pub fn cursor(&self) -> LogCursor {
+        LogCursor { at: self.log.at, id: self.id }
+    }
+}
+
+/// One page of [`query`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogPage {
+    /// Newest first.
+    pub entries: Vec<StoredLog>,
+    /// The cursor of the next (older) page, when there are more entries.
+    pub next: Option<LogCursor>,
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::Database { sqlstate: None, message: format!("the request log table holds an unreadable {what}") }
+}
+
+fn cursor_of(row: &Row) -> Result<LogCursor> {
+    Ok(LogCursor {
+        at: row.int("at").map_err(|_| corrupt("time"))?,
+        id: row.int("id").map_err(|_| corrupt("id"))?,
+    })
+}
+
+/// The request logs of `project` matching `filter`, newest first (by time, then id), one
+/// page at a time: keyset pagination, so no entry is skipped or repeated while new ones
+/// arrive.
+///
+/// # Errors
+/// [`Error::Database`], [`Error::Unavailable`].
+pub async fn query(tables: &PlatformTables, project: &ProjectId, filter: &LogQuery) -> Result<LogPage> {
+    let limit = filter.limit.clamp(1, MAX_LIMIT);
+    let mut q = Query::select();
+    q.columns(["id"].into_iter().chain(LOG_COLUMNS).map(Alias::new))
+        .from(tables.table(LOGS_TABLE))
+        .and_where(Expr::col(Alias::new("project_id")).eq(project.as_str()));
+    let col = |c: &str| Expr::col(Alias::new(c));
+    if let Some(from) = filter.from {
+        q.and_where(col("at").gte(from));
+    }
+    if let Some(to) = filter.to {
+        q.and_where(col("at").lt(to));
+    }
+    if let Some(s) = filter.status_min {
+        q.and_where(col("status").gte(i32::from(s)));
+    }
+    if let Some(s) = filter.status_max {
+        q.and_where(col("status").lte(i32::from(s)));
+    }
+    if let Some(m) = &filter.method {
+        q.and_where(col("method").eq(normalize_method(m)));
+    }
+    if let Some(prefix) = &filter.path_prefix
+        && !prefix.is_empty()
+    {
+        // `substr(path, 1, n) = prefix`: exact and case-sensitive on every engine (LIKE
+        // is case-insensitive on SQLite and needs escaping).
+        let prefix: String = prefix.chars().take(MAX_PATH_CHARS).collect();
+        let n = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+        q.and_where(
+            Expr::expr(Func::cust(Alias::new("substr")).arg(col("path")).arg(1i32).arg(n)).eq(prefix),
+        );
+    }
+    if let Some(id) = &filter.request_id {
+        q.and_where(col("request_id").eq(id.as_str()));
+    }
+    if let Some(c) = filter.before {
+        q.cond_where(
+            Cond::any()
+                .add(col("at").lt(c.at))
+                .add(Cond::all().add(col("at").eq(c.at)).add(col("id").lt(c.id))),
+        );
+    }
+    q.order_by(Alias::new("at"), Order::Desc)
+        .order_by(Alias::new("id"), Order::Desc)
+        .limit(u64::from(limit) + 1);
+    let rows = tables.db().query(tables.stmt(&q)).await?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in rows.iter().take(limit as usize) {
+        entries.push(stored_log(row)?);
+    }
+    let next = if rows.len() > limit as usize { entries.last().map(StoredLog::cursor) } else { None };
+    Ok(LogPage { entries, next })
+}
+
+fn stored_log(row: &Row) -> Result<StoredLog> {
+    let status = row.int("status").map_err(|_| corrupt("status"))?;
+    let duration = row.int("duration_ms").map_err(|_| corrupt("duration"))?;
+    Ok(StoredLog {
+        id: row.int("id").map_err(|_| corrupt("id"))?,
+        log: RequestLog {
+            project: ProjectId::new(row.text("project_id")?).map_err(|_| corrupt("project id"))?,
+            request_id: row.text("request_id")?,
+            at: row.int("at").map_err(|_| corrupt("time"))?,
+            method: row.text("method")?,
+            path: row.text("path")?,
+            status: u16::try_from(status).map_err(|_| corrupt("status"))?,
+            duration_ms: u64::try_from(duration).unwrap_or(0),
+            role: row.opt_text("role")?.as_deref().and_then(role_from_claim),
+            user_id: row.opt_text("user_id")?,
+            error_code: row.opt_text("error_code")?,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_never_reach_the_path() {
+        for (raw, want) in [
+            ("/rest/v1/todos?select=*&apikey=secret&token=x", "/rest/v1/todos?select&apikey&token"),
+            ("/a?authorization=Bearer%20xyz", "/a?authorization"),
+            ("/a?", "/a"),
+            ("/a?=v&&x", "/a?x"),
+            ("/a?id=eq.5&order=id.desc", "/a?id&order"),
+            ("http://h", "/"),
+            ("/\u{0}a\nb", "/ab"),
+        ] {
+            assert_eq!(sanitize_path(raw), want, "{raw}");
+        }
+        assert!(sanitize_path(&format!("/{}", "x".repeat(5000))).chars().count() <= MAX_PATH_CHARS);
+    }
+
+    #[test]
+    fn methods_are_normalized() {
+        assert_eq!(normalize_method("get"), "GET");
+        assert_eq!(normalize_method("G E T"), "OTHER");
+        assert_eq!(normalize_method(""), "OTHER");
+    }
+
+    #[test]
+    fn the_module_schema_parses() {
+        assert_eq!(LogsModule.platform_schema().tables.len(), 1);
+    }
+}

@@ -1,0 +1,719 @@
+//! Usage metering per project: requests, rows read and written, auth events, storage bytes.
+//!
+//! The request path calls [`UsageSink::record`], which only updates an in-memory counter.
+//! The default sink, [`BatchingSink`], aggregates counters per (project, minute, metric,
+//! label) and a background task writes them to the `usage_counters` platform table every
+//! [`UsageConfig::flush_every`], or sooner when [`UsageConfig::max_keys`] distinct counters
+//! are pending — in one multi-row insert-or-add statement
+//! (`INSERT … ON CONFLICT (…) DO UPDATE SET value = usage_counters.value + excluded.value`,
+//! the same on PostgreSQL and SQLite). So the hot path writes no row per request.
+//!
+//! The table comes from [`UsageModule`] (give it to [`Platform::open`]); a dashboard reads
+//! it with [`series`] and [`totals`].
+//!
+//! ```
+//! use std::sync::Arc;
+//! use easbase_core::context::ProjectId;
+//! use easbase_core::db::{Db, SqliteConfig};
+//! use easbase_core::project::{Platform, PlatformConfig};
+//! use easbase_core::usage::{self, BatchingSink, Metric, PlatformTables, Step, UsageConfig, UsageEvent, UsageModule, UsageSink};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> easbase_core::Result<()> {
+//! let db = Db::open_sqlite(SqliteConfig::in_memory())?;
+//! let platform = Platform::open(db, PlatformConfig::new("http://localhost"), vec![Arc::new(UsageModule)]).await?;
+//! let tables = PlatformTables::of(&platform);
+//! let sink = BatchingSink::start(tables.clone(), UsageConfig::default())?;
+//!
+//! let project = ProjectId::new("acme")?;
+//! let now = 1_700_000_000; // Unix seconds
+//! for _ in 0..3 {
+//!     sink.record(UsageEvent::request(&project, "/rest/v1/{table}", "GET", 200).at(now));
+//! }
+//! sink.record(UsageEvent::rows_read(&project, "todos", 25).at(now));
+//! sink.flush().await?; // the background task does this every few seconds
+//!
+//! let totals = usage::totals(&tables, &project, now - 60, now + 60).await?;
+//! assert!(totals.contains(&(Metric::Requests, "GET /rest/v1/{table} 200".to_owned(), 3)));
+//! assert!(totals.contains(&(Metric::RowsRead, "todos".to_owned(), 25)));
+//! let per_hour = usage::series(&tables, &project, Metric::Requests, now - 3600, now + 3600, Step::Hour).await?;
+//! assert_eq!(per_hour, vec![(now - now % 3600, 3)]);
+//! sink.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod batch;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use easbase_schema::{Dialect, Ident, Schema};
+use sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Order, Query, TableRef};
+use tokio::sync::Notify;
+
+pub use batch::TaskProbe;
+pub(crate) use batch::{Batch, Counters, Worker};
+
+use crate::context::ProjectId;
+use crate::db::{BuildStmt, Db, Scope, Stmt};
+use crate::error::{Error, Result};
+use crate::module::Module;
+use crate::project::Platform;
+
+/// The name of the usage table in the platform database.
+pub const USAGE_TABLE: &str = "usage_counters";
+
+/// The longest label kept (longer ones are cut, at a character boundary).
+pub const MAX_LABEL_CHARS: usize = 200;
+
+/// Rows per insert statement: 5 bound values each, far below every engine's limit.
+const ROWS_PER_STATEMENT: usize = 2000;
+
+// ---- where the platform tables are ----------------------------------------------------------
+
+/// Where the platform tables live: the platform database and, on PostgreSQL, the schema
+/// holding them ([`crate::project::PlatformConfig::platform_schema`]). Cheap to clone.
+///
+/// ```
+/// use easbase_core::db::{Db, SqliteConfig};
+/// use easbase_core::usage::PlatformTables;
+/// let tables = PlatformTables::new(Db::open_sqlite(SqliteConfig::in_memory())?, None);
+/// assert_eq!(tables.db().dialect(), easbase_core::schema::Dialect::Sqlite);
+/// # Ok::<(), easbase_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct PlatformTables {
+    db: Db,
+    schema: Option<Ident>,
+}
+
+impl PlatformTables {
+    /// The platform tables on `db`, in `pg_schema` on PostgreSQL (ignored on SQLite).
+    pub fn new(db: Db, pg_schema: Option<Ident>) -> PlatformTables {
+        PlatformTables { db, schema: pg_schema }
+    }
+
+    /// The platform tables of a [`Platform`].
+    pub fn of(platform: &Platform) -> PlatformTables {
+        PlatformTables::new(platform.db().clone(), Some(platform.config().platform_schema.clone()))
+    }
+
+    /// The platform database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// A platform table, schema-qualified on PostgreSQL.
+    pub(crate) fn table(&self, name: &str) -> TableRef {
+        use sea_query::IntoTableRef;
+        match (&self.schema, self.db.dialect()) {
+            (Some(s), Dialect::Postgres) => (Alias::new(s.as_str()), Alias::new(name)).into_table_ref(),
+            _ => Alias::new(name).into_table_ref(),
+        }
+    }
+
+    pub(crate) fn stmt(&self, q: &impl BuildStmt) -> Stmt {
+        q.build_for(self.db.dialect())
+    }
+}
+
+// ---- stats ----------------------------------------------------------------------------------
+
+/// What a batching sink has done since it started ([`BatchingSink::stats`],
+/// [`crate::logs::BatchingLogSink::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FlushStats {
+    /// Events (or log entries) accepted by `record`.
+    pub recorded: u64,
+    /// Events refused because too many were pending (the database was too slow or down).
+    pub dropped: u64,
+    /// Flushes that wrote something (one transaction each).
+    pub flushes: u64,
+    /// Insert statements executed by those flushes.
+    pub statements: u64,
+    /// Rows those statements carried (aggregated counters, or log entries).
+    pub rows: u64,
+    /// Flushes that failed (their entries were kept for the next flush).
+    pub failures: u64,
+    /// Retention passes run (log sink).
+    pub prunes: u64,
+    /// Rows deleted by retention (log sink).
+    pub pruned_rows: u64,
+    /// Entries waiting for the next flush.
+    pub pending: u64,
+}
+
+// ---- events ---------------------------------------------------------------------------------
+
+/// What is metered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Metric {
+    /// API requests; label `"{METHOD} {route} {status}"`.
+    Requests,
+    /// Rows returned to callers; label: the table.
+    RowsRead,
+    /// Rows inserted, updated or deleted; label: the table.
+    RowsWritten,
+    /// Auth events; label: the kind (`sign_up`, `sign_in`, `token_refresh`, …).
+    AuthEvents,
+    /// Change of stored bytes (negative when objects are deleted); label: the bucket.
+    StorageBytes,
+}
+
+impl Metric {
+    /// Every metric.
+    pub const ALL: [Metric; 5] =
+        [Metric::Requests, Metric::RowsRead, Metric::RowsWritten, Metric::AuthEvents, Metric::StorageBytes];
+
+    /// The name stored in the table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Requests => "requests",
+            Metric::RowsRead => "rows_read",
+            Metric::RowsWritten => "rows_written",
+            Metric::AuthEvents => "auth_events",
+            Metric::StorageBytes => "storage_bytes",
+        }
+    }
+
+    /// The metric of a stored name.
+    ///
+    /// ```
+    /// use easbase_core::usage::Metric;
+    /// assert_eq!(Metric::from_name("rows_read"), Some(Metric::RowsRead));
+    /// assert_eq!(Metric::from_name("nope"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One metered event: `value` is added to the counter of (project, minute of `at`,
+/// metric, label).
+///
+/// Labels should have few distinct values (a route template such as
+/// `/rest/v1/{table}`, not a path with ids): every distinct label is a row per minute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEvent {
+    /// The project.
+    pub project: ProjectId,
+    /// When, in Unix seconds (times before 1970 count as 0).
+    pub at: i64,
+    /// What.
+    pub metric: Metric,
+    /// Which (cut to [`MAX_LABEL_CHARS`], control characters dropped).
+    pub label: String,
+    /// How much (1 for a request; a byte delta for storage).
+    pub value: i64,
+}
+
+/// The current time in Unix seconds.
+fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl UsageEvent {
+    /// An event now.
+    pub fn new(project: &ProjectId, metric: Metric, label: impl Into<String>, value: i64) -> UsageEvent {
+        UsageEvent { project: project.clone(), at: now_secs(), metric, label: label.into(), value }
+    }
+
+    /// One API request: label `"{METHOD} {route} {status}"`. `route` should be the
+    /// route's template, not the path.
+    ///
+    /// ```
+    /// use easbase_core::context::ProjectId;
+    /// use easbase_core::usage::UsageEvent;
+    /// let e = UsageEvent::request(&ProjectId::new("acme")?, "/rest/v1/{table}", "get", 404);
+    /// assert_eq!(e.label, "GET /rest/v1/{table} 404");
+    /// # Ok::<(), easbase_core::Error>(())
+    /// ```
+    pub fn request(project: &ProjectId, route: &str, method: &str, status: u16) -> UsageEvent {
+        let label = format!("{} {route} {status}", method.to_ascii_uppercase());
+        UsageEvent::new(project, Metric::Requests, label, 1)
+    }
+
+    /// `rows` rows returned from `table`.
+    pub fn rows_read(project: &ProjectId, table: &str, rows: u64) -> UsageEvent {
+        UsageEvent::new(project, Metric::RowsRead, table, saturating_i64(rows))
+    }
+
+    /// `rows` rows inserted, updated or deleted in `table`.
+    pub fn rows_written(project: &ProjectId, table: &str, rows: u64) -> UsageEvent {
+        UsageEvent::new(project, Metric::RowsWritten, table, saturating_i64(rows))
+    }
+
+    /// One auth event of `kind` (`sign_up`, `sign_in`, `token_refresh`, `otp_sent`, …).
+    pub fn auth(project: &ProjectId, kind: &str) -> UsageEvent {
+        UsageEvent::new(project, Metric::AuthEvents, kind, 1)
+    }
+
+    /// Stored bytes in `bucket` changed by `delta` (negative for deletions).
+    pub fn storage_bytes(project: &ProjectId, bucket: &str, delta: i64) -> UsageEvent {
+        UsageEvent::new(project, Metric::StorageBytes, bucket, delta)
+    }
+
+    /// The same event at another time (Unix seconds).
+    #[must_use]
+    pub fn at(mut self, unix_secs: i64) -> UsageEvent {
+        self.at = unix_secs;
+        self
+    }
+}
+
+fn saturating_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Cuts `s` to `max` characters and drops control characters.
+pub(crate) fn clean(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+// ---- the sink trait -------------------------------------------------------------------------
+
+/// Where usage events go. Pluggable: the default is [`BatchingSink`]; a host may send
+/// events to its own metrics system instead.
+///
+/// ```
+/// use std::sync::atomic::{AtomicI64, Ordering};
+/// use easbase_core::usage::{UsageEvent, UsageSink};
+///
+/// /// Counts requests in a single number.
+/// #[derive(Default)]
+/// struct Counter(AtomicI64);
+///
+/// #[async_trait::async_trait]
+/// impl UsageSink for Counter {
+///     fn record(&self, event: UsageEvent) {
+///         self.0.fetch_add(event.value, Ordering::Relaxed);
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait UsageSink: Send + Sync {
+    /// Takes one event. Called on the request path: must be cheap and must not wait on
+    /// I/O (no `.await`, no blocking call).
+    fn record(&self, event: UsageEvent);
+
+    /// Writes what is pending now (tests, graceful stop). The default does nothing.
+    ///
+    /// # Errors
+    /// The sink's storage errors ([`Error::Database`], [`Error::Unavailable`]).
+    async fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+// ---- the batching sink ----------------------------------------------------------------------
+
+/// How a [`BatchingSink`] batches.
+#[derive(Debug, Clone)]
+pub struct UsageConfig {
+    /// How often pending counters are written (default 10 s; at least 10 ms).
+    pub flush_every: Duration,
+    /// Flush early once this many distinct counters are pending (default 1,000).
+    pub max_keys: usize,
+    /// Refuse new counters (counting them as dropped) once this many are pending, when
+    /// the database cannot keep up (default 100,000). Existing counters still add up.
+    pub max_pending_keys: usize,
+}
+
+impl Default for UsageConfig {
+    fn default() -> UsageConfig {
+        UsageConfig { flush_every: Duration::from_secs(10), max_keys: 1000, max_pending_keys: 100_000 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    project: ProjectId,
+    bucket: i64,
+    metric: Metric,
+    label: String,
+}
+
+struct UsageState {
+    tables: PlatformTables,
+    config: UsageConfig,
+    pending: Mutex<HashMap<Key, i64>>,
+    wake: Notify,
+    flushing: tokio::sync::Mutex<()>,
+    counters: Counters,
+}
+
+/// The default [`UsageSink`]: counters aggregated in memory and written by a background
+/// task in one multi-row insert-or-add per flush. See the [module docs](self).
+///
+/// Dropping the sink stops its task after one last flush; [`BatchingSink::shutdown`]
+/// does the same and waits for it.
+pub struct BatchingSink {
+    state: Arc<UsageState>,
+    worker: Worker,
+}
+
+impl std::fmt::Debug for BatchingSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchingSink").field("stats", &self.stats()).finish_non_exhaustive()
+    }
+}
+
+impl BatchingSink {
+    /// Starts a sink writing to `tables` (which must hold [`UsageModule`]'s table), with
+    /// its background task on the current tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::Config`] outside a tokio runtime, or when `max_keys` is 0.
+    pub fn start(tables: PlatformTables, config: UsageConfig) -> Result<BatchingSink> {
+        if config.max_keys == 0 {
+            return Err(Error::Config("usage: max_keys must be at least 1".into()));
+        }
+        let every = config.flush_every;
+        let state = Arc::new(UsageState {
+            tables,
+            config,
+            pending: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            flushing: tokio::sync::Mutex::new(()),
+            counters: Counters::default(),
+        });
+        let worker = Worker::spawn(Arc::clone(&state), every)?;
+        Ok(BatchingSink { state, worker })
+    }
+
+    /// What the sink has done so far.
+    pub fn stats(&self) -> FlushStats {
+        let pending = self.state.pending.lock().unwrap_or_else(PoisonError::into_inner).len();
+        self.state.counters.snapshot(pending as u64)
+    }
+
+    /// A probe telling whether the sink's task still runs (it does not keep it alive).
+    pub fn probe(&self) -> TaskProbe {
+        let weak: std::sync::Weak<dyn std::any::Any + Send + Sync> = Arc::downgrade(&self.state) as _;
+        TaskProbe(weak)
+    }
+
+    /// Stops the background task, then writes what is pending. Events recorded afterwards
+    /// are only written by an explicit [`UsageSink::flush`].
+    ///
+    /// # Errors
+    /// As [`UsageSink::flush`]; the counters that could not be written stay pending.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.worker.stop().await;
+        self.state.flush().await
+    }
+}
+
+#[async_trait]
+impl UsageSink for BatchingSink {
+    fn record(&self, event: UsageEvent) {
+        self.state.record(event);
+    }
+
+    async fn flush(&self) -> Result<()> {
+        self.state.flush().await
+    }
+}
+
+impl UsageState {
+    fn record(&self, event: UsageEvent) {
+        if event.value == 0 {
+            return;
+        }
+        let key = Key {
+            project: event.project,
+            bucket: Ord::max(event.at, 0) / 60,
+            metric: event.metric,
+            label: clean(&event.label, MAX_LABEL_CHARS),
+        };
+        let full = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(v) = pending.get_mut(&key) {
+                *v = v.saturating_add(event.value);
+            } else if pending.len() >= self.config.max_pending_keys {
+                drop(pending);
+                Counters::add(&self.counters.dropped, 1);
+                return;
+            } else {
+                pending.insert(key, event.value);
+            }
+            pending.len() >= self.config.max_keys
+        };
+        Counters::add(&self.counters.recorded, 1);
+        if full {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Puts counters that could not be written back, within the pending bound.
+    fn restore(&self, rows: Vec<(Key, i64)>) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut lost = 0;
+        for (key, value) in rows {
+            if let Some(v) = pending.get_mut(&key) {
+                *v = v.saturating_add(value);
+            } else if pending.len() < self.config.max_pending_keys {
+                pending.insert(key, value);
+            } else {
+                lost += 1;
+            }
+        }
+        drop(pending);
+        Counters::add(&self.counters.dropped, lost);
+    }
+
+    fn upsert(&self, rows: &[(Key, i64)]) -> Stmt {
+        let tables = &self.tables;
+        let mut q = Query::insert();
+        q.into_table(tables.table(USAGE_TABLE))
+            .columns(["project_id", "bucket", "metric", "label", "value"].map(Alias::new));
+        for (key, value) in rows {
+            q.values_panic([
+                key.project.as_str().into(),
+                key.bucket.into(),
+                key.metric.as_str().into(),
+                key.label.as_str().into(),
+                (*value).into(),
+            ]);
+        }
+        q.on_conflict(
+            OnConflict::columns(["project_id", "bucket", "metric", "label"].map(Alias::new))
+                .value(
+                    Alias::new("value"),
+                    Expr::col((Alias::new(USAGE_TABLE), Alias::new("value")))
+                        .add(Expr::col((Alias::new("excluded"), Alias::new("value")))),
+                )
+                .to_owned(),
+        );
+        tables.stmt(&q)
+    }
+
+    async fn flush(&self) -> Result<()> {
+        let _one_at_a_time = self.flushing.lock().await;
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(batch.into_iter().collect()).await
+    }
+
+    /// Writes counters in one transaction (one statement up to 2,000 counters); on
+    /// failure they go back to the pending map.
+    #[tracing::instrument(name = "usage.flush", level = "debug", skip_all, fields(counters = rows.len()))]
+    async fn write(&self, rows: Vec<(Key, i64)>) -> Result<()> {
+        let statements: Vec<Stmt> = rows.chunks(ROWS_PER_STATEMENT).map(|c| self.upsert(c)).collect();
+        let n = statements.len() as u64;
+        match self.tables.db.transaction(&Scope::default(), statements).await {
+            Ok(_) => {
+                Counters::add(&self.counters.flushes, 1);
+                Counters::add(&self.counters.statements, n);
+                Counters::add(&self.counters.rows, rows.len() as u64);
+                Ok(())
+            }
+            Err(e) => {
+                Counters::add(&self.counters.failures, 1);
+                tracing::warn!(code = e.code(), error = %e, "usage flush failed; counters kept for the next one");
+                self.restore(rows);
+                Err(e)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Batch for UsageState {
+    fn wake(&self) -> &Notify {
+        &self.wake
+    }
+
+    async fn flush(&self) -> Result<()> {
+        UsageState::flush(self).await
+    }
+}
+
+// ---- the module -----------------------------------------------------------------------------
+
+/// The platform table of usage counters: give it to [`Platform::open`].
+///
+/// `usage_counters (project_id, bucket, metric, label, value)`, primary key
+/// `(project_id, bucket, metric, label)`; `bucket` is the Unix minute (`bigint`).
+/// (`usage` itself is a reserved word in MySQL, hence the name.)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UsageModule;
+
+const USAGE_SCHEMA: &str = r#"{ "tables": [
+  { "name": "usage_counters", "comment": "EasBase usage counters per project and minute",
+    "columns": [
+      { "name": "project_id", "type": "varchar(40)", "required": true },
+      { "name": "bucket", "type": "bigint", "required": true },
+      { "name": "metric", "type": "varchar(40)", "required": true },
+      { "name": "label", "type": "varchar(200)", "required": true },
+      { "name": "value", "type": "bigint", "required": true, "default": 0 }
+    ],
+    "primary_key": ["project_id", "bucket", "metric", "label"] }
+] }"#;
+
+#[async_trait]
+impl Module for UsageModule {
+    fn name(&self) -> &'static str {
+        "usage"
+    }
+
+    fn platform_schema(&self) -> Schema {
+        Schema::from_json(USAGE_SCHEMA).unwrap_or_default()
+    }
+}
+
+// ---- queries --------------------------------------------------------------------------------
+
+/// The width of a [`series`] period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// One minute.
+    Minute,
+    /// One hour (UTC).
+    Hour,
+    /// One day (UTC).
+    Day,
+}
+
+impl Step {
+    /// Minutes per step.
+    pub fn minutes(self) -> i64 {
+        match self {
+            Step::Minute => 1,
+            Step::Hour => 60,
+            Step::Day => 1440,
+        }
+    }
+}
+
+/// `ceil(a / b)` for `b > 0`.
+fn ceil_div(a: i64, b: i64) -> i64 {
+    a.div_euclid(b) + i64::from(a.rem_euclid(b) != 0)
+}
+
+/// The minute buckets whose start lies in `[from, to)` (Unix seconds).
+fn bucket_range(from: i64, to: i64) -> (i64, i64) {
+    (ceil_div(from, 60), ceil_div(to, 60))
+}
+
+fn sum_value() -> Expr {
+    Expr::expr(Func::sum(Expr::col(Alias::new("value")))).cast_as(Alias::new("bigint"))
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::Database { sqlstate: None, message: format!("the usage table holds an unreadable {what}") }
+}
+
+/// The values of `metric` for `project`, summed over labels per `step`: `(start of the
+/// period in Unix seconds, value)`, oldest first. Counted are the minutes starting in
+/// `[from, to)` (Unix seconds); periods without events are left out (they are zero).
+///
+/// # Errors
+/// [`Error::Database`], [`Error::Unavailable`].
+pub async fn series(
+    tables: &PlatformTables,
+    project: &ProjectId,
+    metric: Metric,
+    from: i64,
+    to: i64,
+    step: Step,
+) -> Result<Vec<(i64, i64)>> {
+    let (lo, hi) = bucket_range(from, to);
+    if lo >= hi {
+        return Ok(Vec::new());
+    }
+    // The step is one of three fixed numbers, written into the SQL so that the grouped
+    // expression is the same text in SELECT, GROUP BY and ORDER BY.
+    let width = Expr::cust(step.minutes().to_string());
+    let period = Expr::col(Alias::new("bucket")).div(width.clone()).mul(width);
+    let mut q = Query::select();
+    q.expr_as(period.clone(), Alias::new("period"))
+        .expr_as(sum_value(), Alias::new("total"))
+        .from(tables.table(USAGE_TABLE))
+        .and_where(Expr::col(Alias::new("project_id")).eq(project.as_str()))
+        .and_where(Expr::col(Alias::new("metric")).eq(metric.as_str()))
+        .and_where(Expr::col(Alias::new("bucket")).gte(lo))
+        .and_where(Expr::col(Alias::new("bucket")).lt(hi))
+        .add_group_by([period.clone()])
+        .order_by_expr(period, Order::Asc);
+    let rows = tables.db.query(tables.stmt(&q)).await?;
+    rows.iter()
+        .map(|r| {
+            let minute = r.int("period").map_err(|_| corrupt("period"))?;
+            Ok((minute.saturating_mul(60), r.int("total").map_err(|_| corrupt("value"))?))
+        })
+        .collect()
+}
+
+/// The totals of every metric and label for `project` over the minutes starting in
+/// `[from, to)` (Unix seconds), ordered by metric and label. Metrics this version does not
+/// know (written by a newer one) are left out.
+///
+/// # Errors
+/// [`Error::Database`], [`Error::Unavailable`].
+pub async fn totals(
+    tables: &PlatformTables,
+    project: &ProjectId,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(Metric, String, i64)>> {
+    let (lo, hi) = bucket_range(from, to);
+    if lo >= hi {
+        return Ok(Vec::new());
+    }
+    let mut q = Query::select();
+    q.column(Alias::new("metric"))
+        .column(Alias::new("label"))
+        .expr_as(sum_value(), Alias::new("total"))
+        .from(tables.table(USAGE_TABLE))
+        .and_where(Expr::col(Alias::new("project_id")).eq(project.as_str()))
+        .and_where(Expr::col(Alias::new("bucket")).gte(lo))
+        .and_where(Expr::col(Alias::new("bucket")).lt(hi))
+        .group_by_columns([Alias::new("metric"), Alias::new("label")])
+        .order_by(Alias::new("metric"), Order::Asc)
+        .order_by(Alias::new("label"), Order::Asc);
+    let rows = tables.db.query(tables.stmt(&q)).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let Some(metric) = Metric::from_name(&r.text("metric")?) else { continue };
+        out.push((metric, r.text("label")?, r.int("total").map_err(|_| corrupt("value"))?));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_cover_minutes_starting_in_the_range() {
+        assert_eq!(bucket_range(0, 60), (0, 1));
+        assert_eq!(bucket_range(1, 60), (1, 1));
+        assert_eq!(bucket_range(59, 121), (1, 3));
+        assert_eq!(bucket_range(-61, 0), (-1, 0));
+    }
+
+    #[test]
+    fn labels_are_cleaned() {
+        assert_eq!(clean("a\nb\u{7}c", 10), "abc");
+        assert_eq!(clean(&"é".repeat(300), MAX_LABEL_CHARS).chars().count(), MAX_LABEL_CHARS);
+    }
+
+    #[test]
+    fn the_module_schema_parses() {
+        assert_eq!(UsageModule.platform_schema().tables.len(), 1);
+    }
+}

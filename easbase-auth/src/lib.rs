@@ -1,12 +1,106 @@
-//! # easbase-auth (not built yet)
+//! # easbase-auth: Supabase-Auth-compatible auth flows
 //!
-//! Auth flows compatible with Supabase Auth (GoTrue): email + password, magic link,
-//! email / phone OTP, OAuth, TOTP MFA, sessions with rotating refresh tokens, served as a
-//! tower service so `@supabase/auth-js` works unchanged. Its tables will be an
-//! [`easbase_schema::Schema`] provisioned through easbase-core's `Module` trait.
+//! Users, passwords, sessions and rotating refresh tokens for every EasBase project,
+//! wire-compatible with Supabase Auth (GoTrue) so `@supabase/auth-js` works unchanged once
+//! the HTTP routes (a later step) serve these flows. The auth tables are an
+//! [`easbase_schema::Schema`] that [`AuthModule`] adds to every project through
+//! easbase-core's [`Module`](easbase_core::module::Module) trait.
 //!
-//! **Status:** nothing is implemented here yet; see `ARCHITECTURE.md`.
+//! ## A tour
+//!
+//! ```
+//! use std::sync::Arc;
+//! use easbase_auth::{Auth, AuthConfig, AuthModule, PasswordHashConfig};
+//! use easbase_core::db::{Db, SqliteConfig};
+//! use easbase_core::project::{CreateProject, Platform, PlatformConfig};
+//! use easbase_core::schema::Role;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // 1. A platform with the auth module: every project gets the auth tables.
+//! let db = Db::open_sqlite(SqliteConfig::in_memory())?;
+//! let platform =
+//!     Platform::open(db, PlatformConfig::new("http://localhost:8080"), vec![Arc::new(AuthModule::default())]).await?;
+//! let created = platform.create_project("owner-1", "Shop", CreateProject::default()).await?;
+//! let keys = created.keys.expect("keys are shown once");
+//!
+//! // 2. The auth service (OWASP Argon2id by default; a tiny cost here, for the doctest).
+//! let config = AuthConfig {
+//!     autoconfirm: true,
+//!     password_hash: PasswordHashConfig::insecure_fast_for_tests(),
+//!     ..AuthConfig::new("http://localhost:3000")
+//! };
+//! let auth = Auth::new(config, None)?.project(&platform, &created.project.id).await?;
+//!
+//! // 3. Sign up and sign in: GoTrue's token response.
+//! auth.signup("ada@example.com", "correct horse battery", None).await?;
+//! let session = auth.password_grant("ada@example.com", "correct horse battery").await?;
+//! assert_eq!(session.token_type, "bearer");
+//! assert_eq!(serde_json::to_value(&session)?["user"]["email"], "ada@example.com");
+//!
+//! // 4. The access token works with easbase-core's request context.
+//! let bearer = format!("Bearer {}", session.access_token);
+//! let ctx = platform.resolve(Some(&keys.publishable.secret), Some(&bearer), None).await?;
+//! assert_eq!(ctx.role(), Role::Authenticated);
+//! assert_eq!(ctx.uid(), Some(session.user.id.as_str()));
+//! assert_eq!(auth.get_user(&ctx).await?.email, "ada@example.com");
+//!
+//! // 5. Refresh rotates the refresh token; sign-out ends the session.
+//! let next = auth.refresh(&session.refresh_token).await?;
+//! assert_ne!(next.refresh_token, session.refresh_token);
+//! auth.logout(&ctx, easbase_auth::LogoutScope::Local).await?;
+//! assert!(auth.refresh(&next.refresh_token).await.is_err());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## What is where
+//!
+//! | module | what |
+//! |---|---|
+//! | [`AuthModule`] | the tables (`auth_users`, `auth_identities`, `auth_sessions`, `auth_refresh_tokens`, `auth_one_time_tokens`) |
+//! | [`Auth`], [`ProjectAuth`] | the service and one project's handle; the flows are [`ProjectAuth`]'s methods |
+//! | [`flows`] | one file per flow (sign-up, password, [`flows::refresh`], logout, recovery, verification, anonymous, user) |
+//! | [`AuthConfig`] | token lifetimes, auto-confirmation, sign-up switches, password rules, Argon2 cost |
+//! | [`jwt`] | access-token claims and the [`CustomClaimsHook`] |
+//! | [`Session`], [`User`] | GoTrue's token response and user object, serialized as auth-js expects |
+//! | [`AuthError`] | GoTrue's error codes and HTTP statuses |
+//!
+//! ## Secrets (DESIGN.md, invariant 3)
+//!
+//! - Passwords: Argon2id (m = 19 MiB, t = 2, p = 1), hashed and verified on tokio's
+//!   blocking pool with a bound on concurrent hashes; imported bcrypt hashes verify and
+//!   are rehashed on login; unknown users cost one dummy verification.
+//! - Refresh tokens and one-time tokens: 256-bit random, stored as SHA-256 hashes only.
+//! - Tokens are never logged; [`Session`] and [`OneTimeToken`] hide them from `Debug`.
+//!
+//! ## Feature flags
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `sqlite` | yes | easbase-core's SQLite engine |
+//! | `postgres` | no | easbase-core's PostgreSQL engine |
 
 #![forbid(unsafe_code)]
+
+mod auth;
+mod config;
+mod error;
+pub mod flows;
+pub mod jwt;
+mod model;
+mod module;
+mod password;
+mod secret;
+mod store;
+mod time;
+
+pub use auth::{Auth, LogoutScope, ProjectAuth, SignupOutcome, UserUpdate, UserUpdateOutcome};
+pub use config::{AuthConfig, PasswordHashConfig, PasswordRules};
+pub use error::{AuthError, Result, WeakPasswordReason};
+pub use jwt::{ClaimsHookInput, CustomClaimsHook, PROTECTED_CLAIMS};
+pub use model::{AmrEntry, AuthMethod, Identity, OneTimeToken, Session, TokenKind, User};
+pub use module::AuthModule;
+pub use time::rfc3339;
 
 pub use easbase_schema as schema;

@@ -1,0 +1,302 @@
+//! [`Auth`] (shared by all projects: the configuration, the password hasher and its
+//! bound, the claims hook) and [`ProjectAuth`] (one project's handle: its tables and
+//! signing key), whose methods are the flows.
+
+use std::sync::Arc;
+
+use easbase_core::context::{ProjectId, RequestContext};
+use easbase_core::project::{Platform, ProjectDb};
+
+use crate::config::AuthConfig;
+use crate::error::Result;
+use crate::flows;
+use crate::jwt::{CustomClaimsHook, Signer};
+use crate::model::{OneTimeToken, Session, User};
+use crate::password::PasswordHasher;
+use crate::store::Store;
+
+/// The auth service of a platform: configuration, the password hasher (with its bound on
+/// concurrent hashes, shared by every project) and the claims hook. Cheap to clone.
+#[derive(Clone)]
+pub struct Auth {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: AuthConfig,
+    hasher: PasswordHasher,
+    hook: Option<Arc<dyn CustomClaimsHook>>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("config", &self.inner.config)
+            .field("hook", &self.inner.hook.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// An auth service with `config`, and a claims hook when given.
+    ///
+    /// # Errors
+    /// [`AuthError::Internal`](crate::AuthError::Internal) when the Argon2 parameters are invalid.
+    pub fn new(config: AuthConfig, hook: Option<Arc<dyn CustomClaimsHook>>) -> Result<Auth> {
+        let hasher = PasswordHasher::new(&config.password_hash)?;
+        Ok(Auth { inner: Arc::new(Inner { config, hasher, hook }) })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+
+    /// The handle of one project: its database and its signing secret
+    /// ([`Platform::jwt_secret`]). Without [`AuthConfig::jwt_issuer`], tokens carry
+    /// `iss: {api_url}/auth/v1`.
+    ///
+    /// # Errors
+    /// [`AuthError::Core`](crate::AuthError::Core) when the project is unknown or its
+    /// database cannot be reached.
+    pub async fn project(&self, platform: &Platform, id: &ProjectId) -> Result<ProjectAuth> {
+        let project = platform.project(id).await?;
+        let pdb = platform.project_db(id).await?;
+        let secret = platform.jwt_secret(id).await?;
+        let issuer =
+            self.inner.config.jwt_issuer.clone().unwrap_or_else(|| format!("{}/auth/v1", project.api_url));
+        self.project_with(pdb, secret.as_bytes(), Some(issuer))
+    }
+
+    /// The handle of a project from its parts (a host that keeps them itself). `issuer`
+    /// overrides [`AuthConfig::jwt_issuer`].
+    ///
+    /// # Errors
+    /// [`AuthError::Internal`](crate::AuthError::Internal) when the secret is shorter
+    /// than 32 bytes.
+    pub fn project_with(
+        &self,
+        pdb: ProjectDb,
+        jwt_secret: &[u8],
+        issuer: Option<String>,
+    ) -> Result<ProjectAuth> {
+        let issuer = issuer.or_else(|| self.inner.config.jwt_issuer.clone());
+        let signer = Signer::new(jwt_secret, self.inner.config.jwt_kid.clone(), issuer)?;
+        Ok(ProjectAuth { auth: self.clone(), store: Store::new(pdb), signer: Arc::new(signer) })
+    }
+}
+
+/// One project's auth: the flows as methods. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ProjectAuth {
+    auth: Auth,
+    pub(crate) store: Store,
+    pub(crate) signer: Arc<Signer>,
+}
+
+/// The scope of [`ProjectAuth::logout`] (GoTrue's `scope` parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogoutScope {
+    /// Every session of the user (the default).
+    #[default]
+    Global,
+    /// This session only.
+    Local,
+    /// Every session but this one.
+    Others,
+}
+
+/// What [`ProjectAuth::signup`] gives.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SignupOutcome {
+    /// Auto-confirmation is on: the user is signed in.
+    Session(Box<Session>),
+    /// A confirmation is needed. `user` is the user's object (GoTrue's 200 body); for an
+    /// address that already belongs to a confirmed user it is a look-alike with a random
+    /// id and `confirmation` is `None`, so the answer does not tell whether the address
+    /// is registered. Otherwise `confirmation` is the token to mail.
+    ConfirmationRequired {
+        /// The user object to answer with.
+        user: Box<User>,
+        /// The confirmation token for the mailer, if one was issued.
+        confirmation: Option<OneTimeToken>,
+    },
+}
+
+/// Changes to a user ([`ProjectAuth::update_user`]); `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct UserUpdate {
+    /// A new email address (confirmed at once with auto-confirmation, else by the token
+    /// returned in [`UserUpdateOutcome::email_change`]).
+    pub email: Option<String>,
+    /// A new password (other sessions of the user are signed out).
+    pub password: Option<String>,
+    /// Keys to merge into `user_metadata` (a `null` value removes the key).
+    pub data: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl UserUpdate {
+    /// An empty update.
+    pub fn new() -> UserUpdate {
+        UserUpdate::default()
+    }
+}
+
+/// What [`ProjectAuth::update_user`] gives.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct UserUpdateOutcome {
+    /// The user after the update.
+    pub user: User,
+    /// The token confirming a new email address, for the mailer.
+    pub email_change: Option<OneTimeToken>,
+}
+
+impl ProjectAuth {
+    pub(crate) fn config(&self) -> &AuthConfig {
+        &self.auth.inner.config
+    }
+
+    pub(crate) fn hasher(&self) -> &PasswordHasher {
+        &self.auth.inner.hasher
+    }
+
+    pub(crate) fn hook(&self) -> Option<&dyn CustomClaimsHook> {
+        self.auth.inner.hook.as_deref()
+    }
+
+    /// The project.
+    pub fn project(&self) -> &ProjectId {
+        self.store.project_db().project()
+    }
+
+    /// Signs up with email and password (`POST /signup`).
+    ///
+    /// # Errors
+    /// [`SignupDisabled`](crate::AuthError::SignupDisabled),
+    /// [`EmailProviderDisabled`](crate::AuthError::EmailProviderDisabled),
+    /// [`ValidationFailed`](crate::AuthError::ValidationFailed) (a malformed address),
+    /// [`WeakPassword`](crate::AuthError::WeakPassword),
+    /// [`UserAlreadyExists`](crate::AuthError::UserAlreadyExists) (with auto-confirmation).
+    pub async fn signup(
+        &self,
+        email: &str,
+        password: &str,
+        user_metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<SignupOutcome> {
+        flows::signup::signup(self, email, password, user_metadata).await
+    }
+
+    /// Confirms an email address with the token of [`SignupOutcome::ConfirmationRequired`]
+    /// and signs the user in (`POST /verify`, `type=signup`).
+    ///
+    /// # Errors
+    /// [`OtpExpired`](crate::AuthError::OtpExpired) for an unknown, used or expired token.
+    pub async fn confirm_email(&self, token: &str) -> Result<Session> {
+        flows::verify::confirm_email(self, token).await
+    }
+
+    /// Signs in with email and password (`POST /token?grant_type=password`).
+    ///
+    /// # Errors
+    /// [`InvalidCredentials`](crate::AuthError::InvalidCredentials) for an unknown address
+    /// and a wrong password alike; [`EmailNotConfirmed`](crate::AuthError::EmailNotConfirmed);
+    /// [`UserBanned`](crate::AuthError::UserBanned).
+    pub async fn password_grant(&self, email: &str, password: &str) -> Result<Session> {
+        flows::password::password_grant(self, email, password).await
+    }
+
+    /// Exchanges a refresh token for a new session token pair
+    /// (`POST /token?grant_type=refresh_token`); see [`crate::flows::refresh`].
+    ///
+    /// # Errors
+    /// [`RefreshTokenNotFound`](crate::AuthError::RefreshTokenNotFound),
+    /// [`RefreshTokenAlreadyUsed`](crate::AuthError::RefreshTokenAlreadyUsed) (the session
+    /// is then revoked), [`SessionExpired`](crate::AuthError::SessionExpired),
+    /// [`UserBanned`](crate::AuthError::UserBanned).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Session> {
+        flows::refresh::refresh(self, refresh_token).await
+    }
+
+    /// Signs out (`POST /logout?scope=…`) the session of `ctx`'s access token, the user's
+    /// other sessions, or all. Already-ended sessions are not an error.
+    ///
+    /// # Errors
+    /// [`BadJwt`](crate::AuthError::BadJwt) when `ctx` is not a user of this project.
+    pub async fn logout(&self, ctx: &RequestContext, scope: LogoutScope) -> Result<()> {
+        flows::logout::logout(self, ctx, scope).await
+    }
+
+    /// Starts a password recovery (`POST /recover`): a recovery token for the mailer, or
+    /// `None` when no user has the address (the route answers the same either way).
+    ///
+    /// # Errors
+    /// [`ValidationFailed`](crate::AuthError::ValidationFailed) for a malformed address.
+    pub async fn recover(&self, email: &str) -> Result<Option<OneTimeToken>> {
+        flows::recover::recover(self, email).await
+    }
+
+    /// Signs in with a recovery token (`POST /verify`, `type=recovery`); the user then
+    /// sets a new password with [`ProjectAuth::update_password`].
+    ///
+    /// # Errors
+    /// [`OtpExpired`](crate::AuthError::OtpExpired).
+    pub async fn verify_recovery(&self, token: &str) -> Result<Session> {
+        flows::verify::verify_recovery(self, token).await
+    }
+
+    /// Sets a new password for the user of `ctx` (`PUT /user` with `password`); the
+    /// user's other sessions are signed out.
+    ///
+    /// # Errors
+    /// [`WeakPassword`](crate::AuthError::WeakPassword),
+    /// [`SamePassword`](crate::AuthError::SamePassword), the errors of
+    /// [`ProjectAuth::get_user`].
+    pub async fn update_password(&self, ctx: &RequestContext, password: &str) -> Result<User> {
+        let update = UserUpdate { password: Some(password.to_owned()), ..UserUpdate::default() };
+        Ok(flows::user::update_user(self, ctx, update).await?.user)
+    }
+
+    /// Signs in anonymously (`POST /signup` without credentials).
+    ///
+    /// # Errors
+    /// [`AnonymousProviderDisabled`](crate::AuthError::AnonymousProviderDisabled),
+    /// [`SignupDisabled`](crate::AuthError::SignupDisabled).
+    pub async fn sign_in_anonymously(
+        &self,
+        user_metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<Session> {
+        flows::anonymous::sign_in_anonymously(self, user_metadata).await
+    }
+
+    /// The user of `ctx`'s access token (`GET /user`).
+    ///
+    /// # Errors
+    /// [`BadJwt`](crate::AuthError::BadJwt) (not a user token of this project),
+    /// [`SessionNotFound`](crate::AuthError::SessionNotFound) (signed out),
+    /// [`UserNotFound`](crate::AuthError::UserNotFound).
+    pub async fn get_user(&self, ctx: &RequestContext) -> Result<User> {
+        flows::user::get_user(self, ctx).await
+    }
+
+    /// Changes the user of `ctx` (`PUT /user`).
+    ///
+    /// # Errors
+    /// The errors of [`ProjectAuth::get_user`], [`ValidationFailed`](crate::AuthError::ValidationFailed),
+    /// [`EmailExists`](crate::AuthError::EmailExists), [`WeakPassword`](crate::AuthError::WeakPassword),
+    /// [`SamePassword`](crate::AuthError::SamePassword).
+    pub async fn update_user(&self, ctx: &RequestContext, update: UserUpdate) -> Result<UserUpdateOutcome> {
+        flows::user::update_user(self, ctx, update).await
+    }
+
+    /// Confirms an email change with its token (`POST /verify`, `type=email_change`) and
+    /// signs the user in.
+    ///
+    /// # Errors
+    /// [`OtpExpired`](crate::AuthError::OtpExpired), [`EmailExists`](crate::AuthError::EmailExists).
+    pub async fn confirm_email_change(&self, token: &str) -> Result<Session> {
+        flows::verify::confirm_email_change(self, token).await
+    }
+}

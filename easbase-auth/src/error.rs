@@ -1,0 +1,177 @@
+//! [`AuthError`]: the crate's one error enum. Each variant carries GoTrue's (Supabase
+//! Auth's) stable error code ([`AuthError::code`]) and the HTTP status GoTrue answers with
+//! ([`AuthError::status`]), so the routes of a later step render them 1:1. Messages are
+//! GoTrue's where auth-js or users read them, and never carry a secret (a password, a
+//! token, a hash).
+
+use serde::Serialize;
+
+/// Why a password was refused ([`AuthError::WeakPassword`]), as GoTrue names the reasons
+/// in `weak_password.reasons`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum WeakPasswordReason {
+    /// Shorter than the configured minimum.
+    Length,
+    /// Misses a required character class.
+    Characters,
+}
+
+/// Everything an auth flow can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// Wrong password or unknown email: one error for both, so accounts cannot be probed.
+    #[error("Invalid login credentials")]
+    InvalidCredentials,
+    /// Sign-up with an address that is already registered (with auto-confirmation on).
+    #[error("User already registered")]
+    UserAlreadyExists,
+    /// An email change to an address another user has.
+    #[error("A user with this email address has already been registered")]
+    EmailExists,
+    /// The password breaks the configured rules.
+    #[error("{message}")]
+    WeakPassword {
+        /// GoTrue's message (e.g. "Password should be at least 6 characters.").
+        message: String,
+        /// Which rules it broke.
+        reasons: Vec<WeakPasswordReason>,
+    },
+    /// The new password equals the current one.
+    #[error("New password should be different from the old password.")]
+    SamePassword,
+    /// Sign-ups are turned off for the project.
+    #[error("Signups not allowed for this instance")]
+    SignupDisabled,
+    /// Email sign-ups and logins are turned off for the project.
+    #[error("Email logins are disabled")]
+    EmailProviderDisabled,
+    /// Anonymous sign-ins are turned off (the default, as in GoTrue).
+    #[error("Anonymous sign-ins are disabled")]
+    AnonymousProviderDisabled,
+    /// The address has not been confirmed yet.
+    #[error("Email not confirmed")]
+    EmailNotConfirmed,
+    /// The user is banned until a later time.
+    #[error("User is banned")]
+    UserBanned,
+    /// No such refresh token (never issued, or its session is gone).
+    #[error("Invalid Refresh Token: Refresh Token Not Found")]
+    RefreshTokenNotFound,
+    /// A rotated refresh token was used again after the reuse interval: the session has
+    /// been revoked.
+    #[error("Invalid Refresh Token: Already Used")]
+    RefreshTokenAlreadyUsed,
+    /// The session has passed its time box or inactivity timeout.
+    #[error("Invalid Refresh Token: Session Expired")]
+    SessionExpired,
+    /// The session named by the access token's `session_id` no longer exists.
+    #[error("Session from session_id claim in JWT does not exist")]
+    SessionNotFound,
+    /// The user named by the access token's `sub` no longer exists.
+    #[error("User from sub claim in JWT does not exist")]
+    UserNotFound,
+    /// The access token cannot be used here (wrong project, not a user's token, missing
+    /// claims). The detail names which, never the token.
+    #[error("invalid JWT: {0}")]
+    BadJwt(String),
+    /// A confirmation, recovery or email-change token is unknown, used or expired.
+    #[error("Token has expired or is invalid")]
+    OtpExpired,
+    /// Malformed input (an email address, an empty token, an over-long value); the
+    /// message says what, never echoing a secret.
+    #[error("{0}")]
+    ValidationFailed(String),
+    /// Too many requests (rate limits come in a later step).
+    #[error("Request rate limit reached")]
+    OverRequestRateLimit,
+    /// The custom-claims hook refused to issue a token.
+    #[error("the custom access token hook failed: {0}")]
+    Hook(String),
+    /// The database or another part of the platform failed.
+    #[error(transparent)]
+    Core(easbase_core::Error),
+    /// An internal failure (a task panicked, a token could not be signed).
+    #[error("unexpected failure: {0}")]
+    Internal(String),
+}
+
+impl AuthError {
+    /// GoTrue's error code (`error_code` in its responses).
+    ///
+    /// ```
+    /// use easbase_auth::AuthError;
+    /// assert_eq!(AuthError::InvalidCredentials.code(), "invalid_credentials");
+    /// assert_eq!(AuthError::InvalidCredentials.status(), 400);
+    /// assert_eq!(AuthError::UserAlreadyExists.status(), 422);
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::InvalidCredentials => "invalid_credentials",
+            AuthError::UserAlreadyExists => "user_already_exists",
+            AuthError::EmailExists => "email_exists",
+            AuthError::WeakPassword { .. } => "weak_password",
+            AuthError::SamePassword => "same_password",
+            AuthError::SignupDisabled => "signup_disabled",
+            AuthError::EmailProviderDisabled => "email_provider_disabled",
+            AuthError::AnonymousProviderDisabled => "anonymous_provider_disabled",
+            AuthError::EmailNotConfirmed => "email_not_confirmed",
+            AuthError::UserBanned => "user_banned",
+            AuthError::RefreshTokenNotFound => "refresh_token_not_found",
+            AuthError::RefreshTokenAlreadyUsed => "refresh_token_already_used",
+            AuthError::SessionExpired => "session_expired",
+            AuthError::SessionNotFound => "session_not_found",
+            AuthError::UserNotFound => "user_not_found",
+            AuthError::BadJwt(_) => "bad_jwt",
+            AuthError::OtpExpired => "otp_expired",
+            AuthError::ValidationFailed(_) => "validation_failed",
+            AuthError::OverRequestRateLimit => "over_request_rate_limit",
+            AuthError::Hook(_) | AuthError::Core(_) | AuthError::Internal(_) => "unexpected_failure",
+        }
+    }
+
+    /// The HTTP status GoTrue answers this error with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AuthError::InvalidCredentials
+            | AuthError::EmailNotConfirmed
+            | AuthError::UserBanned
+            | AuthError::RefreshTokenNotFound
+            | AuthError::RefreshTokenAlreadyUsed
+            | AuthError::SessionExpired
+            | AuthError::ValidationFailed(_) => 400,
+            AuthError::SessionNotFound
+            | AuthError::UserNotFound
+            | AuthError::BadJwt(_)
+            | AuthError::OtpExpired => 403,
+            AuthError::UserAlreadyExists
+            | AuthError::EmailExists
+            | AuthError::WeakPassword { .. }
+            | AuthError::SamePassword
+            | AuthError::SignupDisabled
+            | AuthError::EmailProviderDisabled
+            | AuthError::AnonymousProviderDisabled => 422,
+            AuthError::OverRequestRateLimit => 429,
+            AuthError::Core(e) => match e {
+                easbase_core::Error::Unavailable(_) => 503,
+                _ => 500,
+            },
+            AuthError::Hook(_) | AuthError::Internal(_) => 500,
+        }
+    }
+}
+
+impl From<easbase_core::Error> for AuthError {
+    fn from(e: easbase_core::Error) -> Self {
+        match e {
+            easbase_core::Error::InvalidToken(detail) => AuthError::BadJwt(detail),
+            easbase_core::Error::ExpiredToken => AuthError::BadJwt("token has expired".into()),
+            other => AuthError::Core(other),
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = AuthError> = std::result::Result<T, E>;

@@ -1,0 +1,205 @@
+//! The values flows return, serialized exactly as GoTrue (Supabase Auth) sends them, so
+//! auth-js reads them unchanged: [`Session`] is the body of `POST /token`, [`User`] the
+//! body of `GET /user`. Timestamps are RFC 3339 text in UTC.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// How a session was authenticated: an entry of the `amr` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// Email (or phone) and password.
+    Password,
+    /// Email confirmation link after sign-up.
+    EmailSignup,
+    /// Password recovery link.
+    Recovery,
+    /// Email change confirmation.
+    EmailChange,
+    /// Magic link.
+    MagicLink,
+    /// A one-time code.
+    Otp,
+    /// Anonymous sign-in.
+    Anonymous,
+}
+
+impl AuthMethod {
+    /// GoTrue's name of the method (`password`, `email/signup`, `recovery`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Password => "password",
+            AuthMethod::EmailSignup => "email/signup",
+            AuthMethod::Recovery => "recovery",
+            AuthMethod::EmailChange => "email_change",
+            AuthMethod::MagicLink => "magiclink",
+            AuthMethod::Otp => "otp",
+            AuthMethod::Anonymous => "anonymous",
+        }
+    }
+}
+
+/// One entry of the `amr` claim: `{"method": "password", "timestamp": 1714564800}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmrEntry {
+    /// The method's name ([`AuthMethod::as_str`]).
+    pub method: String,
+    /// When it was used, in Unix seconds.
+    pub timestamp: i64,
+}
+
+/// A user as GoTrue shows it (`GET /user`, the `user` of a token response).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// The user id (a UUID).
+    pub id: String,
+    /// The audience, `authenticated`.
+    pub aud: String,
+    /// The role, `authenticated`.
+    pub role: String,
+    /// The email address, `""` when none (anonymous users).
+    pub email: String,
+    /// When the email address was confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_confirmed_at: Option<String>,
+    /// The phone number, `""` when none.
+    pub phone: String,
+    /// When the phone number was confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_confirmed_at: Option<String>,
+    /// When the last confirmation message was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation_sent_at: Option<String>,
+    /// The earlier of the email and phone confirmation times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_at: Option<String>,
+    /// When the last recovery message was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_sent_at: Option<String>,
+    /// The address an email change waits to confirm.
+    #[serde(rename = "new_email", default, skip_serializing_if = "Option::is_none")]
+    pub new_email: Option<String>,
+    /// When the user last signed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sign_in_at: Option<String>,
+    /// Metadata only the server sets: `{"provider": "email", "providers": ["email"]}`.
+    pub app_metadata: Map<String, Value>,
+    /// Metadata the user sets.
+    pub user_metadata: Map<String, Value>,
+    /// The user's identities (one per provider account).
+    pub identities: Vec<Identity>,
+    /// When the user was created.
+    pub created_at: String,
+    /// When the user was last changed.
+    pub updated_at: String,
+    /// Banned until this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banned_until: Option<String>,
+    /// Whether the user signed in anonymously.
+    pub is_anonymous: bool,
+}
+
+/// One provider account of a user, as GoTrue shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    /// The identity's own id.
+    pub identity_id: String,
+    /// The user's id at the provider (the user id for `email`).
+    pub id: String,
+    /// The user.
+    pub user_id: String,
+    /// What the provider says about the user (`sub`, `email`, `email_verified`, …).
+    pub identity_data: Map<String, Value>,
+    /// The provider (`email`, `google`, …).
+    pub provider: String,
+    /// When the user last signed in with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sign_in_at: Option<String>,
+    /// When it was linked.
+    pub created_at: String,
+    /// When it was last changed.
+    pub updated_at: String,
+    /// Its email address, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// A signed-in session: GoTrue's token response (`POST /token`, sign-up with
+/// auto-confirmation, verification), field for field.
+///
+/// `Debug` hides both tokens.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// The access token (a JWT, HS256 with the project's secret).
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Seconds the access token lives.
+    pub expires_in: u64,
+    /// When the access token expires, in Unix seconds.
+    pub expires_at: i64,
+    /// The refresh token (opaque, single use: rotated on every refresh).
+    pub refresh_token: String,
+    /// The user.
+    pub user: User,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("expires_at", &self.expires_at)
+            .field("refresh_token", &"[redacted]")
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+/// What a one-time token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenKind {
+    /// Confirming the email address after sign-up.
+    Confirmation,
+    /// Resetting a forgotten password.
+    Recovery,
+    /// Confirming a new email address.
+    EmailChange,
+}
+
+impl TokenKind {
+    /// The value of the `kind` column (GoTrue's names).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Confirmation => "confirmation_token",
+            TokenKind::Recovery => "recovery_token",
+            TokenKind::EmailChange => "email_change_token_new",
+        }
+    }
+}
+
+/// A one-time token to send to the user (by the mailer of a later step). Only its
+/// SHA-256 hash is stored. `Debug` hides the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OneTimeToken {
+    /// What it is for.
+    pub kind: TokenKind,
+    /// The address it goes to.
+    pub email: String,
+    /// The token itself (43 characters of base64url, 256 bits): put it in the link, never
+    /// in a log.
+    pub token: String,
+}
+
+impl std::fmt::Debug for OneTimeToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneTimeToken")
+            .field("kind", &self.kind)
+            .field("email", &self.email)
+            .field("token", &"[redacted]")
+            .finish()
+    }
+}

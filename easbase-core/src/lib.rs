@@ -6,9 +6,9 @@
 //!
 //! **Status:** the database handle ([`db`]), API keys ([`keys`]), the request context with
 //! JWT verification ([`context`]), the project lifecycle ([`project`]), usage metering
-//! ([`usage`]) and request logs ([`logs`]) work on SQLite and PostgreSQL (shared
-//! isolation). Dedicated databases, request-rate quotas and cross-process cache
-//! invalidation come next (see `ARCHITECTURE.md`).
+//! ([`usage`]) and request logs ([`logs`]) work on SQLite and PostgreSQL (shared and
+//! dedicated isolation; caches invalidated across processes by `LISTEN/NOTIFY`).
+//! Request-rate quotas come next (see `ARCHITECTURE.md`).
 //!
 //! ## Feature flags
 //!

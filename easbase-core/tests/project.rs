@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use easbase_core::db::{Db, SqliteConfig, Stmt};
 use easbase_core::module::Module;
-use easbase_core::project::{CreateProject, Platform, PlatformConfig, ProjectDb, ProjectStatus};
+use easbase_core::project::{
+    CreateProject, CreatedProject, Isolation, Platform, PlatformConfig, ProjectDb, ProjectStatus,
+};
 use easbase_core::schema::{Role, Schema};
 use easbase_core::{Error, Result};
 
@@ -144,7 +146,11 @@ impl Module for Flaky {
             .unwrap()
     }
     async fn provision(&self, project: &ProjectDb) -> Result<()> {
-        project.db().execute(Stmt::raw("insert into flaky_items (id) values (1)")).await?;
+        let table = match project.pg_schema() {
+            Some(schema) => format!("{schema}.flaky_items"),
+            None => "flaky_items".into(),
+        };
+        project.db().execute(Stmt::raw(format!("insert into {table} (id) values (1)"))).await?;
         if self.fail.load(Ordering::SeqCst) {
             return Err(Error::Config("flaky module failed on purpose".into()));
         }
@@ -280,6 +286,17 @@ mod postgres {
     }
 
     async fn pg_platform() -> (Platform, String) {
+        pg_platform_with(|_| {}).await
+    }
+
+    async fn pg_platform_with(configure: impl FnOnce(&mut PlatformConfig)) -> (Platform, String) {
+        pg_platform_full(configure, Vec::new()).await
+    }
+
+    async fn pg_platform_full(
+        configure: impl FnOnce(&mut PlatformConfig),
+        modules: Vec<Arc<dyn Module>>,
+    ) -> (Platform, String) {
         use easbase_core::db::PgConfig;
         let db = Db::connect_postgres(PgConfig::new(pg_url())).await.unwrap_or_else(|e| {
             panic!("cannot reach PostgreSQL at {} ({e}); start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start", pg_url())
@@ -287,7 +304,267 @@ mod postgres {
         let schema = format!("t_platform_{}", uuid::Uuid::new_v4().simple());
         let mut config = PlatformConfig::new("http://api.test");
         config.platform_schema = easbase_core::schema::Ident::new(schema.clone()).unwrap();
-        (Platform::open(db, config, Vec::new()).await.unwrap(), schema)
+        configure(&mut config);
+        (Platform::open(db, config, modules).await.unwrap(), schema)
+    }
+
+    /// The first integer of a query on the platform database.
+    async fn count(platform: &Platform, sql: String) -> i64 {
+        platform.db().query(Stmt::raw(sql)).await.unwrap()[0].cells[0].as_i64().unwrap()
+    }
+
+    fn dedicated() -> CreateProject {
+        CreateProject { isolation: Isolation::Dedicated, schema: Some(shop()), ..Default::default() }
+    }
+
+    /// Inserts a row as the project's service role and returns the row count it sees.
+    async fn insert_and_count(platform: &Platform, created: &CreatedProject, row_id: i64) -> i64 {
+        let pdb = platform.project_db(&created.project.id).await.unwrap();
+        let ctx =
+            platform.resolve(Some(&created.keys.as_ref().unwrap().secret.secret), None, None).await.unwrap();
+        let scope = pdb.scope(&ctx, false).unwrap();
+        let table = format!("{}.orders", pdb.pg_schema().unwrap());
+        let results = pdb
+            .db()
+            .transaction(
+                &scope,
+                vec![
+                    Stmt::raw(format!("insert into {table} (id) values ({row_id})")),
+                    Stmt::raw(format!("select count(*)::bigint as n from {table}")),
+                ],
+            )
+            .await
+            .unwrap();
+        results[1].rows[0].int("n").unwrap()
+    }
+
+    #[tokio::test]
+    async fn postgres_dedicated_project_has_its_own_database() {
+        let (platform, schema) = pg_platform().await;
+        let created = platform.create_project("o", "Dedicated", dedicated()).await.unwrap();
+        let id = created.project.id.clone();
+        assert_eq!(created.project.isolation, Isolation::Dedicated);
+        assert_eq!(created.project.status, ProjectStatus::Ready);
+        let database = format!("p_{id}");
+        assert_eq!(
+            count(&platform, format!("select count(*) from pg_database where datname = '{database}'")).await,
+            1
+        );
+        // Its tables are in its own database, not in the platform's.
+        assert_eq!(
+            count(&platform, format!("select count(*) from pg_namespace where nspname = '{database}'")).await,
+            0
+        );
+        let pdb = platform.project_db(&id).await.unwrap();
+        assert_eq!(pdb.pg_schema().unwrap().as_str(), database, "tables live in its schema p_<id>");
+        assert!(pdb.schema().unwrap().table("orders").is_some());
+        let who = pdb.db().query(Stmt::raw("select current_database()::text as d")).await.unwrap();
+        assert_eq!(who[0].text("d").unwrap(), database);
+
+        // Requests run as its roles, under its policies, and cannot reach the platform's
+        // tables (another database).
+        assert_eq!(insert_and_count(&platform, &created, 1).await, 1);
+        let keys = created.keys.as_ref().unwrap();
+        let anon = platform.resolve(Some(&keys.publishable.secret), None, None).await.unwrap();
+        let scope = pdb.scope(&anon, true).unwrap();
+        let rows = pdb
+            .db()
+            .transaction(
+                &scope,
+                vec![Stmt::raw(format!(
+                    "select count(*)::bigint as n, current_user::text as r from {database}.orders"
+                ))],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows[0].rows[0].int("n").unwrap(), 0, "anon sees no row (owner_id = auth.uid)");
+        assert_eq!(rows[0].rows[0].text("r").unwrap(), format!("{database}_anon"));
+        for ctx in [&anon, &platform.resolve(Some(&keys.secret.secret), None, None).await.unwrap()] {
+            let scope = pdb.scope(ctx, true).unwrap();
+            let err = pdb
+                .db()
+                .transaction(&scope, vec![Stmt::raw(format!("select count(*) from {schema}.api_keys"))])
+                .await
+                .unwrap_err();
+            assert!(matches!(err.sqlstate(), Some("3F000" | "42P01" | "42501")), "{err}");
+        }
+
+        // Schema changes go to its database; pause refuses its keys.
+        let mut v2 = shop();
+        v2.tables[0].columns.push(serde_json::from_str(r#"{ "name": "note", "type": "text" }"#).unwrap());
+        platform.apply_schema(&id, "2", &v2, false).await.unwrap();
+        drop(pdb);
+        let pdb = platform.project_db(&id).await.unwrap();
+        assert!(pdb.schema().unwrap().table("orders").unwrap().column("note").is_some());
+        pdb.db().query(Stmt::raw(format!("select note from {database}.orders"))).await.unwrap();
+        platform.pause_project(&id).await.unwrap();
+        assert!(matches!(
+            platform.resolve(Some(&keys.secret.secret), None, None).await.unwrap_err(),
+            Error::ProjectPaused
+        ));
+
+        // Delete terminates its connections (this handle's pool is still open), drops the
+        // database and the roles.
+        assert!(platform.open_pools() >= 1);
+        platform.delete_project(&id, &created.project.slug).await.unwrap();
+        drop(pdb);
+        assert_eq!(platform.open_pools(), 0);
+        assert_eq!(
+            count(&platform, format!("select count(*) from pg_database where datname = '{database}'")).await,
+            0
+        );
+        assert_eq!(
+            count(&platform, format!("select count(*) from pg_roles where rolname like '{database}\\_%'"))
+                .await,
+            0
+        );
+        pg_cleanup(&platform, &schema).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_dedicated_project_on_another_server() {
+        let (platform, schema) = pg_platform().await;
+        // The same server, reached through a project's own URL (the scale-out path).
+        let options = CreateProject { database_url: Some(pg_url()), ..dedicated() };
+        assert!(!format!("{options:?}").contains(&pg_url()), "the URL is not in Debug output");
+        let created = platform.create_project("o", "Remote", options).await.unwrap();
+        let id = created.project.id.clone();
+        assert!(!serde_json::to_string(&created.project).unwrap().contains("127.0.0.1"));
+        assert_eq!(insert_and_count(&platform, &created, 1).await, 1);
+        let database = format!("p_{id}");
+        platform.delete_project(&id, &created.project.slug).await.unwrap();
+        assert_eq!(
+            count(&platform, format!("select count(*) from pg_database where datname = '{database}'")).await,
+            0
+        );
+
+        // A URL is only for dedicated projects, and a bad one is refused without echoing it.
+        let shared = CreateProject { database_url: Some(pg_url()), ..Default::default() };
+        assert!(matches!(platform.create_project("o", "X", shared).await.unwrap_err(), Error::Config(_)));
+        let secret_url = "postgres://u:hunter2@[bad/x?sslmode=nope".to_owned();
+        let bad = CreateProject { database_url: Some(secret_url), ..dedicated() };
+        let err = platform.create_project("o", "X", bad).await.unwrap_err();
+        assert!(matches!(&err, Error::Config(m) if !m.contains("hunter2")), "{err:?}");
+        pg_cleanup(&platform, &schema).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_failed_dedicated_provisioning_leaves_nothing() {
+        let flaky = Arc::new(Flaky { fail: AtomicBool::new(true) });
+        let (platform, schema) = pg_platform_full(|_| {}, vec![flaky.clone() as Arc<dyn Module>]).await;
+        let opts = || CreateProject { idempotency_key: Some("k".into()), ..dedicated() };
+        let err = platform.create_project("o", "Flaky", opts()).await.unwrap_err();
+        assert!(matches!(&err, Error::Provisioning(_)), "{err:?}");
+        let failed = platform.projects(Some("o")).await.unwrap().pop().unwrap();
+        assert!(matches!(failed.status, ProjectStatus::Failed(_)));
+        let database = format!("p_{}", failed.id);
+        assert_eq!(
+            count(&platform, format!("select count(*) from pg_database where datname = '{database}'")).await,
+            0
+        );
+        assert_eq!(
+            count(&platform, format!("select count(*) from pg_roles where rolname like '{database}\\_%'"))
+                .await,
+            0
+        );
+        assert_eq!(platform.open_pools(), 0);
+
+        // A retry with the same idempotency key resumes into a ready dedicated project.
+        flaky.fail.store(false, Ordering::SeqCst);
+        let resumed = platform.create_project("o", "Flaky", opts()).await.unwrap();
+        assert_eq!(
+            (resumed.project.id.clone(), resumed.project.status.clone()),
+            (failed.id, ProjectStatus::Ready)
+        );
+        let pdb = platform.project_db(&resumed.project.id).await.unwrap();
+        let rows = pdb
+            .db()
+            .query(Stmt::raw(format!("select count(*)::bigint as n from {database}.flaky_items")))
+            .await
+            .unwrap();
+        assert_eq!(rows[0].int("n").unwrap(), 1);
+        drop(pdb);
+        pg_cleanup(&platform, &schema).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_dedicated_pools_are_bounded() {
+        let (platform, schema) = pg_platform_with(|c| c.max_open_databases = 2).await;
+        let mut projects = Vec::new();
+        for i in 0..4 {
+            projects.push(platform.create_project("o", &format!("D{i}"), dedicated()).await.unwrap());
+            assert!(platform.open_pools() <= 2, "{} pools open", platform.open_pools());
+        }
+        for round in 1..=3 {
+            for (i, created) in projects.iter().enumerate() {
+                let n = insert_and_count(&platform, created, round * 10 + i as i64).await;
+                assert_eq!(n, round, "a reopened pool sees the project's earlier rows");
+                assert!(platform.open_pools() <= 2, "{} pools open", platform.open_pools());
+                assert!(platform.open_databases() <= 2);
+            }
+        }
+        // Evicted pools are closed: at most two of the databases still have sessions.
+        let names: Vec<String> = projects.iter().map(|p| format!("'p_{}'", p.project.id)).collect();
+        let sql = format!(
+            "select count(distinct datname) from pg_stat_activity where datname in ({})",
+            names.join(", ")
+        );
+        let mut open = i64::MAX;
+        for _ in 0..40 {
+            open = count(&platform, sql.clone()).await;
+            if open <= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(open <= 2, "{open} dedicated databases still have sessions");
+        pg_cleanup(&platform, &schema).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_concurrent_creation_is_safe() {
+        let (platform, schema) = pg_platform().await;
+        let limit = Arc::new(tokio::sync::Semaphore::new(8));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..30 {
+            let (platform, limit) = (platform.clone(), limit.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await.unwrap();
+                // Half of them share one name: slugs must still be unique.
+                let name = if i % 2 == 0 { "Same Name".to_owned() } else { format!("Project {i}") };
+                platform.create_project(&format!("owner-{}", i % 3), &name, with_schema()).await
+            });
+        }
+        let mut created = Vec::new();
+        while let Some(result) = tasks.join_next().await {
+            created.push(result.unwrap().unwrap());
+        }
+        assert_eq!(created.len(), 30);
+        let slugs: std::collections::HashSet<_> = created.iter().map(|c| c.project.slug.clone()).collect();
+        assert_eq!(slugs.len(), 30, "no duplicate slugs");
+        let listed = platform.projects(None).await.unwrap();
+        assert_eq!(listed.len(), 30);
+        assert!(listed.iter().all(|p| p.status == ProjectStatus::Ready));
+        for c in &created {
+            let id = &c.project.id;
+            assert_eq!(
+                count(
+                    &platform,
+                    format!(
+                        "select count(*) from pg_tables where schemaname = 'p_{id}' and tablename = 'orders'"
+                    )
+                )
+                .await,
+                1
+            );
+            assert_eq!(
+                count(&platform, format!("select count(*) from pg_roles where rolname like 'p\\_{id}\\_%'"))
+                    .await,
+                3
+            );
+            platform.resolve(Some(&c.keys.as_ref().unwrap().publishable.secret), None, None).await.unwrap();
+        }
+        pg_cleanup(&platform, &schema).await;
     }
 
     async fn pg_cleanup(platform: &Platform, schema: &str) {

@@ -140,6 +140,8 @@ pub struct PgDb {
 struct PgInner {
     pool: Pool,
     statement_cache_capacity: usize,
+    /// The configuration the pool was built from (`None` for a host's pool).
+    config: Option<PgConfig>,
 }
 
 impl std::fmt::Debug for PgDb {
@@ -165,7 +167,11 @@ impl PgDb {
             .build()
             .map_err(|e| Error::Config(format!("PostgreSQL pool: {e}")))?;
         let db = PgDb {
-            inner: Arc::new(PgInner { pool, statement_cache_capacity: config.statement_cache_capacity }),
+            inner: Arc::new(PgInner {
+                pool,
+                statement_cache_capacity: config.statement_cache_capacity,
+                config: Some(config),
+            }),
         };
         drop(db.checkout().await?);
         Ok(db)
@@ -174,7 +180,16 @@ impl PgDb {
     /// Wraps a pool the host already owns (its own TLS, sizes and hooks). Connections
     /// must not be left inside a transaction by other users of the pool.
     pub fn from_pool(pool: Pool) -> PgDb {
-        PgDb { inner: Arc::new(PgInner { pool, statement_cache_capacity: DEFAULT_CACHE_CAPACITY }) }
+        PgDb {
+            inner: Arc::new(PgInner { pool, statement_cache_capacity: DEFAULT_CACHE_CAPACITY, config: None }),
+        }
+    }
+
+    /// The configuration this handle was built from by [`PgDb::connect`] (`None` for a
+    /// pool handed in by the host). The projects module reads its URL to reach the same
+    /// server for dedicated databases and for its `LISTEN` connection.
+    pub fn config(&self) -> Option<&PgConfig> {
+        self.inner.config.as_ref()
     }
 
     /// The pool under this handle.

@@ -201,17 +201,16 @@ struct Job {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Closing the channels ends each thread's loop once its queue is drained; joining
-        // makes sure the connections are closed when the last handle is gone.
-        let workers = std::iter::once(&mut self.writer).chain(self.readers.iter_mut());
-        let threads: Vec<_> = workers
-            .filter_map(|w| {
-                w.sender = None;
-                w.thread.take()
-            })
-            .collect();
-        for thread in threads {
-            let _ = thread.join();
+        // Closing a channel ends its thread's loop once its queue is drained; joining
+        // makes sure the connections are closed when the last handle is gone. One at a
+        // time, readers first: SQLite 3.51.1 (bundled by rusqlite 0.38) can deadlock when
+        // two connections to one WAL file close at once (its unix VFS takes two mutexes
+        // in opposite orders; fixed in 3.51.2), and the writer, closed last, checkpoints.
+        for worker in self.readers.iter_mut().chain(std::iter::once(&mut self.writer)) {
+            worker.sender = None;
+            if let Some(thread) = worker.thread.take() {
+                let _ = thread.join();
+            }
         }
     }
 }

@@ -33,13 +33,15 @@
 //! # }
 //! ```
 
+mod events;
 mod executor;
 mod model;
 mod provision;
+mod router;
 mod store;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -56,7 +58,9 @@ use crate::error::{Error, Result};
 use crate::keys::{self, GeneratedKey, KeyCache, KeyCacheConfig, KeyKind, StoredKey};
 use crate::module::Module;
 
+pub use events::{EventKind, PlatformEvent};
 pub use model::{CreateProject, CreatedProject, Isolation, Plan, Project, ProjectKeys, ProjectStatus};
+use router::{Lookup, PoolGuard, Router};
 use store::{ProjectRow, Store};
 
 /// How a platform runs.
@@ -77,8 +81,24 @@ pub struct PlatformConfig {
     pub max_projects_per_owner: Option<u64>,
     /// The verified-key cache of the request path.
     pub key_cache: KeyCacheConfig,
-    /// SQLite: how many project database files stay open (least recently used are closed).
+    /// How many project handles stay open (default 64), least recently used closed
+    /// first: SQLite database files, and on PostgreSQL dedicated projects' pools (shared
+    /// projects' handles only cache their schema). In-memory SQLite databases are never
+    /// closed. See [`Platform::open_pools`].
     pub max_open_databases: usize,
+    /// PostgreSQL: how the platform's server is reached. Dedicated projects' pools use it
+    /// with the database name replaced, and the cross-process listener opens its own
+    /// connection with it. `None` (the default): the settings of the platform's
+    /// [`Db`] when it was built by [`Db::connect_postgres`]; a `Db` made from a host's
+    /// pool ([`Db::from_pg_pool`]) has none, so without this its platform refuses
+    /// dedicated projects and does not listen. Its URL is never logged.
+    #[cfg(feature = "postgres")]
+    pub postgres: Option<crate::db::PgConfig>,
+    /// PostgreSQL: connections in each dedicated project's pool (default 4).
+    pub dedicated_pool_size: usize,
+    /// PostgreSQL: start the cross-process invalidation listener in [`Platform::open`]
+    /// (default `true`; see [`Platform::listen`]). Ignored on SQLite.
+    pub listen: bool,
 }
 
 impl PlatformConfig {
@@ -93,6 +113,10 @@ impl PlatformConfig {
             max_projects_per_owner: None,
             key_cache: KeyCacheConfig::default(),
             max_open_databases: 64,
+            #[cfg(feature = "postgres")]
+            postgres: None,
+            dedicated_pool_size: 4,
+            listen: true,
         }
     }
 }
@@ -116,19 +140,44 @@ struct Inner {
     config: PlatformConfig,
     modules: Vec<Arc<dyn Module>>,
     resolver: ContextResolver,
-    open: Mutex<OpenProjects>,
+    router: Router,
+    events: Events,
+    /// The platform server's connection settings (dedicated pools, the listener).
+    #[cfg(feature = "postgres")]
+    pg_server: Option<tokio_postgres::Config>,
 }
 
-/// Project handles kept open (SQLite files), least recently used closed first.
-#[derive(Default)]
-struct OpenProjects {
-    tick: u64,
-    entries: HashMap<String, (u64, ProjectDb)>,
+/// Cross-process invalidation state.
+struct Events {
+    /// This instance's id, in the events it sends (it skips its own).
+    origin: String,
+    /// The `NOTIFY` channel (PostgreSQL).
+    channel: String,
+    /// Bumped by every key invalidation, so a key lookup that raced one reads again.
+    key_epoch: Arc<AtomicU64>,
+    /// Whether the listener is connected and listening.
+    listening: AtomicBool,
+    /// The listener task, aborted when the platform is dropped.
+    listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Ok(mut listener) = self.events.listener.lock()
+            && let Some(task) = listener.take()
+        {
+            task.abort();
+        }
+    }
 }
 
 /// Where one project's data is reached: its database handle, where its tables live, and
 /// the roles requests run as. The REST layer runs each request through
 /// [`ProjectDb::scope`].
+///
+/// Take a handle per request ([`Platform::project_db`]) and drop it when done: a
+/// dedicated project's pool is closed once the router has evicted it and no handle is
+/// left, so a [`Db`] kept beyond its handle may find its pool closed.
 #[derive(Debug, Clone)]
 pub struct ProjectDb {
     project: ProjectId,
@@ -136,6 +185,10 @@ pub struct ProjectDb {
     pg_schema: Option<Ident>,
     roles: RoleNames,
     schema: Option<Arc<ValidSchema>>,
+    /// An in-memory SQLite database: never closed.
+    in_memory: bool,
+    /// Closes a dedicated pool or a database file when the last handle goes.
+    _pool: Option<Arc<PoolGuard>>,
 }
 
 impl ProjectDb {
@@ -221,18 +274,110 @@ impl Platform {
             allow_destructive: false,
         };
         migrate::apply(&mut executor::DbExecutor(&db), &platform_version(&schema), &schema, &options).await?;
-        let lookup = Arc::new(PlatformKeys { db: db.clone(), store: store.clone() });
+        let key_epoch = Arc::new(AtomicU64::new(0));
+        let lookup =
+            Arc::new(PlatformKeys { db: db.clone(), store: store.clone(), epoch: Arc::clone(&key_epoch) });
         let resolver = ContextResolver::new(lookup, KeyCache::new(config.key_cache));
-        Ok(Platform {
+        #[cfg(feature = "postgres")]
+        let pg_server = {
+            let url = match (&config.postgres, &db) {
+                (Some(pg), _) => Some(pg.url.as_str()),
+                (None, Db::Postgres(pg)) => pg.config().map(|c| c.url.as_str()),
+                #[allow(unreachable_patterns)]
+                _ => None,
+            };
+            url.map(provision::parse_url).transpose()?
+        };
+        let events = Events {
+            origin: uuid::Uuid::new_v4().simple().to_string(),
+            channel: events::channel(config.platform_schema.as_str()),
+            key_epoch,
+            listening: AtomicBool::new(false),
+            listener: Mutex::new(None),
+        };
+        let listen = config.listen;
+        let platform = Platform {
             inner: Arc::new(Inner {
+                router: Router::new(config.max_open_databases),
                 db,
                 store,
                 config,
                 modules,
                 resolver,
-                open: Mutex::new(OpenProjects::default()),
+                events,
+                #[cfg(feature = "postgres")]
+                pg_server,
             }),
-        })
+        };
+        #[cfg(feature = "postgres")]
+        if listen && platform.inner.db.dialect() == Dialect::Postgres {
+            if platform.inner.pg_server.is_some() {
+                platform.listen()?;
+            } else {
+                tracing::warn!(
+                    "no connection settings for the platform's PostgreSQL server (a host pool without \
+                     PlatformConfig::postgres): caches are not invalidated across processes"
+                );
+            }
+        }
+        #[cfg(not(feature = "postgres"))]
+        let _ = listen;
+        Ok(platform)
+    }
+
+    /// PostgreSQL: starts listening for the changes other processes sharing the platform
+    /// database make (keys revoked or rotated, projects paused, resumed or deleted,
+    /// schemas applied) and applies them to this process's caches. [`Platform::open`]
+    /// calls it unless [`PlatformConfig::listen`] is off; calling it again does nothing.
+    /// The listener runs on its own connection (outside the pool), reconnects with a
+    /// backoff, clears the caches after reconnecting (events may have been missed), and
+    /// stops when the last clone of the platform is dropped. See [`PlatformEvent`].
+    ///
+    /// On SQLite it does nothing: one process owns the database, and it invalidates its
+    /// caches itself.
+    ///
+    /// # Errors
+    /// [`Error::Config`] on PostgreSQL when the platform's connection settings are
+    /// unknown (see [`PlatformConfig::postgres`]), or outside a tokio runtime.
+    pub fn listen(&self) -> Result<()> {
+        #[cfg(feature = "postgres")]
+        if self.inner.db.dialect() == Dialect::Postgres {
+            let config = self.inner.pg_server.clone().ok_or_else(|| {
+                Error::Config(
+                    "listening needs the platform's connection settings: set PlatformConfig::postgres".into(),
+                )
+            })?;
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Err(Error::Config("listening needs a tokio runtime".into()));
+            }
+            let mut listener = self.inner.events.listener.lock().unwrap_or_else(|e| e.into_inner());
+            if listener.is_none() {
+                *listener = Some(events::spawn(
+                    Arc::downgrade(&self.inner),
+                    config,
+                    self.inner.events.channel.clone(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the cross-process listener is connected and listening (PostgreSQL).
+    pub fn is_listening(&self) -> bool {
+        self.inner.events.listening.load(Ordering::SeqCst)
+    }
+
+    /// Forgets everything this process caches about keys and project schemas (they are
+    /// read again on next use). The listener does this after reconnecting.
+    pub fn clear_caches(&self) {
+        self.inner.clear_caches();
+    }
+
+    /// Applies a change made by another process to this one's caches: what the listener
+    /// does with each notification. For hosts that carry [`PlatformEvent`]s another way
+    /// (their connections cannot `LISTEN`, e.g. behind a transaction-mode pooler).
+    pub fn apply_event(&self, event: &PlatformEvent) {
+        self.inner.apply_event_inner(event, false);
     }
 
     /// The platform database.
@@ -323,9 +468,26 @@ impl Platform {
                 .validate_for(self.inner.db.dialect())
                 .map_err(easbase_schema::Error::from)?;
         }
-        if options.isolation == Isolation::Dedicated {
+        if options.database_url.is_some() {
+            if options.isolation != Isolation::Dedicated || self.inner.db.dialect() != Dialect::Postgres {
+                return Err(Error::Config(
+                    "a database URL is only for dedicated projects on PostgreSQL".into(),
+                ));
+            }
+            #[cfg(feature = "postgres")]
+            if let Some(url) = &options.database_url {
+                provision::parse_url(url)?;
+            }
+        }
+        #[cfg(feature = "postgres")]
+        if options.isolation == Isolation::Dedicated
+            && self.inner.db.dialect() == Dialect::Postgres
+            && options.database_url.is_none()
+            && self.inner.pg_server.is_none()
+        {
             return Err(Error::Config(
-                "dedicated isolation is not available yet; use Isolation::Shared".into(),
+                "dedicated projects need the platform's connection settings: set PlatformConfig::postgres"
+                    .into(),
             ));
         }
         if let Some(key) = &options.idempotency_key {
@@ -360,7 +522,8 @@ impl Platform {
             created_at: store::unix(SystemTime::now()),
         };
         let project = Project { api_url: self.api_url(project.id.as_str(), &project.slug), ..project };
-        let row = ProjectRow { project, jwt_secret: random_secret() };
+        let row =
+            ProjectRow { project, jwt_secret: random_secret(), database_url: options.database_url.clone() };
         if let Err(e) = self
             .inner
             .db
@@ -401,8 +564,9 @@ impl Platform {
             Err(e) => {
                 let reason = e.to_string();
                 tracing::warn!(project = %project.id, error = %reason, "provisioning failed; undoing");
-                let _ = provision::undo(self, &row.project).await;
-                self.forget(&project.id);
+                if let Err(undo) = provision::undo(self, &row).await {
+                    tracing::warn!(project = %project.id, error = %undo, "undoing a failed provisioning failed");
+                }
                 let status = ProjectStatus::Failed(reason.clone());
                 self.inner.db.execute(self.inner.store.set_status(project.id.as_str(), &status)).await?;
                 Err(Error::Provisioning(reason))
@@ -411,7 +575,7 @@ impl Platform {
     }
 
     async fn provision_steps(&self, row: &ProjectRow, schema: Option<&Schema>) -> Result<Option<String>> {
-        provision::prepare(self, &row.project).await?;
+        provision::prepare(self, row).await?;
         let mut version = None;
         let merged = self.merged_schema(schema)?;
         if !merged.tables.is_empty() || schema.is_some() {
@@ -453,12 +617,9 @@ impl Platform {
         let report = migrate::apply(&mut executor::DbExecutor(&pdb.db), version, merged, &options).await?;
         // The cached handle holds the old schema: refresh it on the same handle (an
         // in-memory database must never be reopened).
+        let epoch = self.inner.router.epoch();
         let schema = provision::current_schema(&pdb).await?.map(Arc::new);
-        if let Ok(mut open) = self.inner.open.lock()
-            && let Some((_, cached)) = open.entries.get_mut(id.as_str())
-        {
-            cached.schema = schema;
-        }
+        self.inner.router.set_schema(id.as_str(), schema, epoch);
         Ok(report)
     }
 
@@ -481,7 +642,8 @@ impl Platform {
         }
         let merged = self.merged_schema(Some(schema))?;
         let report = self.apply_merged(id, version, &merged, allow_destructive).await?;
-        self.inner.db.execute(self.inner.store.set_schema_version(id.as_str(), version)).await?;
+        let stmts = vec![self.inner.store.set_schema_version(id.as_str(), version)];
+        self.commit_with_event(stmts, EventKind::SchemaApplied, id, None).await?;
         Ok(report)
     }
 
@@ -502,7 +664,7 @@ impl Platform {
     /// # Errors
     /// [`Error::ProjectNotFound`], or a project that is not ready.
     pub async fn pause_project(&self, id: &ProjectId) -> Result<Project> {
-        self.move_status(id, &ProjectStatus::Ready, ProjectStatus::Paused).await
+        self.move_status(id, &ProjectStatus::Ready, ProjectStatus::Paused, EventKind::ProjectPaused).await
     }
 
     /// Resumes a paused project.
@@ -510,17 +672,49 @@ impl Platform {
     /// # Errors
     /// [`Error::ProjectNotFound`], or a project that is not paused.
     pub async fn resume_project(&self, id: &ProjectId) -> Result<Project> {
-        self.move_status(id, &ProjectStatus::Paused, ProjectStatus::Ready).await
+        self.move_status(id, &ProjectStatus::Paused, ProjectStatus::Ready, EventKind::ProjectResumed).await
     }
 
-    async fn move_status(&self, id: &ProjectId, from: &ProjectStatus, to: ProjectStatus) -> Result<Project> {
+    async fn move_status(
+        &self,
+        id: &ProjectId,
+        from: &ProjectStatus,
+        to: ProjectStatus,
+        kind: EventKind,
+    ) -> Result<Project> {
         let row = self.row(id).await?;
         if &row.project.status != from {
             return Err(Error::Config(format!("project {id} is {}, not {from}", row.project.status)));
         }
-        self.inner.db.execute(self.inner.store.set_status(id.as_str(), &to)).await?;
+        self.commit_with_event(vec![self.inner.store.set_status(id.as_str(), &to)], kind, id, None).await?;
         self.invalidate_keys(id);
         self.project(id).await
+    }
+
+    /// Runs `stmts` in one transaction with the `NOTIFY` of `kind` (PostgreSQL), so other
+    /// processes hear of the change if and only if it commits.
+    async fn commit_with_event(
+        &self,
+        mut stmts: Vec<crate::db::Stmt>,
+        kind: EventKind,
+        project: &ProjectId,
+        key_id: Option<&str>,
+    ) -> Result<Vec<crate::db::StmtResult>> {
+        if self.inner.db.dialect() == Dialect::Postgres {
+            let event = PlatformEvent {
+                kind,
+                project: project.as_str().to_owned(),
+                key_id: key_id.map(str::to_owned),
+                origin: Some(self.inner.events.origin.clone()),
+            };
+            let payload = serde_json::to_string(&event)
+                .map_err(|e| Error::Config(format!("cannot encode an event: {e}")))?;
+            stmts.push(crate::db::Stmt::new(
+                "select pg_notify($1, $2)",
+                sea_query::Values(vec![self.inner.events.channel.clone().into(), payload.into()]),
+            ));
+        }
+        self.inner.db.transaction(&Scope::default(), stmts).await
     }
 
     /// Deletes a project and everything it holds (its schema and roles, or its database
@@ -533,11 +727,15 @@ impl Platform {
         if !bool::from(subtle::ConstantTimeEq::ct_eq(row.project.slug.as_bytes(), confirm_slug.as_bytes())) {
             return Err(Error::Guard(format!("deleting project {id} needs its slug as confirmation")));
         }
-        self.inner.db.execute(self.inner.store.set_status(id.as_str(), &ProjectStatus::Paused)).await?;
+        // Paused first, and every process told: its keys are refused and its handles
+        // (a dedicated pool) closed before its database goes.
+        let paused = self.inner.store.set_status(id.as_str(), &ProjectStatus::Paused);
+        self.commit_with_event(vec![paused], EventKind::ProjectDeleted, id, None).await?;
         self.invalidate_keys(id);
-        self.forget(id);
-        provision::undo(self, &row.project).await?;
-        self.inner.db.execute(self.inner.store.delete_project(id.as_str())).await?;
+        provision::undo(self, &row).await?;
+        let delete = self.inner.store.delete_project(id.as_str());
+        self.commit_with_event(vec![delete], EventKind::ProjectDeleted, id, None).await?;
+        self.invalidate_keys(id);
         Ok(())
     }
 
@@ -566,13 +764,9 @@ impl Platform {
         let (new, old_stored) = keys::rotate(&old, grace, now);
         let expires = old_stored.expires_at.unwrap_or(now);
         let store = &self.inner.store;
-        self.inner
-            .db
-            .transaction(
-                &Scope::default(),
-                vec![store.insert_key(&new.to_stored(id.clone(), now)), store.expire_key(key_id, expires)],
-            )
-            .await?;
+        let stmts =
+            vec![store.insert_key(&new.to_stored(id.clone(), now)), store.expire_key(key_id, expires)];
+        self.commit_with_event(stmts, EventKind::KeyRotated, id, Some(key_id)).await?;
         self.inner.resolver.cache().invalidate(key_id);
         Ok(new)
     }
@@ -585,7 +779,8 @@ impl Platform {
         if !self.keys(id).await?.iter().any(|k| k.id == key_id) {
             return Err(Error::InvalidApiKey);
         }
-        self.inner.db.execute(self.inner.store.revoke_key(key_id)).await?;
+        let stmts = vec![self.inner.store.revoke_key(key_id)];
+        self.commit_with_event(stmts, EventKind::KeyRevoked, id, Some(key_id)).await?;
         self.inner.resolver.cache().invalidate(key_id);
         Ok(())
     }
@@ -610,64 +805,101 @@ impl Platform {
     }
 
     fn invalidate_keys(&self, id: &ProjectId) {
-        self.inner.resolver.cache().invalidate_if(|_, (_, state)| &state.project == id);
+        self.inner.invalidate_project_keys(id.as_str());
     }
 
-    fn forget(&self, id: &ProjectId) {
-        if let Ok(mut open) = self.inner.open.lock() {
-            open.entries.remove(id.as_str());
-        }
-    }
-
-    /// Where a ready project's data is reached.
+    /// Where a ready project's data is reached: its handle from the router (opened on
+    /// demand; a dedicated project's pool is opened then, and closed again when evicted).
     ///
     /// # Errors
-    /// [`Error::ProjectNotFound`], [`Error::ProjectPaused`] for a project that is not ready.
+    /// [`Error::ProjectNotFound`]; [`Error::Unavailable`] or [`Error::Database`] when its
+    /// database cannot be reached.
     pub async fn project_db(&self, id: &ProjectId) -> Result<ProjectDb> {
         self.open_project_db(id).await
     }
 
     async fn open_project_db(&self, id: &ProjectId) -> Result<ProjectDb> {
-        if let Ok(mut open) = self.inner.open.lock() {
-            open.tick += 1;
-            let tick = open.tick;
-            if let Some((used, pdb)) = open.entries.get_mut(id.as_str()) {
-                *used = tick;
-                return Ok(pdb.clone());
+        let router = &self.inner.router;
+        let epoch = router.epoch();
+        match router.get(id.as_str()) {
+            Lookup::Hit(pdb) => return Ok(pdb),
+            Lookup::Stale(mut pdb) => {
+                // Reload the schema on the same handle (the same pool or in-memory database).
+                pdb.schema = provision::current_schema(&pdb).await?.map(Arc::new);
+                router.set_schema(id.as_str(), pdb.schema.clone(), epoch);
+                return Ok(pdb);
             }
+            Lookup::Miss => {}
         }
-        let db = provision::database(self, id).await?;
+        let row = self.row(id).await?;
+        let opened = provision::database(self, &row).await?;
         let pg_schema = provision::pg_schema(self, id);
         let roles = provision::role_names(self, id);
-        let mut pdb = ProjectDb { project: id.clone(), db, pg_schema, roles, schema: None };
+        let mut pdb = ProjectDb {
+            project: id.clone(),
+            db: opened.db,
+            pg_schema,
+            roles,
+            schema: None,
+            in_memory: opened.in_memory,
+            _pool: opened.guard,
+        };
         pdb.schema = provision::current_schema(&pdb).await?.map(Arc::new);
-        if let Ok(mut open) = self.inner.open.lock() {
-            let tick = open.tick;
-            open.entries.insert(id.as_str().to_owned(), (tick, pdb.clone()));
-            let max = self.inner.config.max_open_databases.max(1);
-            while open.entries.len() > max {
-                // Close the least recently used file database (in-memory ones stay open:
-                // closing would lose them).
-                let victim = open
-                    .entries
-                    .iter()
-                    .filter(|(_, (_, p))| provision::closable(self, p))
-                    .min_by_key(|(_, (used, _))| *used)
-                    .map(|(k, _)| k.clone());
-                match victim {
-                    Some(k) => {
-                        open.entries.remove(&k);
-                    }
-                    None => break,
-                }
-            }
-        }
-        Ok(pdb)
+        Ok(router.insert(pdb, epoch))
     }
 
-    /// How many project handles are open (for tests and metrics).
+    /// How many project handles the router holds (for tests and metrics).
     pub fn open_databases(&self) -> usize {
-        self.inner.open.lock().map(|o| o.entries.len()).unwrap_or(0)
+        self.inner.router.len()
+    }
+
+    /// How many dedicated projects' pools (and SQLite database files) are open: those the
+    /// router holds plus those still used by a handle after their eviction. Bounded by
+    /// [`PlatformConfig::max_open_databases`] plus the handles in use.
+    pub fn open_pools(&self) -> usize {
+        self.inner.router.open_pools()
+    }
+}
+
+impl Inner {
+    fn invalidate_project_keys(&self, project: &str) {
+        self.events.key_epoch.fetch_add(1, Ordering::SeqCst);
+        self.resolver.cache().invalidate_if(|_, (_, state)| state.project.as_str() == project);
+    }
+
+    /// Forgets everything cached: keys, and the schemas of open handles.
+    fn clear_caches(&self) {
+        self.events.key_epoch.fetch_add(1, Ordering::SeqCst);
+        self.resolver.cache().clear();
+        self.router.mark_all_stale();
+    }
+
+    /// Applies an event to the caches; `remote` events sent by this instance are skipped
+    /// (it applied them when it made the change).
+    fn apply_event_inner(&self, event: &PlatformEvent, remote: bool) {
+        if remote && event.origin.as_deref() == Some(self.events.origin.as_str()) {
+            return;
+        }
+        tracing::debug!(kind = ?event.kind, project = %event.project, "platform event");
+        match event.kind {
+            EventKind::KeyRevoked | EventKind::KeyRotated => {
+                self.events.key_epoch.fetch_add(1, Ordering::SeqCst);
+                match &event.key_id {
+                    Some(key) => {
+                        self.resolver.cache().invalidate(key);
+                    }
+                    None => self.invalidate_project_keys(&event.project),
+                }
+            }
+            EventKind::ProjectPaused | EventKind::ProjectResumed => {
+                self.invalidate_project_keys(&event.project)
+            }
+            EventKind::ProjectDeleted => {
+                self.invalidate_project_keys(&event.project);
+                self.router.forget(&event.project);
+            }
+            EventKind::SchemaApplied => self.router.mark_stale(&event.project),
+        }
     }
 }
 
@@ -675,12 +907,24 @@ impl Platform {
 struct PlatformKeys {
     db: Db,
     store: Store,
+    /// Bumped by every key invalidation (see [`Events::key_epoch`]).
+    epoch: Arc<AtomicU64>,
 }
 
 #[async_trait]
 impl KeyLookup for PlatformKeys {
     async fn key(&self, key_id: &str) -> Result<Option<(StoredKey, ProjectState)>> {
-        let rows = self.db.query(self.store.key_with_project(key_id)).await?;
+        // An invalidation that arrives while the key is read may be about what was just
+        // read: read again (a notice is only sent after its change committed), so the
+        // resolver does not cache what the notice meant to remove.
+        let mut rows = Vec::new();
+        for _ in 0..3 {
+            let epoch = self.epoch.load(Ordering::SeqCst);
+            rows = self.db.query(self.store.key_with_project(key_id)).await?;
+            if self.epoch.load(Ordering::SeqCst) == epoch {
+                break;
+            }
+        }
         let Some(row) = rows.first() else { return Ok(None) };
         let key = store::key_row(row)?;
         let status = row.text("project_status")?;

@@ -9,6 +9,17 @@ use crate::context::ProjectId;
 use crate::keys::GeneratedKey;
 
 /// Where a project's tables live.
+///
+/// | | PostgreSQL | SQLite |
+/// |---|---|---|
+/// | `Shared` | schema `p_<id>` in the platform database | its own file (or in-memory database) |
+/// | `Dedicated` | database `p_<id>` of its own, tables in its schema `p_<id>` | the same as `Shared` |
+///
+/// On both PostgreSQL modes requests run as the project's three roles `p_<id>_anon`,
+/// `p_<id>_authenticated`, `p_<id>_service` (roles are cluster-wide: the same names in
+/// both modes). A dedicated database keeps its tables in a schema `p_<id>` rather than
+/// `public`, so the DDL, the grants and the qualified names the REST layer builds are the
+/// same in both modes, and a project moves between them with one schema dump.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Isolation {
@@ -16,8 +27,13 @@ pub enum Isolation {
     /// database file beside the platform's (in memory when the platform is in memory).
     #[default]
     Shared,
-    /// PostgreSQL: a database of its own on the platform's server (scale-out by pointing
-    /// projects at other servers is the next step).
+    /// PostgreSQL: a database of its own, created from the platform's connection on the
+    /// platform's server, or on another server named by [`CreateProject::database_url`]
+    /// (scale-out). It is reached through a pool of its own, opened on demand; the
+    /// platform keeps at most
+    /// [`max_open_databases`](crate::project::PlatformConfig::max_open_databases) such
+    /// pools open. SQLite: a file of its own, as for `Shared` (every SQLite project
+    /// already is its own database).
     Dedicated,
 }
 
@@ -111,7 +127,9 @@ pub struct Project {
 }
 
 /// Options of [`Platform::create_project`](crate::project::Platform::create_project).
-#[derive(Debug, Clone, Default)]
+///
+/// Its `Debug` output leaves [`CreateProject::database_url`] out (it may hold a password).
+#[derive(Clone, Default)]
 pub struct CreateProject {
     /// Where its tables live.
     pub isolation: Isolation,
@@ -122,6 +140,32 @@ pub struct CreateProject {
     pub plan: Option<String>,
     /// The project's first schema (applied as version `1`).
     pub schema: Option<easbase_schema::Schema>,
+    /// [`Isolation::Dedicated`] on PostgreSQL only: a connection string (URL or key-value
+    /// pairs) of **another server** where the project's database is created, for
+    /// scale-out. The connection it names must be allowed to create databases and roles
+    /// (`CREATEDB`, `CREATEROLE`); its database name is only used for administration —
+    /// the project's pool connects to `p_<id>` with the same settings. `None`: the
+    /// platform's own server.
+    ///
+    /// **It is stored as given, in plain text**, in the platform table `projects`
+    /// (`database_url`), because the platform must connect with it again after a restart:
+    /// it may contain a password, so protect the platform schema as you would that
+    /// password (or give a URL without one and use a `.pgpass`-style mechanism or trust
+    /// authentication between the servers). It is never logged, never part of a
+    /// [`Project`] nor of an error message.
+    pub database_url: Option<String>,
+}
+
+impl fmt::Debug for CreateProject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateProject")
+            .field("isolation", &self.isolation)
+            .field("idempotency_key", &self.idempotency_key)
+            .field("plan", &self.plan)
+            .field("schema", &self.schema)
+            .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// A new project and its keys.

@@ -3,12 +3,25 @@
 //! - PostgreSQL, shared: a schema `p_<id>` in the platform database and three roles
 //!   `p_<id>_anon`, `p_<id>_authenticated`, `p_<id>_service` (NOLOGIN, owning nothing)
 //!   that the platform's login role may `SET ROLE` to.
-//! - SQLite: a database file `<data_dir>/<id>.sqlite`, or an in-memory database.
+//! - PostgreSQL, dedicated: a database `p_<id>` (owned by the platform's login role,
+//!   `CONNECT` revoked from `PUBLIC`) on the platform's server or on the server of the
+//!   project's `database_url`, with its tables in a schema `p_<id>` and the same three
+//!   roles (roles are cluster-wide). The login role needs `CREATEDB` and `CREATEROLE`.
+//!   `CREATE DATABASE` cannot run in a transaction: the administration statements run one
+//!   by one on a connection of the platform's pool (or a connection of their own to
+//!   another server).
+//! - SQLite: a database file `<data_dir>/<id>.sqlite`, or an in-memory database, whatever
+//!   the isolation.
+
+use std::sync::Arc;
 
 use easbase_schema::ddl::{RoleNames, quote_ident};
 use easbase_schema::{Dialect, Ident, Schema, ValidSchema};
 
-use super::{Platform, Project, ProjectDb};
+use super::model::Isolation;
+use super::router::PoolGuard;
+use super::store::ProjectRow;
+use super::{Platform, ProjectDb};
 use crate::context::ProjectId;
 use crate::db::{Db, Stmt};
 use crate::error::{Error, Result};
@@ -18,9 +31,18 @@ fn ident(name: String) -> Ident {
     Ident::new(name.replace('-', "_")).unwrap_or_else(|_| unreachable!("generated identifiers are valid"))
 }
 
+fn quoted(name: &Ident) -> String {
+    quote_ident(Dialect::Postgres, name.as_str())
+}
+
 /// The PostgreSQL schema of a project.
 pub(super) fn pg_schema(platform: &Platform, id: &ProjectId) -> Option<Ident> {
     (platform.inner.db.dialect() == Dialect::Postgres).then(|| ident(format!("p_{id}")))
+}
+
+/// The name of a dedicated project's PostgreSQL database.
+pub(super) fn database_name(id: &ProjectId) -> Ident {
+    ident(format!("p_{id}"))
 }
 
 /// The database roles of a project's request roles.
@@ -40,76 +62,121 @@ fn roles(platform: &Platform, id: &ProjectId) -> [Ident; 3] {
     [r.anon, r.authenticated, r.service]
 }
 
-/// The handle holding a project's tables.
-pub(super) async fn database(platform: &Platform, id: &ProjectId) -> Result<Db> {
-    #[cfg(not(feature = "sqlite"))]
-    let _ = id;
+/// Statements that create a project's roles (idempotent; one statement each).
+fn create_roles(platform: &Platform, id: &ProjectId) -> Vec<String> {
+    let mut script = Vec::new();
+    for role in roles(platform, id) {
+        // CREATE ROLE has no IF NOT EXISTS; the names are generated identifiers.
+        script.push(format!(
+            "DO $$ BEGIN CREATE ROLE {r} NOLOGIN NOINHERIT; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+            r = quoted(&role)
+        ));
+        script.push(format!("GRANT {} TO CURRENT_USER", quoted(&role)));
+    }
+    script
+}
+
+/// Statements that drop a project's roles and whatever they own or were granted in the
+/// current database (idempotent; one statement each).
+fn drop_roles(platform: &Platform, id: &ProjectId) -> Vec<String> {
+    roles(platform, id)
+        .iter()
+        .map(|role| {
+            let q = quoted(role);
+            format!(
+                "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{name}') THEN EXECUTE 'DROP OWNED BY {q}'; EXECUTE 'DROP ROLE {q}'; END IF; END $$",
+                name = role.as_str()
+            )
+        })
+        .collect()
+}
+
+/// A project's database, as [`database`] opens it.
+pub(super) struct Opened {
+    pub(super) db: Db,
+    /// Closes the pool (or file) when the last handle goes.
+    pub(super) guard: Option<Arc<PoolGuard>>,
+    /// An in-memory database: never closed.
+    pub(super) in_memory: bool,
+}
+
+/// Opens the handle holding a project's tables.
+pub(super) async fn database(platform: &Platform, row: &ProjectRow) -> Result<Opened> {
+    let id = &row.project.id;
+    let counter = platform.inner.router.pool_counter();
     match platform.inner.db.dialect() {
-        Dialect::Postgres => Ok(platform.inner.db.clone()),
+        #[cfg(feature = "postgres")]
+        Dialect::Postgres if row.project.isolation == Isolation::Dedicated => {
+            let server = dedicated::Server::of(platform, row)?;
+            let db = dedicated::pool(server.project_config(&database_name(id)), platform)?;
+            Ok(Opened { guard: Some(PoolGuard::new(db.clone(), counter)), db, in_memory: false })
+        }
+        Dialect::Postgres => Ok(Opened { db: platform.inner.db.clone(), guard: None, in_memory: false }),
         #[cfg(feature = "sqlite")]
         Dialect::Sqlite => {
             use crate::db::SqliteConfig;
-            let config = match &platform.inner.config.data_dir {
+            let _ = row.project.isolation; // every SQLite project is its own database
+            match &platform.inner.config.data_dir {
                 Some(dir) => {
                     std::fs::create_dir_all(dir).map_err(|e| Error::Config(format!("data_dir: {e}")))?;
-                    SqliteConfig::file(dir.join(format!("{id}.sqlite")))
+                    let db = Db::open_sqlite(SqliteConfig::file(dir.join(format!("{id}.sqlite"))))?;
+                    Ok(Opened { guard: Some(PoolGuard::new(db.clone(), counter)), db, in_memory: false })
                 }
-                None => SqliteConfig::in_memory(),
-            };
-            Db::open_sqlite(config)
+                None => Ok(Opened {
+                    db: Db::open_sqlite(SqliteConfig::in_memory())?,
+                    guard: None,
+                    in_memory: true,
+                }),
+            }
         }
         other => Err(Error::Config(format!("projects on {other} are not supported yet"))),
     }
 }
 
-/// Whether a project's handle may be closed to bound open databases (an in-memory SQLite
-/// database would be lost; PostgreSQL handles share the platform pool).
-pub(super) fn closable(platform: &Platform, pdb: &ProjectDb) -> bool {
-    pdb.dialect() == Dialect::Sqlite && platform.inner.config.data_dir.is_some()
-}
-
 /// Creates what holds the project's tables (idempotent, so a failed provisioning can
 /// resume).
-pub(super) async fn prepare(platform: &Platform, project: &Project) -> Result<()> {
+pub(super) async fn prepare(platform: &Platform, row: &ProjectRow) -> Result<()> {
+    let project = &row.project;
     let db = &platform.inner.db;
     if db.dialect() != Dialect::Postgres {
         return Ok(());
     }
-    let mut script = Vec::new();
-    for role in roles(platform, &project.id) {
-        // CREATE ROLE has no IF NOT EXISTS; the names are generated identifiers.
-        script.push(format!(
-            "DO $$ BEGIN CREATE ROLE {r} NOLOGIN NOINHERIT; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
-            r = quote_ident(Dialect::Postgres, role.as_str())
-        ));
-        script.push(format!("GRANT {} TO CURRENT_USER", quote_ident(Dialect::Postgres, role.as_str())));
+    let create_schema = format!(
+        "CREATE SCHEMA IF NOT EXISTS {}",
+        quoted(&pg_schema(platform, &project.id).unwrap_or_else(|| database_name(&project.id)))
+    );
+    if project.isolation == Isolation::Dedicated {
+        #[cfg(feature = "postgres")]
+        {
+            dedicated::create(platform, row).await?;
+            let pdb = platform.open_project_db(&project.id).await?;
+            return pdb.db().execute_script(&[create_schema]).await;
+        }
+        #[cfg(not(feature = "postgres"))]
+        unreachable!("a PostgreSQL platform needs the `postgres` feature");
     }
-    if let Some(schema) = pg_schema(platform, &project.id) {
-        script
-            .push(format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(Dialect::Postgres, schema.as_str())));
-    }
+    let mut script = create_roles(platform, &project.id);
+    script.push(create_schema);
     db.execute_script(&script).await
 }
 
-/// Removes everything a project holds: its schema and roles, or its database file.
-pub(super) async fn undo(platform: &Platform, project: &Project) -> Result<()> {
+/// Removes everything a project holds: its schema and roles, its database, or its
+/// database file.
+pub(super) async fn undo(platform: &Platform, row: &ProjectRow) -> Result<()> {
+    let project = &row.project;
+    platform.inner.router.forget(project.id.as_str());
     let db = &platform.inner.db;
     match db.dialect() {
+        #[cfg(feature = "postgres")]
+        Dialect::Postgres if project.isolation == Isolation::Dedicated => {
+            dedicated::destroy(platform, row).await
+        }
         Dialect::Postgres => {
             let mut script = Vec::new();
             if let Some(schema) = pg_schema(platform, &project.id) {
-                script.push(format!(
-                    "DROP SCHEMA IF EXISTS {} CASCADE",
-                    quote_ident(Dialect::Postgres, schema.as_str())
-                ));
+                script.push(format!("DROP SCHEMA IF EXISTS {} CASCADE", quoted(&schema)));
             }
-            for role in roles(platform, &project.id) {
-                let quoted = quote_ident(Dialect::Postgres, role.as_str());
-                script.push(format!(
-                    "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{name}') THEN EXECUTE 'DROP OWNED BY {quoted}'; EXECUTE 'DROP ROLE {quoted}'; END IF; END $$",
-                    name = role.as_str()
-                ));
-            }
+            script.extend(drop_roles(platform, &project.id));
             db.execute_script(&script).await
         }
         _ => {
@@ -129,6 +196,189 @@ pub(super) async fn undo(platform: &Platform, project: &Project) -> Result<()> {
         }
     }
 }
+
+/// Dedicated PostgreSQL databases.
+#[cfg(feature = "postgres")]
+mod dedicated {
+    use std::str::FromStr;
+    use std::time::Duration;
+
+    use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+    use tokio_postgres::NoTls;
+
+    use super::*;
+
+    /// The server a dedicated project lives on.
+    pub(super) enum Server {
+        /// The platform's: administration through the platform pool.
+        Platform { pool: deadpool_postgres::Pool, config: tokio_postgres::Config },
+        /// Another server (the project's `database_url`).
+        External { config: tokio_postgres::Config },
+    }
+
+    /// A connection to run administration statements on, one at a time (never in a
+    /// transaction block: `CREATE DATABASE` refuses that).
+    enum Admin {
+        Pooled(deadpool_postgres::Object),
+        Own(tokio_postgres::Client, tokio::task::JoinHandle<()>),
+    }
+
+    impl Drop for Admin {
+        fn drop(&mut self) {
+            if let Admin::Own(_, task) = self {
+                task.abort();
+            }
+        }
+    }
+
+    impl Admin {
+        fn client(&self) -> &tokio_postgres::Client {
+            match self {
+                Admin::Pooled(object) => object,
+                Admin::Own(client, _) => client,
+            }
+        }
+
+        async fn run(&self, sql: &str) -> Result<()> {
+            self.client().batch_execute(sql).await.map_err(|e| pg_error(&e))
+        }
+    }
+
+    /// A driver error as [`Error`], without the `DETAIL` (and never a connection string).
+    fn pg_error(e: &tokio_postgres::Error) -> Error {
+        match e.as_db_error() {
+            Some(db) => Error::Database {
+                sqlstate: Some(db.code().code().to_owned()),
+                message: db.message().to_owned(),
+            },
+            None => Error::Unavailable(format!("PostgreSQL: {e}")),
+        }
+    }
+
+    /// Parses a connection string without echoing it (it may hold a password).
+    pub(in crate::project) fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
+        tokio_postgres::Config::from_str(url)
+            .map_err(|_| Error::Config("the database URL is not a valid PostgreSQL connection string".into()))
+    }
+
+    impl Server {
+        pub(super) fn of(platform: &Platform, row: &ProjectRow) -> Result<Server> {
+            if let Some(url) = &row.database_url {
+                return Ok(Server::External { config: parse_url(url)? });
+            }
+            let pg = match &platform.inner.db {
+                Db::Postgres(pg) => pg,
+                #[allow(unreachable_patterns)]
+                _ => return Err(Error::Config("dedicated databases need a PostgreSQL platform".into())),
+            };
+            let config = platform.inner.pg_server.clone().ok_or_else(|| {
+                Error::Config(
+                    "dedicated projects need the platform's connection settings: set \
+                     PlatformConfig::postgres, or build the platform's Db with Db::connect_postgres"
+                        .into(),
+                )
+            })?;
+            Ok(Server::Platform { pool: pg.pool().clone(), config })
+        }
+
+        /// The server's settings with the database name replaced.
+        pub(super) fn project_config(&self, database: &Ident) -> tokio_postgres::Config {
+            let (Server::Platform { config, .. } | Server::External { config }) = self;
+            let mut config = config.clone();
+            config.dbname(database.as_str());
+            config
+        }
+
+        async fn admin(&self) -> Result<Admin> {
+            match self {
+                Server::Platform { pool, .. } => {
+                    Ok(Admin::Pooled(pool.get().await.map_err(|e| Error::Unavailable(e.to_string()))?))
+                }
+                Server::External { config } => {
+                    let (client, connection) = config.connect(NoTls).await.map_err(|e| pg_error(&e))?;
+                    let task = tokio::spawn(async move {
+                        let _ = connection.await;
+                    });
+                    Ok(Admin::Own(client, task))
+                }
+            }
+        }
+    }
+
+    /// A pool to a dedicated database (no connection is made until the first use).
+    pub(super) fn pool(config: tokio_postgres::Config, platform: &Platform) -> Result<Db> {
+        let manager =
+            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(platform.inner.config.dedicated_pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| Error::Config(format!("PostgreSQL pool: {e}")))?;
+        Ok(Db::from_pg_pool(pool))
+    }
+
+    /// Creates the project's roles and database (idempotent).
+    pub(super) async fn create(platform: &Platform, row: &ProjectRow) -> Result<()> {
+        let id = &row.project.id;
+        let server = Server::of(platform, row)?;
+        let admin = server.admin().await?;
+        for statement in create_roles(platform, id) {
+            admin.run(&statement).await?;
+        }
+        let database = quoted(&database_name(id));
+        match admin.run(&format!("CREATE DATABASE {database}")).await {
+            Ok(()) => {}
+            Err(e) if e.sqlstate() == Some("42P04") => {} // resumed: it exists
+            Err(e) => return Err(e),
+        }
+        admin.run(&format!("REVOKE ALL ON DATABASE {database} FROM PUBLIC")).await
+    }
+
+    /// Terminates the database's connections, drops it, then the roles (idempotent).
+    pub(super) async fn destroy(platform: &Platform, row: &ProjectRow) -> Result<()> {
+        let id = &row.project.id;
+        let server = Server::of(platform, row)?;
+        let admin = server.admin().await?;
+        let name = database_name(id);
+        let version: i32 = admin
+            .client()
+            .query_one("select current_setting('server_version_num')::int4", &[])
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| pg_error(&e))?;
+        // PostgreSQL 13+ terminates the remaining sessions itself with FORCE.
+        let force = if version >= 130_000 { " WITH (FORCE)" } else { "" };
+        let drop_database = format!("DROP DATABASE IF EXISTS {}{force}", quoted(&name));
+        let mut attempt = 0;
+        loop {
+            admin
+                .client()
+                .execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity \
+                     where datname = $1 and pid <> pg_backend_pid()",
+                    &[&name.as_str()],
+                )
+                .await
+                .map_err(|e| pg_error(&e))?;
+            match admin.run(&drop_database).await {
+                Ok(()) => break,
+                // A session reconnected between the two statements: again.
+                Err(e) if e.sqlstate() == Some("55006") && attempt < 20 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        for statement in drop_roles(platform, id) {
+            admin.run(&statement).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "postgres")]
+pub(super) use dedicated::parse_url;
 
 /// The schema last applied to a project, from its migration history.
 pub(super) async fn current_schema(pdb: &ProjectDb) -> Result<Option<ValidSchema>> {

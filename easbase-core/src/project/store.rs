@@ -28,7 +28,9 @@ pub(crate) const PLATFORM_SCHEMA: &str = r#"{ "tables": [
       { "name": "idempotency_key", "type": "varchar(200)" },
       { "name": "jwt_secret", "type": "varchar(200)", "required": true },
       { "name": "schema_version", "type": "varchar(100)" },
-      { "name": "created_at", "type": "bigint", "required": true }
+      { "name": "created_at", "type": "bigint", "required": true },
+      { "name": "database_url", "type": "text",
+        "comment": "Dedicated projects on another server: its connection string, which may hold a password" }
     ],
     "unique": [ ["owner", "idempotency_key"] ],
     "indexes": [ { "columns": ["owner"] } ] },
@@ -72,7 +74,7 @@ pub(crate) struct Store {
     pub(crate) schema: Option<Ident>,
 }
 
-const PROJECT_COLUMNS: [&str; 12] = [
+const PROJECT_COLUMNS: [&str; 13] = [
     "id",
     "slug",
     "name",
@@ -85,13 +87,23 @@ const PROJECT_COLUMNS: [&str; 12] = [
     "jwt_secret",
     "schema_version",
     "created_at",
+    "database_url",
 ];
 
 /// A project row with the platform-private fields.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct ProjectRow {
     pub(crate) project: Project,
     pub(crate) jwt_secret: String,
+    /// Dedicated projects on another server: its connection string (may hold a password).
+    pub(crate) database_url: Option<String>,
+}
+
+impl std::fmt::Debug for ProjectRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The JWT secret and the database URL are secrets.
+        f.debug_struct("ProjectRow").field("project", &self.project).finish_non_exhaustive()
+    }
 }
 
 impl Store {
@@ -166,6 +178,7 @@ impl Store {
             row.jwt_secret.as_str().into(),
             p.schema_version.clone().into(),
             p.created_at.into(),
+            row.database_url.clone().into(),
         ]);
         self.stmt(&q)
     }
@@ -300,6 +313,7 @@ pub(crate) fn project_row(row: &Row, api_url: impl Fn(&str, &str) -> String) -> 
             created_at: row.int("created_at")?,
         },
         jwt_secret: row.text("jwt_secret")?,
+        database_url: row.opt_text("database_url")?,
     })
 }
 

@@ -26,6 +26,13 @@ pub enum RangeError {
     /// The `Range` header and `limit`/`offset` select no row in common
     /// (e.g. `Range: 0-1` with `offset=5`).
     Disjoint,
+    /// With `Prefer: count=exact`, the offset is past the last row.
+    OutOfBounds {
+        /// The requested offset.
+        offset: u64,
+        /// How many rows there are.
+        total: u64,
+    },
 }
 
 /// A failed REST request: one enum for the whole crate, grouped by pipeline stage.
@@ -116,6 +123,127 @@ pub enum RestError {
         /// What is wrong with it.
         details: String,
     },
+
+    // ---- plan stage (`plan/` → `ActionPlan`) -------------------------------------------
+    /// The table does not exist or is hidden from REST (PGRST205, 404).
+    #[error("Could not find the table 'public.{table}' in the schema cache")]
+    TableNotFound {
+        /// The name as requested.
+        table: String,
+    },
+    /// `Accept-Profile` / `Content-Profile` names a schema that is not exposed (PGRST106,
+    /// 406). Each project exposes one schema, `public`.
+    #[error("The schema must be one of the following: public")]
+    UnacceptableSchema {
+        /// The schema asked for.
+        schema: String,
+    },
+    /// No foreign key relates the two tables (PGRST200, 400).
+    #[error("Could not find a relationship between '{parent}' and '{child}' in the schema cache")]
+    NoRelationship {
+        /// The table of the request.
+        parent: String,
+        /// The embedded name.
+        child: String,
+    },
+    /// A filter, order or limit names an embedded resource the `select=` does not have
+    /// (PGRST108, 400).
+    #[error("'{name}' is not an embedded resource in this request")]
+    NotEmbedded {
+        /// The name used in the parameter.
+        name: String,
+    },
+    /// More than one foreign key relates the two tables; `!hint` picks one (PGRST201, 300).
+    #[error("Could not embed because more than one relationship was found for '{parent}' and '{child}'")]
+    AmbiguousRelationship {
+        /// The table of the request.
+        parent: String,
+        /// The embedded name.
+        child: String,
+    },
+    /// A column the request names does not exist (PostgreSQL's `42703`, 400).
+    #[error("column {table}.{column} does not exist")]
+    UnknownColumn {
+        /// The table.
+        table: String,
+        /// The column as requested.
+        column: String,
+    },
+    /// A value cannot be read as its column's type (PostgreSQL's `22P02`, 400).
+    #[error("invalid input syntax for type {ty}: \"{value}\"")]
+    InvalidValue {
+        /// The column's type.
+        ty: String,
+        /// The value as sent.
+        value: String,
+    },
+    /// A feature of the dialect EasBase does not implement yet (EB200, 400).
+    #[error("{what} is not supported yet")]
+    NotSupported {
+        /// What was asked for.
+        what: String,
+    },
+    /// `/{table}/{key}` on a table without a single-column primary key (EB201, 404).
+    #[error("The table '{table}' has no single-column primary key to address rows by")]
+    NoSingleKey {
+        /// The table.
+        table: String,
+    },
+    /// PUT whose filters are not exactly `eq` on every primary-key column (PGRST105, 405).
+    #[error("Filters must include all and only primary key columns with 'eq' operators")]
+    InvalidPutFilters,
+    /// PUT whose body's key differs from the URL's (PGRST115, 400).
+    #[error("Payload values do not match URL in primary key column(s)")]
+    PutKeyMismatch,
+    /// PATCH or DELETE without any filter, refused unless the host allows it (`21000`, 400,
+    /// as pg-safeupdate answers on Supabase).
+    #[error("{verb} requires a WHERE clause")]
+    UnfilteredWrite {
+        /// `UPDATE` or `DELETE`.
+        verb: &'static str,
+    },
+
+    // ---- execution stage (`execute` → `DbResult`) ---------------------------------------
+    /// The database refused the statement; mapped once by
+    /// [`RestError::from_core`] (SQLSTATE → status, as PostgREST's `pgErrorStatus`).
+    #[error("{message}")]
+    Database {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The SQLSTATE (PostgreSQL's, also for SQLite's mapped codes).
+        code: String,
+        /// The database's message (generic for unexpected errors: nothing internal leaks).
+        message: String,
+    },
+    /// The database cannot be reached (PGRST001, 503).
+    #[error("Could not connect with the database")]
+    Unavailable,
+    /// No API key or token (PGRST302-like `EB300`, 401).
+    #[error("No API key found in request")]
+    MissingCredentials,
+    /// The API key is unknown, malformed or revoked (EB301, 401).
+    #[error("Invalid API key")]
+    InvalidApiKey,
+    /// The project is paused (EB302, 503: the service exists but does not serve now).
+    #[error("The project is paused")]
+    ProjectPaused,
+    /// The JWT cannot be used (PGRST301, 401). The detail never contains the token.
+    #[error("{0}")]
+    InvalidJwt(String),
+    /// The JWT has expired (PGRST303, 401).
+    #[error("JWT expired")]
+    ExpiredJwt,
+    /// An unexpected failure; the details stay in the server (EB500, 500).
+    #[error("Internal server error")]
+    Internal,
+
+    // ---- response stage (`respond/` → `http::Response`) ---------------------------------
+    /// `Accept: application/vnd.pgrst.object+json` but not exactly one row (PGRST116, 406).
+    #[error("JSON object requested, multiple (or no) rows returned")]
+    NotSingular {
+        /// How many rows the result has (`None`: more than one, count unknown).
+        rows: Option<usize>,
+    },
 }
 
 impl RestError {
@@ -135,12 +263,12 @@ impl RestError {
     /// use easbase_rest::RestError;
     /// assert_eq!(RestError::PutLimitNotAllowed.code(), "PGRST114");
     /// ```
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         self.status_and_code().1
     }
 
     /// The code table: one match, one arm per variant.
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    fn status_and_code(&self) -> (StatusCode, &str) {
         match self {
             // PGRST0xx: connection to the database (not used by EasBase's request stage).
             // PGRST1xx: the request (PostgREST's ApiRequestError), same numbers and statuses.
@@ -150,7 +278,6 @@ impl RestError {
             Self::InvalidRange(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "PGRST103"),
             // PGRST104: retired by PostgREST (ParseRequestError), never reused.
             // PGRST105 (InvalidFilters, PUT): raised by the plan stage.
-            // PGRST106 (UnacceptableSchema): raised by the plan stage, which knows the schemas.
             Self::MediaType { .. } => (StatusCode::NOT_ACCEPTABLE, "PGRST107"),
             // PGRST108 (NotEmbedded): plan stage. PGRST109, PGRST110, PGRST113: retired.
             // PGRST111, PGRST112 (response GUCs): response stage.
@@ -166,6 +293,31 @@ impl RestError {
             Self::LimitExceeded { .. } => (StatusCode::BAD_REQUEST, "EB100"),
             Self::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "EB101"),
             Self::InvalidHeader { .. } => (StatusCode::BAD_REQUEST, "EB102"),
+            // PGRST2xx: schema cache (plan stage); PostgreSQL's own codes where PostgREST
+            // passes the database's error through; EB2xx: EasBase's plan-stage codes.
+            Self::UnacceptableSchema { .. } => (StatusCode::NOT_ACCEPTABLE, "PGRST106"),
+            Self::NoRelationship { .. } => (StatusCode::BAD_REQUEST, "PGRST200"),
+            Self::NotEmbedded { .. } => (StatusCode::BAD_REQUEST, "PGRST108"),
+            Self::AmbiguousRelationship { .. } => (StatusCode::MULTIPLE_CHOICES, "PGRST201"),
+            Self::TableNotFound { .. } => (StatusCode::NOT_FOUND, "PGRST205"),
+            Self::UnknownColumn { .. } => (StatusCode::BAD_REQUEST, "42703"),
+            Self::InvalidValue { .. } => (StatusCode::BAD_REQUEST, "22P02"),
+            Self::NotSupported { .. } => (StatusCode::BAD_REQUEST, "EB200"),
+            Self::NoSingleKey { .. } => (StatusCode::NOT_FOUND, "EB201"),
+            Self::UnfilteredWrite { .. } => (StatusCode::BAD_REQUEST, "21000"),
+            Self::InvalidPutFilters => (StatusCode::METHOD_NOT_ALLOWED, "PGRST105"),
+            Self::PutKeyMismatch => (StatusCode::BAD_REQUEST, "PGRST115"),
+            // Execution: the SQLSTATE; PGRST0xx connection; PGRST3xx / EB3xx credentials.
+            Self::Database { status, code, .. } => (*status, code.as_str()),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "PGRST001"),
+            Self::MissingCredentials => (StatusCode::UNAUTHORIZED, "EB300"),
+            Self::InvalidApiKey => (StatusCode::UNAUTHORIZED, "EB301"),
+            Self::ProjectPaused => (StatusCode::SERVICE_UNAVAILABLE, "EB302"),
+            Self::InvalidJwt(_) => (StatusCode::UNAUTHORIZED, "PGRST301"),
+            Self::ExpiredJwt => (StatusCode::UNAUTHORIZED, "PGRST303"),
+            Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "EB500"),
+            // Response stage.
+            Self::NotSingular { .. } => (StatusCode::NOT_ACCEPTABLE, "PGRST116"),
         }
     }
 
@@ -181,27 +333,52 @@ impl RestError {
             Self::InvalidBody { details, .. } => details.clone(),
             Self::InvalidRange(e) => Some(
                 match e {
-                    RangeError::NegativeLimit => "Limit should be greater than or equal to zero.",
+                    RangeError::NegativeLimit => "Limit should be greater than or equal to zero.".to_owned(),
                     RangeError::LowerGtUpper => {
                         "The lower boundary must be lower than or equal to the upper boundary in the Range header."
+                            .to_owned()
                     }
                     RangeError::Disjoint => {
-                        "The Range header and the limit/offset parameters select no rows in common."
+                        "The Range header and the limit/offset parameters select no rows in common.".to_owned()
                     }
-                }
-                .to_owned(),
+                    RangeError::OutOfBounds { offset, total } => {
+                        format!("An offset of {offset} was requested, but there are only {total} rows.")
+                    }
+                },
             ),
             Self::UnsupportedMethod { details, .. } => details.clone(),
             Self::InvalidPreferences { invalid } => {
                 Some(format!("Invalid preferences: {}", invalid.join(", ")))
             }
             Self::InvalidHeader { details, .. } => Some(details.clone()),
+            Self::NotSingular { rows: Some(rows) } => Some(format!("The result contains {rows} rows")),
+            Self::NotSingular { rows: None } => Some("The result contains more than 1 rows".to_owned()),
             Self::InvalidRpcMethod { .. }
             | Self::MediaType { .. }
             | Self::PutLimitNotAllowed
             | Self::InvalidResourcePath
             | Self::LimitExceeded { .. }
-            | Self::BodyTooLarge { .. } => None,
+            | Self::BodyTooLarge { .. }
+            | Self::TableNotFound { .. }
+            | Self::NoRelationship { .. }
+            | Self::UnacceptableSchema { .. }
+            | Self::NotEmbedded { .. }
+            | Self::AmbiguousRelationship { .. }
+            | Self::UnknownColumn { .. }
+            | Self::InvalidValue { .. }
+            | Self::NotSupported { .. }
+            | Self::NoSingleKey { .. }
+            | Self::UnfilteredWrite { .. }
+            | Self::InvalidPutFilters
+            | Self::PutKeyMismatch
+            | Self::Database { .. }
+            | Self::Unavailable
+            | Self::MissingCredentials
+            | Self::InvalidApiKey
+            | Self::ProjectPaused
+            | Self::InvalidJwt(_)
+            | Self::ExpiredJwt
+            | Self::Internal => None,
         }
     }
 
@@ -212,6 +389,14 @@ impl RestError {
                 "The host sets {limit} in RequestLimits; split the request or ask for a higher limit."
             )),
             Self::BodyTooLarge { .. } => Some("Send fewer rows per request.".to_owned()),
+            Self::AmbiguousRelationship { .. } => Some(
+                "Pick one with !hint: the foreign key's name or its column, e.g. table!fk_column(*)"
+                    .to_owned(),
+            ),
+            Self::UnfilteredWrite { .. } => {
+                Some("Add a filter (e.g. id=eq.1); the host may allow unfiltered writes.".to_owned())
+            }
+            Self::MissingCredentials => Some("Send the project's key in the apikey header.".to_owned()),
             _ => None,
         }
     }
@@ -232,5 +417,55 @@ impl RestError {
             "details": self.details(),
             "hint": self.hint(),
         })
+    }
+}
+
+impl RestError {
+    /// Maps an easbase-core error to its REST error: **the one place** database errors
+    /// become HTTP statuses (PostgREST's `pgErrorStatus`). `authenticated`: the request
+    /// carried a user token (a permission error is then 403, else 401, as PostgREST does).
+    ///
+    /// | SQLSTATE | status |
+    /// |---|---|
+    /// | `23505` unique, `23503` foreign key | 409 |
+    /// | `23502` not null, `23514` check, `22xxx` data | 400 |
+    /// | `42501` permission / row policy | 401 anonymous, 403 authenticated |
+    /// | `42P01` undefined table, `42883` undefined function | 404 |
+    /// | `42703` undefined column | 400 |
+    /// | anything else | 500, with a generic message |
+    ///
+    /// ```
+    /// use easbase_rest::RestError;
+    /// let e = easbase_core::Error::Database { sqlstate: Some("2067".into()), message: "UNIQUE constraint failed".into() };
+    /// let rest = RestError::from_core(&e, false);
+    /// assert_eq!((rest.status().as_u16(), rest.code()), (409, "23505"));
+    /// ```
+    pub fn from_core(error: &easbase_core::Error, authenticated: bool) -> RestError {
+        use easbase_core::Error as E;
+        match error {
+            E::Database { message, .. } => {
+                let Some(code) = easbase_core::db::portable_sqlstate(error) else {
+                    return RestError::Internal;
+                };
+                let status = match code {
+                    "23505" | "23503" => StatusCode::CONFLICT,
+                    "23502" | "23514" | "42703" | "21000" => StatusCode::BAD_REQUEST,
+                    c if c.starts_with("22") => StatusCode::BAD_REQUEST,
+                    "42501" if authenticated => StatusCode::FORBIDDEN,
+                    "42501" => StatusCode::UNAUTHORIZED,
+                    "42P01" | "42883" => StatusCode::NOT_FOUND,
+                    _ => return RestError::Internal,
+                };
+                RestError::Database { status, code: code.to_owned(), message: message.clone() }
+            }
+            E::Unavailable(_) => RestError::Unavailable,
+            E::MissingCredentials | E::MissingApiKey => RestError::MissingCredentials,
+            E::InvalidApiKey | E::ProjectNotFound(_) => RestError::InvalidApiKey,
+            E::ProjectPaused => RestError::ProjectPaused,
+            E::InvalidToken(detail) => RestError::InvalidJwt(format!("JWT invalid: {detail}")),
+            E::ExpiredToken => RestError::ExpiredJwt,
+            E::TokenNotYetValid => RestError::InvalidJwt("JWT not yet valid".to_owned()),
+            _ => RestError::Internal,
+        }
     }
 }

@@ -54,7 +54,9 @@ impl Fixture {
         config: AuthConfig,
         hook: Option<Arc<dyn CustomClaimsHook>>,
     ) -> Fixture {
+        #[cfg_attr(not(feature = "postgres"), allow(unused_mut))]
         let mut platform_config = PlatformConfig::new("http://api.test");
+        #[cfg_attr(not(feature = "postgres"), allow(unused_mut))]
         let mut platform_schema = None;
         let db = match engine {
             Engine::Sqlite => Db::open_sqlite(SqliteConfig::in_memory()).unwrap(),

@@ -468,16 +468,14 @@ impl Platform {
                 .validate_for(self.inner.db.dialect())
                 .map_err(easbase_schema::Error::from)?;
         }
-        if options.database_url.is_some() {
-            if options.isolation != Isolation::Dedicated || self.inner.db.dialect() != Dialect::Postgres {
-                return Err(Error::Config(
-                    "a database URL is only for dedicated projects on PostgreSQL".into(),
-                ));
-            }
-            #[cfg(feature = "postgres")]
-            if let Some(url) = &options.database_url {
-                provision::parse_url(url)?;
-            }
+        if options.database_url.is_some()
+            && (options.isolation != Isolation::Dedicated || self.inner.db.dialect() != Dialect::Postgres)
+        {
+            return Err(Error::Config("a database URL is only for dedicated projects on PostgreSQL".into()));
+        }
+        #[cfg(feature = "postgres")]
+        if let Some(url) = &options.database_url {
+            provision::parse_url(url)?;
         }
         #[cfg(feature = "postgres")]
         if options.isolation == Isolation::Dedicated

@@ -1,0 +1,186 @@
+//! Embedded resources, one level deep: `select=id,reviews(stars)` (one-to-many, an
+//! array), `select=id,product:products(name)` (many-to-one, an object or null) and
+//! `select=id,tags(label)` (many-to-many through a junction table whose primary key holds
+//! both foreign keys), resolved through the schema's foreign keys; `!hint` picks a foreign key by its name or
+//! its column, `!inner` drops parents without a match.
+
+use easbase_schema::{ColumnName, TableDef, TableName};
+
+use crate::error::RestError;
+use crate::plan::{Condition, OrderItem, Output, column, not_supported};
+use crate::request::{JoinType, SelectItem};
+use crate::schema_cache::SchemaSnapshot;
+
+/// One embedded resource of a read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embed {
+    /// Its key in the parent's JSON object (`alias:` or the relation's name).
+    pub key: String,
+    /// The related table.
+    pub table: TableName,
+    /// Its columns in the answer.
+    pub outputs: Vec<Output>,
+    /// An object (many-to-one, or one-to-one) rather than an array.
+    pub to_one: bool,
+    /// The join: (parent column, child column) pairs that must be equal.
+    pub join: Vec<(ColumnName, ColumnName)>,
+    /// `!inner`: parents without a related row are dropped.
+    pub inner: bool,
+    /// `key.column=op.value`, `key.or=(…)`: which related rows are embedded (and, with
+    /// `!inner`, which parents are kept).
+    pub filter: Condition,
+    /// `key.order=…` (default: the related table's primary key).
+    pub order: Vec<OrderItem>,
+    /// `key.limit=` (to-many only).
+    pub limit: Option<u64>,
+    /// `key.offset=` (to-many only).
+    pub offset: u64,
+    /// Many-to-many: the junction table the two are related through (`join` is empty).
+    pub via: Option<Junction>,
+}
+
+/// A junction table of a many-to-many embed: it has foreign keys to both tables, whose
+/// columns are part of its primary key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Junction {
+    /// The junction table.
+    pub table: TableName,
+    /// (parent column, junction column) pairs.
+    pub parent: Vec<(ColumnName, ColumnName)>,
+    /// (child column, junction column) pairs.
+    pub child: Vec<(ColumnName, ColumnName)>,
+}
+
+/// A relationship found.
+struct Candidate<'a> {
+    to_one: bool,
+    join: Vec<(ColumnName, ColumnName)>,
+    via: Option<Junction>,
+    /// What a `!hint` may name: the foreign key, its single column, or the junction table.
+    names: Vec<&'a str>,
+}
+
+fn fk_names(fk: &easbase_schema::ForeignKeyDef) -> Vec<&str> {
+    let mut names = vec![fk.name.as_str()];
+    if let [c] = fk.columns.as_slice() {
+        names.push(c.as_str());
+    }
+    names
+}
+
+/// Resolves `select=` relation items of the root.
+pub(super) fn embeds(
+    items: &[SelectItem],
+    parent: &TableDef,
+    snapshot: &SchemaSnapshot,
+) -> Result<Vec<Embed>, RestError> {
+    let mut out = Vec::new();
+    for item in items {
+        let SelectItem::Relation { name, alias, hint, join, children } = item else {
+            if matches!(item, SelectItem::Spread { .. }) {
+                return Err(not_supported("spread embedding (...)"));
+            }
+            continue;
+        };
+        let not_found =
+            || RestError::NoRelationship { parent: parent.name.as_str().to_owned(), child: name.clone() };
+        let child = snapshot.table(name).ok_or_else(not_found)?;
+        let mut candidates: Vec<Candidate<'_>> = Vec::new();
+        // Many-to-one: the parent refers to the child.
+        for fk in parent.foreign_keys.iter().filter(|fk| fk.table == child.name) {
+            let join = fk.columns.iter().cloned().zip(fk.referenced.iter().cloned()).collect();
+            candidates.push(Candidate { to_one: true, join, via: None, names: fk_names(fk) });
+        }
+        // One-to-many (one-to-one when the child's key columns are unique).
+        for fk in child.foreign_keys.iter().filter(|fk| fk.table == parent.name) {
+            let join = fk.referenced.iter().cloned().zip(fk.columns.iter().cloned()).collect();
+            let unique =
+                child.primary_key == fk.columns || child.uniques.iter().any(|u| u.columns == fk.columns);
+            candidates.push(Candidate { to_one: unique, join, via: None, names: fk_names(fk) });
+        }
+        // Many-to-many through an exposed junction table.
+        for j in snapshot.schema().tables().iter().filter(|j| snapshot.table(j.name.as_str()).is_some()) {
+            let in_key = |cols: &[ColumnName]| cols.iter().all(|c| j.primary_key.contains(c));
+            for to_parent in j.foreign_keys.iter().filter(|fk| fk.table == parent.name && in_key(&fk.columns))
+            {
+                for to_child in j
+                    .foreign_keys
+                    .iter()
+                    .filter(|fk| fk.table == child.name && fk.name != to_parent.name && in_key(&fk.columns))
+                {
+                    let via = Junction {
+                        table: j.name.clone(),
+                        parent: to_parent
+                            .referenced
+                            .iter()
+                            .cloned()
+                            .zip(to_parent.columns.iter().cloned())
+                            .collect(),
+                        child: to_child
+                            .referenced
+                            .iter()
+                            .cloned()
+                            .zip(to_child.columns.iter().cloned())
+                            .collect(),
+                    };
+                    let mut names = vec![j.name.as_str()];
+                    names.extend(fk_names(to_child));
+                    candidates.push(Candidate { to_one: false, join: Vec::new(), via: Some(via), names });
+                }
+            }
+        }
+        if let Some(h) = hint {
+            candidates.retain(|c| c.names.contains(&h.as_str()));
+        }
+        let (to_one, join_pairs, via) = match candidates.as_mut_slice() {
+            [] => return Err(not_found()),
+            [c] => (c.to_one, std::mem::take(&mut c.join), c.via.take()),
+            _ => {
+                return Err(RestError::AmbiguousRelationship {
+                    parent: parent.name.as_str().to_owned(),
+                    child: name.clone(),
+                });
+            }
+        };
+        let mut outputs = Vec::new();
+        for c in children {
+            match c {
+                SelectItem::Star => outputs.extend(
+                    child
+                        .columns
+                        .iter()
+                        .map(|c| Output { column: c.name.clone(), key: c.name.as_str().to_owned() }),
+                ),
+                SelectItem::Field { field, alias, cast: None, aggregate: None, aggregate_cast: None }
+                    if field.json_path.is_empty() =>
+                {
+                    let def = column(child, &field.name)?;
+                    outputs.push(Output {
+                        column: def.name.clone(),
+                        key: alias.clone().unwrap_or_else(|| field.name.clone()),
+                    });
+                }
+                SelectItem::Field { .. } => {
+                    return Err(not_supported("JSON paths, casts and aggregates in embedded resources"));
+                }
+                SelectItem::Relation { .. } | SelectItem::Spread { .. } => {
+                    return Err(not_supported("nested embedding"));
+                }
+            }
+        }
+        out.push(Embed {
+            key: alias.clone().unwrap_or_else(|| name.clone()),
+            table: child.name.clone(),
+            outputs,
+            to_one,
+            join: join_pairs,
+            inner: *join == Some(JoinType::Inner),
+            filter: Condition::And(Vec::new()),
+            order: Vec::new(),
+            limit: None,
+            offset: 0,
+            via,
+        });
+    }
+    Ok(out)
+}

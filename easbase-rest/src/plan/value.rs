@@ -1,0 +1,159 @@
+//! Typed values: query-string text and JSON body values checked against their column's
+//! type, so a wrong type is a 400 naming the value before any SQL is built.
+
+use easbase_schema::{ColumnDef, ColumnType};
+use serde_json::Value as Json;
+
+use crate::error::RestError;
+use crate::plan::not_supported;
+
+/// A value checked against its column's type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// NULL.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A decimal or float, as validated text (`12.5`, `-3`, `1e3`).
+    Number(String),
+    /// Text (also uuids, dates, times, enum values).
+    Text(String),
+    /// JSON text, for json / jsonb columns.
+    Json(String),
+}
+
+/// The type's name as PostgreSQL writes it in `invalid input syntax for type …`.
+fn pg_type_name(ty: &ColumnType) -> String {
+    match ty {
+        ColumnType::Identity => "bigint".to_owned(),
+        ColumnType::Decimal(_) => "numeric".to_owned(),
+        ColumnType::Double => "double precision".to_owned(),
+        ColumnType::Timestamptz => "timestamp with time zone".to_owned(),
+        ColumnType::Timestamp => "timestamp without time zone".to_owned(),
+        ColumnType::Bytes => "bytea".to_owned(),
+        ColumnType::Varchar(_) => "character varying".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn invalid(def: &ColumnDef, value: &str) -> RestError {
+    RestError::InvalidValue { ty: pg_type_name(&def.ty), value: value.to_owned() }
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "t" | "true" | "y" | "yes" | "on" | "1" => Some(true),
+        "f" | "false" | "n" | "no" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn int_range(ty: &ColumnType) -> (i64, i64) {
+    match ty {
+        ColumnType::SmallInt => (i16::MIN.into(), i16::MAX.into()),
+        ColumnType::Integer => (i32::MIN.into(), i32::MAX.into()),
+        _ => (i64::MIN, i64::MAX),
+    }
+}
+
+impl Value {
+    /// A query-string value (`id=eq.5`, `/{table}/5`) for a column.
+    ///
+    /// # Errors
+    /// 400 `22P02` when the text is not of the column's type; 400 `EB200` for types not
+    /// filterable yet (bytes, arrays).
+    pub fn from_filter_text(text: &str, def: &ColumnDef) -> Result<Value, RestError> {
+        let ty = &def.ty;
+        if ty.is_integer() {
+            let (lo, hi) = int_range(ty);
+            return match text.trim().parse::<i64>() {
+                Ok(n) if (lo..=hi).contains(&n) => Ok(Value::Int(n)),
+                Ok(_) => Err(RestError::Database {
+                    status: http::StatusCode::BAD_REQUEST,
+                    code: "22003".to_owned(),
+                    message: format!("value \"{text}\" is out of range for type {}", pg_type_name(ty)),
+                }),
+                Err(_) => Err(invalid(def, text)),
+            };
+        }
+        match ty {
+            ColumnType::Decimal(_) | ColumnType::Real | ColumnType::Double => {
+                match text.trim().parse::<f64>() {
+                    Ok(f) if f.is_finite() => Ok(Value::Number(text.trim().to_owned())),
+                    _ => Err(invalid(def, text)),
+                }
+            }
+            ColumnType::Boolean => parse_bool(text).map(Value::Bool).ok_or_else(|| invalid(def, text)),
+            ColumnType::Uuid => {
+                if is_uuid(text) {
+                    Ok(Value::Text(text.to_ascii_lowercase()))
+                } else {
+                    Err(invalid(def, text))
+                }
+            }
+            ColumnType::Json | ColumnType::Jsonb => {
+                serde_json::from_str::<Json>(text)
+                    .map_err(|_| RestError::InvalidValue { ty: "json".to_owned(), value: text.to_owned() })?;
+                Ok(Value::Json(text.to_owned()))
+            }
+            ColumnType::Bytes | ColumnType::Array(_) => {
+                Err(not_supported(format!("filtering on {} columns", def.ty)))
+            }
+            _ => Ok(Value::Text(text.to_owned())),
+        }
+    }
+
+    /// A JSON body value for a column.
+    ///
+    /// # Errors
+    /// 400 `22P02` when the value is not of the column's type; 400 `EB200` for types not
+    /// writable yet (bytes, arrays).
+    pub fn from_json(value: &Json, def: &ColumnDef) -> Result<Value, RestError> {
+        let ty = &def.ty;
+        if value.is_null() {
+            return Ok(Value::Null);
+        }
+        match ty {
+            ColumnType::Json | ColumnType::Jsonb => return Ok(Value::Json(value.to_string())),
+            ColumnType::Bytes | ColumnType::Array(_) => {
+                return Err(not_supported(format!("writing {} columns", def.ty)));
+            }
+            _ => {}
+        }
+        match value {
+            Json::String(s) => Value::from_filter_text(s, def),
+            Json::Number(n) => {
+                if ty.is_integer() {
+                    match n.as_i64() {
+                        Some(_) => Value::from_filter_text(&n.to_string(), def),
+                        None => Err(invalid(def, &n.to_string())),
+                    }
+                } else if ty.is_numeric() {
+                    Ok(Value::Number(n.to_string()))
+                } else if *ty == ColumnType::Boolean {
+                    Err(invalid(def, &n.to_string()))
+                } else {
+                    Value::from_filter_text(&n.to_string(), def)
+                }
+            }
+            Json::Bool(b) => match ty {
+                ColumnType::Boolean => Ok(Value::Bool(*b)),
+                t if t.is_textual() && !matches!(t, ColumnType::Uuid) => Ok(Value::Text(b.to_string())),
+                _ => Err(invalid(def, &b.to_string())),
+            },
+            Json::Array(_) | Json::Object(_) => Err(invalid(def, &value.to_string())),
+            Json::Null => Ok(Value::Null),
+        }
+    }
+}

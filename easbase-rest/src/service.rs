@@ -1,0 +1,175 @@
+//! The HTTP surface: [`RestService`], a neutral `async fn handle(http::Request<Bytes>)`
+//! and a `tower_service::Service` with `Error = Infallible` (axum's `nest_service`
+//! mounts it; every failure is a response).
+//!
+//! One request, end to end: credentials (`apikey`, `Authorization`) → core's
+//! [`RequestContext`](easbase_core::context::RequestContext) → the project's database handle and schema snapshot → `request` →
+//! `plan` → `sql` → `execute` → `respond`.
+//!
+//! Credential errors: no key → 401 `EB300`; unknown / revoked key → 401 `EB301`; bad
+//! token → 401 `PGRST301`, expired → 401 `PGRST303`; a paused project → 503 `EB302`
+//! (the project exists but does not serve now; 503 tells clients to retry later rather
+//! than that their key is wrong).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use easbase_core::project::Platform;
+use http::{HeaderMap, Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+
+use crate::error::RestError;
+use crate::plan::{PlanConfig, action_plan};
+use crate::request::{RequestLimits, api_request};
+use crate::respond::{error_response, respond};
+use crate::schema_cache::SchemaCache;
+use crate::sql::{SqlTarget, build};
+
+/// What a host configures.
+#[derive(Debug, Clone, Default)]
+pub struct RestConfig {
+    /// Bounds on one request (body size, filters, …).
+    pub limits: RequestLimits,
+    /// Tables never exposed (besides every `_easbase*` table), e.g. auth's tables.
+    pub hidden_tables: Vec<String>,
+    /// Allow PATCH and DELETE without any filter (default: refused with 400 `21000`).
+    pub allow_unfiltered_writes: bool,
+    /// Most rows one read returns (`None`: no cap).
+    pub max_rows: Option<u64>,
+}
+
+/// The REST engine of a platform's projects. Cheap to clone.
+#[derive(Clone)]
+pub struct RestService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    platform: Platform,
+    config: RestConfig,
+    cache: SchemaCache,
+}
+
+impl std::fmt::Debug for RestService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestService").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+impl RestService {
+    /// A service over `platform`'s projects.
+    pub fn new(platform: Platform, config: RestConfig) -> RestService {
+        let cache = SchemaCache::new(config.hidden_tables.clone());
+        RestService { inner: Arc::new(Inner { platform, config, cache }) }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RestConfig {
+        &self.inner.config
+    }
+
+    /// Answers one request. The URI's path is the part after the mount point
+    /// (`/products`, `/products/42`). Never fails: errors are PostgREST-shaped responses.
+    pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        match self.try_handle(request).await {
+            Ok(res) => res,
+            Err(e) => error_response(&e),
+        }
+    }
+
+    async fn try_handle(&self, request: Request<Bytes>) -> Result<Response<Bytes>, RestError> {
+        let (parts, body) = request.into_parts();
+        let inner = &self.inner;
+        let ctx = inner
+            .platform
+            .resolve(
+                header(&parts.headers, "apikey"),
+                header(&parts.headers, "authorization"),
+                header(&parts.headers, "x-request-id"),
+            )
+            .await
+            .map_err(|e| RestError::from_core(&e, false))?;
+        let req = api_request(
+            &parts.method,
+            parts.uri.path(),
+            parts.uri.query(),
+            &parts.headers,
+            &body,
+            &inner.config.limits,
+        )?;
+        let pdb =
+            inner.platform.project_db(ctx.project()).await.map_err(|e| RestError::from_core(&e, false))?;
+        let Some(schema) = pdb.schema() else {
+            return Err(match &req.target {
+                crate::request::Target::Relation { name, .. } => {
+                    RestError::TableNotFound { table: name.clone() }
+                }
+                _ => {
+                    RestError::NotSupported { what: "this request on a project without a schema".to_owned() }
+                }
+            });
+        };
+        let snapshot = inner.cache.snapshot(ctx.project().as_str(), schema);
+        let plan_config = PlanConfig {
+            max_rows: inner.config.max_rows,
+            allow_unfiltered_writes: inner.config.allow_unfiltered_writes,
+        };
+        let plan = action_plan(&req, &snapshot, &plan_config)?;
+        let auth = ctx.auth_context();
+        let target =
+            SqlTarget { dialect: pdb.dialect(), pg_schema: pdb.pg_schema(), role: ctx.role(), auth: &auth };
+        let sql = build(&plan, &target)?;
+        let result = crate::execute::execute(&pdb, &ctx, sql).await?;
+        let mut res = respond(&plan, &req.preferences, result)?;
+        if let Ok(id) = http::HeaderValue::from_str(ctx.request_id()) {
+            res.headers_mut().insert("x-request-id", id);
+        }
+        Ok(res)
+    }
+}
+
+impl<B> tower_service::Service<Request<B>> for RestService
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let limit = this.inner.config.limits.max_body_bytes;
+            let (parts, body) = request.into_parts();
+            // A bounded read: at most `max_body_bytes` (+1 to tell "too large") are buffered.
+            let res = match Limited::new(body, limit).collect().await {
+                Ok(collected) => this.handle(Request::from_parts(parts, collected.to_bytes())).await,
+                Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                    let size = header(&parts.headers, "content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(limit.saturating_add(1));
+                    error_response(&RestError::BodyTooLarge { size, limit })
+                }
+                Err(_) => error_response(&RestError::InvalidBody {
+                    message: "The request body could not be read".to_owned(),
+                    details: None,
+                }),
+            };
+            Ok(res.map(Full::new))
+        })
+    }
+}

@@ -1,0 +1,19 @@
+//! Stage 3 of the pipeline: an [`ActionPlan`](crate::plan::ActionPlan) → [`SqlPlan`], the
+//! statements of one transaction with bound values, built by sea-query for the project's
+//! dialect.
+//!
+//! Identifiers come only from the validated plan; values are always bound. On PostgreSQL
+//! table references are qualified with the project's schema and row-level security does
+//! the filtering (the transaction runs under the request's role and claims). On SQLite the
+//! table's policies are compiled into the statements (`policy.rs`): `using` into the
+//! WHERE clause, `check` into a guard that re-reads the written rows and rolls the
+//! transaction back with `42501` if any fails.
+//!
+//! Files: `builder.rs` (statements per plan), `policy.rs` (SQLite policy conditions and
+//! write guards).
+
+mod builder;
+mod policy;
+
+pub(crate) use builder::not_singular_rows;
+pub use builder::{SqlPlan, SqlTarget, build};

@@ -1,0 +1,943 @@
+//! The REST engine end to end, in process through `RestService::handle`: one table of
+//! cases run on SQLite (in-memory platform) and on PostgreSQL (`EASBASE_PG_URL`, default
+//! `host=127.0.0.1 user=postgres dbname=postgres`), which must give the same results.
+
+use bytes::Bytes;
+use easbase_core::db::Db;
+use easbase_core::project::{CreateProject, Platform, PlatformConfig};
+use easbase_core::schema::Schema;
+use easbase_rest::{RestConfig, RestService};
+use http::{HeaderMap, Method, Request, StatusCode};
+use serde_json::{Value, json};
+
+const A: &str = "a0000000-0000-4000-8000-00000000000a";
+const B: &str = "b0000000-0000-4000-8000-00000000000b";
+
+fn schema() -> Schema {
+    Schema::from_json(
+        r#"{ "tables": [
+          { "name": "products", "columns": [
+              { "name": "id", "type": "integer", "primary": true },
+              { "name": "name", "type": "text", "required": true },
+              { "name": "price", "type": "decimal" },
+              { "name": "in_stock", "type": "boolean" },
+              { "name": "meta", "type": "jsonb" },
+              { "name": "category", "type": "text" } ],
+            "policies": {
+              "select": [ { "roles": ["anon", "authenticated"], "using": "id > 0" } ],
+              "insert": [ { "roles": ["authenticated"], "check": "id > 0" } ],
+              "update": [ { "roles": ["authenticated"], "using": "id > 0" } ],
+              "delete": [ { "roles": ["authenticated"], "using": "id > 0" } ] } },
+          { "name": "notes", "columns": [
+              { "name": "id", "type": "identity", "primary": true },
+              { "name": "owner_id", "type": "uuid", "default": "auth.uid" },
+              { "name": "title", "type": "text", "required": true },
+              { "name": "published", "type": "boolean", "required": true, "default": false } ],
+            "policies": {
+              "select": [
+                { "roles": ["anon", "authenticated"], "using": "published = true" },
+                { "roles": ["authenticated"], "using": "owner_id = auth.uid" } ],
+              "insert": "owner_id = auth.uid",
+              "update": "owner_id = auth.uid",
+              "delete": "owner_id = auth.uid" } },
+          { "name": "reviews", "columns": [
+              { "name": "id", "type": "integer", "primary": true },
+              { "name": "product_id", "type": "integer", "required": true, "references": "products.id" },
+              { "name": "stars", "type": "integer", "required": true },
+              { "name": "verified", "type": "boolean" } ],
+            "policies": { "select": [ { "roles": ["anon", "authenticated"], "using": "stars > 0" } ] } },
+          { "name": "tags", "columns": [
+              { "name": "id", "type": "integer", "primary": true },
+              { "name": "label", "type": "text", "required": true } ],
+            "policies": { "select": [ { "roles": ["anon", "authenticated"], "using": "id > 0" } ] } },
+          { "name": "product_tags", "primary_key": ["product_id", "tag_id"], "columns": [
+              { "name": "product_id", "type": "integer", "required": true, "references": "products.id" },
+              { "name": "tag_id", "type": "integer", "required": true, "references": "tags.id" },
+              { "name": "hidden", "type": "boolean", "required": true, "default": false } ],
+            "policies": { "select": [ { "roles": ["anon", "authenticated"], "using": "hidden = false" } ] } },
+          { "name": "secrets", "columns": [ { "name": "id", "type": "integer", "primary": true } ] }
+        ] }"#,
+    )
+    .unwrap()
+}
+
+/// Who sends a request.
+#[derive(Clone, Copy)]
+enum Who {
+    Anon,
+    Service,
+    User(&'static str),
+    NoKey,
+    BadKey,
+}
+
+struct Env {
+    svc: RestService,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    platform: Platform,
+    publishable: String,
+    secret: String,
+    jwt_secret: String,
+    /// PostgreSQL: the platform schema to drop at the end.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pg_schema: Option<String>,
+}
+
+struct Res {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Res {
+    fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+    fn ids(&self) -> Vec<i64> {
+        self.body
+            .as_array()
+            .unwrap_or_else(|| panic!("not an array: {}", self.body))
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect()
+    }
+}
+
+impl Env {
+    async fn new(platform: Platform, pg_schema: Option<String>, config: RestConfig) -> Env {
+        let created = platform
+            .create_project("owner", "Shop", CreateProject { schema: Some(schema()), ..Default::default() })
+            .await
+            .unwrap();
+        let keys = created.keys.clone().unwrap();
+        let jwt_secret = platform.jwt_secret(&created.project.id).await.unwrap();
+        Env {
+            svc: RestService::new(platform.clone(), config),
+            platform,
+            publishable: keys.publishable.secret,
+            secret: keys.secret.secret,
+            jwt_secret,
+            pg_schema,
+        }
+    }
+
+    fn token(&self, sub: &str) -> String {
+        let claims =
+            json!({ "sub": sub, "role": "authenticated", "aud": "authenticated", "exp": 4_000_000_000u64 });
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(self.jwt_secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    async fn send(&self, who: Who, method: Method, uri: &str, body: &str, headers: &[(&str, &str)]) -> Res {
+        // Percent-encode what a URI cannot carry as is, as a client would.
+        let uri: String = uri
+            .chars()
+            .map(|c| match c {
+                ' ' => "%20".to_owned(),
+                '"' => "%22".to_owned(),
+                '\'' => "%27".to_owned(),
+                '{' => "%7B".to_owned(),
+                '}' => "%7D".to_owned(),
+                c => c.to_string(),
+            })
+            .collect();
+        let mut b = Request::builder().method(method).uri(format!("http://h{uri}"));
+        match who {
+            Who::Anon => b = b.header("apikey", &self.publishable),
+            Who::Service => b = b.header("apikey", &self.secret),
+            Who::User(uid) => {
+                b = b
+                    .header("apikey", &self.publishable)
+                    .header("authorization", format!("Bearer {}", self.token(uid)))
+            }
+            Who::NoKey => {}
+            Who::BadKey => b = b.header("apikey", "eb_pk_notakeyatall"),
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let res = self.svc.handle(b.body(Bytes::from(body.to_owned())).unwrap()).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Res { status, headers, body }
+    }
+
+    /// A GET with raw credentials.
+    async fn get_as(&self, apikey: Option<&str>, bearer: Option<&str>, uri: &str) -> Res {
+        let mut b = Request::builder().uri(uri);
+        if let Some(k) = apikey {
+            b = b.header("apikey", k);
+        }
+        if let Some(t) = bearer {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        let res = self.svc.handle(b.body(Bytes::new()).unwrap()).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = serde_json::from_slice(res.body()).unwrap_or(Value::Null);
+        Res { status, headers, body }
+    }
+
+    async fn get(&self, who: Who, uri: &str) -> Res {
+        self.send(who, Method::GET, uri, "", &[]).await
+    }
+}
+
+const REPR: (&str, &str) = ("prefer", "return=representation");
+const COUNT: (&str, &str) = ("prefer", "count=exact");
+
+async fn seed_products(env: &Env) {
+    let rows = r#"[
+        {"id": 1, "name": "apple", "price": 1.5, "in_stock": true, "meta": {"c": "red"}, "category": "fruit"},
+        {"id": 2, "name": "banana", "price": 0.25, "in_stock": false, "meta": null, "category": "fruit"},
+        {"id": 3, "name": "carrot", "price": 0.75, "in_stock": true, "meta": [1, 2], "category": "veg"},
+        {"id": 4, "name": "Durian", "price": 12, "in_stock": null, "meta": null, "category": "fruit"},
+        {"id": 5, "name": "eggplant", "price": null, "in_stock": false, "meta": null, "category": "veg"}
+    ]"#;
+    let r = env.send(Who::Service, Method::POST, "/products", rows, &[REPR]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.ids(), [1, 2, 3, 4, 5]);
+}
+
+/// Reads: select, filters, order, ranges, counts, types, single objects.
+async fn reads(env: &Env) {
+    seed_products(env).await;
+    let r = env.get(Who::Anon, "/products?select=id,label:name&order=id.asc").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("content-range"), "0-4/*");
+    assert_eq!(r.body[0], json!({"id": 1, "label": "apple"}));
+
+    // Types: numbers, booleans (0/1 on SQLite), JSON embedded, nulls.
+    let r = env.get(Who::Anon, "/products?id=eq.1").await;
+    assert_eq!(
+        r.body,
+        json!([{"id": 1, "name": "apple", "price": 1.5, "in_stock": true, "meta": {"c": "red"}, "category": "fruit"}])
+    );
+    assert_eq!(env.get(Who::Anon, "/products?id=eq.3&select=meta").await.body, json!([{"meta": [1, 2]}]));
+
+    let cases: &[(&str, &[i64])] = &[
+        ("name=eq.apple", &[1]),
+        ("name=neq.apple", &[2, 3, 4, 5]),
+        ("price=gt.0.5", &[1, 3, 4]),
+        ("price=gte.0.75", &[1, 3, 4]),
+        ("price=lt.1", &[2, 3]),
+        ("price=lte.0.25", &[2]),
+        ("in_stock=is.true", &[1, 3]),
+        ("in_stock=is.false", &[2, 5]),
+        ("in_stock=is.null", &[4]),
+        ("price=not.is.null", &[1, 2, 3, 4]),
+        ("in_stock=eq.true", &[1, 3]),
+        ("id=in.(1,3,99)", &[1, 3]),
+        ("id=not.in.(1,3)", &[2, 4, 5]),
+        ("name=like.*an*", &[2, 4, 5]),
+        ("name=like.d*", &[]),
+        ("name=ilike.d*", &[4]),
+        ("name=not.ilike.*a*", &[]),
+        ("id=not.eq.1", &[2, 3, 4, 5]),
+        ("or=(id.eq.1,name.eq.carrot)", &[1, 3]),
+        ("or=(and(in_stock.is.true,price.lt.1),id.eq.5)", &[3, 5]),
+        ("not.or=(id.lt.3,id.gt.4)", &[3, 4]),
+        ("category=eq.fruit&price=gt.1", &[1, 4]),
+        ("and=(category.eq.veg,or(id.eq.3,id.eq.4))", &[3]),
+        ("name=eq.x' or '1'='1", &[]),
+        ("name=eq(any).{apple,carrot}", &[1, 3]),
+        ("id=gt(all).{1,3}", &[4, 5]),
+        ("name=like(any).{a*,*t}", &[1, 3, 5]),
+        ("name=ilike(all).{*a*,*n*}", &[2, 4, 5]),
+        ("id=eq(any).{}", &[]),
+        ("id=not.eq(any).{1,2}", &[3, 4, 5]),
+        ("in_stock=isdistinct.true", &[2, 4, 5]),
+        ("price=not.isdistinct.0.25", &[2]),
+    ];
+    for (q, want) in cases {
+        let r = env.get(Who::Anon, &format!("/products?select=id&order=id&{q}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{q}: {}", r.body);
+        assert_eq!(r.ids(), *want, "{q}");
+    }
+
+    let orders: &[(&str, &[i64])] = &[
+        ("price.desc", &[5, 4, 1, 3, 2]),
+        ("price.desc.nullslast", &[4, 1, 3, 2, 5]),
+        ("price.asc", &[2, 3, 1, 4, 5]),
+        ("price.asc.nullsfirst", &[5, 2, 3, 1, 4]),
+        ("category.desc,id.desc", &[5, 3, 4, 2, 1]),
+    ];
+    for (o, want) in orders {
+        let r = env.get(Who::Anon, &format!("/products?select=id&order={o}")).await;
+        assert_eq!(r.ids(), *want, "order={o}");
+    }
+
+    // Ranges and counts.
+    let r =
+        env.send(Who::Anon, Method::GET, "/products?select=id&order=id&limit=2&offset=1", "", &[COUNT]).await;
+    assert_eq!((r.status, r.header("content-range")), (StatusCode::PARTIAL_CONTENT, "1-2/5"));
+    assert_eq!(r.ids(), [2, 3]);
+    let r = env
+        .send(Who::Anon, Method::GET, "/products?select=id&order=id", "", &[COUNT, ("range", "0-1")])
+        .await;
+    assert_eq!((r.status, r.header("content-range")), (StatusCode::PARTIAL_CONTENT, "0-1/5"));
+    let r = env.send(Who::Anon, Method::GET, "/products?select=id&limit=10", "", &[COUNT]).await;
+    assert_eq!((r.status, r.header("content-range")), (StatusCode::OK, "0-4/5"));
+    let r = env.send(Who::Anon, Method::GET, "/products?select=id&offset=10", "", &[COUNT]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::RANGE_NOT_SATISFIABLE, "PGRST103"));
+    let r = env.send(Who::Anon, Method::GET, "/products?id=eq.99", "", &[COUNT]).await;
+    assert_eq!((r.status, r.header("content-range"), r.body.clone()), (StatusCode::OK, "*/0", json!([])));
+    let r = env.get(Who::Anon, "/products?id=eq.99").await;
+    assert_eq!(r.header("content-range"), "*/*");
+
+    // Single object.
+    let object = ("accept", "application/vnd.pgrst.object+json");
+    let r = env.send(Who::Anon, Method::GET, "/products?select=id,name&id=eq.2", "", &[object]).await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!({"id": 2, "name": "banana"})));
+    let r = env.send(Who::Anon, Method::GET, "/products?select=id", "", &[object]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_ACCEPTABLE, "PGRST116"));
+    assert_eq!(r.body["details"], "The result contains 5 rows");
+    let r = env.send(Who::Anon, Method::GET, "/products?id=eq.99", "", &[object]).await;
+    assert_eq!(r.body["details"], "The result contains 0 rows");
+
+    // The row route.
+    let r = env.get(Who::Anon, "/products/3?select=name").await;
+    assert_eq!(r.body, json!([{"name": "carrot"}]));
+
+    // CSV.
+    let r = env
+        .send(
+            Who::Anon,
+            Method::GET,
+            "/products?select=id,name&order=id&limit=2",
+            "",
+            &[("accept", "text/csv")],
+        )
+        .await;
+    assert_eq!(r.body, json!("id,name\n1,apple\n2,banana"));
+}
+
+/// Embedded resources through foreign keys, both directions, under the child's policies.
+async fn embedding(env: &Env) {
+    seed_products(env).await;
+    let reviews = r#"[
+        {"id": 1, "product_id": 1, "stars": 5, "verified": true},
+        {"id": 2, "product_id": 1, "stars": 3, "verified": false},
+        {"id": 3, "product_id": 2, "stars": 0, "verified": null},
+        {"id": 4, "product_id": 3, "stars": 4, "verified": true}
+    ]"#;
+    let r = env.send(Who::Service, Method::POST, "/reviews", reviews, &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // One-to-many: an array, the child's policy applied (stars = 0 is hidden from anon).
+    let r = env.get(Who::Anon, "/products?select=id,reviews(stars,ok:verified)&id=lte.3&order=id").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body,
+        json!([
+            {"id": 1, "reviews": [{"stars": 5, "ok": true}, {"stars": 3, "ok": false}]},
+            {"id": 2, "reviews": []},
+            {"id": 3, "reviews": [{"stars": 4, "ok": true}]}
+        ])
+    );
+    let r = env.get(Who::Service, "/products?select=id,reviews(id)&id=eq.2").await;
+    assert_eq!(r.body, json!([{"id": 2, "reviews": [{"id": 3}]}]));
+    // Many-to-one: an object, with an alias; types as at the top level.
+    let r = env.get(Who::Anon, "/reviews?select=id,product:products(name,price,meta)&order=id").await;
+    assert_eq!(
+        r.body,
+        json!([
+            {"id": 1, "product": {"name": "apple", "price": 1.5, "meta": {"c": "red"}}},
+            {"id": 2, "product": {"name": "apple", "price": 1.5, "meta": {"c": "red"}}},
+            {"id": 4, "product": {"name": "carrot", "price": 0.75, "meta": [1, 2]}}
+        ])
+    );
+    // !inner drops parents without a visible child, in the rows and in the count.
+    let r = env
+        .send(Who::Anon, Method::GET, "/products?select=id,reviews!inner(id)&order=id", "", &[COUNT])
+        .await;
+    assert_eq!((r.ids(), r.header("content-range")), (vec![1, 3], "0-1/2"));
+    // Filters, order and limits on the embedded resource; with !inner they filter parents.
+    let r = env
+        .get(
+            Who::Anon,
+            "/products?select=id,reviews(stars)&reviews.stars=lt.5&reviews.order=stars.asc&id=lte.2&order=id",
+        )
+        .await;
+    assert_eq!(r.body, json!([{"id": 1, "reviews": [{"stars": 3}]}, {"id": 2, "reviews": []}]));
+    let r = env.get(Who::Anon, "/products?select=id,r:reviews(id)&r.order=id.desc&r.limit=1&id=eq.1").await;
+    assert_eq!(r.body, json!([{"id": 1, "r": [{"id": 2}]}]));
+    let r = env
+        .get(
+            Who::Anon,
+            "/products?select=id,reviews!inner(id)&reviews.or=(verified.is.false,stars.eq.4)&order=id",
+        )
+        .await;
+    assert_eq!(r.body, json!([{"id": 1, "reviews": [{"id": 2}]}, {"id": 3, "reviews": [{"id": 4}]}]));
+    // Many-to-many through a junction table, under the junction's policy (hidden links).
+    let tags = r#"[{"id": 1, "label": "sweet"}, {"id": 2, "label": "green"}, {"id": 3, "label": "rare"}]"#;
+    assert_eq!(env.send(Who::Service, Method::POST, "/tags", tags, &[]).await.status, StatusCode::CREATED);
+    let links = r#"[{"product_id": 1, "tag_id": 1, "hidden": false}, {"product_id": 1, "tag_id": 3, "hidden": true},
+        {"product_id": 3, "tag_id": 2, "hidden": false}, {"product_id": 4, "tag_id": 1, "hidden": false}]"#;
+    let r = env.send(Who::Service, Method::POST, "/product_tags", links, &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = env.get(Who::Anon, "/products?select=id,tags(label)&id=lte.3&order=id").await;
+    assert_eq!(
+        r.body,
+        json!([{"id": 1, "tags": [{"label": "sweet"}]}, {"id": 2, "tags": []}, {"id": 3, "tags": [{"label": "green"}]}])
+    );
+    let r = env.get(Who::Service, "/tags?select=label,products!inner(id)&order=id").await;
+    assert_eq!(
+        r.body,
+        json!([{"label": "sweet", "products": [{"id": 1}, {"id": 4}]}, {"label": "green", "products": [{"id": 3}]},
+               {"label": "rare", "products": [{"id": 1}]}])
+    );
+    // A hint by the foreign key's column.
+    let r = env.get(Who::Anon, "/reviews?select=id,products!product_id(id)&id=eq.4").await;
+    assert_eq!(r.body, json!([{"id": 4, "products": {"id": 3}}]));
+}
+
+/// Writes with representation, conflicts, constraint errors, upserts.
+async fn writes(env: &Env) {
+    seed_products(env).await;
+    let user = Who::User(A);
+    let r = env
+        .send(user, Method::PATCH, "/products?id=eq.2", r#"{"price": 0.3, "in_stock": true}"#, &[REPR])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body[0]["price"], json!(0.3));
+    assert_eq!(r.body[0]["in_stock"], json!(true));
+    let r = env.send(user, Method::PATCH, "/products/4", r#"{"name": "durian"}"#, &[]).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(env.get(Who::Anon, "/products/4?select=name").await.body, json!([{"name": "durian"}]));
+
+    // A write answered as one object must change exactly one row, or it rolls back.
+    let object = ("accept", "application/vnd.pgrst.object+json");
+    let r =
+        env.send(user, Method::PATCH, "/products?id=lte.2", r#"{"category": "x"}"#, &[object, REPR]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_ACCEPTABLE, "PGRST116"), "{}", r.body);
+    let r = env.send(user, Method::DELETE, "/products?id=gt.0", "", &[object]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_ACCEPTABLE, "PGRST116"), "{}", r.body);
+    let r = env.send(user, Method::PATCH, "/products?id=eq.99", r#"{"category": "x"}"#, &[object]).await;
+    assert_eq!(
+        (r.status, r.body["details"].clone()),
+        (StatusCode::NOT_ACCEPTABLE, json!("The result contains 0 rows"))
+    );
+    let r = env.send(Who::Anon, Method::GET, "/products?select=id&category=eq.x", "", &[COUNT]).await;
+    assert_eq!(r.header("content-range"), "*/0");
+    let r = env.send(Who::Anon, Method::GET, "/products?select=id", "", &[COUNT]).await;
+    assert_eq!(r.header("content-range"), "0-4/5");
+    let r =
+        env.send(user, Method::PATCH, "/products?id=eq.3", r#"{"category": "root"}"#, &[object, REPR]).await;
+    assert_eq!((r.status, r.body["category"].clone()), (StatusCode::OK, json!("root")), "{}", r.body);
+    let r = env.send(user, Method::PATCH, "/products?id=eq.3", r#"{"category": "veg"}"#, &[object]).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let r =
+        env.send(user, Method::POST, "/products", r#"{"id": 20, "name": "single"}"#, &[object, REPR]).await;
+    assert_eq!((r.status, r.body["name"].clone()), (StatusCode::CREATED, json!("single")), "{}", r.body);
+    let r = env.send(user, Method::DELETE, "/products?id=eq.20", "", &[object, REPR]).await;
+    assert_eq!((r.status, r.body["id"].clone()), (StatusCode::OK, json!(20)), "{}", r.body);
+
+    let r = env.send(user, Method::DELETE, "/products?id=eq.5", "", &[REPR]).await;
+    assert_eq!((r.status, r.ids()), (StatusCode::OK, vec![5]));
+    let r = env.send(user, Method::DELETE, "/products?id=eq.5", "", &[]).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = env.send(Who::Anon, Method::GET, "/products?select=id", "", &[COUNT]).await;
+    assert_eq!(r.header("content-range"), "0-3/4");
+
+    let r = env.send(user, Method::POST, "/products", r#"{"id": 6, "name": "fig"}"#, &[]).await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::CREATED, Value::Null));
+    let headers_only = ("prefer", "return=headers-only");
+    let r = env.send(user, Method::POST, "/products", r#"{"id": 7, "name": "grape"}"#, &[headers_only]).await;
+    assert_eq!((r.status, r.header("location")), (StatusCode::CREATED, "/products?id=eq.7"));
+    assert_eq!(r.header("preference-applied"), "return=headers-only");
+    // HEAD: the headers of a GET, no body.
+    let r = env.send(Who::Anon, Method::HEAD, "/products?select=id", "", &[COUNT]).await;
+    assert_eq!((r.status, r.header("content-range"), r.body.clone()), (StatusCode::OK, "0-5/6", Value::Null));
+    assert_eq!(r.header("preference-applied"), "count=exact");
+    let r = env.send(user, Method::POST, "/products", r#"{"id": 1, "name": "dup"}"#, &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "23505"), "{}", r.body);
+    let r = env.send(user, Method::POST, "/products", r#"{"id": 9}"#, &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "23502"), "{}", r.body);
+    // A failed bulk insert leaves nothing behind.
+    let r = env
+        .send(user, Method::POST, "/products", r#"[{"id": 10, "name": "x"}, {"id": 1, "name": "dup"}]"#, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(env.get(Who::Anon, "/products?id=eq.10").await.body, json!([]));
+    // columns= picks keys; missing ones are null.
+    let r = env
+        .send(
+            user,
+            Method::POST,
+            "/products?columns=id,name",
+            r#"[{"id": 11, "name": "kiwi", "price": 9}, {"id": 12, "name": "lime"}]"#,
+            &[REPR],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body[0]["price"], Value::Null);
+
+    // The host's limits: a row cap on reads, unfiltered writes allowed.
+    let host = RestService::new(
+        env.platform.clone(),
+        RestConfig { max_rows: Some(2), allow_unfiltered_writes: true, ..config() },
+    );
+    let req = |method: Method, uri: &str| {
+        Request::builder().method(method).uri(uri).header("apikey", &env.secret).body(Bytes::new()).unwrap()
+    };
+    let res = host.handle(req(Method::GET, "/products?select=id&order=id")).await;
+    assert_eq!(res.headers()["content-range"], "0-1/*");
+    let res = host
+        .handle(req(Method::PATCH, "/products").map(|_| Bytes::from_static(br#"{"category": "all"}"#)))
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let r = env.send(Who::Anon, Method::GET, "/products?select=id&category=neq.all", "", &[COUNT]).await;
+    assert_eq!(r.header("content-range"), "*/0");
+
+    // Upserts.
+    let merge = ("prefer", "return=representation,resolution=merge-duplicates");
+    let r =
+        env.send(Who::Service, Method::POST, "/products", r#"{"id": 1, "name": "APPLE"}"#, &[merge]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body[0]["name"], "APPLE");
+    assert_eq!(r.body[0]["price"], json!(1.5));
+    let ignore = ("prefer", "resolution=ignore-duplicates");
+    let r =
+        env.send(Who::Service, Method::POST, "/products", r#"{"id": 1, "name": "nope"}"#, &[ignore]).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(env.get(Who::Anon, "/products/1?select=name").await.body, json!([{"name": "APPLE"}]));
+}
+
+/// Row policies: users see and change only their rows; anon sees only published ones.
+async fn policies(env: &Env) {
+    let (a, b) = (Who::User(A), Who::User(B));
+    let post = |who, body: &'static str| env.send(who, Method::POST, "/notes", body, &[REPR]);
+    let r = post(a, r#"{"title": "a1"}"#).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body[0]["owner_id"], A);
+    let a1 = r.body[0]["id"].as_i64().unwrap();
+    let r = post(a, r#"{"title": "a2", "published": true}"#).await;
+    let a2 = r.body[0]["id"].as_i64().unwrap();
+    let r = post(b, r#"{"title": "b1"}"#).await;
+    let b1 = r.body[0]["id"].as_i64().unwrap();
+
+    // Writing a row as someone else, or as anon, breaks the insert policy.
+    let r =
+        env.send(a, Method::POST, "/notes", &format!(r#"{{"title": "x", "owner_id": "{B}"}}"#), &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "42501"), "{}", r.body);
+    let r = env.send(Who::Anon, Method::POST, "/notes", r#"{"title": "anon"}"#, &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "42501"), "{}", r.body);
+
+    let ids = |who| async move { env.get(who, "/notes?select=id&order=id").await.ids() };
+    assert_eq!(ids(Who::Anon).await, [a2]);
+    assert_eq!(ids(a).await, [a1, a2]);
+    assert_eq!(ids(b).await, [a2, b1]);
+    assert_eq!(ids(Who::Service).await, [a1, a2, b1]);
+    let r = env.send(Who::Anon, Method::GET, "/notes?select=id", "", &[COUNT]).await;
+    assert_eq!(r.header("content-range"), "0-0/1");
+
+    // B cannot change or delete A's rows: nothing matches.
+    let r =
+        env.send(b, Method::PATCH, &format!("/notes?id=eq.{a1}"), r#"{"title": "hacked"}"#, &[REPR]).await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!([])));
+    let r = env.send(b, Method::DELETE, &format!("/notes?id=eq.{a2}"), "", &[REPR]).await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!([])));
+    // B cannot give its row away (the update's check).
+    let r = env
+        .send(b, Method::PATCH, &format!("/notes?id=eq.{b1}"), &format!(r#"{{"owner_id": "{A}"}}"#), &[])
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "42501"), "{}", r.body);
+    let r = env.get(Who::Service, "/notes?select=title,owner_id&order=id").await;
+    assert_eq!(
+        r.body,
+        json!([{"title": "a1", "owner_id": A}, {"title": "a2", "owner_id": A}, {"title": "b1", "owner_id": B}])
+    );
+    // A changes and deletes its own.
+    let r = env.send(a, Method::PATCH, &format!("/notes?id=eq.{a1}"), r#"{"title": "a1!"}"#, &[REPR]).await;
+    assert_eq!(r.body[0]["title"], "a1!");
+    let r = env.send(a, Method::DELETE, &format!("/notes?id=eq.{a1}"), "", &[REPR]).await;
+    assert_eq!(r.ids(), [a1]);
+    assert_eq!(ids(Who::Service).await, [a2, b1]);
+
+    // Upserts: B cannot take A's row over through a conflict; A merges into its own.
+    let merge = ("prefer", "return=representation,resolution=merge-duplicates");
+    let body = format!(r#"{{"id": {a2}, "title": "mine"}}"#);
+    let r = env.send(b, Method::POST, "/notes", &body, &[merge]).await;
+    assert_eq!(r.code(), "42501", "{}", r.body);
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let body = format!(r#"[{{"id": {a2}, "title": "a2 merged"}}, {{"id": 1000, "title": "a3"}}]"#);
+    let r = env.send(a, Method::POST, "/notes", &body, &[merge]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = env.get(Who::Service, "/notes?select=id,title,owner_id&order=id").await;
+    assert_eq!(
+        r.body,
+        json!([{"id": a2, "title": "a2 merged", "owner_id": A}, {"id": b1, "title": "b1", "owner_id": B},
+               {"id": 1000, "title": "a3", "owner_id": A}])
+    );
+    // B's merge that would move its row to A breaks the update's check.
+    let body = format!(r#"{{"id": {b1}, "title": "b1", "owner_id": "{A}"}}"#);
+    let r = env.send(b, Method::POST, "/notes", &body, &[merge]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "42501"), "{}", r.body);
+
+    // PUT by key: A replaces its row; B cannot replace A's; the key must match.
+    let put = |who, uri: String, body: String| async move {
+        env.send(who, Method::PUT, &uri, &body, &[REPR]).await
+    };
+    let row = format!(r#"{{"id": {a2}, "owner_id": "{A}", "title": "put", "published": false}}"#);
+    let r = put(a, format!("/notes?id=eq.{a2}"), row.clone()).await;
+    assert_eq!((r.status, r.body[0]["title"].clone()), (StatusCode::OK, json!("put")), "{}", r.body);
+    let r = put(b, format!("/notes/{a2}"), row.clone()).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "42501"), "{}", r.body);
+    let r = put(a, "/notes?id=eq.999".to_owned(), row.clone()).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "PGRST115"));
+    let r = put(a, format!("/notes?title=eq.x&id=eq.{a2}"), row.clone()).await;
+    assert_eq!((r.status, r.code()), (StatusCode::METHOD_NOT_ALLOWED, "PGRST105"));
+    let r = put(a, format!("/notes/{a2}"), format!(r#"{{"id": {a2}, "title": "partial"}}"#)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "PGRST102"));
+    let new_row = format!(r#"{{"id": 2000, "owner_id": "{A}", "title": "new by put", "published": true}}"#);
+    let r = put(a, "/notes/2000".to_owned(), new_row).await;
+    assert_eq!((r.status, r.body[0]["title"].clone()), (StatusCode::OK, json!("new by put")), "{}", r.body);
+    assert_eq!(ids(Who::Anon).await, [2000]);
+}
+
+/// Every refusal, with its status and code.
+async fn refusals(env: &Env) {
+    seed_products(env).await;
+    let anon = Who::Anon;
+    let r = env.get(anon, "/nope").await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "PGRST205"));
+    assert_eq!(r.body["message"], "Could not find the table 'public.nope' in the schema cache");
+    let r = env.get(anon, "/secrets").await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "PGRST205"));
+    for q in ["select=id,nope", "nope=eq.1", "order=nope.desc", "or=(id.eq.1,nope.eq.2)"] {
+        let r = env.get(anon, &format!("/products?{q}")).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "42703"), "{q}");
+        assert_eq!(r.body["message"], "column products.nope does not exist", "{q}");
+    }
+    let r = env.send(Who::User(A), Method::POST, "/products", r#"{"id": 7, "nope": 1}"#, &[]).await;
+    assert_eq!(
+        (r.status, r.body["message"].clone()),
+        (StatusCode::BAD_REQUEST, json!("column products.nope does not exist"))
+    );
+    let r = env.get(anon, "/products?id=eq.abc").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "22P02"));
+    assert_eq!(r.body["message"], r#"invalid input syntax for type integer: "abc""#);
+    let r = env.send(anon, Method::GET, "/products", "", &[("accept-profile", "private")]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_ACCEPTABLE, "PGRST106"));
+    let r =
+        env.send(anon, Method::GET, "/products?select=id&id=eq.1", "", &[("accept-profile", "public")]).await;
+    assert_eq!(r.body, json!([{"id": 1}]));
+    let r = env.send(Who::User(A), Method::DELETE, "/products?id=gt.0&limit=1", "", &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "EB200"));
+    let strict = ("prefer", "handling=strict, max-affected=1");
+    let r = env.send(Who::User(A), Method::DELETE, "/products?id=gt.0", "", &[strict]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "EB200"));
+    let r = env.get(anon, "/products?id=like.1*").await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "42883"));
+    let r = env.get(anon, "/products/abc").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "22P02"));
+    let r = env.send(Who::User(A), Method::POST, "/products", r#"{"id": "x1", "name": "y"}"#, &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "22P02"));
+    let r = env.send(Who::User(A), Method::POST, "/products", r#"{"id": 7, "name": "#, &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "PGRST102"));
+    let r = env.get(Who::NoKey, "/products").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = env.get(Who::BadKey, "/products").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = env.send(Who::User(A), Method::DELETE, "/products", "", &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "21000"));
+    let r = env.send(Who::User(A), Method::PATCH, "/products", r#"{"name": "all"}"#, &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "21000"));
+    let big = format!(r#"{{"id": 8, "name": "{}"}}"#, "x".repeat(1024 * 1024));
+    let r = env.send(Who::User(A), Method::POST, "/products", &big, &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::PAYLOAD_TOO_LARGE, "EB101"));
+    let r = env.get(anon, "/products?select=id,notes(id)").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "PGRST200"));
+    assert_eq!(
+        r.body["message"],
+        "Could not find a relationship between 'products' and 'notes' in the schema cache"
+    );
+    let r = env.get(anon, "/products?select=id,reviews(nope)").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "42703"));
+    let r = env.get(anon, "/products?select=id,reviews(id,products(id))").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "EB200"));
+    let r = env.get(anon, "/products?select=id,reviews(id)&rev.stars=gt.1").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "PGRST108"));
+    let r = env.get(anon, "/products?select=id,reviews(id)&reviews.nope=gt.1").await;
+    assert_eq!(
+        (r.status, r.body["message"].clone()),
+        (StatusCode::BAD_REQUEST, json!("column reviews.nope does not exist"))
+    );
+    let r = env.get(anon, "/products?select=id,secrets(id)").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "PGRST200"));
+    let r = env.get(anon, "/products?id=eq(any).{1,x}").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "22P02"));
+    let r = env.get(anon, "/products?meta=cs.{1}").await;
+    assert_eq!(
+        (r.status, r.body["message"].clone()),
+        (StatusCode::BAD_REQUEST, json!("operator cs is not supported yet"))
+    );
+    // Injection through a column name is refused; through a value it is only a value.
+    for q in [
+        "select=name;drop table products",
+        "select=id&\"id;delete from products\"=eq.1",
+        "order=id;drop table products",
+    ] {
+        let r = env.get(anon, &format!("/products?{q}")).await;
+        assert!(r.status.is_client_error(), "{q}: {}", r.status);
+    }
+    // Odd input never reaches a 500.
+    for q in [
+        "limit=99999999999999999999",
+        "limit=9223372036854775807&offset=9223372036854775807",
+        "offset=18446744073709551615",
+        "id=eq.99999999999999999999",
+        "id=gt.-9223372036854775808",
+        "price=eq.1e400",
+        "price=eq.NaN",
+        "in_stock=eq.maybe",
+        "meta=eq.{",
+        "name=eq.%00",
+        "name=like.[*",
+        "select=",
+        "order=id.desc.nullsfirst,name.asc,price",
+        "id=in.()",
+        "or=()",
+        "and=(id.eq.1)",
+        "not.and=(id.eq.1,not.or(id.eq.2))",
+        "id=is.nonsense",
+        "name=is.null&name=not.is.null",
+    ] {
+        let r = env.get(anon, &format!("/products?{q}")).await;
+        assert!(r.status.as_u16() < 500, "{q}: {} {}", r.status, r.body);
+    }
+    let r = env.get(anon, "/products?name=eq.';delete from products;--").await;
+    assert_eq!(r.body, json!([]));
+    let r = env.send(anon, Method::GET, "/products?select=id", "", &[COUNT]).await;
+    assert_eq!(r.header("content-range"), "0-4/5");
+}
+
+/// Projects are isolated; keys and tokens of another project, expired or forged tokens
+/// and paused projects are refused.
+async fn isolation(env: &Env) {
+    seed_products(env).await;
+    let other = env
+        .platform
+        .create_project("owner", "Other", CreateProject { schema: Some(schema()), ..Default::default() })
+        .await
+        .unwrap();
+    let other_keys = other.keys.unwrap();
+    let other_key = other_keys.publishable.secret.as_str();
+    // The other project's key reaches the other project's (empty) table only.
+    let r = env.get_as(Some(other_key), None, "/products?select=id").await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!([])));
+    // A user token of this project with the other project's key: signed by the wrong secret.
+    let token = env.token(A);
+    let r = env.get_as(Some(other_key), Some(&token), "/products").await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "PGRST301"), "{}", r.body);
+    // Forged and expired tokens.
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({ "sub": A, "role": "service_role", "aud": "authenticated", "exp": 4_000_000_000u64 }),
+        &jsonwebtoken::EncodingKey::from_secret(b"not the project's secret at all, 32+ bytes"),
+    )
+    .unwrap();
+    let r = env.get_as(Some(&env.publishable), Some(&forged), "/products").await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "PGRST301"), "{}", r.body);
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({ "sub": A, "role": "authenticated", "aud": "authenticated", "exp": 1_000_000_000u64 }),
+        &jsonwebtoken::EncodingKey::from_secret(env.jwt_secret.as_bytes()),
+    )
+    .unwrap();
+    let r = env.get_as(Some(&env.publishable), Some(&expired), "/products").await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "PGRST303"), "{}", r.body);
+    // A token without a key does not name the project.
+    let r = env.get_as(None, Some(&token), "/products").await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "EB300"), "{}", r.body);
+    // A paused project does not serve.
+    env.platform.pause_project(&other.project.id).await.unwrap();
+    let r = env.get_as(Some(other_key), None, "/products").await;
+    assert_eq!((r.status, r.code()), (StatusCode::SERVICE_UNAVAILABLE, "EB302"), "{}", r.body);
+    // This project still serves.
+    let r = env.send(Who::Anon, Method::GET, "/products?select=id", "", &[COUNT]).await;
+    assert_eq!(r.header("content-range"), "0-4/5");
+}
+
+/// The tower service: a bounded body read, Infallible errors as responses.
+async fn tower(env: &Env) {
+    use http_body_util::{BodyExt, Full};
+    use tower_service::Service;
+    let mut svc = env.svc.clone();
+    let big = Bytes::from(vec![b' '; 2 * 1024 * 1024]);
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/products")
+        .header("apikey", &env.secret)
+        .body(Full::new(big))
+        .unwrap();
+    let res = svc.call(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let req = Request::builder()
+        .uri("/products?select=id&id=eq.1")
+        .header("apikey", &env.secret)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let res = svc.call(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), json!([]));
+}
+
+fn config() -> RestConfig {
+    RestConfig { hidden_tables: vec!["secrets".into()], ..RestConfig::default() }
+}
+
+/// What axum's `nest_service` (and tower in general) asks of a service, checked at compile
+/// time.
+#[test]
+fn the_service_is_mountable() {
+    fn mountable<S>()
+    where
+        S: tower_service::Service<Request<http_body_util::Full<Bytes>>, Error = std::convert::Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        S::Response: Send + 'static,
+    {
+    }
+    mountable::<RestService>();
+}
+
+async fn sqlite_env() -> Env {
+    let db = Db::open_sqlite(easbase_core::db::SqliteConfig::in_memory()).unwrap();
+    let platform = Platform::open(db, PlatformConfig::new("http://api.test"), Vec::new()).await.unwrap();
+    Env::new(platform, None, config()).await
+}
+
+mod sqlite {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_reads() {
+        reads(&sqlite_env().await).await;
+    }
+    #[tokio::test]
+    async fn sqlite_embedding() {
+        embedding(&sqlite_env().await).await;
+    }
+    #[tokio::test]
+    async fn sqlite_isolation() {
+        isolation(&sqlite_env().await).await;
+    }
+    #[tokio::test]
+    async fn sqlite_writes() {
+        writes(&sqlite_env().await).await;
+    }
+    #[tokio::test]
+    async fn sqlite_policies() {
+        policies(&sqlite_env().await).await;
+    }
+    #[tokio::test]
+    async fn sqlite_refusals() {
+        refusals(&sqlite_env().await).await;
+    }
+    #[tokio::test]
+    async fn sqlite_tower() {
+        tower(&sqlite_env().await).await;
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+
+    fn pg_url() -> String {
+        std::env::var("EASBASE_PG_URL")
+            .unwrap_or_else(|_| "host=127.0.0.1 user=postgres dbname=postgres".into())
+    }
+
+    async fn pg_env() -> Env {
+        use easbase_core::db::PgConfig;
+        let db = Db::connect_postgres(PgConfig::new(pg_url())).await.unwrap_or_else(|e| {
+            panic!(
+                "cannot reach PostgreSQL at {} ({e}); start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start, or set EASBASE_PG_URL",
+                pg_url()
+            )
+        });
+        let schema = format!("t_rest_{}", uuid::Uuid::new_v4().simple());
+        let mut platform_config = PlatformConfig::new("http://api.test");
+        platform_config.platform_schema = easbase_core::schema::Ident::new(schema.clone()).unwrap();
+        let platform = Platform::open(db, platform_config, Vec::new()).await.unwrap();
+        // Drop the platform schema if the project cannot be made, then fail.
+        match tokio::spawn(Env::new(platform.clone(), Some(schema.clone()), config())).await {
+            Ok(env) => env,
+            Err(e) => {
+                platform.db().execute_script(&[format!("DROP SCHEMA {schema} CASCADE")]).await.unwrap();
+                std::panic::resume_unwind(e.into_panic())
+            }
+        }
+    }
+
+    async fn run<F>(env: Env, f: impl FnOnce(&'static Env) -> F + Send + 'static)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let env: &'static Env = Box::leak(Box::new(env));
+        let outcome = tokio::spawn(async move { f(env).await }).await;
+        // Clean up even when the suite failed, then report the failure.
+        cleanup(env).await;
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+
+    async fn cleanup(env: &'static Env) {
+        if let Some(schema) = &env.pg_schema {
+            for p in env.platform.projects(None).await.unwrap() {
+                env.platform.delete_project(&p.id, &p.slug).await.unwrap();
+            }
+            env.platform.db().execute_script(&[format!("DROP SCHEMA {schema} CASCADE")]).await.unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn postgres_reads() {
+        run(pg_env().await, reads).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn postgres_embedding() {
+        run(pg_env().await, embedding).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn postgres_isolation() {
+        run(pg_env().await, isolation).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn postgres_writes() {
+        run(pg_env().await, writes).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn postgres_policies() {
+        run(pg_env().await, policies).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn postgres_refusals() {
+        run(pg_env().await, refusals).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn postgres_tower() {
+        run(pg_env().await, tower).await;
+    }
+}

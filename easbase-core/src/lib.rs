@@ -8,7 +8,8 @@
 //! JWT verification ([`context`]), the project lifecycle ([`project`]), usage metering
 //! ([`usage`]) and request logs ([`logs`]) work on SQLite and PostgreSQL (shared and
 //! dedicated isolation; caches invalidated across processes by `LISTEN/NOTIFY`).
-//! Request-rate quotas come next (see `ARCHITECTURE.md`).
+//! Plans and quotas ([`quota`]: requests per minute on shared counters, rows, storage
+//! bytes) are checked by the layers that serve requests.
 //!
 //! ## Feature flags
 //!
@@ -16,6 +17,7 @@
 //! |---|---|---|
 //! | `sqlite` | yes | the embedded SQLite engine (rusqlite, bundled) |
 //! | `postgres` | no | the PostgreSQL engine (tokio-postgres pool, pipelined transactions) |
+//! | `redis` | no | `quota::RedisCounters`: request counters shared through Redis |
 
 #![forbid(unsafe_code)]
 
@@ -29,6 +31,7 @@ pub mod keys;
 pub mod logs;
 pub mod module;
 pub mod project;
+pub mod quota;
 pub mod usage;
 
 pub use easbase_schema as schema;

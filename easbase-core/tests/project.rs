@@ -2,15 +2,16 @@
 //! and isolation between projects on PostgreSQL.
 #![cfg(feature = "sqlite")]
 
+#[cfg(feature = "postgres")]
+use easbase_core::project::{CreatedProject, Isolation};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use easbase_core::db::{Db, SqliteConfig, Stmt};
 use easbase_core::module::Module;
-use easbase_core::project::{
-    CreateProject, CreatedProject, Isolation, Platform, PlatformConfig, ProjectDb, ProjectStatus,
-};
+use easbase_core::project::{CreateProject, Platform, PlatformConfig, ProjectDb, ProjectStatus};
 use easbase_core::schema::{Role, Schema};
 use easbase_core::{Error, Result};
 

@@ -417,6 +417,24 @@ impl Platform {
         Ok(self.row(id).await?.project)
     }
 
+    /// A project's plan: the entry of [`PlatformConfig::plans`] named by
+    /// [`Project::plan`]. One platform query; a request path should keep the plan with
+    /// what it caches per project.
+    ///
+    /// # Errors
+    /// [`Error::ProjectNotFound`]; [`Error::Config`] when the project's plan is no longer
+    /// in the configuration.
+    pub async fn plan_of(&self, id: &ProjectId) -> Result<Plan> {
+        let name = self.row(id).await?.project.plan;
+        self.inner
+            .config
+            .plans
+            .iter()
+            .find(|p| p.name == name)
+            .cloned()
+            .ok_or_else(|| Error::Config(format!("project {id} has plan `{name}`, which is not configured")))
+    }
+
     /// A project by slug.
     ///
     /// # Errors

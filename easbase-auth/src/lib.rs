@@ -1,8 +1,8 @@
 //! # easbase-auth: Supabase-Auth-compatible auth flows
 //!
 //! Users, passwords, sessions and rotating refresh tokens for every EasBase project,
-//! wire-compatible with Supabase Auth (GoTrue) so `@supabase/auth-js` works unchanged once
-//! the HTTP routes (a later step) serve these flows. The auth tables are an
+//! wire-compatible with Supabase Auth (GoTrue) so `@supabase/auth-js` works unchanged
+//! against [`AuthService`], the HTTP routes that serve these flows. The auth tables are an
 //! [`easbase_schema::Schema`] that [`AuthModule`] adds to every project through
 //! easbase-core's [`Module`](easbase_core::module::Module) trait.
 //!
@@ -65,6 +65,7 @@
 //! | [`jwt`] | access-token claims and the [`CustomClaimsHook`] |
 //! | [`Session`], [`User`] | GoTrue's token response and user object, serialized as auth-js expects |
 //! | [`AuthError`] | GoTrue's error codes and HTTP statuses |
+//! | [`AuthService`] | the GoTrue routes (`/signup`, `/token`, `/user`, `/verify`, …) as a tower service, mounted at `/auth/v1` |
 //!
 //! ## Secrets (DESIGN.md, invariant 3)
 //!
@@ -91,7 +92,9 @@ pub mod jwt;
 mod model;
 mod module;
 mod password;
+mod routes;
 mod secret;
+mod service;
 mod store;
 mod time;
 
@@ -101,6 +104,7 @@ pub use error::{AuthError, Result, WeakPasswordReason};
 pub use jwt::{ClaimsHookInput, CustomClaimsHook, PROTECTED_CLAIMS};
 pub use model::{AmrEntry, AuthMethod, Identity, OneTimeToken, Session, TokenKind, User};
 pub use module::AuthModule;
+pub use service::{AuthService, AuthServiceConfig, TokenOutbox, VerifyGetMode};
 pub use time::rfc3339;
 
 pub use easbase_schema as schema;

@@ -1,0 +1,65 @@
+//! `GET /settings` (what auth-js and dashboards read: the providers on and off,
+//! `disable_signup`, `mailer_autoconfirm`, …) and `GET /health`.
+
+use serde_json::json;
+
+use super::{Call, RouteResult, json_response};
+
+/// The external providers GoTrue lists; none is available yet.
+const EXTERNAL: &[&str] = &[
+    "apple",
+    "azure",
+    "bitbucket",
+    "discord",
+    "facebook",
+    "figma",
+    "github",
+    "gitlab",
+    "google",
+    "keycloak",
+    "kakao",
+    "linkedin",
+    "linkedin_oidc",
+    "notion",
+    "slack",
+    "slack_oidc",
+    "spotify",
+    "twitch",
+    "twitter",
+    "workos",
+    "zoom",
+    "phone",
+    "saml",
+];
+
+pub(crate) fn settings(call: &Call<'_>) -> RouteResult {
+    let config = call.auth.config();
+    let mut external = serde_json::Map::new();
+    for provider in EXTERNAL {
+        external.insert((*provider).into(), false.into());
+    }
+    external.insert("email".into(), config.email_enabled.into());
+    external.insert("anonymous_users".into(), config.anonymous_enabled.into());
+    Ok(json_response(
+        200,
+        &json!({
+            "external": external,
+            "disable_signup": !config.signup_enabled,
+            "mailer_autoconfirm": config.autoconfirm,
+            "phone_autoconfirm": false,
+            "sms_provider": "",
+            "saml_enabled": false,
+        }),
+    ))
+}
+
+pub(crate) fn health(_call: &Call<'_>) -> RouteResult {
+    Ok(json_response(
+        200,
+        &json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "name": "easbase-auth",
+            "description": "EasBase Auth: GoTrue-compatible user registration and authentication",
+        }),
+    ))
+}

@@ -1,0 +1,56 @@
+//! `POST /token?grant_type=password` (`{email, password}`,
+//! [`ProjectAuth::password_grant`](crate::ProjectAuth::password_grant)) and
+//! `?grant_type=refresh_token` (`{refresh_token}`,
+//! [`ProjectAuth::refresh`](crate::ProjectAuth::refresh)): the session. Another grant
+//! type gets GoTrue's OAuth-shaped `unsupported_grant_type`.
+
+use serde::Deserialize;
+
+use super::{ApiError, Call, RouteResult, json_response};
+use crate::error::AuthError;
+
+#[derive(Deserialize)]
+struct PasswordBody {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+pub(crate) async fn token(call: &Call<'_>) -> RouteResult {
+    let session = match call.query("grant_type") {
+        Some("password") => {
+            let body: PasswordBody = call.json()?;
+            let email = body.email.filter(|e| !e.is_empty());
+            if email.is_none() && body.phone.is_some_and(|p| !p.is_empty()) {
+                return Err(ApiError::http(422, "phone_provider_disabled", "Phone logins are disabled"));
+            }
+            let Some(email) = email else {
+                return Err(AuthError::ValidationFailed("missing email or phone".into()).into());
+            };
+            call.auth.password_grant(&email, body.password.as_deref().unwrap_or("")).await?
+        }
+        Some("refresh_token") => {
+            let body: RefreshBody = call.json()?;
+            call.auth.refresh(body.refresh_token.as_deref().unwrap_or("")).await?
+        }
+        other => {
+            return Err(ApiError::OAuth {
+                error: "unsupported_grant_type",
+                description: match other {
+                    Some("pkce") => "grant_type=pkce is not supported yet".into(),
+                    _ => "grant_type must be password or refresh_token".into(),
+                },
+            });
+        }
+    };
+    Ok(json_response(200, &session))
+}

@@ -1,0 +1,359 @@
+//! The HTTP surface: [`AuthService`], GoTrue's (Supabase Auth's) routes over the flows,
+//! for a host to mount at `/auth/v1` so `@supabase/auth-js` works unchanged. Like
+//! easbase-rest's `RestService` it has a neutral `async fn handle(http::Request<Bytes>)`
+//! and a `tower_service::Service` with `Error = Infallible` (every failure is a response).
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use easbase_core::context::ProjectId;
+use easbase_core::project::Platform;
+use http::{HeaderMap, Method, Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+
+use crate::auth::Auth;
+use crate::model::OneTimeToken;
+use crate::routes::{self, ApiError, Call, RouteResult};
+
+/// Where the one-time tokens of sign-up confirmation, recovery and email change go (the
+/// mailer of a later step implements it). `redirect_to` is already allow-listed.
+///
+/// Implementations must not log the token.
+pub trait TokenOutbox: Send + Sync {
+    /// Delivers `token` for `project`.
+    fn deliver(&self, project: &ProjectId, token: OneTimeToken, redirect_to: Option<String>);
+}
+
+/// What `GET /verify` does (see [`AuthService`], "Email links").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VerifyGetMode {
+    /// Answer a page whose button posts the token: prefetching scanners do not burn it.
+    #[default]
+    ConfirmPage,
+    /// Consume the token on GET and redirect at once (GoTrue's behavior).
+    Redirect,
+}
+
+/// What a host configures.
+#[derive(Clone)]
+pub struct AuthServiceConfig {
+    /// The largest request body read (default 64 KiB); larger ones get 413.
+    pub max_body_bytes: usize,
+    /// URLs besides the site URL's origin that `redirect_to` may name: exact URLs, or
+    /// prefixes ending in `*` (`https://app.example/**`).
+    pub redirect_urls: Vec<String>,
+    /// What `GET /verify` does.
+    pub verify_get: VerifyGetMode,
+    /// Where one-time tokens go (`None`: they are dropped, and only auto-confirmation
+    /// projects can sign users in).
+    pub outbox: Option<Arc<dyn TokenOutbox>>,
+}
+
+impl Default for AuthServiceConfig {
+    fn default() -> AuthServiceConfig {
+        AuthServiceConfig {
+            max_body_bytes: 64 * 1024,
+            redirect_urls: Vec::new(),
+            verify_get: VerifyGetMode::default(),
+            outbox: None,
+        }
+    }
+}
+
+impl fmt::Debug for AuthServiceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthServiceConfig")
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("redirect_urls", &self.redirect_urls)
+            .field("verify_get", &self.verify_get)
+            .field("outbox", &self.outbox.is_some())
+            .finish()
+    }
+}
+
+impl AuthServiceConfig {
+    /// Hands `token` to the outbox, if any.
+    pub(crate) fn deliver(&self, project: &ProjectId, token: OneTimeToken, redirect_to: Option<String>) {
+        if let Some(outbox) = &self.outbox {
+            outbox.deliver(project, token, redirect_to);
+        }
+    }
+}
+
+/// The auth routes of a platform's projects (GoTrue's, for a host to mount at
+/// `/auth/v1`). Cheap to clone.
+///
+/// | route | body / query | answer |
+/// |---|---|---|
+/// | `POST /signup` | `{email, password, data?}`; `{data?}` alone: anonymous | session, or the user when a confirmation is needed |
+/// | `POST /token?grant_type=password` | `{email, password}` | session |
+/// | `POST /token?grant_type=refresh_token` | `{refresh_token}` | session |
+/// | `POST /logout?scope=global\|local\|others` | — | 204 |
+/// | `GET /user`, `PUT /user` | `{email?, password?, data?}` | the user |
+/// | `POST /recover` | `{email}` | `{}` (known and unknown addresses alike) |
+/// | `POST /verify` | `{type, token_hash \| token}` | session |
+/// | `GET /verify` | `?token=…&type=…&redirect_to=…` | see "Email links" |
+/// | `GET /settings`, `GET /health` | — | GoTrue's settings, a health body |
+///
+/// ```
+/// use std::sync::Arc;
+/// use bytes::Bytes;
+/// use easbase_auth::{Auth, AuthConfig, AuthModule, AuthService, PasswordHashConfig};
+/// use easbase_core::db::{Db, SqliteConfig};
+/// use easbase_core::project::{CreateProject, Platform, PlatformConfig};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let db = Db::open_sqlite(SqliteConfig::in_memory())?;
+/// let platform =
+///     Platform::open(db, PlatformConfig::new("http://localhost:8080"), vec![Arc::new(AuthModule::default())]).await?;
+/// let key = platform.create_project("owner-1", "Shop", CreateProject::default()).await?.keys.unwrap().publishable.secret;
+/// let config = AuthConfig {
+///     autoconfirm: true,
+///     password_hash: PasswordHashConfig::insecure_fast_for_tests(),
+///     ..AuthConfig::new("http://localhost:3000")
+/// };
+/// let service = AuthService::new(platform, Arc::new(Auth::new(config, None)?));
+///
+/// let signup = http::Request::post("/signup")
+///     .header("apikey", &key)
+///     .body(Bytes::from(r#"{"email": "ada@example.com", "password": "correct horse battery"}"#))?;
+/// let res = service.handle(signup).await;
+/// assert_eq!(res.status(), 200);
+/// let session: serde_json::Value = serde_json::from_slice(res.body())?;
+/// assert_eq!(session["token_type"], "bearer");
+/// # Ok(())
+/// # }
+/// ```
+///
+/// ## Credentials
+///
+/// Every route needs the project's API key (`apikey` header, or the key as the bearer
+/// token): it names the project, through [`Platform::resolve`]. The user routes
+/// (`GET`/`PUT /user`, `/logout`) also take the user's access token as
+/// `Authorization: Bearer <jwt>`; the other routes ignore a bearer token when an
+/// `apikey` header is present (auth-js may still send an expired one). Credential
+/// failures are 401 (`no_api_key`, `invalid_api_key`, `bad_jwt`); a user route called
+/// without a user token is 401 `no_authorization`, as in GoTrue. Because the link in an
+/// email cannot carry headers, `GET /verify` (and the form its page posts) also take the
+/// publishable key as an `apikey` query parameter (or form field).
+///
+/// ## Errors
+///
+/// GoTrue's bodies: `{"code": 400, "error_code": "invalid_credentials", "msg": "…"}`, or
+/// `{"code": "invalid_credentials", "message": "…"}` when the request carries
+/// `X-Supabase-Api-Version: 2024-01-01` or later (auth-js does; the header is echoed),
+/// plus `weak_password.reasons` for `weak_password`. An unknown `grant_type` gets the
+/// OAuth shape `{"error", "error_description"}`. Statuses and codes are
+/// [`AuthError::status`](crate::AuthError::status) / [`AuthError::code`](crate::AuthError::code).
+///
+/// ## Email links
+///
+/// There is no mailer yet: the confirmation, recovery and email-change tokens the flows
+/// issue go to the host's [`TokenOutbox`] with the allow-listed `redirect_to`, and the
+/// host builds the link `{api}/auth/v1/verify?token=…&type=…&redirect_to=…&apikey=…`.
+///
+/// `GET /verify` does **not** consume the token by default
+/// ([`VerifyGetMode::ConfirmPage`]): it answers a small HTML page whose button posts the
+/// same parameters back (`POST /verify` with a form body), and only that POST consumes
+/// the token and answers `303 See Other` to the redirect with the session in the URL
+/// fragment (`#access_token=…&refresh_token=…&type=signup`, GoTrue's implicit flow). So
+/// an email scanner that prefetches links does not burn them. [`VerifyGetMode::Redirect`]
+/// consumes on GET and redirects at once, exactly as GoTrue does, for hosts that accept
+/// that risk.
+#[derive(Clone)]
+pub struct AuthService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    platform: Platform,
+    auth: Arc<Auth>,
+    config: AuthServiceConfig,
+}
+
+impl fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthService")
+            .field("auth", &self.inner.auth)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which credentials a route needs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// The API key only (a bearer token is ignored when an `apikey` header is present).
+    Key,
+    /// The API key, also from the `apikey` query parameter (email links).
+    KeyOrQuery,
+    /// The API key and the user's token.
+    User,
+}
+
+/// The routes.
+#[derive(Clone, Copy)]
+enum Route {
+    Signup,
+    Token,
+    Logout,
+    GetUser,
+    UpdateUser,
+    Recover,
+    VerifyGet,
+    VerifyPost,
+    Settings,
+    Health,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+impl AuthService {
+    /// A service over `platform`'s projects with the default [`AuthServiceConfig`].
+    pub fn new(platform: Platform, auth: Arc<Auth>) -> AuthService {
+        AuthService::with_config(platform, auth, AuthServiceConfig::default())
+    }
+
+    /// A service with `config`.
+    pub fn with_config(platform: Platform, auth: Arc<Auth>, config: AuthServiceConfig) -> AuthService {
+        AuthService { inner: Arc::new(Inner { platform, auth, config }) }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AuthServiceConfig {
+        &self.inner.config
+    }
+
+    /// Answers one request. The URI's path is the part after the mount point (`/token`,
+    /// `/user`). Never fails: errors are GoTrue-shaped responses. A body longer than
+    /// [`AuthServiceConfig::max_body_bytes`] is refused with 413.
+    pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        let (parts, body) = request.into_parts();
+        match self.try_handle(&parts, &body).await {
+            Ok(res) => res,
+            Err(e) => e.into_response(&parts.headers),
+        }
+    }
+
+    async fn try_handle(&self, parts: &http::request::Parts, body: &Bytes) -> RouteResult {
+        let path = parts.uri.path();
+        let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+        let method = &parts.method;
+        let (access, route) = match (path, method) {
+            ("/signup", &Method::POST) => (Access::Key, Route::Signup),
+            ("/token", &Method::POST) => (Access::Key, Route::Token),
+            ("/logout", &Method::POST) => (Access::User, Route::Logout),
+            ("/user", &Method::GET) => (Access::User, Route::GetUser),
+            ("/user", &Method::PUT) => (Access::User, Route::UpdateUser),
+            ("/recover", &Method::POST) => (Access::Key, Route::Recover),
+            ("/verify", &Method::GET) => (Access::KeyOrQuery, Route::VerifyGet),
+            ("/verify", &Method::POST) => (Access::KeyOrQuery, Route::VerifyPost),
+            ("/settings", &Method::GET) => (Access::Key, Route::Settings),
+            ("/health", &Method::GET) => (Access::Key, Route::Health),
+            (
+                "/signup" | "/token" | "/logout" | "/user" | "/recover" | "/verify" | "/settings" | "/health",
+                _,
+            ) => {
+                return Err(ApiError::http(405, "method_not_allowed", "Method Not Allowed"));
+            }
+            _ => return Err(ApiError::http(404, "not_found", "Not Found")),
+        };
+        let config = &self.inner.config;
+        if body.len() > config.max_body_bytes {
+            return Err(too_large(body.len(), config.max_body_bytes));
+        }
+        let query = routes::parse_form(parts.uri.query().unwrap_or(""));
+        let headers = &parts.headers;
+        let apikey = header(headers, "apikey");
+        let authorization = header(headers, "authorization");
+        // The `apikey` of an email link's query, or of the form its page posts.
+        let form = match access {
+            Access::KeyOrQuery if apikey.is_none() && routes::is_form(headers) => {
+                routes::parse_form(&String::from_utf8_lossy(body))
+            }
+            _ => Vec::new(),
+        };
+        let (apikey, authorization) = match access {
+            Access::User => (apikey, authorization),
+            Access::Key | Access::KeyOrQuery if apikey.is_some() => (apikey, None),
+            Access::KeyOrQuery => {
+                match routes::query_value(&query, "apikey").or_else(|| routes::query_value(&form, "apikey")) {
+                    Some(key) => (Some(key), None),
+                    None => (None, authorization),
+                }
+            }
+            Access::Key => (None, authorization),
+        };
+        let platform = &self.inner.platform;
+        let ctx = platform
+            .resolve(apikey, authorization, header(headers, "x-request-id"))
+            .await
+            .map_err(ApiError::from_resolve)?;
+        let auth = self.inner.auth.project(platform, ctx.project()).await?;
+        let call = Call { auth, ctx, query, headers, body, config };
+        match route {
+            Route::Signup => routes::signup::signup(&call).await,
+            Route::Token => routes::token::token(&call).await,
+            Route::Logout => routes::logout::logout(&call).await,
+            Route::GetUser => routes::user::get_user(&call).await,
+            Route::UpdateUser => routes::user::update_user(&call).await,
+            Route::Recover => routes::recover::recover(&call).await,
+            Route::VerifyGet => routes::verify::verify_get(&call).await,
+            Route::VerifyPost => routes::verify::verify_post(&call).await,
+            Route::Settings => routes::settings::settings(&call),
+            Route::Health => routes::settings::health(&call),
+        }
+    }
+}
+
+fn too_large(size: usize, limit: usize) -> ApiError {
+    ApiError::http(
+        413,
+        "request_too_large",
+        format!("The request body ({size} bytes) is larger than the limit of {limit} bytes"),
+    )
+}
+
+impl<B> tower_service::Service<Request<B>> for AuthService
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let limit = this.inner.config.max_body_bytes;
+            let (parts, body) = request.into_parts();
+            // A bounded read: at most `max_body_bytes` (+1 to tell "too large") are buffered.
+            let res = match Limited::new(body, limit).collect().await {
+                Ok(collected) => this.handle(Request::from_parts(parts, collected.to_bytes())).await,
+                Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                    let size = header(&parts.headers, "content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(limit.saturating_add(1));
+                    too_large(size, limit).into_response(&parts.headers)
+                }
+                Err(_) => ApiError::http(400, "bad_json", "The request body could not be read")
+                    .into_response(&parts.headers),
+            };
+            Ok(res.map(Full::new))
+        })
+    }
+}

@@ -1,0 +1,159 @@
+//! An axum server that mounts EasBase's REST service at `/rest/v1` and its auth service at
+//! `/auth/v1`, so `createClient(url, publishable_key)` from `@supabase/supabase-js` just
+//! works against it.
+//!
+//! ```text
+//! cargo run -p example-axum-server -- --listen 127.0.0.1:8080
+//! ```
+//!
+//! It opens a platform on an in-memory SQLite database (or on PostgreSQL when
+//! `DATABASE_URL` is a `postgres://` URL and the `postgres` feature is on), creates one
+//! project with the schema file given by `--schema` (default: `todos` and `profiles`,
+//! rows owned through `auth.uid`), turns on email + password sign-up with auto-confirmation
+//! and anonymous sign-ins, and prints one JSON line on stdout when it is ready:
+//!
+//! ```text
+//! {"url":"http://127.0.0.1:8080","publishable_key":"eb_pk_…","secret_key":"eb_sk_…","jwt_secret":"…"}
+//! ```
+//!
+//! Any origin may call it (permissive CORS, for a front end on another port). Then it
+//! serves until Ctrl-C or SIGTERM. `--listen 127.0.0.1:0` picks a free port (the
+//! JSON line names it). Every run starts a new project: its keys are only shown here.
+
+use std::error::Error;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use easbase_auth::{Auth, AuthConfig, AuthModule, AuthService};
+use easbase_core::db::{Db, SqliteConfig};
+use easbase_core::project::{CreateProject, Platform, PlatformConfig};
+use easbase_core::schema::Schema;
+use easbase_rest::{RestConfig, RestService};
+
+const DEFAULT_SCHEMA: &str = include_str!("../schema.json");
+
+const USAGE: &str = "usage: example-axum-server [--listen ADDR] [--schema FILE]
+
+  --listen ADDR   where to listen (default 127.0.0.1:8080; port 0 picks a free one)
+  --schema FILE   the project's schema (JSON or TOML; default: todos and profiles)
+
+DATABASE_URL: a postgres:// URL (with the `postgres` feature) instead of in-memory SQLite.";
+
+struct Args {
+    listen: SocketAddr,
+    schema: Option<String>,
+}
+
+fn args() -> Result<Args, String> {
+    let mut args = Args { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), schema: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"));
+        match arg.as_str() {
+            "--listen" => {
+                let v = value("--listen")?;
+                args.listen = v.parse().map_err(|e| format!("--listen {v}: {e}"))?;
+            }
+            "--schema" => args.schema = Some(value("--schema")?),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument `{other}`\n\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+async fn open_db() -> Result<Db, Box<dyn Error>> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            #[cfg(feature = "postgres")]
+            return Ok(Db::connect_postgres(easbase_core::db::PgConfig::new(url)).await?);
+            #[cfg(not(feature = "postgres"))]
+            return Err(
+                "DATABASE_URL is a PostgreSQL URL: run with `--features postgres` (or unset it for SQLite)"
+                    .into(),
+            );
+        }
+        _ => Ok(Db::open_sqlite(SqliteConfig::in_memory())?),
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let args = args().unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2);
+    });
+    let schema = match &args.schema {
+        Some(path) => Schema::from_path(path)?,
+        None => Schema::from_json(DEFAULT_SCHEMA)?,
+    };
+
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+
+    let platform =
+        Platform::open(open_db().await?, PlatformConfig::new(&url), vec![Arc::new(AuthModule::default())])
+            .await?;
+    let created = platform
+        .create_project(
+            "example",
+            "axum example",
+            CreateProject { schema: Some(schema), ..Default::default() },
+        )
+        .await?;
+    let keys = created.keys.ok_or("a new project shows its keys")?;
+    let jwt_secret = platform.jwt_secret(&created.project.id).await?;
+
+    let auth_config =
+        AuthConfig { autoconfirm: true, anonymous_enabled: true, ..AuthConfig::new("http://localhost:3000") };
+    let auth = AuthService::new(platform.clone(), Arc::new(Auth::new(auth_config, None)?));
+    // The auth tables live beside the project's tables: never serve them over REST.
+    let rest_config = RestConfig {
+        hidden_tables: AuthModule::TABLES.iter().map(|t| (*t).to_owned()).collect(),
+        ..Default::default()
+    };
+    let rest = RestService::new(platform, rest_config);
+
+    // Browsers call from another origin: answer CORS preflights and expose every header
+    // (supabase-js reads `Content-Range` for counts).
+    let app = axum::Router::new()
+        .nest_service("/rest/v1", rest)
+        .nest_service("/auth/v1", auth)
+        .layer(tower_http::cors::CorsLayer::permissive());
+
+    let ready = serde_json::json!({
+        "url": url,
+        "publishable_key": keys.publishable.secret,
+        "secret_key": keys.secret.secret,
+        "jwt_secret": jwt_secret,
+    });
+    println!("{ready}");
+    std::io::Write::flush(&mut std::io::stdout())?;
+
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}

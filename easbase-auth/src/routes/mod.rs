@@ -24,9 +24,9 @@ pub(crate) mod verify;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
 use crate::auth::ProjectAuth;
 use crate::error::AuthError;
@@ -420,4 +420,17 @@ mod tests {
         h.insert(API_VERSION_HEADER, HeaderValue::from_static("banana"));
         assert!(!api_version_2024(&h));
     }
+}
+
+/// The body of `POST /signup` and `PUT /user`: GoTrue takes the same fields for both.
+#[derive(Deserialize)]
+pub(crate) struct UserBody {
+    #[serde(default)]
+    pub(crate) email: Option<String>,
+    #[serde(default)]
+    pub(crate) phone: Option<String>,
+    #[serde(default)]
+    pub(crate) password: Option<String>,
+    #[serde(default)]
+    pub(crate) data: Option<Map<String, Value>>,
 }

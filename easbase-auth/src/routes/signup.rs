@@ -5,26 +5,11 @@
 //! decides. The answer is the session (auto-confirmation, anonymous) or the user object
 //! (a confirmation is needed; its token goes to the outbox with `redirect_to`).
 
-use serde::Deserialize;
-use serde_json::{Map, Value};
-
-use super::{ApiError, Call, RouteResult, json_response};
+use super::{ApiError, Call, RouteResult, UserBody, json_response};
 use crate::auth::SignupOutcome;
 
-#[derive(Deserialize)]
-struct SignupBody {
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    phone: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-    #[serde(default)]
-    data: Option<Map<String, Value>>,
-}
-
 pub(crate) async fn signup(call: &Call<'_>) -> RouteResult {
-    let body: SignupBody = call.json()?;
+    let body: UserBody = call.json()?;
     let email = body.email.filter(|e| !e.is_empty());
     let phone = body.phone.filter(|p| !p.is_empty());
     if email.is_none() && phone.is_none() {

@@ -3,23 +3,8 @@
 //! [`ProjectAuth::update_user`](crate::ProjectAuth::update_user)): the user object. The
 //! token confirming a new email address goes to the outbox with `redirect_to`.
 
-use serde::Deserialize;
-use serde_json::{Map, Value};
-
-use super::{ApiError, Call, RouteResult, json_response};
+use super::{ApiError, Call, RouteResult, UserBody, json_response};
 use crate::auth::UserUpdate;
-
-#[derive(Deserialize)]
-struct UpdateBody {
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    phone: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-    #[serde(default)]
-    data: Option<Map<String, Value>>,
-}
 
 pub(crate) async fn get_user(call: &Call<'_>) -> RouteResult {
     let user = call.auth.get_user(call.user_ctx()?).await?;
@@ -28,7 +13,7 @@ pub(crate) async fn get_user(call: &Call<'_>) -> RouteResult {
 
 pub(crate) async fn update_user(call: &Call<'_>) -> RouteResult {
     let ctx = call.user_ctx()?;
-    let body: UpdateBody = call.json()?;
+    let body: UserBody = call.json()?;
     if body.phone.is_some_and(|p| !p.is_empty()) {
         return Err(ApiError::http(422, "phone_provider_disabled", "Phone logins are disabled"));
     }

@@ -367,6 +367,14 @@ fn like_to_glob(pattern: &str) -> String {
     out
 }
 
+/// PostgreSQL text reading the request's claims (set with `set_config(…, true)`) and
+/// applying the JSON operator `read` (`->> 'sub'`). `nullif` matters: a custom setting reset
+/// at the end of a transaction reads as `''`, which `::jsonb` would refuse. Also the
+/// `auth.uid` column default (without the sub-select a default cannot have).
+pub(crate) fn pg_claims_read(read: &str) -> String {
+    format!("nullif(current_setting('{CLAIMS_SETTING}', true), '')::jsonb {read}")
+}
+
 /// `auth.*` on PostgreSQL: a sub-select of the claims setting, cast inside the select.
 fn pg_auth(a: &AuthRef, target: &Target) -> SExpr {
     let read = match a {
@@ -385,7 +393,7 @@ fn pg_auth(a: &AuthRef, target: &Target) -> SExpr {
         }
     };
     let cast = target.pg_cast();
-    let read = format!("nullif(current_setting('{CLAIMS_SETTING}', true), '')::jsonb {read}");
+    let read = pg_claims_read(&read);
     // No outer parentheses: `sea_query` puts a custom expression in parentheses wherever
     // it is an operand, which is the only place the compiler puts it (see `like`).
     if cast.is_empty() {

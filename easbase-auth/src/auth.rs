@@ -65,7 +65,11 @@ impl Auth {
         let secret = platform.jwt_secret(id).await?;
         let issuer =
             self.inner.config.jwt_issuer.clone().unwrap_or_else(|| format!("{}/auth/v1", project.api_url));
-        self.project_with(pdb, secret.as_bytes(), Some(issuer))
+        let mut handle = self.project_with(pdb, secret.as_bytes(), Some(issuer))?;
+        if let Some(current) = crate::keys::current_key(platform, id).await? {
+            handle.signer = Arc::new(handle.signer.with_key(current));
+        }
+        Ok(handle)
     }
 
     /// The handle of a project from its parts (a host that keeps them itself). `issuer`
@@ -186,7 +190,7 @@ impl ProjectAuth {
         password: &str,
         user_metadata: Option<serde_json::Map<String, serde_json::Value>>,
     ) -> Result<SignupOutcome> {
-        flows::signup::signup(self, email, password, user_metadata).await
+        flows::signup::signup(self, email, password, user_metadata, None).await
     }
 
     /// Confirms an email address with the token of [`SignupOutcome::ConfirmationRequired`]
@@ -235,7 +239,7 @@ impl ProjectAuth {
     /// # Errors
     /// [`ValidationFailed`](crate::AuthError::ValidationFailed) for a malformed address.
     pub async fn recover(&self, email: &str) -> Result<Option<OneTimeToken>> {
-        flows::recover::recover(self, email).await
+        flows::recover::recover(self, email, None).await
     }
 
     /// Signs in with a recovery token (`POST /verify`, `type=recovery`); the user then

@@ -52,6 +52,42 @@ pub struct AuthConfig {
     pub otp_lifetime: Duration,
     /// How passwords are hashed (Argon2id at OWASP's parameters by default).
     pub password_hash: PasswordHashConfig,
+    /// Phone sign-up and sign-in with SMS codes are on (default `false`, as GoTrue's
+    /// `EXTERNAL_PHONE_ENABLED`; the service also needs an SMS sender).
+    pub phone_enabled: bool,
+    /// Digits of the one-time codes sent by email and SMS (6 to 10; default 6).
+    pub otp_length: usize,
+    /// Wrong codes accepted for one recipient's live tokens before they are voided
+    /// (default 5).
+    pub otp_max_attempts: u32,
+    /// Rate limits of the routes that send messages or check secrets.
+    pub rate_limits: crate::limits::RateLimits,
+    /// Multi-factor authentication (TOTP) settings.
+    pub mfa: MfaConfig,
+}
+
+/// MFA settings (GoTrue's `MFA_*`).
+#[derive(Debug, Clone)]
+pub struct MfaConfig {
+    /// TOTP factors may be enrolled and verified (default `true`).
+    pub totp_enabled: bool,
+    /// Factors (verified or not) one user may have (default 10).
+    pub max_enrolled_factors: usize,
+    /// Verified factors one user may have (default 10).
+    pub max_verified_factors: usize,
+    /// How long a challenge can be verified (default 300 s).
+    pub challenge_expiry: Duration,
+}
+
+impl Default for MfaConfig {
+    fn default() -> MfaConfig {
+        MfaConfig {
+            totp_enabled: true,
+            max_enrolled_factors: 10,
+            max_verified_factors: 10,
+            challenge_expiry: Duration::from_secs(300),
+        }
+    }
 }
 
 impl AuthConfig {
@@ -72,6 +108,11 @@ impl AuthConfig {
             password: PasswordRules::default(),
             otp_lifetime: Duration::from_secs(3600),
             password_hash: PasswordHashConfig::default(),
+            phone_enabled: false,
+            otp_length: 6,
+            otp_max_attempts: 5,
+            rate_limits: crate::limits::RateLimits::default(),
+            mfa: MfaConfig::default(),
         }
     }
 }

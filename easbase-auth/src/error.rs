@@ -87,6 +87,81 @@ pub enum AuthError {
     /// Too many requests (rate limits come in a later step).
     #[error("Request rate limit reached")]
     OverRequestRateLimit,
+    /// Too many messages to one recipient, or from the project, by email.
+    #[error("{0}")]
+    OverEmailSendRateLimit(String),
+    /// Too many messages to one recipient, or from the project, by SMS.
+    #[error("{0}")]
+    OverSmsSendRateLimit(String),
+    /// No PKCE flow state has this auth code (never issued, already exchanged).
+    #[error("invalid flow state, no valid flow state found")]
+    FlowStateNotFound,
+    /// The PKCE flow state is too old to be exchanged.
+    #[error("invalid flow state, flow state has expired")]
+    FlowStateExpired,
+    /// The `code_verifier` does not match the flow's `code_challenge`.
+    #[error("code challenge does not match previously saved code verifier")]
+    BadCodeVerifier,
+    /// Phone sign-ups and sign-ins are turned off (or no SMS sender is set).
+    #[error("Phone logins are disabled")]
+    PhoneProviderDisabled,
+    /// A phone number another user has.
+    #[error("A user with this phone number has already been registered")]
+    PhoneExists,
+    /// No MFA factor with this id belongs to the user (or no recovery codes exist).
+    #[error("Factor not found")]
+    MfaFactorNotFound,
+    /// No challenge with this id exists for the factor.
+    #[error("MFA factor with the provided challenge ID not found")]
+    MfaChallengeNotFound,
+    /// The user already has a factor with this friendly name.
+    #[error("A factor with the friendly name \"{0}\" for this user already exists")]
+    MfaFactorNameConflict(String),
+    /// The user has as many factors as allowed.
+    #[error("Maximum number of verified factors reached, unenroll to continue")]
+    TooManyEnrolledMfaFactors,
+    /// Enrolling this factor type is turned off; the code names the type
+    /// (`mfa_totp_enroll_not_enabled`, `mfa_phone_enroll_not_enabled`, …).
+    #[error("MFA enroll is disabled for this factor type")]
+    MfaEnrollDisabled(&'static str),
+    /// The session must be at `aal2` for this (GoTrue answers 403 or 422 by route).
+    #[error("{message}")]
+    InsufficientAal {
+        /// The HTTP status.
+        status: u16,
+        /// What needed `aal2`.
+        message: &'static str,
+    },
+    /// The challenge has expired; create a new one.
+    #[error("MFA challenge {0} has expired, verify against another challenge or create a new challenge.")]
+    MfaChallengeExpired(String),
+    /// The challenge was created from another IP address, or is already verified.
+    #[error("Challenge and verify IP addresses mismatch.")]
+    MfaIpAddressMismatch,
+    /// A wrong code, or a TOTP code of a time step already used, or a used recovery code.
+    #[error("{0}")]
+    MfaVerificationFailed(&'static str),
+    /// Recovery codes cannot be the user's only second factor.
+    #[error(
+        "Recovery codes cannot be the only verified factor. Enroll another factor or delete your recovery codes."
+    )]
+    MfaRecoveryCodesSoleFactor,
+    /// Recovery codes exist already (regenerate them instead).
+    #[error("Recovery codes already exist, regenerate them to replace them")]
+    MfaVerifiedFactorExists,
+    /// The OAuth provider is unknown or not configured for the project.
+    #[error("Unsupported provider: {0}")]
+    ProviderDisabled(String),
+    /// The OAuth `state` is missing, unknown, already used or expired.
+    #[error("OAuth state is invalid or has expired")]
+    BadOAuthState,
+    /// The provider's callback is malformed or carries the provider's error.
+    #[error("{0}")]
+    BadOAuthCallback(String),
+    /// The provider could not be reached or answered badly (the detail names the step,
+    /// never a token).
+    #[error("Error from the external provider: {0}")]
+    OAuthProvider(String),
     /// The custom-claims hook refused to issue a token.
     #[error("the custom access token hook failed: {0}")]
     Hook(String),
@@ -128,6 +203,27 @@ impl AuthError {
             AuthError::OtpExpired => "otp_expired",
             AuthError::ValidationFailed(_) => "validation_failed",
             AuthError::OverRequestRateLimit => "over_request_rate_limit",
+            AuthError::OverEmailSendRateLimit(_) => "over_email_send_rate_limit",
+            AuthError::OverSmsSendRateLimit(_) => "over_sms_send_rate_limit",
+            AuthError::FlowStateNotFound => "flow_state_not_found",
+            AuthError::FlowStateExpired => "flow_state_expired",
+            AuthError::BadCodeVerifier => "bad_code_verifier",
+            AuthError::PhoneProviderDisabled => "phone_provider_disabled",
+            AuthError::PhoneExists => "phone_exists",
+            AuthError::MfaFactorNotFound | AuthError::MfaChallengeNotFound => "mfa_factor_not_found",
+            AuthError::MfaFactorNameConflict(_) => "mfa_factor_name_conflict",
+            AuthError::TooManyEnrolledMfaFactors => "too_many_enrolled_mfa_factors",
+            AuthError::MfaEnrollDisabled(code) => code,
+            AuthError::InsufficientAal { .. } => "insufficient_aal",
+            AuthError::MfaChallengeExpired(_) => "mfa_challenge_expired",
+            AuthError::MfaIpAddressMismatch => "mfa_ip_address_mismatch",
+            AuthError::MfaVerificationFailed(_) => "mfa_verification_failed",
+            AuthError::MfaRecoveryCodesSoleFactor => "mfa_recovery_codes_sole_factor",
+            AuthError::MfaVerifiedFactorExists => "mfa_verified_factor_exists",
+            AuthError::ProviderDisabled(_) => "provider_disabled",
+            AuthError::BadOAuthState => "bad_oauth_state",
+            AuthError::BadOAuthCallback(_) => "bad_oauth_callback",
+            AuthError::OAuthProvider(_) => "unexpected_failure",
             AuthError::Hook(_) | AuthError::Core(_) | AuthError::Internal(_) => "unexpected_failure",
         }
     }
@@ -153,7 +249,25 @@ impl AuthError {
             | AuthError::SignupDisabled
             | AuthError::EmailProviderDisabled
             | AuthError::AnonymousProviderDisabled => 422,
-            AuthError::OverRequestRateLimit => 429,
+            AuthError::OverRequestRateLimit
+            | AuthError::OverEmailSendRateLimit(_)
+            | AuthError::OverSmsSendRateLimit(_) => 429,
+            AuthError::FlowStateNotFound => 404,
+            AuthError::FlowStateExpired | AuthError::PhoneProviderDisabled | AuthError::PhoneExists => 422,
+            AuthError::BadCodeVerifier => 400,
+            AuthError::MfaFactorNotFound => 404,
+            AuthError::MfaChallengeNotFound
+            | AuthError::MfaFactorNameConflict(_)
+            | AuthError::TooManyEnrolledMfaFactors
+            | AuthError::MfaEnrollDisabled(_)
+            | AuthError::MfaChallengeExpired(_)
+            | AuthError::MfaIpAddressMismatch
+            | AuthError::MfaVerificationFailed(_)
+            | AuthError::MfaRecoveryCodesSoleFactor
+            | AuthError::MfaVerifiedFactorExists => 422,
+            AuthError::InsufficientAal { status, .. } => *status,
+            AuthError::ProviderDisabled(_) | AuthError::BadOAuthState | AuthError::BadOAuthCallback(_) => 400,
+            AuthError::OAuthProvider(_) => 502,
             AuthError::Core(e) => match e {
                 easbase_core::Error::Unavailable(_) => 503,
                 _ => 500,

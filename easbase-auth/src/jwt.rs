@@ -1,5 +1,6 @@
-//! Issuing access tokens: HS256 with the project's secret, GoTrue's claims, and an
-//! optional [`CustomClaimsHook`] the host sets. easbase-core's
+//! Issuing access tokens: HS256 with the project's secret (or the project's current
+//! asymmetric key, with its `kid`: [`crate::keys`]), GoTrue's claims, and an optional
+//! [`CustomClaimsHook`] the host sets. easbase-core's
 //! [`JwtVerifier`](easbase_core::context::jwt::JwtVerifier) verifies what this issues.
 //!
 //! Claims (as GoTrue issues them):
@@ -73,6 +74,7 @@ pub trait CustomClaimsHook: Send + Sync {
 /// Signs a project's access tokens. `Debug` shows no key material.
 pub(crate) struct Signer {
     key: EncodingKey,
+    algorithm: Algorithm,
     /// The project secret, also the HMAC key of refresh-token children.
     secret: Vec<u8>,
     kid: Option<String>,
@@ -90,7 +92,24 @@ impl Signer {
         if secret.len() < easbase_core::context::jwt::MIN_HMAC_SECRET_LEN {
             return Err(AuthError::Internal("the project's JWT secret is too short".into()));
         }
-        Ok(Signer { key: EncodingKey::from_secret(secret), secret: secret.to_vec(), kid, issuer })
+        Ok(Signer {
+            key: EncodingKey::from_secret(secret),
+            algorithm: Algorithm::HS256,
+            secret: secret.to_vec(),
+            kid,
+            issuer,
+        })
+    }
+
+    /// The same signer, signing with the project's current asymmetric key instead.
+    pub(crate) fn with_key(&self, current: crate::keys::CurrentKey) -> Signer {
+        Signer {
+            key: current.key,
+            algorithm: current.algorithm,
+            secret: self.secret.clone(),
+            kid: Some(current.kid),
+            issuer: self.issuer.clone(),
+        }
     }
 
     pub(crate) fn secret(&self) -> &[u8] {
@@ -132,7 +151,7 @@ impl Signer {
     }
 
     pub(crate) fn sign(&self, claims: &Map<String, Value>) -> Result<String> {
-        let mut header = Header::new(Algorithm::HS256);
+        let mut header = Header::new(self.algorithm);
         header.kid = self.kid.clone();
         jsonwebtoken::encode(&header, claims, &self.key)
             .map_err(|_| AuthError::Internal("cannot sign the access token".into()))

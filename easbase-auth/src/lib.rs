@@ -89,22 +89,40 @@ mod config;
 mod error;
 pub mod flows;
 pub mod jwt;
+pub mod keys;
+mod limits;
+pub mod mail;
 mod model;
 mod module;
+pub mod oauth;
 mod password;
 mod routes;
 mod secret;
 mod service;
+mod sms;
 mod store;
 mod time;
+mod totp;
 
 pub use auth::{Auth, LogoutScope, ProjectAuth, SignupOutcome, UserUpdate, UserUpdateOutcome};
+pub use config::MfaConfig;
 pub use config::{AuthConfig, PasswordHashConfig, PasswordRules};
 pub use error::{AuthError, Result, WeakPasswordReason};
+pub use flows::mfa::{
+    EnrollFactor, EnrolledFactor, FactorChallenge, RecoveryCodes, RecoveryCodesStatus, TotpEnrollment,
+};
 pub use jwt::{ClaimsHookInput, CustomClaimsHook, PROTECTED_CLAIMS};
+pub use model::Factor;
 pub use model::{AmrEntry, AuthMethod, Identity, OneTimeToken, Session, TokenKind, User};
 pub use module::AuthModule;
 pub use service::{AuthService, AuthServiceConfig, TokenOutbox, VerifyGetMode};
 pub use time::rfc3339;
+
+pub use flows::one_time::OtpSecret;
+pub use flows::otp::ResendType;
+pub use flows::pkce::PkceChallenge;
+pub use flows::verify::{Verified, VerifyType};
+pub use limits::{ClientIp, Limit, RateLimits};
+pub use sms::{MemorySms, SmsMessage, SmsSender, SmsSettings, normalize_phone};
 
 pub use easbase_schema as schema;

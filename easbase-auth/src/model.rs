@@ -23,6 +23,14 @@ pub enum AuthMethod {
     Otp,
     /// Anonymous sign-in.
     Anonymous,
+    /// An accepted invitation.
+    Invite,
+    /// A TOTP code of an MFA factor (the second factor of an `aal2` session).
+    Totp,
+    /// An MFA recovery code (instead of a TOTP code).
+    MfaRecoveryCode,
+    /// An external OAuth / OIDC provider.
+    OAuth,
 }
 
 impl AuthMethod {
@@ -36,7 +44,36 @@ impl AuthMethod {
             AuthMethod::MagicLink => "magiclink",
             AuthMethod::Otp => "otp",
             AuthMethod::Anonymous => "anonymous",
+            AuthMethod::Invite => "invite",
+            AuthMethod::Totp => "totp",
+            AuthMethod::MfaRecoveryCode => "mfa/recovery_code",
+            AuthMethod::OAuth => "oauth",
         }
+    }
+
+    /// The method named `name` ([`AuthMethod::as_str`]'s inverse), as a PKCE flow state
+    /// stores it.
+    ///
+    /// ```
+    /// use easbase_auth::AuthMethod;
+    /// assert_eq!(AuthMethod::from_name("magiclink"), Some(AuthMethod::MagicLink));
+    /// assert_eq!(AuthMethod::from_name("nope"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<AuthMethod> {
+        Some(match name {
+            "password" => AuthMethod::Password,
+            "email/signup" => AuthMethod::EmailSignup,
+            "recovery" => AuthMethod::Recovery,
+            "email_change" => AuthMethod::EmailChange,
+            "magiclink" => AuthMethod::MagicLink,
+            "otp" => AuthMethod::Otp,
+            "anonymous" => AuthMethod::Anonymous,
+            "invite" => AuthMethod::Invite,
+            "totp" => AuthMethod::Totp,
+            "mfa/recovery_code" => AuthMethod::MfaRecoveryCode,
+            "oauth" => AuthMethod::OAuth,
+            _ => return None,
+        })
     }
 }
 
@@ -98,6 +135,27 @@ pub struct User {
     pub banned_until: Option<String>,
     /// Whether the user signed in anonymously.
     pub is_anonymous: bool,
+    /// The user's MFA factors (absent when none, as GoTrue sends it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub factors: Vec<Factor>,
+}
+
+/// An MFA factor as GoTrue shows it (`user.factors`, auth-js `mfa.listFactors`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Factor {
+    /// The factor id (a UUID).
+    pub id: String,
+    /// The name the user gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
+    /// `totp`.
+    pub factor_type: String,
+    /// `unverified` until a first code was accepted, then `verified`.
+    pub status: String,
+    /// When it was enrolled.
+    pub created_at: String,
+    /// When it was last changed.
+    pub updated_at: String,
 }
 
 /// One provider account of a user, as GoTrue shows it.
@@ -168,15 +226,34 @@ pub enum TokenKind {
     Recovery,
     /// Confirming a new email address.
     EmailChange,
+    /// Signing in an existing user by email (magic link or code).
+    MagicLink,
+    /// Accepting an administrator's invitation.
+    Invite,
+    /// A code sent by SMS (phone confirmation and sign-in).
+    Phone,
 }
 
 impl TokenKind {
+    /// Every kind.
+    pub const ALL: [TokenKind; 6] = [
+        TokenKind::Confirmation,
+        TokenKind::Recovery,
+        TokenKind::EmailChange,
+        TokenKind::MagicLink,
+        TokenKind::Invite,
+        TokenKind::Phone,
+    ];
+
     /// The value of the `kind` column (GoTrue's names).
     pub fn as_str(self) -> &'static str {
         match self {
             TokenKind::Confirmation => "confirmation_token",
             TokenKind::Recovery => "recovery_token",
             TokenKind::EmailChange => "email_change_token_new",
+            TokenKind::MagicLink => "magiclink_token",
+            TokenKind::Invite => "invite_token",
+            TokenKind::Phone => "phone_otp_token",
         }
     }
 }
@@ -187,11 +264,14 @@ impl TokenKind {
 pub struct OneTimeToken {
     /// What it is for.
     pub kind: TokenKind,
-    /// The address it goes to.
+    /// The address it goes to (the phone number, without `+`, for [`TokenKind::Phone`]).
     pub email: String,
     /// The token itself (43 characters of base64url, 256 bits): put it in the link, never
     /// in a log.
     pub token: String,
+    /// The short code that may be typed in instead (`verifyOtp({ email, token })`); only
+    /// an HMAC of it is stored, and a few wrong tries void it.
+    pub code: String,
 }
 
 impl std::fmt::Debug for OneTimeToken {

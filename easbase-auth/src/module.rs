@@ -12,7 +12,18 @@
 //! | `auth_identities` | provider accounts of users, unique per `(provider, provider_id)` |
 //! | `auth_sessions` | sign-ins: user, `aal`, `amr`, time box |
 //! | `auth_refresh_tokens` | SHA-256 hashes of refresh tokens, their parent's hash, revoked flag |
-//! | `auth_one_time_tokens` | SHA-256 hashes of confirmation / recovery / email-change tokens |
+//! | `auth_one_time_tokens` | SHA-256 hashes of one-time link tokens (confirmation, magic link, invite, recovery, email change, phone), HMACs of their short codes, failed attempts, the PKCE flow they belong to |
+//! | `auth_mfa_factors` | MFA factors (TOTP): status, the secret (sealed with a pad derived from the project secret), the last accepted time step |
+//! | `auth_mfa_challenges` | MFA challenges: factor, creation time, the caller's IP, when verified |
+//! | `auth_mfa_recovery_codes` | SHA-256 hashes of MFA recovery codes, when each was used |
+//! | `auth_oauth_states` | SHA-256 hashes of pending OAuth `state` values: provider, where to return, the client's PKCE flow state |
+//! | `auth_flow_state` | PKCE flows (GoTrue's `flow_state`): code challenge and method, the SHA-256 of the issued auth code, provider, authentication method |
+//!
+//! And once in the platform database ([`Module::platform_schema`]):
+//!
+//! | table | holds |
+//! |---|---|
+//! | `auth_signing_keys` | projects' asymmetric signing keys by `kid` (see [`crate::keys`]) |
 //!
 //! Times are `bigint` Unix seconds (portable across SQLite, PostgreSQL and MySQL); JSON
 //! is `json`. No table has a policy for `anon` or `authenticated`, so row-level security
@@ -22,7 +33,12 @@
 //! (exclude [`AuthModule::TABLES`]), on SQLite above all, where no RLS stands behind it.
 
 use async_trait::async_trait;
+use easbase_core::Result as CoreResult;
+use easbase_core::context::ProjectId;
+use easbase_core::context::jwt::JwtKey;
+use easbase_core::db::Db;
 use easbase_core::module::Module;
+use easbase_core::schema::Ident;
 use easbase_core::schema::Schema;
 
 /// The auth module: tables in every project (see the module docs).
@@ -42,8 +58,18 @@ pub struct AuthModule {
 impl AuthModule {
     /// The names of the auth tables, for layers that list or expose a project's tables
     /// (REST must exclude them).
-    pub const TABLES: [&'static str; 5] =
-        ["auth_users", "auth_identities", "auth_sessions", "auth_refresh_tokens", "auth_one_time_tokens"];
+    pub const TABLES: [&'static str; 10] = [
+        "auth_users",
+        "auth_identities",
+        "auth_sessions",
+        "auth_refresh_tokens",
+        "auth_one_time_tokens",
+        "auth_mfa_factors",
+        "auth_mfa_challenges",
+        "auth_mfa_recovery_codes",
+        "auth_oauth_states",
+        "auth_flow_state",
+    ];
 
     /// Whether `table` is one of the auth tables.
     ///
@@ -69,6 +95,19 @@ impl Module for AuthModule {
 
     fn project_schema(&self) -> Schema {
         AuthModule::schema()
+    }
+
+    fn platform_schema(&self) -> Schema {
+        crate::keys::platform_schema()
+    }
+
+    async fn jwt_keys(
+        &self,
+        platform: &Db,
+        platform_schema: &Ident,
+        project: &ProjectId,
+    ) -> CoreResult<Vec<JwtKey>> {
+        crate::keys::verification_keys(platform, platform_schema, project).await
     }
 }
 
@@ -148,7 +187,75 @@ const SCHEMA: &str = r#"{ "tables": [
       { "name": "token_hash", "type": "varchar(64)", "required": true, "unique": true },
       { "name": "relates_to", "type": "varchar(255)", "required": true },
       { "name": "created_at", "type": "bigint", "required": true },
-      { "name": "attempts", "type": "integer", "required": true, "default": 0 }
+      { "name": "attempts", "type": "integer", "required": true, "default": 0 },
+      { "name": "code_hash", "type": "varchar(64)" },
+      { "name": "flow_state_id", "type": "uuid" }
     ],
-    "indexes": [ { "columns": ["user_id", "kind"] } ] }
+    "indexes": [ { "columns": ["user_id", "kind"] }, { "columns": ["relates_to", "kind"] } ] },
+  { "name": "auth_flow_state",
+    "comment": "easbase-auth: PKCE flow states (auth codes only as SHA-256)",
+    "columns": [
+      { "name": "id", "type": "uuid", "primary": true, "default": "gen_random_uuid()" },
+      { "name": "user_id", "type": "uuid",
+        "references": { "table": "auth_users", "column": "id", "on_delete": "cascade" } },
+      { "name": "auth_code_hash", "type": "varchar(64)", "unique": true },
+      { "name": "code_challenge", "type": "varchar(128)", "required": true },
+      { "name": "code_challenge_method", "type": "varchar(8)", "required": true },
+      { "name": "provider_type", "type": "varchar(64)", "required": true },
+      { "name": "authentication_method", "type": "varchar(32)", "required": true },
+      { "name": "provider_access_token", "type": "text" },
+      { "name": "provider_refresh_token", "type": "text" },
+      { "name": "auth_code_issued_at", "type": "bigint" },
+      { "name": "created_at", "type": "bigint", "required": true },
+      { "name": "updated_at", "type": "bigint", "required": true }
+    ],
+    "indexes": [ { "columns": ["user_id"] } ] },
+  { "name": "auth_mfa_factors",
+    "comment": "easbase-auth: MFA factors (TOTP secrets sealed)",
+    "columns": [
+      { "name": "id", "type": "uuid", "primary": true, "default": "gen_random_uuid()" },
+      { "name": "user_id", "type": "uuid", "required": true,
+        "references": { "table": "auth_users", "column": "id", "on_delete": "cascade" } },
+      { "name": "friendly_name", "type": "varchar(255)" },
+      { "name": "factor_type", "type": "varchar(16)", "required": true },
+      { "name": "status", "type": "varchar(16)", "required": true },
+      { "name": "secret", "type": "varchar(255)", "required": true },
+      { "name": "last_used_step", "type": "bigint" },
+      { "name": "last_challenged_at", "type": "bigint" },
+      { "name": "created_at", "type": "bigint", "required": true },
+      { "name": "updated_at", "type": "bigint", "required": true }
+    ],
+    "indexes": [ { "columns": ["user_id"] } ] },
+  { "name": "auth_mfa_challenges",
+    "comment": "easbase-auth: MFA challenges",
+    "columns": [
+      { "name": "id", "type": "uuid", "primary": true, "default": "gen_random_uuid()" },
+      { "name": "factor_id", "type": "uuid", "required": true,
+        "references": { "table": "auth_mfa_factors", "column": "id", "on_delete": "cascade" } },
+      { "name": "ip_address", "type": "varchar(64)", "required": true },
+      { "name": "created_at", "type": "bigint", "required": true },
+      { "name": "verified_at", "type": "bigint" }
+    ],
+    "indexes": [ { "columns": ["factor_id"] } ] },
+  { "name": "auth_mfa_recovery_codes",
+    "comment": "easbase-auth: SHA-256 hashes of MFA recovery codes",
+    "columns": [
+      { "name": "id", "type": "identity", "primary": true },
+      { "name": "user_id", "type": "uuid", "required": true,
+        "references": { "table": "auth_users", "column": "id", "on_delete": "cascade" } },
+      { "name": "code_hash", "type": "varchar(64)", "required": true, "unique": true },
+      { "name": "used_at", "type": "bigint" },
+      { "name": "created_at", "type": "bigint", "required": true }
+    ],
+    "indexes": [ { "columns": ["user_id"] } ] },
+  { "name": "auth_oauth_states",
+    "comment": "easbase-auth: SHA-256 hashes of pending OAuth state values",
+    "columns": [
+      { "name": "id", "type": "uuid", "primary": true, "default": "gen_random_uuid()" },
+      { "name": "state_hash", "type": "varchar(64)", "required": true, "unique": true },
+      { "name": "provider", "type": "varchar(64)", "required": true },
+      { "name": "redirect_to", "type": "text", "required": true },
+      { "name": "flow_state_id", "type": "varchar(40)" },
+      { "name": "created_at", "type": "bigint", "required": true }
+    ] }
 ] }"#;

@@ -17,8 +17,12 @@ use http::{HeaderMap, Method, Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 
 use crate::auth::Auth;
+use crate::limits::ClientIp;
+use crate::mail::MailSettings;
 use crate::model::OneTimeToken;
 use crate::routes::{self, ApiError, Call, RouteResult};
+use crate::sms::SmsSettings;
+use easbase_core::quota::{CounterStore, MemoryCounters};
 
 /// Where the one-time tokens of sign-up confirmation, recovery and email change go (the
 /// mailer of a later step implements it). `redirect_to` is already allow-listed.
@@ -49,9 +53,26 @@ pub struct AuthServiceConfig {
     pub redirect_urls: Vec<String>,
     /// What `GET /verify` does.
     pub verify_get: VerifyGetMode,
-    /// Where one-time tokens go (`None`: they are dropped, and only auto-confirmation
-    /// projects can sign users in).
+    /// Also given every one-time token, after the mailer or SMS sender (for hosts that
+    /// deliver tokens their own way, and tests).
     pub outbox: Option<Arc<dyn TokenOutbox>>,
+    /// The mailer, sender and templates of emails (`None`: no email is sent; tokens
+    /// only reach the [`outbox`](AuthServiceConfig::outbox)).
+    pub mail: Option<MailSettings>,
+    /// The SMS sender (`None`: phone sign-up and sign-in are refused with
+    /// `phone_provider_disabled`).
+    pub sms: Option<SmsSettings>,
+    /// Where rate-limit counters are kept ([`AuthConfig::rate_limits`](crate::AuthConfig::rate_limits));
+    /// default: this process's memory. Give every process of a platform the same store
+    /// (easbase-core's `DbCounters` or `RedisCounters`) to share the counts.
+    pub counters: Arc<dyn CounterStore>,
+    /// A request header holding the client's IP (`x-forwarded-for`: its first entry),
+    /// for per-IP limits. Set it only behind a proxy that overwrites the header; without
+    /// it, the IP comes from a [`ClientIp`](crate::ClientIp) request extension, if any.
+    pub client_ip_header: Option<String>,
+    /// OAuth / OIDC providers for `/authorize` and `/callback` (`None`: every provider
+    /// is refused with `provider_disabled`).
+    pub oauth: Option<Arc<crate::oauth::OAuthSettings>>,
 }
 
 impl Default for AuthServiceConfig {
@@ -61,6 +82,11 @@ impl Default for AuthServiceConfig {
             redirect_urls: Vec::new(),
             verify_get: VerifyGetMode::default(),
             outbox: None,
+            mail: None,
+            sms: None,
+            counters: Arc::new(MemoryCounters::default()),
+            client_ip_header: None,
+            oauth: None,
         }
     }
 }
@@ -72,16 +98,11 @@ impl fmt::Debug for AuthServiceConfig {
             .field("redirect_urls", &self.redirect_urls)
             .field("verify_get", &self.verify_get)
             .field("outbox", &self.outbox.is_some())
-            .finish()
-    }
-}
-
-impl AuthServiceConfig {
-    /// Hands `token` to the outbox, if any.
-    pub(crate) fn deliver(&self, project: &ProjectId, token: OneTimeToken, redirect_to: Option<String>) {
-        if let Some(outbox) = &self.outbox {
-            outbox.deliver(project, token, redirect_to);
-        }
+            .field("mail", &self.mail)
+            .field("sms", &self.sms)
+            .field("client_ip_header", &self.client_ip_header)
+            .field("oauth", &self.oauth)
+            .finish_non_exhaustive()
     }
 }
 
@@ -195,6 +216,12 @@ enum Access {
     KeyOrQuery,
     /// The API key and the user's token.
     User,
+    /// The secret key (or a service-role token): the admin routes.
+    Admin,
+    /// What a browser navigation reaches (no headers): the API key if any (header or
+    /// `apikey` query), else the project named by the OAuth `state` (`/callback`) or the
+    /// OAuth settings' default project (`/authorize`).
+    Browser,
 }
 
 /// The routes.
@@ -210,6 +237,13 @@ enum Route {
     VerifyPost,
     Settings,
     Health,
+    Otp,
+    Resend,
+    Admin,
+    Factors,
+    Jwks,
+    Authorize,
+    Callback,
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -257,9 +291,17 @@ impl AuthService {
             ("/verify", &Method::GET) => (Access::KeyOrQuery, Route::VerifyGet),
             ("/verify", &Method::POST) => (Access::KeyOrQuery, Route::VerifyPost),
             ("/settings", &Method::GET) => (Access::Key, Route::Settings),
+            ("/otp", &Method::POST) => (Access::Key, Route::Otp),
+            ("/resend", &Method::POST) => (Access::Key, Route::Resend),
+            (p, _) if p == "/admin" || p.starts_with("/admin/") => (Access::Admin, Route::Admin),
+            (p, _) if routes::factors::is_factors_path(p) => (Access::User, Route::Factors),
+            ("/.well-known/jwks.json", &Method::GET) => (Access::KeyOrQuery, Route::Jwks),
+            ("/authorize", &Method::GET) => (Access::Browser, Route::Authorize),
+            ("/callback", &Method::GET) => (Access::Browser, Route::Callback),
             ("/health", &Method::GET) => (Access::Key, Route::Health),
             (
-                "/signup" | "/token" | "/logout" | "/user" | "/recover" | "/verify" | "/settings" | "/health",
+                "/signup" | "/token" | "/logout" | "/user" | "/recover" | "/verify" | "/settings" | "/health"
+                | "/otp" | "/resend" | "/authorize" | "/callback",
                 _,
             ) => {
                 return Err(ApiError::http(405, "method_not_allowed", "Method Not Allowed"));
@@ -282,7 +324,7 @@ impl AuthService {
             _ => Vec::new(),
         };
         let (apikey, authorization) = match access {
-            Access::User => (apikey, authorization),
+            Access::User | Access::Admin => (apikey, authorization),
             Access::Key | Access::KeyOrQuery if apikey.is_some() => (apikey, None),
             Access::KeyOrQuery => {
                 match routes::query_value(&query, "apikey").or_else(|| routes::query_value(&form, "apikey")) {
@@ -291,14 +333,38 @@ impl AuthService {
                 }
             }
             Access::Key => (None, authorization),
+            Access::Browser => (apikey.or_else(|| routes::query_value(&query, "apikey")), None),
         };
         let platform = &self.inner.platform;
-        let ctx = platform
-            .resolve(apikey, authorization, header(headers, "x-request-id"))
-            .await
-            .map_err(ApiError::from_resolve)?;
+        let ctx = match route {
+            Route::Callback => routes::oauth::keyless_context(platform, config, &query, true).await?,
+            Route::Authorize if apikey.is_none() => {
+                routes::oauth::keyless_context(platform, config, &query, false).await?
+            }
+            _ => platform
+                .resolve(apikey, authorization, header(headers, "x-request-id"))
+                .await
+                .map_err(ApiError::from_resolve)?,
+        };
         let auth = self.inner.auth.project(platform, ctx.project()).await?;
-        let call = Call { auth, ctx, query, headers, body, config };
+        let ip = self.client_ip(parts);
+        let limited = match route {
+            Route::Signup => Some("signup"),
+            Route::Otp => Some("otp"),
+            Route::Recover => Some("recover"),
+            Route::Resend => Some("resend"),
+            Route::VerifyPost => Some("verify"),
+            Route::Factors if path.ends_with("/verify") => Some("mfa_verify"),
+            Route::Token if routes::query_value(&query, "grant_type") != Some("refresh_token") => {
+                Some("token")
+            }
+            _ => None,
+        };
+        if let Some(name) = limited {
+            crate::limits::check_ip(&*config.counters, &auth.config().rate_limits, ctx.project(), name, ip)
+                .await?;
+        }
+        let call = Call { platform, ip, auth, ctx, query, headers, body, config };
         match route {
             Route::Signup => routes::signup::signup(&call).await,
             Route::Token => routes::token::token(&call).await,
@@ -310,7 +376,27 @@ impl AuthService {
             Route::VerifyPost => routes::verify::verify_post(&call).await,
             Route::Settings => routes::settings::settings(&call),
             Route::Health => routes::settings::health(&call),
+            Route::Otp => routes::otp::otp(&call).await,
+            Route::Resend => routes::otp::resend(&call).await,
+            Route::Admin => routes::admin::admin(&call, path, method).await,
+            Route::Factors => routes::factors::factors(&call, path, method).await,
+            Route::Jwks => routes::jwks::jwks(&call).await,
+            Route::Authorize => routes::oauth::authorize(&call).await,
+            Route::Callback => routes::oauth::callback(&call).await,
         }
+    }
+}
+
+impl AuthService {
+    /// The client's IP: from the configured header, else from a [`ClientIp`] extension.
+    fn client_ip(&self, parts: &http::request::Parts) -> Option<std::net::IpAddr> {
+        if let Some(name) = &self.inner.config.client_ip_header {
+            let first = header(&parts.headers, name).and_then(|v| v.split(',').next()).map(str::trim);
+            if let Some(ip) = first.and_then(|v| v.parse().ok()) {
+                return Some(ip);
+            }
+        }
+        parts.extensions.get::<ClientIp>().map(|c| c.0)
     }
 }
 

@@ -4,14 +4,27 @@
 //! easbase schema check FILE [--dialect postgres|sqlite|mysql]... [--json]
 //! easbase schema sql --dialect postgres|sqlite|mysql [--pg-schema NAME] [--no-security] FILE
 //! easbase schema plan --dialect postgres|sqlite|mysql OLD NEW
+//! easbase schema apply FILE --project ID_OR_SLUG [--database-url URL] [--allow-destructive] [--dry-run] [--json]
 //! easbase schema json-schema
+//! easbase project create NAME [--schema FILE] [--isolation shared|dedicated] [--database-url URL] [--json]
+//! easbase project list [--owner OWNER] [--database-url URL] [--json]
+//! easbase project keys ID_OR_SLUG [--rotate KEY_ID [--grace SECONDS] | --revoke KEY_ID] [--json]
+//! easbase serve --schema FILE [--database-url URL] [--listen 127.0.0.1:PORT] [--project NAME] [--allow-destructive]
+//! easbase gen types|sdk|openapi|endpoints [--out FILE] SCHEMA_FILE
 //! ```
 //!
-//! Files are JSON or TOML, told apart by their extension. Exit status: 0 on success, 1
-//! when the schema is invalid (every error is printed with its path), 2 when a file
-//! cannot be read or the command line is wrong.
+//! Files are JSON or TOML, told apart by their extension. Database URLs are
+//! `postgres://…`, `sqlite://FILE` or `sqlite::memory:`; without one the platform is the
+//! embedded SQLite file `.easbase/easbase.db`. Exit status: 0 on success, 1 when the
+//! input is refused (an invalid schema, with every error and its path; a destructive
+//! migration without `--allow-destructive`; an unknown project) or the work fails, 2 when
+//! a file cannot be read or the command line is wrong.
 
 #![forbid(unsafe_code)]
+
+mod commands;
+#[path = "gen.rs"]
+mod generate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,9 +42,21 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Work with schema descriptions: validate, print DDL, plan migrations.
+    /// Work with schema descriptions: validate, print DDL, plan and apply migrations.
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// Create, list and inspect projects on a platform database.
+    Project {
+        #[command(subcommand)]
+        command: commands::project::ProjectCommand,
+        #[command(flatten)]
+        platform: commands::project::PlatformArgs,
+    },
+    /// Serve a schema's project: REST at /rest/v1, auth at /auth/v1.
+    Serve(commands::serve::ServeArgs),
+    /// Generate TypeScript types, the @easbase/sdk module, OpenAPI 3.1 or the endpoint list.
+    #[command(subcommand)]
+    Gen(generate::GenCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +99,8 @@ enum SchemaCommand {
         #[arg(long)]
         sql: bool,
     },
+    /// Migrate a project's tables to a schema file (destructive steps need --allow-destructive).
+    Apply(commands::apply::ApplyArgs),
     /// Print the JSON Schema of the description format (for editors).
     JsonSchema,
 }
@@ -103,7 +130,17 @@ fn report(errors: &ValidationErrors, json: bool) -> ExitCode {
 }
 
 fn run(command: Command) -> Result<ExitCode, Error> {
-    let Command::Schema(command) = command;
+    let command = match command {
+        Command::Schema(SchemaCommand::Apply(args)) => {
+            return Ok(commands::block_on(commands::apply::run(args)));
+        }
+        Command::Project { command, platform } => {
+            return Ok(commands::block_on(commands::project::run(command, platform)));
+        }
+        Command::Serve(args) => return Ok(commands::block_on(commands::serve::run(args))),
+        Command::Gen(command) => return Ok(generate::run(command)),
+        Command::Schema(command) => command,
+    };
     match command {
         SchemaCommand::Check { file, dialect, json } => {
             let schema = load(&file)?;
@@ -168,6 +205,7 @@ fn run(command: Command) -> Result<ExitCode, Error> {
                 Err(errors) => Ok(report(&errors, false)),
             }
         }
+        SchemaCommand::Apply(_) => unreachable!("handled above"),
         SchemaCommand::JsonSchema => {
             print!("{}", easbase_schema::json_schema());
             Ok(ExitCode::SUCCESS)

@@ -21,8 +21,8 @@
 
 #![forbid(unsafe_code)]
 
-#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
-compile_error!("easbase-core needs at least one backend feature: `sqlite` or `postgres`");
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!("easbase-core needs at least one backend feature: `sqlite`, `postgres` or `mysql`");
 
 pub mod context;
 pub mod db;

@@ -47,7 +47,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use easbase_schema::{Role, Schema};
+use easbase_schema::{Dialect, Role, Schema};
 use sea_query::{Alias, Cond, Expr, ExprTrait, Func, Order, Query};
 use tokio::sync::Notify;
 
@@ -824,9 +824,11 @@ pub async fn query(tables: &PlatformTables, project: &ProjectId, filter: &LogQue
         // is case-insensitive on SQLite and needs escaping).
         let prefix: String = prefix.chars().take(MAX_PATH_CHARS).collect();
         let n = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
-        q.and_where(
-            Expr::expr(Func::cust(Alias::new("substr")).arg(col("path")).arg(1i32).arg(n)).eq(prefix),
-        );
+        let head = Expr::expr(Func::cust(Alias::new("substr")).arg(col("path")).arg(1i32).arg(n));
+        // MySQL compares by the column's collation, often case-insensitive: compare bytes.
+        let head =
+            if tables.db().dialect() == Dialect::Mysql { head.cast_as(Alias::new("binary")) } else { head };
+        q.and_where(head.eq(prefix));
     }
     if let Some(id) = &filter.request_id {
         q.and_where(col("request_id").eq(id.as_str()));

@@ -4,8 +4,12 @@
 use async_trait::async_trait;
 use easbase_schema::Schema;
 
+use crate::context::ProjectId;
+use crate::context::jwt::JwtKey;
+use crate::db::Db;
 use crate::error::Result;
 use crate::project::ProjectDb;
+use crate::schema::Ident;
 
 /// A part of the platform that adds to every project.
 ///
@@ -52,5 +56,22 @@ pub trait Module: Send + Sync {
     async fn provision(&self, project: &ProjectDb) -> Result<()> {
         let _ = project;
         Ok(())
+    }
+
+    /// Keys that verify a project's end-user tokens besides its HS256 secret (the auth
+    /// module's asymmetric signing keys), read from the platform database `platform`
+    /// (whose tables live in `platform_schema` on PostgreSQL). The request path asks when
+    /// it loads one of the project's API keys and caches the answer with it.
+    ///
+    /// # Errors
+    /// Any error fails the key lookup (the request is answered with it).
+    async fn jwt_keys(
+        &self,
+        platform: &Db,
+        platform_schema: &Ident,
+        project: &ProjectId,
+    ) -> Result<Vec<JwtKey>> {
+        let _ = (platform, platform_schema, project);
+        Ok(Vec::new())
     }
 }

@@ -233,7 +233,8 @@ impl Module for QuotaModule {
 /// Counters in the platform database ([`QuotaModule`]'s table), shared by every process
 /// on it: one `INSERT … ON CONFLICT (counter_key, time_window) DO UPDATE SET count =
 /// quota_counters.count + excluded.count RETURNING count` per increment (PostgreSQL, and
-/// SQLite from 3.35).
+/// SQLite from 3.35; on MySQL `ON DUPLICATE KEY UPDATE` and a read of the row in the same
+/// transaction).
 ///
 /// Every request of a project updates the same row, so on PostgreSQL a busy project's
 /// requests queue on that row's lock; [`RateLimiter::with_batching`] cuts that to one
@@ -287,15 +288,22 @@ impl CounterStore for DbCounters {
             .values_panic([key.into(), to_i64(window).into(), to_i64(by).into()])
             .on_conflict(
                 OnConflict::columns(["counter_key", "time_window"].map(Alias::new))
-                    .value(
-                        Alias::new("count"),
-                        Expr::col((Alias::new(COUNTERS_TABLE), Alias::new("count")))
-                            .add(Expr::col((Alias::new("excluded"), Alias::new("count")))),
-                    )
+                    .value(Alias::new("count"), self.tables.add_proposed(COUNTERS_TABLE, "count"))
                     .to_owned(),
             )
             .returning_col(Alias::new("count"));
         let upsert = self.tables.stmt(&q);
+        // MySQL has no RETURNING here: read the row back in the same transaction (the
+        // upsert holds its lock until the commit).
+        let read_back = (self.tables.db().dialect() == easbase_schema::Dialect::Mysql).then(|| {
+            let q = Query::select()
+                .column(Alias::new("count"))
+                .from(self.tables.table(COUNTERS_TABLE))
+                .and_where(Expr::col(Alias::new("counter_key")).eq(key))
+                .and_where(Expr::col(Alias::new("time_window")).eq(to_i64(window)))
+                .to_owned();
+            self.tables.stmt(&q)
+        });
         let mut statements = Vec::with_capacity(2);
         // One cleanup per window per process, in the same transaction (no extra round
         // trip on PostgreSQL, where the transaction is one pipelined write).
@@ -304,6 +312,7 @@ impl CounterStore for DbCounters {
             statements.push(self.delete_before(window.saturating_sub(keep)));
         }
         statements.push(upsert);
+        statements.extend(read_back);
         let mut results = self.tables.db().transaction(&crate::db::Scope::default(), statements).await?;
         let result = results.pop().unwrap_or_default();
         let count = result.rows.first().map(|r| r.int("count")).transpose()?.ok_or_else(|| {
@@ -539,6 +548,12 @@ enum LocalDecision {
     Refuse,
     /// Add this many requests to the store, then decide from the shared count.
     Sync(u64),
+}
+
+/// The counter keys a project's limits use in a [`CounterStore`] (removed with the
+/// project).
+pub(crate) fn keys_of(project: &ProjectId) -> Vec<String> {
+    vec![key_of(project)]
 }
 
 fn key_of(project: &ProjectId) -> String {

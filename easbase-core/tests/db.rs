@@ -1,14 +1,19 @@
-//! The database handle on the real engines: SQLite (in-process, file and in-memory) and
-//! PostgreSQL at `EASBASE_PG_URL` (default `host=127.0.0.1 user=postgres dbname=postgres`).
-//! Each PostgreSQL test works in its own random schema with its own roles and drops them.
-#![cfg(all(feature = "sqlite", feature = "postgres"))]
+//! The database handle on the real engines: SQLite (in-process, file and in-memory),
+//! PostgreSQL at `EASBASE_PG_URL` (default `host=127.0.0.1 user=postgres dbname=postgres`)
+//! and MariaDB / MySQL at `EASBASE_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`).
+//! Each PostgreSQL test works in its own random schema with its own roles, each MariaDB
+//! test in its own random database, and drops them.
+#![cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+
+mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use easbase_core::Error;
 use easbase_core::db::{
-    Cell, Db, Guard, PgConfig, Scope, SqliteConfig, Stmt, portable_sqlstate, sqlite_sqlstate,
+    Cell, Db, Guard, MyConfig, PgConfig, Scope, SqliteConfig, Stmt, mysql_sqlstate, portable_sqlstate,
+    sqlite_sqlstate,
 };
 use easbase_core::schema::{Dialect, Ident};
 use sea_query::{Alias, Expr, ExprTrait, Query, TableRef, Value, Values};
@@ -33,16 +38,31 @@ async fn pg_db(pool_size: usize) -> Db {
     })
 }
 
-/// A database to test on, with the schema its tables live in (PostgreSQL) and roles.
+async fn mysql_database(pool_size: u32) -> (Db, String) {
+    common::mysql_database(pool_size).await
+}
+
+async fn drop_mysql_database(_db: &Db, name: &str) {
+    common::drop_mysql_database(name, &[]).await;
+}
+
+/// A database to test on, with the schema its tables live in (PostgreSQL) and roles, or
+/// its own database (MariaDB).
 struct Env {
     db: Db,
     schema: Option<String>,
     roles: Vec<String>,
+    database: Option<String>,
 }
 
 impl Env {
     fn sqlite() -> Env {
-        Env { db: Db::open_sqlite(SqliteConfig::in_memory()).unwrap(), schema: None, roles: vec![] }
+        Env {
+            db: Db::open_sqlite(SqliteConfig::in_memory()).unwrap(),
+            schema: None,
+            roles: vec![],
+            database: None,
+        }
     }
 
     /// A fresh PostgreSQL schema and two roles, `<schema>_anon` and `<schema>_user`, with
@@ -57,7 +77,36 @@ impl Env {
             script.push(format!("grant usage on schema {schema} to {role}"));
         }
         db.execute_script(&script).await.unwrap();
-        Env { db, schema: Some(schema), roles }
+        Env { db, schema: Some(schema), roles, database: None }
+    }
+
+    async fn mysql(pool_size: u32) -> Env {
+        let (db, name) = mysql_database(pool_size).await;
+        Env { db, schema: None, roles: vec![], database: Some(name) }
+    }
+
+    fn is_mysql(&self) -> bool {
+        self.db.dialect() == Dialect::Mysql
+    }
+
+    /// `$1`, `$2` … placeholders as the engine writes them (`?` on MySQL).
+    fn sql(&self, sql: &str) -> String {
+        if !self.is_mysql() {
+            return sql.to_owned();
+        }
+        let mut out = String::with_capacity(sql.len());
+        let mut chars = sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                while chars.peek().is_some_and(char::is_ascii_digit) {
+                    chars.next();
+                }
+                out.push('?');
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 
     fn table(&self, name: &str) -> String {
@@ -93,6 +142,9 @@ impl Env {
     }
 
     async fn drop(self) {
+        if let Some(name) = &self.database {
+            drop_mysql_database(&self.db, name).await;
+        }
         if let Some(schema) = &self.schema {
             let mut script = vec![format!("drop schema {schema} cascade")];
             script.extend(self.roles.iter().map(|r| format!("drop role {r}")));
@@ -109,20 +161,28 @@ fn sqlstate(error: &Error) -> &str {
     error.sqlstate().unwrap_or_else(|| panic!("no sqlstate in {error:?}"))
 }
 
-async fn both(test: impl AsyncFn(&Env)) {
+/// Runs a test on SQLite, PostgreSQL and MariaDB.
+async fn every_engine(test: impl AsyncFn(&Env)) {
     let sqlite = Env::sqlite();
     test(&sqlite).await;
     let pg = Env::postgres(2).await;
     test(&pg).await;
     pg.drop().await;
+    let mysql = Env::mysql(2).await;
+    test(&mysql).await;
+    mysql.drop().await;
 }
 
-/// `items`: (id integer primary key, name text unique not null, price real/float8,
-/// qty smallint, big bigint, flag boolean, data blob/bytea).
+/// `items`: (id integer primary key, name text unique not null, price real/float8/double,
+/// qty smallint, big bigint, flag boolean, data blob/bytea/longblob).
 async fn create_items(env: &Env) {
-    let (real, blob) = if env.is_pg() { ("float8", "bytea") } else { ("real", "blob") };
+    let (name, real, blob) = match env.db.dialect() {
+        Dialect::Postgres => ("text", "float8", "bytea"),
+        Dialect::Mysql => ("varchar(100)", "double", "longblob"),
+        _ => ("text", "real", "blob"),
+    };
     env.script(&[&format!(
-        "create table {{t}}items (id integer primary key, name text unique not null, price {real}, \
+        "create table {{t}}items (id integer primary key, name {name} unique not null, price {real}, \
          qty smallint, big bigint, flag boolean, data {blob}, check (price >= 0))"
     )])
     .await;
@@ -132,7 +192,7 @@ async fn create_items(env: &Env) {
 
 #[tokio::test]
 async fn crud_with_every_kind_of_value() {
-    both(async |env: &Env| {
+    every_engine(async |env: &Env| {
         create_items(env).await;
         let insert = Query::insert()
             .into_table(env.table_ref("items"))
@@ -159,9 +219,14 @@ async fn crud_with_every_kind_of_value() {
             .to_owned();
         let results = env.db.transaction(&Scope::default(), vec![env.db.stmt(&insert)]).await.unwrap();
         assert_eq!(results[0].affected, 2);
-        assert_eq!(results[0].rows.len(), 2);
-        assert_eq!(results[0].rows[1].text("name").unwrap(), "pear");
-        assert_eq!(results[0].rows[0].int("id").unwrap(), 1);
+        if env.is_mysql() {
+            // sea-query writes no RETURNING for MySQL.
+            assert!(results[0].rows.is_empty());
+        } else {
+            assert_eq!(results[0].rows.len(), 2);
+            assert_eq!(results[0].rows[1].text("name").unwrap(), "pear");
+            assert_eq!(results[0].rows[0].int("id").unwrap(), 1);
+        }
 
         let select = Query::select()
             .columns(["id", "name", "price", "qty", "big", "flag", "data"].map(Alias::new))
@@ -176,6 +241,12 @@ async fn crud_with_every_kind_of_value() {
         assert_eq!(row.int("big").unwrap(), 1 << 40);
         // SQLite has no boolean type: 1/0; `int` reads both.
         assert_eq!(row.int("flag").unwrap(), 1);
+        if !env.is_mysql() {
+            assert_eq!(row.get("name"), Some(&Cell::Text("apple".into())));
+        } else {
+            // MySQL's boolean is tinyint(1), read as a boolean.
+            assert_eq!(row.get("flag"), Some(&Cell::Bool(true)));
+        }
         assert_eq!(row.get("data"), Some(&Cell::Bytes(vec![0, 159, 255])));
 
         let select_null = Query::select()
@@ -206,10 +277,10 @@ async fn crud_with_every_kind_of_value() {
 
 #[tokio::test]
 async fn a_failing_statement_rolls_back_the_whole_transaction() {
-    both(async |env: &Env| {
+    every_engine(async |env: &Env| {
         create_items(env).await;
         let insert = |id: i32, name: &str| {
-            let sql = format!("insert into {} (id, name) values ($1, $2)", env.table("items"));
+            let sql = env.sql(&format!("insert into {} (id, name) values ($1, $2)", env.table("items")));
             Stmt::new(sql, values(vec![id.into(), name.into()]))
         };
         env.db.execute(insert(1, "a")).await.unwrap();
@@ -222,6 +293,14 @@ async fn a_failing_statement_rolls_back_the_whole_transaction() {
         assert_eq!(portable_sqlstate(&err), Some("23505"), "{err:?}");
         if env.is_pg() {
             assert_eq!(sqlstate(&err), "23505");
+        } else if env.is_mysql() {
+            // MySQL's error number, mapped by the engine; the message never quotes the value.
+            assert_eq!(sqlstate(&err), "23505");
+            assert_eq!(mysql_sqlstate(1062), Some("23505"));
+            assert!(
+                err.to_string().contains("MySQL error 1062") && !err.to_string().contains("'a'"),
+                "{err}"
+            );
         } else {
             assert_eq!(sqlstate(&err), "2067");
             assert_eq!(sqlite_sqlstate(2067), Some("23505"));
@@ -230,7 +309,7 @@ async fn a_failing_statement_rolls_back_the_whole_transaction() {
 
         // A check violation, a bad statement and too few values are errors too.
         let check = Stmt::new(
-            format!("insert into {} (id, name, price) values ($1, $2, $3)", env.table("items")),
+            env.sql(&format!("insert into {} (id, name, price) values ($1, $2, $3)", env.table("items"))),
             values(vec![9.into(), "x".into(), (-1.0f64).into()]),
         );
         let err = env.db.execute(check).await.unwrap_err();
@@ -260,11 +339,11 @@ impl TapValues for Stmt {
 
 #[tokio::test]
 async fn a_guard_that_fails_rolls_back_with_42501() {
-    both(async |env: &Env| {
+    every_engine(async |env: &Env| {
         create_items(env).await;
         let items = env.table("items");
         let insert = Stmt::new(
-            format!("insert into {items} (id, name, qty) values ($1, $2, $3)"),
+            env.sql(&format!("insert into {items} (id, name, qty) values ($1, $2, $3)")),
             values(vec![1.into(), "a".into(), 5i16.into()]),
         );
         // The check: no row may have qty > 3 (a policy's WITH CHECK compiled to a count).
@@ -283,7 +362,7 @@ async fn a_guard_that_fails_rolls_back_with_42501() {
 
         // A guard that holds lets the transaction commit.
         let ok = Stmt::new(
-            format!("insert into {items} (id, name, qty) values ($1, $2, $3)"),
+            env.sql(&format!("insert into {items} (id, name, qty) values ($1, $2, $3)")),
             values(vec![2.into(), "b".into(), 1i16.into()]),
         );
         let results = env.db.transaction(&Scope::default(), vec![ok, guard("unused")]).await.unwrap();
@@ -295,11 +374,11 @@ async fn a_guard_that_fails_rolls_back_with_42501() {
 
 #[tokio::test]
 async fn a_read_only_scope_refuses_writes() {
-    both(async |env: &Env| {
+    every_engine(async |env: &Env| {
         create_items(env).await;
         let read_only = Scope { read_only: true, ..Scope::default() };
         let insert = Stmt::new(
-            format!("insert into {} (id, name) values ($1, $2)", env.table("items")),
+            env.sql(&format!("insert into {} (id, name) values ($1, $2)", env.table("items"))),
             values(vec![1.into(), "a".into()]),
         );
         let err = env.db.transaction(&read_only, vec![insert.clone()]).await.unwrap_err();
@@ -316,7 +395,7 @@ async fn a_read_only_scope_refuses_writes() {
 
 #[tokio::test]
 async fn a_failing_script_applies_nothing() {
-    both(async |env: &Env| {
+    every_engine(async |env: &Env| {
         let err = env
             .db
             .execute_script(&[
@@ -327,9 +406,22 @@ async fn a_failing_script_applies_nothing() {
             .unwrap_err();
         assert!(matches!(err, Error::Database { .. }), "{err:?}");
         let probe = Stmt::raw(format!("select count(*) from {}a", env.table("")));
-        assert!(env.db.query(probe).await.is_err(), "table a must not exist");
-        // And the engine goes on.
-        env.script(&["create table {t}a (id integer primary key)"]).await;
+        if env.is_mysql() {
+            // MySQL commits DDL by itself: the table stays.
+            assert!(env.db.query(probe).await.is_ok(), "DDL commits on MySQL");
+        } else {
+            assert!(env.db.query(probe).await.is_err(), "table a must not exist");
+            // And the engine goes on.
+            env.script(&["create table {t}a (id integer primary key)"]).await;
+        }
+        assert_eq!(env.count("a").await, 0);
+        // Data changes of a failing script are undone on every engine.
+        let err = env
+            .db
+            .execute_script(&[format!("insert into {}a values (1)", env.table("")), "selec oops".into()])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Database { .. }), "{err:?}");
         assert_eq!(env.count("a").await, 0);
     })
     .await;
@@ -628,6 +720,171 @@ async fn pg_pipelines_from_many_tasks() {
     Arc::into_inner(env).unwrap().drop().await;
 }
 
+// ---- MariaDB / MySQL ------------------------------------------------------------------
+
+#[tokio::test]
+async fn mysql_reads_every_column_type_the_schema_uses() {
+    let env = Env::mysql(2).await;
+    env.script(&[
+        "create table things (id char(36) primary key, at datetime(6) not null, day date, t time(6), \
+         amount decimal(12,4), doc json, mood enum('sad','happy'), tiny float, d double, ok boolean, \
+         n int, s smallint, b bigint, u bigint unsigned, body longtext, label varchar(40), raw longblob, \
+         y year, g point)",
+    ])
+    .await;
+    let id = "6f1c1b2e-8f0a-4c61-9d3b-4a9f5c2e7d10";
+    let insert = Stmt::new(
+        "insert into things (id, at, day, t, amount, doc, mood, tiny, d, ok, n, s, b, u, body, label, raw, y) \
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        values(vec![
+            id.into(),
+            "2024-02-29 13:14:15.5".into(),
+            "2024-01-31".into(),
+            "-01:02:03.25".into(),
+            "-1234.5".into(),
+            r#"{"a": [1, 2]}"#.into(),
+            "happy".into(),
+            0.1f32.into(),
+            2.5f64.into(),
+            false.into(),
+            (-7i32).into(),
+            3i16.into(),
+            (-(1i64 << 40)).into(),
+            u64::MAX.into(),
+            "é long text".into(),
+            "label".into(),
+            vec![0u8, 200, 255].into(),
+            2024i32.into(),
+        ]),
+    );
+    assert_eq!(env.db.execute(insert).await.unwrap(), 1);
+    let columns = "id, at, day, t, amount, doc, mood, tiny, d, ok, n, s, b, u, body, label, raw, y, g";
+    let expect = |row: &easbase_core::db::Row| {
+        assert_eq!(row.text("id").unwrap(), id);
+        assert_eq!(row.text("at").unwrap(), "2024-02-29T13:14:15.5");
+        assert_eq!(row.text("day").unwrap(), "2024-01-31");
+        assert_eq!(row.text("t").unwrap(), "-01:02:03.25");
+        assert_eq!(row.text("amount").unwrap(), "-1234.5000");
+        assert_eq!(row.text("mood").unwrap(), "happy");
+        assert_eq!(row.get("tiny"), Some(&Cell::Float(0.1)));
+        assert_eq!(row.get("d"), Some(&Cell::Float(2.5)));
+        assert_eq!(row.get("ok"), Some(&Cell::Bool(false)));
+        assert_eq!(row.get("n"), Some(&Cell::Int(-7)));
+        assert_eq!(row.get("s"), Some(&Cell::Int(3)));
+        assert_eq!(row.get("b"), Some(&Cell::Int(-(1 << 40))));
+        assert_eq!(row.text("u").unwrap(), u64::MAX.to_string());
+        assert_eq!(row.text("body").unwrap(), "é long text");
+        assert_eq!(row.text("label").unwrap(), "label");
+        assert_eq!(row.get("raw"), Some(&Cell::Bytes(vec![0, 200, 255])));
+        assert_eq!(row.int("y").unwrap(), 2024);
+        assert!(row.get("g").unwrap().is_null());
+        let doc: serde_json::Value = serde_json::from_str(&row.text("doc").unwrap()).unwrap();
+        assert_eq!(doc, serde_json::json!({"a": [1, 2]}));
+    };
+    // Prepared (binary protocol) …
+    let select = Stmt::new(format!("select {columns} from things where id = ?"), values(vec![id.into()]));
+    expect(&env.db.query(select).await.unwrap()[0]);
+    // … and a script-free raw statement with no values read the same.
+    let rows = env.db.query(Stmt::raw(format!("select {columns} from things"))).await.unwrap();
+    expect(&rows[0]);
+
+    // A geometry is refused with the column's name.
+    env.db.execute(Stmt::raw("update things set g = point(1, 2)")).await.unwrap();
+    let err = env.db.query(Stmt::raw("select g from things")).await.unwrap_err();
+    assert!(err.to_string().contains("`g`") && err.to_string().contains("GEOMETRY"), "{err}");
+    env.drop().await;
+}
+
+#[tokio::test]
+async fn mysql_maps_error_numbers_to_sqlstates_without_quoting_values() {
+    let env = Env::mysql(2).await;
+    env.script(&[
+        "create table parent (id int primary key)",
+        "create table child (id int primary key, parent_id int not null references parent(id), \
+         n int, check (n > 0))",
+    ])
+    .await;
+    let insert = |id: i32, parent: Value, n: Value| {
+        Stmt::new("insert into child (id, parent_id, n) values (?, ?, ?)", values(vec![id.into(), parent, n]))
+    };
+    let cases = [
+        (insert(1, 42.into(), 1.into()), "23503"),
+        (insert(1, Value::Int(None), 1.into()), "23502"),
+        (insert(1, 42.into(), (-1).into()), "23514"),
+        (insert(1, 42.into(), "not-a-number-4411".into()), "22P02"),
+        (Stmt::raw("select * from nowhere"), "42P01"),
+        (Stmt::raw("select nope from parent"), "42703"),
+        (Stmt::raw("selec 1"), "42601"),
+    ];
+    for (statement, expected) in cases {
+        let err = env.db.execute(statement).await.unwrap_err();
+        assert_eq!(portable_sqlstate(&err), Some(expected), "{err}");
+        assert!(!err.to_string().contains("4411"), "no value in {err}");
+    }
+    // Too few values for the placeholders.
+    let err = env.db.execute(Stmt::new("select ? + ?", values(vec![1.into()]))).await.unwrap_err();
+    assert!(matches!(err, Error::Database { .. }), "{err:?}");
+    env.drop().await;
+}
+
+#[tokio::test]
+async fn mysql_a_cancelled_transaction_leaves_nothing_behind() {
+    // One connection, so the next transaction reuses the cancelled one's.
+    let env = Env::mysql(1).await;
+    env.script(&["create table c (id int primary key)"]).await;
+    let insert = Stmt::raw("insert into c values (1)");
+    let slow = Stmt::raw("select sleep(0.3)").with_guard(Guard::NoRows("x".into()));
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(50),
+        env.db.transaction(&Scope::default(), vec![insert, slow]),
+    )
+    .await;
+    assert!(cancelled.is_err(), "the transaction should still have been running");
+    let rows =
+        env.db.query(Stmt::raw("select @@in_transaction as t, (select count(*) from c) as n")).await.unwrap();
+    assert_eq!((rows[0].int("t").unwrap(), rows[0].int("n").unwrap()), (0, 0));
+    env.drop().await;
+}
+
+#[tokio::test]
+async fn mysql_from_a_host_pool() {
+    let (db, name) = mysql_database(1).await;
+    let pool = match &db {
+        Db::Mysql(my) => my.pool().clone(),
+        _ => unreachable!("connect_mysql gives a MySQL handle"),
+    };
+    let hosted = Db::from_mysql_pool(pool);
+    let rows = hosted.query(Stmt::raw("select database() as d")).await.unwrap();
+    assert_eq!(rows[0].text("d").unwrap(), name);
+    // A malformed URL is a configuration error that does not echo it.
+    let err = Db::connect_mysql(MyConfig::new("mysql://u:hunter2@[bad")).await.unwrap_err();
+    assert!(matches!(err, Error::Config(_)) && !err.to_string().contains("hunter2"), "{err:?}");
+    drop_mysql_database(&db, &name).await;
+}
+
+#[cfg(feature = "sea-orm")]
+#[tokio::test]
+async fn mysql_from_a_sea_orm_connection() {
+    let (db, name) = mysql_database(1).await;
+    let url = format!("{}/{name}", common::mysql_url().trim_end_matches('/'));
+    let conn = sea_orm::Database::connect(url.as_str()).await.unwrap();
+    let hosted = Db::from_sea_orm(&conn).unwrap();
+    hosted.execute_script(&["create table t (id int primary key)".into()]).await.unwrap();
+    hosted.execute(Stmt::new("insert into t values (?)", values(vec![5.into()]))).await.unwrap();
+    // sea-orm sees the row through the same pool.
+    use sea_orm::ConnectionTrait;
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::MySql,
+            "select count(*) as n from t",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
+    drop_mysql_database(&db, &name).await;
+}
+
 #[test]
 fn transactions_are_send() {
     fn send<T: Send>(_: &T) {}
@@ -641,5 +898,10 @@ fn transactions_are_send() {
         let future = pg.transaction(&scope, vec![]);
         send(&future);
         future.await.unwrap();
+        let (my, name) = mysql_database(1).await;
+        let future = my.transaction(&scope, vec![Stmt::raw("select 1")]);
+        send(&future);
+        future.await.unwrap();
+        drop_mysql_database(&my, &name).await;
     });
 }

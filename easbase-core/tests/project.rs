@@ -1,8 +1,13 @@
-//! The project lifecycle on SQLite (in memory and files) and PostgreSQL (shared isolation),
-//! and isolation between projects on PostgreSQL.
+//! The project lifecycle on SQLite (in memory and files), PostgreSQL (shared and dedicated
+//! isolation) and MariaDB (a database per project, on the platform's server or another
+//! URL), isolation between projects on PostgreSQL, and deleting a project's rows from the
+//! platform tables on every engine.
 #![cfg(feature = "sqlite")]
 
-#[cfg(feature = "postgres")]
+#[cfg(feature = "mysql")]
+mod common;
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use easbase_core::project::{CreatedProject, Isolation};
 
 use std::sync::Arc;
@@ -273,6 +278,237 @@ async fn open_file_databases_are_bounded() {
     let pdb = platform.project_db(&ids[0]).await.unwrap();
     let rows = pdb.db().query(Stmt::raw("select count(*) as n from orders")).await.unwrap();
     assert_eq!(rows[0].int("n").unwrap(), 1);
+}
+
+// ---- deleting a project removes its platform rows (every engine) -----------------------------
+
+fn platform_modules() -> Vec<Arc<dyn Module>> {
+    use easbase_core::{logs::LogsModule, quota::QuotaModule, usage::UsageModule};
+    vec![Arc::new(UsageModule), Arc::new(LogsModule), Arc::new(QuotaModule)]
+}
+
+/// Usage counters, request logs and quota counters of two projects; deleting one removes
+/// its rows from every platform table and leaves the other's.
+async fn delete_removes_the_projects_platform_rows(platform: &Platform) {
+    use easbase_core::logs::{self, BatchingLogSink, LogConfig, LogQuery, LogSink, RequestLog};
+    use easbase_core::quota::{CounterStore, DbCounters};
+    use easbase_core::usage::{self, BatchingSink, PlatformTables, UsageConfig, UsageEvent, UsageSink};
+
+    let tables = PlatformTables::of(platform);
+    let doomed = platform.create_project("o", "Doomed", CreateProject::default()).await.unwrap().project;
+    let kept = platform.create_project("o", "Kept", CreateProject::default()).await.unwrap().project;
+    let usage = BatchingSink::start(tables.clone(), UsageConfig::default()).unwrap();
+    let logs = BatchingLogSink::start(tables.clone(), LogConfig::default()).unwrap();
+    let counters = DbCounters::new(tables.clone());
+    let now = 1_700_000_000;
+    for p in [&doomed, &kept] {
+        usage.record(UsageEvent::request(&p.id, "/rest/v1/{table}", "GET", 200).at(now));
+        logs.record(RequestLog::new(&p.id, "req-1", "GET", "/rest/v1/orders", 200));
+        counters.incr(&format!("rpm:{}", p.id), 7, 5, 60).await.unwrap();
+    }
+    usage.flush().await.unwrap();
+    logs.flush().await.unwrap();
+    let totals = |id| {
+        let tables = tables.clone();
+        async move { usage::totals(&tables, &id, now - 60, now + 60).await.unwrap().len() }
+    };
+    let log_rows = |id| {
+        let tables = tables.clone();
+        async move { logs::query(&tables, &id, &LogQuery::default()).await.unwrap().entries.len() }
+    };
+    assert_eq!((totals(doomed.id.clone()).await, log_rows(doomed.id.clone()).await), (1, 1));
+
+    platform.delete_project(&doomed.id, &doomed.slug).await.unwrap();
+    assert_eq!((totals(doomed.id.clone()).await, log_rows(doomed.id.clone()).await), (0, 0));
+    // The quota counter starts again from nothing; the other project's goes on.
+    assert_eq!(counters.incr(&format!("rpm:{}", doomed.id), 7, 1, 60).await.unwrap(), 1);
+    assert_eq!(counters.incr(&format!("rpm:{}", kept.id), 7, 1, 60).await.unwrap(), 6);
+    assert_eq!((totals(kept.id.clone()).await, log_rows(kept.id.clone()).await), (1, 1));
+    assert!(platform.keys(&doomed.id).await.unwrap().is_empty());
+    usage.shutdown().await.unwrap();
+    logs.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_delete_removes_the_projects_platform_rows() {
+    let platform = sqlite_platform(PlatformConfig::new("http://api.test"), platform_modules()).await;
+    delete_removes_the_projects_platform_rows(&platform).await;
+}
+
+// ---- MariaDB / MySQL ------------------------------------------------------------------------
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    use super::*;
+
+    /// A platform in a fresh database; the name to pass to [`cleanup`].
+    async fn my_platform(
+        modules: Vec<Arc<dyn Module>>,
+        configure: impl FnOnce(&mut PlatformConfig),
+    ) -> (Platform, String) {
+        let (db, name) = common::mysql_database(4).await;
+        let mut config = PlatformConfig::new("http://api.test");
+        configure(&mut config);
+        (Platform::open(db, config, modules).await.unwrap(), name)
+    }
+
+    /// Drops the platform's database and every project database it made.
+    async fn cleanup(platform: &Platform, name: &str, extra: &[String]) {
+        let mut ids: Vec<String> =
+            platform.projects(None).await.unwrap().into_iter().map(|p| p.id.to_string()).collect();
+        ids.extend_from_slice(extra);
+        common::drop_mysql_database(name, &ids).await;
+    }
+
+    async fn database_exists(platform: &Platform, id: &str) -> bool {
+        let rows = platform
+            .db()
+            .query(Stmt::new(
+                "select count(*) from information_schema.schemata where schema_name = ?",
+                sea_query::Values(vec![format!("p_{id}").into()]),
+            ))
+            .await
+            .unwrap();
+        rows[0].cells[0].as_i64().unwrap() == 1
+    }
+
+    async fn orders(created: &CreatedProject, platform: &Platform) -> i64 {
+        let pdb = platform.project_db(&created.project.id).await.unwrap();
+        let rows = pdb.db().query(Stmt::raw("select count(*) as n from orders")).await.unwrap();
+        rows[0].int("n").unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_project_is_a_database_of_its_own() {
+        let (platform, name) = my_platform(Vec::new(), |_| {}).await;
+        let created = platform.create_project("o", "Shop", with_schema()).await.unwrap();
+        let id = created.project.id.clone();
+        assert_eq!(created.project.status, ProjectStatus::Ready);
+        assert_eq!(created.project.schema_version.as_deref(), Some("1"));
+        assert!(database_exists(&platform, id.as_str()).await);
+
+        // Keys resolve; the project's tables take rows; its handle knows its schema.
+        let keys = created.keys.as_ref().unwrap();
+        let ctx = platform.resolve(Some(&keys.publishable.secret), None, None).await.unwrap();
+        assert_eq!((ctx.project(), ctx.role()), (&id, Role::Anon));
+        let pdb = platform.project_db(&id).await.unwrap();
+        assert!(pdb.schema().unwrap().table("orders").is_some());
+        assert!(pdb.pg_schema().is_none());
+        pdb.db()
+            .execute(Stmt::raw(
+                "insert into orders (id, owner_id) values (1, 'a0000000-0000-4000-8000-000000000000')",
+            ))
+            .await
+            .unwrap();
+        // The scope of a request carries nothing MySQL would use; policies are the caller's.
+        let scope = pdb.scope(&ctx, true).unwrap();
+        let rows = pdb.db().transaction(&scope, vec![Stmt::raw("select total from orders")]).await.unwrap();
+        assert_eq!(rows[0].rows[0].int("total").unwrap(), 0);
+        // Another project's tables are another database.
+        let other = platform.create_project("o", "Other", with_schema()).await.unwrap();
+        assert_eq!((orders(&created, &platform).await, orders(&other, &platform).await), (1, 0));
+
+        // Pause, resume, migrate, delete.
+        platform.pause_project(&id).await.unwrap();
+        assert!(matches!(
+            platform.resolve(Some(&keys.publishable.secret), None, None).await.unwrap_err(),
+            Error::ProjectPaused
+        ));
+        platform.resume_project(&id).await.unwrap();
+        let mut v2 = shop();
+        v2.tables[0].columns.push(serde_json::from_str(r#"{ "name": "note", "type": "text" }"#).unwrap());
+        assert!(!platform.apply_schema(&id, "2", &v2, false).await.unwrap().plan.is_empty());
+        let pdb = platform.project_db(&id).await.unwrap();
+        assert!(pdb.schema().unwrap().table("orders").unwrap().column("note").is_some());
+        pdb.db().execute(Stmt::raw("update orders set note = 'hi'")).await.unwrap();
+        let err = platform.apply_schema(&id, "3", &shop(), false).await.unwrap_err();
+        assert_eq!(err.code(), "migration_destructive", "{err}");
+
+        let slug = platform.project(&id).await.unwrap().slug;
+        assert!(matches!(platform.delete_project(&id, "wrong").await.unwrap_err(), Error::Guard(_)));
+        platform.delete_project(&id, &slug).await.unwrap();
+        assert!(!database_exists(&platform, id.as_str()).await, "the database is dropped");
+        assert!(matches!(platform.project(&id).await.unwrap_err(), Error::ProjectNotFound(_)));
+        assert!(platform.resolve(Some(&keys.secret.secret), None, None).await.is_err());
+        cleanup(&platform, &name, &[id.to_string()]).await;
+    }
+
+    #[tokio::test]
+    async fn a_dedicated_project_lives_on_the_server_of_its_url() {
+        let (platform, name) = my_platform(Vec::new(), |_| {}).await;
+        let url = common::mysql_url();
+        let options =
+            CreateProject { isolation: Isolation::Dedicated, database_url: Some(url), ..with_schema() };
+        let created = platform.create_project("o", "Far", options).await.unwrap();
+        let id = created.project.id.clone();
+        assert!(database_exists(&platform, id.as_str()).await);
+        let pdb = platform.project_db(&id).await.unwrap();
+        pdb.db().execute(Stmt::raw("insert into orders (id) values (5)")).await.unwrap();
+        assert_eq!(orders(&created, &platform).await, 1);
+        drop(pdb);
+        // A malformed URL is refused before anything is stored, without echoing it.
+        let bad = CreateProject {
+            isolation: Isolation::Dedicated,
+            database_url: Some("mysql://u:hunter2@[nope".into()),
+            ..Default::default()
+        };
+        let err = platform.create_project("o", "Bad", bad).await.unwrap_err();
+        assert!(matches!(err, Error::Config(_)) && !err.to_string().contains("hunter2"), "{err:?}");
+        let shared_with_url = CreateProject { database_url: Some(common::mysql_url()), ..Default::default() };
+        assert!(matches!(platform.create_project("o", "Bad", shared_with_url).await, Err(Error::Config(_))));
+        platform.delete_project(&id, &created.project.slug).await.unwrap();
+        assert!(!database_exists(&platform, id.as_str()).await);
+        cleanup(&platform, &name, &[id.to_string()]).await;
+    }
+
+    #[tokio::test]
+    async fn failed_provisioning_leaves_no_database_and_resumes() {
+        let flaky = Arc::new(Flaky { fail: AtomicBool::new(true) });
+        let (platform, name) = my_platform(vec![flaky.clone() as Arc<dyn Module>], |_| {}).await;
+        let opts = || CreateProject {
+            idempotency_key: Some("k".into()),
+            schema: Some(shop()),
+            ..Default::default()
+        };
+        let err = platform.create_project("o", "Shop", opts()).await.unwrap_err();
+        assert!(matches!(&err, Error::Provisioning(m) if m.contains("on purpose")), "{err:?}");
+        let failed = platform.projects(Some("o")).await.unwrap().remove(0);
+        assert!(matches!(failed.status, ProjectStatus::Failed(_)));
+        assert!(!database_exists(&platform, failed.id.as_str()).await, "no database left behind");
+        flaky.fail.store(false, Ordering::SeqCst);
+        let resumed = platform.create_project("o", "Shop", opts()).await.unwrap();
+        assert_eq!((resumed.project.id.clone(), resumed.project.status), (failed.id, ProjectStatus::Ready));
+        let pdb = platform.project_db(&resumed.project.id).await.unwrap();
+        assert!(pdb.schema().unwrap().table("flaky_items").is_some());
+        cleanup(&platform, &name, &[]).await;
+    }
+
+    #[tokio::test]
+    async fn open_pools_are_bounded() {
+        let (platform, name) = my_platform(Vec::new(), |c| c.max_open_databases = 2).await;
+        let mut ids = Vec::new();
+        for i in 0..4 {
+            ids.push(platform.create_project("o", &format!("P{i}"), with_schema()).await.unwrap().project.id);
+        }
+        for id in &ids {
+            let pdb = platform.project_db(id).await.unwrap();
+            pdb.db().execute(Stmt::raw("insert into orders (id) values (7)")).await.unwrap();
+            drop(pdb);
+            assert!(platform.open_databases() <= 2 && platform.open_pools() <= 2);
+        }
+        let pdb = platform.project_db(&ids[0]).await.unwrap();
+        let rows = pdb.db().query(Stmt::raw("select count(*) as n from orders")).await.unwrap();
+        assert_eq!(rows[0].int("n").unwrap(), 1, "a closed pool reopens on the same data");
+        drop(pdb);
+        cleanup(&platform, &name, &[]).await;
+    }
+
+    #[tokio::test]
+    async fn delete_removes_the_projects_platform_rows() {
+        let (platform, name) = my_platform(platform_modules(), |_| {}).await;
+        super::delete_removes_the_projects_platform_rows(&platform).await;
+        cleanup(&platform, &name, &[]).await;
+    }
 }
 
 // ---- PostgreSQL ---------------------------------------------------------------------------
@@ -565,6 +801,13 @@ mod postgres {
             );
             platform.resolve(Some(&c.keys.as_ref().unwrap().publishable.secret), None, None).await.unwrap();
         }
+        pg_cleanup(&platform, &schema).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_delete_removes_the_projects_platform_rows() {
+        let (platform, schema) = pg_platform_full(|_| {}, platform_modules()).await;
+        super::delete_removes_the_projects_platform_rows(&platform).await;
         pg_cleanup(&platform, &schema).await;
     }
 

@@ -5,6 +5,9 @@
 //! `Platform::plan_of`.
 #![cfg(feature = "sqlite")]
 
+#[cfg(feature = "mysql")]
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -25,12 +28,14 @@ struct Env {
     second: Arc<dyn CounterStore>,
     /// PostgreSQL: the random schema to drop at the end.
     drop_schema: Option<(Db, String)>,
+    /// MariaDB: the random database to drop at the end.
+    drop_database: Option<String>,
 }
 
 impl Env {
     fn memory() -> Env {
         let store: Arc<dyn CounterStore> = Arc::new(MemoryCounters::default());
-        Env { first: Arc::clone(&store), second: store, drop_schema: None }
+        Env { first: Arc::clone(&store), second: store, drop_schema: None, drop_database: None }
     }
 
     async fn sqlite() -> Env {
@@ -40,7 +45,7 @@ impl Env {
                 .await
                 .unwrap();
         let store: Arc<dyn CounterStore> = Arc::new(DbCounters::new(PlatformTables::of(&platform)));
-        Env { first: Arc::clone(&store), second: store, drop_schema: None }
+        Env { first: Arc::clone(&store), second: store, drop_schema: None, drop_database: None }
     }
 
     #[cfg(feature = "postgres")]
@@ -66,7 +71,22 @@ impl Env {
         let first = Arc::new(DbCounters::new(PlatformTables::of(&platform)));
         // A second pool, as another process would have.
         let second = Arc::new(DbCounters::new(PlatformTables::new(connect().await, Some(ident))));
-        Env { first, second, drop_schema: Some((db, schema)) }
+        Env { first, second, drop_schema: Some((db, schema)), drop_database: None }
+    }
+
+    #[cfg(feature = "mysql")]
+    async fn mysql() -> Env {
+        let (db, name) = common::mysql_database(4).await;
+        let platform =
+            Platform::open(db, PlatformConfig::new("http://api.test"), vec![Arc::new(QuotaModule)])
+                .await
+                .unwrap();
+        let first = Arc::new(DbCounters::new(PlatformTables::of(&platform)));
+        // A second pool, as another process would have.
+        let url = format!("{}/{name}", common::mysql_url().trim_end_matches('/'));
+        let other = Db::connect_mysql(easbase_core::db::MyConfig::new(url)).await.unwrap();
+        let second = Arc::new(DbCounters::new(PlatformTables::new(other, None)));
+        Env { first, second, drop_schema: None, drop_database: Some(name) }
     }
 
     #[cfg(feature = "redis")]
@@ -84,12 +104,21 @@ impl Env {
                 )
             })
         };
-        Env { first: Arc::new(connect().await), second: Arc::new(connect().await), drop_schema: None }
+        Env {
+            first: Arc::new(connect().await),
+            second: Arc::new(connect().await),
+            drop_schema: None,
+            drop_database: None,
+        }
     }
 
     async fn cleanup(self) {
         if let Some((db, schema)) = self.drop_schema {
             db.execute_script(&[format!("DROP SCHEMA {schema} CASCADE")]).await.unwrap();
+        }
+        #[cfg(feature = "mysql")]
+        if let Some(name) = self.drop_database {
+            common::drop_mysql_database(&name, &[]).await;
         }
     }
 }
@@ -123,6 +152,17 @@ macro_rules! on_every_store {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     let env = super::Env::postgres().await;
+                    super::$name(&env).await;
+                    env.cleanup().await;
+                }
+            )*
+        }
+        #[cfg(feature = "mysql")]
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let env = super::Env::mysql().await;
                     super::$name(&env).await;
                     env.cleanup().await;
                 }

@@ -3,6 +3,9 @@
 //! bounded memory, failed flushes retried, and the flush task ending with its sink.
 #![cfg(feature = "sqlite")]
 
+#[cfg(feature = "mysql")]
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,13 +29,15 @@ struct Env {
     tables: PlatformTables,
     /// PostgreSQL: the random schema to drop at the end.
     drop_schema: Option<String>,
+    /// MariaDB: the random database to drop at the end.
+    drop_database: Option<String>,
 }
 
 impl Env {
     async fn sqlite() -> Env {
         let db = Db::open_sqlite(SqliteConfig::in_memory()).unwrap();
         let platform = Platform::open(db, PlatformConfig::new("http://api.test"), modules()).await.unwrap();
-        Env { tables: PlatformTables::of(&platform), drop_schema: None }
+        Env { tables: PlatformTables::of(&platform), drop_schema: None, drop_database: None }
     }
 
     #[cfg(feature = "postgres")]
@@ -51,18 +56,29 @@ impl Env {
         let mut config = PlatformConfig::new("http://api.test");
         config.platform_schema = easbase_core::schema::Ident::new(schema.clone()).unwrap();
         let platform = Platform::open(db, config, modules()).await.unwrap();
-        Env { tables: PlatformTables::of(&platform), drop_schema: Some(schema) }
+        Env { tables: PlatformTables::of(&platform), drop_schema: Some(schema), drop_database: None }
+    }
+
+    #[cfg(feature = "mysql")]
+    async fn mysql() -> Env {
+        let (db, name) = common::mysql_database(4).await;
+        let platform = Platform::open(db, PlatformConfig::new("http://api.test"), modules()).await.unwrap();
+        Env { tables: PlatformTables::of(&platform), drop_schema: None, drop_database: Some(name) }
     }
 
     async fn cleanup(self) {
         if let Some(schema) = self.drop_schema {
             self.tables.db().execute_script(&[format!("DROP SCHEMA {schema} CASCADE")]).await.unwrap();
         }
+        #[cfg(feature = "mysql")]
+        if let Some(name) = self.drop_database {
+            common::drop_mysql_database(&name, &[]).await;
+        }
     }
 }
 
-/// Runs each scenario on SQLite and on PostgreSQL.
-macro_rules! on_both_engines {
+/// Runs each scenario on SQLite, PostgreSQL and MariaDB.
+macro_rules! on_every_engine {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
@@ -85,10 +101,21 @@ macro_rules! on_both_engines {
                 }
             )*
         }
+        #[cfg(feature = "mysql")]
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let env = super::Env::mysql().await;
+                    super::$name(&env.tables).await;
+                    env.cleanup().await;
+                }
+            )*
+        }
     };
 }
 
-on_both_engines!(
+on_every_engine!(
     concurrent_events_add_up_exactly_with_few_statements,
     series_by_minute_hour_and_day,
     distinct_keys_trigger_an_early_flush,

@@ -161,6 +161,37 @@ pub enum RestError {
         /// The embedded name.
         child: String,
     },
+    /// `order=rel(col)` where `rel` is not a to-one embed of the same level (PGRST118, 400).
+    #[error("A related order on '{child}' is not possible")]
+    RelatedOrderNotToOne {
+        /// The table ordered.
+        parent: String,
+        /// The embed named in `order=`.
+        child: String,
+    },
+    /// `...rel(…)` on a to-many relationship (PGRST119, 400).
+    #[error("A spread operation on '{child}' is not possible")]
+    SpreadNotToOne {
+        /// The parent table.
+        parent: String,
+        /// The spread relation.
+        child: String,
+    },
+    /// `::type` naming a type that is not a cast target (EB202, 400).
+    #[error("Casting to '{target}' is not supported")]
+    InvalidCast {
+        /// The type as written.
+        target: String,
+    },
+    /// Something this engine cannot answer faithfully (EB203, 400): refused rather than
+    /// answered differently from PostgreSQL.
+    #[error("{what} is not supported on {engine}")]
+    NotOnEngine {
+        /// What was asked for.
+        what: String,
+        /// The engine (`SQLite`).
+        engine: &'static str,
+    },
     /// A column the request names does not exist (PostgreSQL's `42703`, 400).
     #[error("column {table}.{column} does not exist")]
     UnknownColumn {
@@ -304,6 +335,10 @@ impl RestError {
             Self::InvalidValue { .. } => (StatusCode::BAD_REQUEST, "22P02"),
             Self::NotSupported { .. } => (StatusCode::BAD_REQUEST, "EB200"),
             Self::NoSingleKey { .. } => (StatusCode::NOT_FOUND, "EB201"),
+            Self::InvalidCast { .. } => (StatusCode::BAD_REQUEST, "EB202"),
+            Self::NotOnEngine { .. } => (StatusCode::BAD_REQUEST, "EB203"),
+            Self::RelatedOrderNotToOne { .. } => (StatusCode::BAD_REQUEST, "PGRST118"),
+            Self::SpreadNotToOne { .. } => (StatusCode::BAD_REQUEST, "PGRST119"),
             Self::UnfilteredWrite { .. } => (StatusCode::BAD_REQUEST, "21000"),
             Self::InvalidPutFilters => (StatusCode::METHOD_NOT_ALLOWED, "PGRST105"),
             Self::PutKeyMismatch => (StatusCode::BAD_REQUEST, "PGRST115"),
@@ -353,6 +388,9 @@ impl RestError {
             Self::InvalidHeader { details, .. } => Some(details.clone()),
             Self::NotSingular { rows: Some(rows) } => Some(format!("The result contains {rows} rows")),
             Self::NotSingular { rows: None } => Some("The result contains more than 1 rows".to_owned()),
+            Self::RelatedOrderNotToOne { parent, child } | Self::SpreadNotToOne { parent, child } => {
+                Some(format!("'{parent}' and '{child}' do not form a many-to-one or one-to-one relationship"))
+            }
             Self::InvalidRpcMethod { .. }
             | Self::MediaType { .. }
             | Self::PutLimitNotAllowed
@@ -368,6 +406,8 @@ impl RestError {
             | Self::InvalidValue { .. }
             | Self::NotSupported { .. }
             | Self::NoSingleKey { .. }
+            | Self::InvalidCast { .. }
+            | Self::NotOnEngine { .. }
             | Self::UnfilteredWrite { .. }
             | Self::InvalidPutFilters
             | Self::PutKeyMismatch
@@ -397,6 +437,10 @@ impl RestError {
                 Some("Add a filter (e.g. id=eq.1); the host may allow unfiltered writes.".to_owned())
             }
             Self::MissingCredentials => Some("Send the project's key in the apikey header.".to_owned()),
+            Self::InvalidCast { .. } => Some(
+                "Cast to text, smallint, integer, bigint, numeric, real, float8, boolean, json or jsonb"
+                    .to_owned(),
+            ),
             _ => None,
         }
     }
@@ -431,7 +475,7 @@ impl RestError {
     /// | `23502` not null, `23514` check, `22xxx` data | 400 |
     /// | `42501` permission / row policy | 401 anonymous, 403 authenticated |
     /// | `42P01` undefined table, `42883` undefined function | 404 |
-    /// | `42703` undefined column | 400 |
+    /// | `42703` undefined column, the rest of class `42` | 400 |
     /// | anything else | 500, with a generic message |
     ///
     /// ```
@@ -454,6 +498,9 @@ impl RestError {
                     "42501" if authenticated => StatusCode::FORBIDDEN,
                     "42501" => StatusCode::UNAUTHORIZED,
                     "42P01" | "42883" => StatusCode::NOT_FOUND,
+                    // The rest of class 42 (e.g. 42704, an unknown text-search
+                    // configuration) is the request's fault, as PostgREST answers.
+                    c if c.starts_with("42") => StatusCode::BAD_REQUEST,
                     _ => return RestError::Internal,
                 };
                 RestError::Database { status, code: code.to_owned(), message: message.clone() }

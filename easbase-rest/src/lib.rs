@@ -6,7 +6,7 @@
 //! | stage | module | output | status |
 //! |---|---|---|---|
 //! | parse the HTTP request | [`request`] | [`ApiRequest`](request::ApiRequest) | built |
-//! | check it against the project's schema | [`plan`] (+ [`schema_cache`]) | [`ActionPlan`](plan::ActionPlan) | built: tables, columns, embeds, filters, order, range, writes |
+//! | check it against the project's schema | [`plan`] (+ [`schema_cache`]) | [`ActionPlan`](plan::ActionPlan) | built: tables, columns, JSON paths, casts, nested embeds, filters, order, range, writes |
 //! | build the statements with bound values | [`sql`] | [`SqlPlan`](sql::SqlPlan) | built: PostgreSQL and SQLite (MySQL: refused) |
 //! | run them in core's scoped session | [`execute`] | [`DbResult`](execute::DbResult) | built |
 //! | shape the HTTP response | [`respond`] | `http::Response<Bytes>` | built: JSON, single object, CSV |
@@ -20,18 +20,28 @@
 //!
 //! Works end to end, tested in process on SQLite and PostgreSQL with one table of cases
 //! (`tests/rest.rs`):
-//! - `select=` of columns with aliases; embedded resources one level deep through foreign
-//!   keys in both directions and many-to-many through a junction table (`reviews(*)`,
-//!   `product:products(name)`, `tags(label)`, `!hint`, `!inner`, with their own filters,
-//!   `or`/`and`, `order`, `limit`, `offset`), each table under its own policies;
-//! - filters `eq neq gt gte lt lte like ilike in is isdistinct`, `(any)`/`(all)`, `not.`,
-//!   nested `or`/`and`; `order`
-//!   with nulls first/last (the same order on every engine); `limit`/`offset`/`Range`;
-//!   `Prefer: count=exact` (`planned`/`estimated` are counted exactly) with
-//!   `Content-Range`, 206 and 416; the single-object media type (406 `PGRST116`); CSV;
+//! - `select=` of columns with aliases, JSON paths (`meta->>c`, `meta->0`, keyed as
+//!   PostgREST keys them) and casts (`id::text`; the [`Cast`](plan::Cast) targets only, 400
+//!   `EB202` otherwise; on SQLite only the casts that give PostgreSQL's answer, 400 `EB203`
+//!   otherwise); embedded resources to any depth (`RequestLimits::max_embed_depth`) through
+//!   foreign keys in both directions and many-to-many through a junction table
+//!   (`reviews(*)`, `product:products(name,tags(label))`, `!hint`, `!inner`), to-one
+//!   spreads (`...products(name)`, 400 `PGRST119` on to-many), with filters, `or`/`and`,
+//!   `order`, `limit`, `offset` at any level (`reviews.products.tags.label=eq.x`), each table
+//!   under its own policies, all in one statement;
+//! - filters `eq neq gt gte lt lte like ilike match imatch in is isdistinct`, `(any)`/`(all)`,
+//!   `not.`, nested `or`/`and`, on columns and JSON paths; `cs cd` on json/jsonb and `cs cd
+//!   ov` on arrays, `fts plfts phfts wfts` with `(config)` (PostgreSQL; on SQLite 400 `EB203`
+//!   naming the operator); the range operators `sl sr nxr nxl adj` are 404 `42883` as on
+//!   PostgreSQL (no column is a range); `order` with nulls first/last (the same order on every
+//!   engine), by JSON paths and by a to-one embed's column (`order=products(name).desc`, 400
+//!   `PGRST118` on to-many); `limit`/`offset`/`Range`; `Prefer: count=exact`
+//!   (`planned`/`estimated` are counted exactly) with `Content-Range`, 206 and 416; the
+//!   single-object media type (406 `PGRST116`); CSV;
 //! - POST of objects and arrays (`columns=`), upserts (`resolution=merge-duplicates|
 //!   ignore-duplicates`, `on_conflict=`), PUT by key, PATCH, DELETE,
-//!   `return=representation|minimal|headers-only` (`Location`), and
+//!   `return=representation|minimal|headers-only` (`Location`), the answer of a write with
+//!   embeds, JSON paths and casts (subqueries of its `RETURNING`), and
 //!   `GET|PUT|PATCH|DELETE /{table}/{key}`;
 //! - writes answered as one object (`.single()`) change exactly one row or roll back;
 //! - on PostgreSQL row-level security filters; on SQLite the table's policies are compiled
@@ -39,17 +49,16 @@
 //! - errors in PostgREST's body with PostgreSQL's codes (`42703` unknown column, `22P02`
 //!   bad value, `23505` → 409, `42501` → 401/403, …).
 //!
-//! **Not yet**, each refused with 400 `EB200` (never answered wrongly): nested and spread
-//! embedding, embedding in a write's answer; JSON paths,
-//! casts and aggregates in `select=`; the operators `match imatch cs cd ov sl sr nxr nxl
-//! adj fts plfts phfts wfts`; `/rpc`; OPTIONS and the OpenAPI root;
-//! `missing=default` with `columns=`; `limit`/`offset` on PATCH and DELETE; strict
-//! `max-affected`; schemas other than `public` (406 `PGRST106`); MySQL. `Prefer:
-//! timezone` and `tx` are ignored, as PostgREST does when lenient. A write answered as one object that changes
-//! other than one row rolls back with 406 `PGRST116`, as PostgREST does (on SQLite the
-//! details say "more than 1 rows" without the exact count). Bodies are built from cells
-//! with the columns' types; building top-level bodies in the database (`json_agg`, as
-//! embeds already are) is the faster path still to take.
+//! **Not yet**, each refused with 400 `EB200` (never answered wrongly): aggregates in
+//! `select=`; `!inner` in a write's answer; `gt`/`gte`/`lt`/`lte` on a JSON value (`->`; on
+//! text `->>` they work); `/rpc`; OPTIONS and the OpenAPI root; `missing=default` with
+//! `columns=`; `limit`/`offset` on PATCH and DELETE; strict `max-affected`; schemas other
+//! than `public` (406 `PGRST106`); MySQL. `Prefer: timezone` and `tx` are ignored, as
+//! PostgREST does when lenient. A write answered as one object that changes other than one
+//! row rolls back with 406 `PGRST116`, as PostgREST does (on SQLite the details say "more
+//! than 1 rows" without the exact count). Bodies are built from cells with the columns'
+//! types; building top-level bodies in the database (`json_agg`, as embeds already are) is
+//! the faster path still to take.
 //!
 //! ## Serving requests
 //!

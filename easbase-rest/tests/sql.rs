@@ -159,9 +159,7 @@ fn embedding_both_directions() {
         None,
         "",
         Dialect::Postgres,
-        expect![[
-            r#"SELECT "id", (SELECT json_build_array("_eb_c"."name") FROM "p_demo"."authors" AS "_eb_c" WHERE "_eb_c"."id" = "p_demo"."notes"."author_id" LIMIT $1) AS "_eb_embed_0" FROM "p_demo"."notes""#
-        ]],
+        expect![[r#"SELECT "id", (SELECT json_build_array("_eb_c0"."name") FROM "p_demo"."authors" AS "_eb_c0" WHERE "_eb_c0"."id" = "p_demo"."notes"."author_id" LIMIT $1) AS "_eb_embed_0" FROM "p_demo"."notes""#]],
     );
     check(
         "GET",
@@ -169,9 +167,7 @@ fn embedding_both_directions() {
         None,
         "",
         Dialect::Sqlite,
-        expect![[
-            r#"SELECT "id", (SELECT json_array("_eb_c"."name") FROM "authors" AS "_eb_c" WHERE "_eb_c"."id" = "notes"."author_id" AND "_eb_c"."id" > ? LIMIT ?) AS "_eb_embed_0" FROM "notes" WHERE "published" = ? OR "owner_id" = ?"#
-        ]],
+        expect![[r#"SELECT "id", (SELECT json_array("_eb_c0"."name") FROM "authors" AS "_eb_c0" WHERE "_eb_c0"."id" = "notes"."author_id" AND "_eb_c0"."id" > ? LIMIT ?) AS "_eb_embed_0" FROM "notes" WHERE "published" = ? OR "owner_id" = ?"#]],
     );
     let uri = "/authors?select=name,notes!inner(id,title)";
     check(
@@ -180,9 +176,7 @@ fn embedding_both_directions() {
         None,
         "",
         Dialect::Postgres,
-        expect![[
-            r#"SELECT "name", (SELECT coalesce(json_agg("r"), '[]') FROM (SELECT json_build_array("_eb_c"."id", "_eb_c"."title") AS "r" FROM "p_demo"."notes" AS "_eb_c" WHERE "_eb_c"."author_id" = "p_demo"."authors"."id" ORDER BY "_eb_c"."id" ASC) AS "_eb_s") AS "_eb_embed_0" FROM "p_demo"."authors" WHERE EXISTS(SELECT 1 FROM "p_demo"."notes" AS "_eb_c" WHERE "_eb_c"."author_id" = "p_demo"."authors"."id")"#
-        ]],
+        expect![[r#"SELECT "name", (SELECT coalesce(json_agg("r"), '[]') FROM (SELECT json_build_array("_eb_c0"."id", "_eb_c0"."title") AS "r" FROM "p_demo"."notes" AS "_eb_c0" WHERE "_eb_c0"."author_id" = "p_demo"."authors"."id" ORDER BY "_eb_c0"."id" ASC) AS "_eb_s0") AS "_eb_embed_0" FROM "p_demo"."authors" WHERE EXISTS(SELECT 1 FROM "p_demo"."notes" AS "_eb_c0" WHERE "_eb_c0"."author_id" = "p_demo"."authors"."id")"#]],
     );
     check(
         "GET",
@@ -190,9 +184,7 @@ fn embedding_both_directions() {
         None,
         "",
         Dialect::Sqlite,
-        expect![[
-            r#"SELECT "name", (SELECT json_group_array(json("r")) FROM (SELECT json_array("_eb_c"."id", "_eb_c"."title") AS "r" FROM "notes" AS "_eb_c" WHERE "_eb_c"."author_id" = "authors"."id" AND ("_eb_c"."published" = ? OR "_eb_c"."owner_id" = ?) ORDER BY "_eb_c"."id" ASC) AS "_eb_s") AS "_eb_embed_0" FROM "authors" WHERE "id" > ? AND (SELECT 1 FROM "notes" AS "_eb_c" WHERE "_eb_c"."author_id" = "authors"."id" AND ("_eb_c"."published" = ? OR "_eb_c"."owner_id" = ?) LIMIT ?) IS NOT NULL"#
-        ]],
+        expect![[r#"SELECT "name", (SELECT json_group_array(json("r")) FROM (SELECT json_array("_eb_c0"."id", "_eb_c0"."title") AS "r" FROM "notes" AS "_eb_c0" WHERE "_eb_c0"."author_id" = "authors"."id" AND ("_eb_c0"."published" = ? OR "_eb_c0"."owner_id" = ?) ORDER BY "_eb_c0"."id" ASC) AS "_eb_s0") AS "_eb_embed_0" FROM "authors" WHERE "id" > ? AND (SELECT 1 FROM "notes" AS "_eb_c0" WHERE "_eb_c0"."author_id" = "authors"."id" AND ("_eb_c0"."published" = ? OR "_eb_c0"."owner_id" = ?) LIMIT ?) IS NOT NULL"#]],
     );
 }
 
@@ -230,5 +222,32 @@ fn singular_writes_roll_back_unless_one_row() {
         DELETE FROM "notes" WHERE "id" > ?
         SELECT changes() = 0
         SELECT changes() > 1"#]],
+    );
+}
+
+#[test]
+fn nested_embeds_and_write_answers_are_one_statement() {
+    // Two levels, a spread and a related order: still one SELECT (no query per row).
+    check(
+        "GET",
+        "/notes?select=id,writer:authors(name,notes(id))&order=writer(name).desc",
+        None,
+        "",
+        Dialect::Postgres,
+        expect![[r#"SELECT "id", (SELECT json_build_array("_eb_c0"."name", (SELECT coalesce(json_agg("r"), '[]') FROM (SELECT json_build_array("_eb_c1"."id") AS "r" FROM "p_demo"."notes" AS "_eb_c1" WHERE "_eb_c1"."author_id" = "_eb_c0"."id" ORDER BY "_eb_c1"."id" ASC) AS "_eb_s1")) FROM "p_demo"."authors" AS "_eb_c0" WHERE "_eb_c0"."id" = "p_demo"."notes"."author_id" LIMIT $1) AS "_eb_embed_0" FROM "p_demo"."notes" ORDER BY (SELECT "_eb_c0"."name" FROM "p_demo"."authors" AS "_eb_c0" WHERE "_eb_c0"."id" = "p_demo"."notes"."author_id" LIMIT $2) DESC NULLS FIRST"#]],
+    );
+    // A write's answer with an embed: the embed is a subquery of RETURNING.
+    check(
+        "PATCH",
+        "/notes?id=eq.3&select=id,...authors(name)",
+        Some("return=representation"),
+        r#"{"title": "x"}"#,
+        Dialect::Sqlite,
+        expect![[r#"
+            CREATE TEMP TABLE IF NOT EXISTS "_eb_written" ("k" integer)
+            DELETE FROM "temp"."_eb_written"
+            INSERT INTO "temp"."_eb_written" ("k") SELECT "rowid" FROM "notes" WHERE "id" = ? AND "owner_id" = ? AND ("published" = ? OR "owner_id" = ?)
+            UPDATE "notes" SET "title" = ? WHERE "rowid" IN (SELECT "k" FROM "temp"."_eb_written") RETURNING "id", (SELECT json_array("_eb_c0"."name") FROM "authors" AS "_eb_c0" WHERE "_eb_c0"."id" = "notes"."author_id" AND "_eb_c0"."id" > ? LIMIT ?)
+            SELECT count(*) FROM "notes" WHERE "rowid" IN (SELECT "k" FROM "temp"."_eb_written") AND (NOT COALESCE("owner_id" = ?, ?))  -- guard"#]],
     );
 }

@@ -10,18 +10,28 @@
 //! | [`refresh`] | [`ProjectAuth::refresh`] | `POST /token?grant_type=refresh_token` |
 //! | `logout.rs` | [`ProjectAuth::logout`] | `POST /logout` |
 //! | `recover.rs` | [`ProjectAuth::recover`] | `POST /recover` |
-//! | `verify.rs` | [`ProjectAuth::confirm_email`], [`ProjectAuth::verify_recovery`], [`ProjectAuth::confirm_email_change`] | `POST /verify` |
+//! | [`verify`] | [`ProjectAuth::verify_otp`], [`ProjectAuth::verify_link`], [`ProjectAuth::confirm_email`], [`ProjectAuth::verify_recovery`], [`ProjectAuth::confirm_email_change`] | `POST /verify`, `GET /verify` |
 //! | `anonymous.rs` | [`ProjectAuth::sign_in_anonymously`] | `POST /signup` (no credentials) |
+//! | `otp.rs` | [`ProjectAuth::send_email_otp`], [`ProjectAuth::send_phone_otp`], [`ProjectAuth::signup_phone`], [`ProjectAuth::resend`] | `POST /otp`, `POST /resend`, `POST /signup` (phone) |
+//! | [`pkce`] | [`ProjectAuth::exchange_code_for_session`], the `auth_flow_state` of PKCE flows | `POST /token?grant_type=pkce` |
+//! | `one_time.rs` | issuing one-time tokens (link token + short code), checking them with attempt limits | — |
 //! | `user.rs` | [`ProjectAuth::get_user`], [`ProjectAuth::update_user`], [`ProjectAuth::update_password`] | `GET` / `PUT /user` |
+//! | [`mfa`] | [`ProjectAuth::enroll_factor`], [`ProjectAuth::challenge_factor`], [`ProjectAuth::verify_factor`], [`ProjectAuth::unenroll_factor`], recovery codes | `/factors…` |
 
+pub mod admin;
 pub(crate) mod anonymous;
 pub(crate) mod logout;
+pub mod oauth;
+pub mod mfa;
+pub(crate) mod one_time;
+pub(crate) mod otp;
 pub(crate) mod password;
+pub mod pkce;
 pub(crate) mod recover;
 pub mod refresh;
 pub(crate) mod signup;
 pub(crate) mod user;
-pub(crate) mod verify;
+pub mod verify;
 
 use easbase_core::context::RequestContext;
 use easbase_core::db::Stmt;
@@ -132,7 +142,8 @@ pub(crate) async fn issue(
     refresh_token: String,
     now: i64,
 ) -> Result<Session> {
-    let user = user.to_user(identities);
+    let mut user = user.to_user(identities);
+    user.factors = mfa::user_factors(auth, &user.id).await?;
     let lifetime = auth.config().access_token_lifetime.as_secs().max(1);
     let exp = now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
     let mut claims = auth.signer.claims(&user, &session.id, &session.aal, &session.amr, now, exp);

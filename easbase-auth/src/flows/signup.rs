@@ -17,7 +17,10 @@ use super::{check_password, normalize_email, start_session};
 use crate::auth::{ProjectAuth, SignupOutcome};
 use crate::error::{AuthError, Result};
 use crate::model::{AuthMethod, OneTimeToken, TokenKind, User};
-use crate::secret::{random_token, token_hash};
+use easbase_core::db::Stmt;
+
+use super::one_time;
+use super::pkce::PkceChallenge;
 use crate::store::is_unique_violation;
 use crate::store::users::{IdentityRecord, Set, UserRecord};
 use crate::time::{now, rfc3339};
@@ -27,6 +30,7 @@ pub(crate) async fn signup(
     email: &str,
     password: &str,
     user_metadata: Option<Map<String, Value>>,
+    pkce: Option<&PkceChallenge>,
 ) -> Result<SignupOutcome> {
     let config = auth.config();
     if !config.signup_enabled {
@@ -41,7 +45,7 @@ pub(crate) async fn signup(
     let hash = auth.hasher().hash(password).await?;
 
     if let Some(existing) = auth.store.user_by_email(&email).await? {
-        return existing_user(auth, existing, metadata).await;
+        return existing_user(auth, existing, metadata, pkce).await;
     }
 
     let now = now();
@@ -66,23 +70,13 @@ pub(crate) async fn signup(
             .await
             .map(|s| SignupOutcome::Session(Box::new(s)))
     } else {
-        let token = random_token();
         let mut stmts = stmts;
-        stmts.push(store.insert_one_time_token(
-            &id,
-            TokenKind::Confirmation,
-            &token_hash(&token),
-            &email,
-            now,
-        ));
+        let (more, token) = confirmation_token(auth, &id, &email, pkce, now);
+        stmts.extend(more);
         match store.run(stmts).await {
             Ok(_) => Ok(SignupOutcome::ConfirmationRequired {
                 user: Box::new(user.to_user(&identities)),
-                confirmation: Some(OneTimeToken {
-                    kind: TokenKind::Confirmation,
-                    email: email.clone(),
-                    token,
-                }),
+                confirmation: Some(token),
             }),
             Err(e) => Err(e),
         }
@@ -90,7 +84,7 @@ pub(crate) async fn signup(
     match created {
         // Another sign-up with this address won the race: answer as for a known address.
         Err(e) if is_unique_violation(&e) => match auth.store.user_by_email(&email).await? {
-            Some(existing) => existing_user(auth, existing, Map::new()).await,
+            Some(existing) => existing_user(auth, existing, Map::new(), pkce).await,
             None => Err(AuthError::UserAlreadyExists),
         },
         other => other,
@@ -105,10 +99,55 @@ pub(crate) fn app_metadata(provider: &str) -> Map<String, Value> {
     }
 }
 
+/// Statements issuing a confirmation token for `user_id` (in a new PKCE flow when the
+/// client sent a challenge), and the token.
+pub(crate) fn confirmation_token(
+    auth: &ProjectAuth,
+    user_id: &str,
+    email: &str,
+    pkce: Option<&PkceChallenge>,
+    now: i64,
+) -> (Vec<Stmt>, OneTimeToken) {
+    issue_with_flow(
+        auth,
+        user_id,
+        TokenKind::Confirmation,
+        email,
+        "email",
+        AuthMethod::EmailSignup,
+        pkce,
+        now,
+    )
+}
+
+/// Statements issuing a token of `kind` (with a PKCE flow state for `pkce`), and the token.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn issue_with_flow(
+    auth: &ProjectAuth,
+    user_id: &str,
+    kind: TokenKind,
+    relates_to: &str,
+    provider: &str,
+    method: AuthMethod,
+    pkce: Option<&PkceChallenge>,
+    now: i64,
+) -> (Vec<Stmt>, OneTimeToken) {
+    let mut stmts = Vec::new();
+    let flow = pkce.map(|c| super::pkce::new_flow_state(Some(user_id), c, provider, method, now));
+    if let Some(flow) = &flow {
+        stmts.push(auth.store.insert_flow_state(flow));
+    }
+    let (more, token) =
+        one_time::issue(auth, user_id, kind, relates_to, flow.as_ref().map(|f| f.id.as_str()), now);
+    stmts.extend(more);
+    (stmts, token)
+}
+
 async fn existing_user(
     auth: &ProjectAuth,
     user: UserRecord,
     metadata: Map<String, Value>,
+    pkce: Option<&PkceChallenge>,
 ) -> Result<SignupOutcome> {
     if auth.config().autoconfirm {
         return Err(AuthError::UserAlreadyExists);
@@ -122,22 +161,17 @@ async fn existing_user(
     }
     // Not confirmed yet: a new confirmation token replaces the old ones.
     let now = now();
-    let token = random_token();
     let store = &auth.store;
-    store
-        .run(vec![
-            store.delete_one_time_tokens(&user.id, TokenKind::Confirmation),
-            store.insert_one_time_token(&user.id, TokenKind::Confirmation, &token_hash(&token), &email, now),
-            store.update_user(&user.id, now, vec![Set::Int("confirmation_sent_at", Some(now))]),
-        ])
-        .await?;
+    let (mut stmts, token) = confirmation_token(auth, &user.id, &email, pkce, now);
+    stmts.push(store.update_user(&user.id, now, vec![Set::Int("confirmation_sent_at", Some(now))]));
+    store.run(stmts).await?;
     let mut user = user;
     user.confirmation_sent_at = Some(now);
     user.updated_at = now;
     let identities = store.identities(&user.id).await?;
     Ok(SignupOutcome::ConfirmationRequired {
         user: Box::new(user.to_user(&identities)),
-        confirmation: Some(OneTimeToken { kind: TokenKind::Confirmation, email, token }),
+        confirmation: Some(token),
     })
 }
 
@@ -164,5 +198,6 @@ fn look_alike(email: &str, metadata: Map<String, Value>) -> User {
         updated_at: now,
         banned_until: None,
         is_anonymous: false,
+        factors: Vec::new(),
     }
 }

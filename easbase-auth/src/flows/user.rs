@@ -15,9 +15,8 @@ use serde_json::Value;
 use super::{check_password, normalize_email, user_of};
 use crate::auth::{ProjectAuth, UserUpdate, UserUpdateOutcome};
 use crate::error::{AuthError, Result};
-use crate::model::{OneTimeToken, TokenKind, User};
+use crate::model::{TokenKind, User};
 use crate::password::Verified;
-use crate::secret::{random_token, token_hash};
 use crate::store::is_unique_violation;
 use crate::store::users::{IdentityRecord, Set, UserRecord};
 use crate::time::now;
@@ -35,7 +34,9 @@ async fn current(auth: &ProjectAuth, ctx: &RequestContext) -> Result<(UserRecord
 pub(crate) async fn get_user(auth: &ProjectAuth, ctx: &RequestContext) -> Result<User> {
     let (user, _) = current(auth, ctx).await?;
     let identities = auth.store.identities(&user.id).await?;
-    Ok(user.to_user(&identities))
+    let mut out = user.to_user(&identities);
+    out.factors = super::mfa::user_factors(auth, &user.id).await?;
+    Ok(out)
 }
 
 /// Statements that give `user` the confirmed address `email`.
@@ -140,22 +141,16 @@ pub(crate) async fn update_user(
             if auth.config().autoconfirm {
                 stmts.extend(set_email_stmts(auth, &mut user, &mut identities, &email, now));
             } else {
-                let token = random_token();
                 user.email_change = Some(email.clone());
-                stmts.push(store.delete_one_time_tokens(&user.id, TokenKind::EmailChange));
-                stmts.push(store.insert_one_time_token(
-                    &user.id,
-                    TokenKind::EmailChange,
-                    &token_hash(&token),
-                    &email,
-                    now,
-                ));
+                let (more, token) =
+                    super::one_time::issue(auth, &user.id, TokenKind::EmailChange, &email, None, now);
+                stmts.extend(more);
                 stmts.push(store.update_user(
                     &user.id,
                     now,
                     vec![Set::Text("email_change", Some(email.clone()))],
                 ));
-                email_change = Some(OneTimeToken { kind: TokenKind::EmailChange, email, token });
+                email_change = Some(token);
             }
         }
     }
@@ -167,5 +162,7 @@ pub(crate) async fn update_user(
         };
         user.updated_at = now;
     }
-    Ok(UserUpdateOutcome { user: user.to_user(&identities), email_change })
+    let mut out = user.to_user(&identities);
+    out.factors = super::mfa::user_factors(auth, &user.id).await?;
+    Ok(UserUpdateOutcome { user: out, email_change })
 }

@@ -1,93 +1,248 @@
-//! Verification of one-time tokens (GoTrue's `POST /verify`): the email confirmation
-//! after sign-up, password recovery, and email change. A token is consumed atomically
-//! (one of two concurrent uses wins), must be younger than
+//! Verification of one-time tokens (GoTrue's `/verify`): sign-up confirmation, magic
+//! link and email code, invitation, recovery, email change and SMS code. A token is
+//! consumed atomically (one of two concurrent uses wins), must be younger than
 //! [`AuthConfig::otp_lifetime`](crate::AuthConfig::otp_lifetime), and must still match
-//! the user's address; every failure is the same `otp_expired`. Success signs the user in.
+//! the user's address or phone; every such failure is the same `otp_expired`. Success
+//! confirms what the token proves and signs the user in — or, for a link of a PKCE flow
+//! opened in the browser, issues the flow's auth code instead ([`Verified::AuthCode`]).
 
-use super::{check_token, start_session};
+use super::one_time::{self, OtpSecret};
+use super::{pkce, start_session};
 use crate::auth::ProjectAuth;
 use crate::error::{AuthError, Result};
 use crate::model::{AuthMethod, Session, TokenKind};
-use crate::secret::token_hash;
 use crate::store::is_unique_violation;
 use crate::store::tokens::OttRecord;
 use crate::store::users::{IdentityRecord, Set, UserRecord};
 use crate::time::now;
 
-/// Consumes a token of `kind` and loads its live, unbanned user.
-async fn consume(auth: &ProjectAuth, token: &str, kind: TokenKind) -> Result<(OttRecord, UserRecord)> {
-    let token = check_token(token)?;
-    let record =
-        auth.store.consume_one_time_token(&token_hash(token), kind).await?.ok_or(AuthError::OtpExpired)?;
-    let now = now();
-    if now > record.created_at.saturating_add(auth.config().otp_lifetime.as_secs() as i64) {
-        return Err(AuthError::OtpExpired);
+/// The `type` of a verification, as GoTrue names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerifyType {
+    /// Sign-up confirmation.
+    Signup,
+    /// An invitation.
+    Invite,
+    /// A magic link (deprecated by GoTrue in favour of `email`).
+    MagicLink,
+    /// Password recovery.
+    Recovery,
+    /// Email change.
+    EmailChange,
+    /// An email code or link: sign-up confirmation or magic link.
+    Email,
+    /// An SMS code.
+    Sms,
+}
+
+impl VerifyType {
+    /// The type named `name` (`signup`, `invite`, `magiclink`, `recovery`,
+    /// `email_change`, `email`, `sms`).
+    pub fn parse(name: &str) -> Option<VerifyType> {
+        Some(match name {
+            "signup" => VerifyType::Signup,
+            "invite" => VerifyType::Invite,
+            "magiclink" => VerifyType::MagicLink,
+            "recovery" => VerifyType::Recovery,
+            "email_change" => VerifyType::EmailChange,
+            "email" => VerifyType::Email,
+            "sms" => VerifyType::Sms,
+            _ => return None,
+        })
     }
-    let user = auth.store.user_by_id(&record.user_id).await?.ok_or(AuthError::OtpExpired)?;
-    if user.is_banned(now) {
-        return Err(AuthError::UserBanned);
+
+    /// GoTrue's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyType::Signup => "signup",
+            VerifyType::Invite => "invite",
+            VerifyType::MagicLink => "magiclink",
+            VerifyType::Recovery => "recovery",
+            VerifyType::EmailChange => "email_change",
+            VerifyType::Email => "email",
+            VerifyType::Sms => "sms",
+        }
     }
-    Ok((record, user))
+
+    /// The token kinds a verification of this type accepts.
+    pub(crate) fn kinds(self) -> &'static [TokenKind] {
+        match self {
+            VerifyType::Signup => &[TokenKind::Confirmation],
+            VerifyType::Invite => &[TokenKind::Invite],
+            VerifyType::MagicLink => &[TokenKind::MagicLink],
+            VerifyType::Recovery => &[TokenKind::Recovery],
+            VerifyType::EmailChange => &[TokenKind::EmailChange],
+            VerifyType::Email => &[TokenKind::Confirmation, TokenKind::MagicLink],
+            VerifyType::Sms => &[TokenKind::Phone],
+        }
+    }
+}
+
+/// What a successful verification gives.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Verified {
+    /// The user is signed in.
+    Session(Box<Session>),
+    /// The token belonged to a PKCE flow: its auth code, for `redirect_to?code=…`.
+    AuthCode(String),
 }
 
 /// Marks the user's email confirmed (and its `email` identity verified).
-fn confirm_stmts(
+fn confirm_email_stmts(
     auth: &ProjectAuth,
     user: &mut UserRecord,
     identities: &mut [IdentityRecord],
     now: i64,
 ) -> Vec<easbase_core::db::Stmt> {
+    confirm_stmts(auth, user, identities, now, "email")
+}
+
+fn confirm_stmts(
+    auth: &ProjectAuth,
+    user: &mut UserRecord,
+    identities: &mut [IdentityRecord],
+    now: i64,
+    provider: &str,
+) -> Vec<easbase_core::db::Stmt> {
     let mut stmts = Vec::new();
-    if user.email_confirmed_at.is_none() {
-        user.email_confirmed_at = Some(now);
-        stmts.push(auth.store.update_user(&user.id, now, vec![Set::Int("email_confirmed_at", Some(now))]));
-        for identity in identities.iter_mut().filter(|i| i.provider == "email") {
-            identity.identity_data.insert("email_verified".into(), true.into());
-            identity.updated_at = now;
-            stmts.push(auth.store.update_identity(
-                &user.id,
-                "email",
-                &identity.identity_data,
-                identity.email.as_deref(),
-                now,
-            ));
+    let (column, flag) = if provider == "phone" {
+        if user.phone_confirmed_at.is_some() {
+            return stmts;
         }
+        user.phone_confirmed_at = Some(now);
+        ("phone_confirmed_at", "phone_verified")
+    } else {
+        if user.email_confirmed_at.is_some() {
+            return stmts;
+        }
+        user.email_confirmed_at = Some(now);
+        ("email_confirmed_at", "email_verified")
+    };
+    stmts.push(auth.store.update_user(&user.id, now, vec![Set::Int(column, Some(now))]));
+    for identity in identities.iter_mut().filter(|i| i.provider == provider) {
+        identity.identity_data.insert(flag.into(), true.into());
+        identity.updated_at = now;
+        stmts.push(auth.store.update_identity(
+            &user.id,
+            provider,
+            &identity.identity_data,
+            identity.email.as_deref(),
+            now,
+        ));
     }
     stmts
 }
 
-pub(crate) async fn confirm_email(auth: &ProjectAuth, token: &str) -> Result<Session> {
-    let (record, mut user) = consume(auth, token, TokenKind::Confirmation).await?;
-    if user.email.as_deref() != Some(record.relates_to.as_str()) {
+/// Whether the token still names the user's address (or phone, or pending new address).
+fn still_matches(record: &OttRecord, user: &UserRecord) -> bool {
+    let current = match record.kind {
+        TokenKind::EmailChange => user.email_change.as_deref(),
+        TokenKind::Phone => user.phone.as_deref(),
+        _ => user.email.as_deref(),
+    };
+    current == Some(record.relates_to.as_str())
+}
+
+/// Verifies `secret` as a token of `kind`'s types. With `issue_code`, a token of a PKCE
+/// flow gives the flow's auth code instead of a session.
+pub(crate) async fn verify(
+    auth: &ProjectAuth,
+    kind: VerifyType,
+    secret: OtpSecret<'_>,
+    issue_code: bool,
+) -> Result<Verified> {
+    let record = one_time::consume(auth, kind.kinds(), secret).await?;
+    let mut user = auth.store.user_by_id(&record.user_id).await?.ok_or(AuthError::OtpExpired)?;
+    let now = now();
+    if user.is_banned(now) {
+        return Err(AuthError::UserBanned);
+    }
+    if !still_matches(&record, &user) {
         return Err(AuthError::OtpExpired);
     }
     let mut identities = auth.store.identities(&user.id).await?;
-    let stmts = confirm_stmts(auth, &mut user, &mut identities, now());
-    start_session(auth, &mut user, &identities, AuthMethod::EmailSignup, stmts).await
+    let by_code = matches!(secret, OtpSecret::Code { .. });
+    let (mut stmts, method) = match record.kind {
+        TokenKind::Confirmation => {
+            let method = if by_code { AuthMethod::Otp } else { AuthMethod::EmailSignup };
+            (confirm_email_stmts(auth, &mut user, &mut identities, now), method)
+        }
+        TokenKind::MagicLink => {
+            let method = if by_code { AuthMethod::Otp } else { AuthMethod::MagicLink };
+            (confirm_email_stmts(auth, &mut user, &mut identities, now), method)
+        }
+        // The link reached the address: that confirms it too, as in GoTrue.
+        TokenKind::Recovery => {
+            (confirm_email_stmts(auth, &mut user, &mut identities, now), AuthMethod::Recovery)
+        }
+        TokenKind::Invite => (confirm_email_stmts(auth, &mut user, &mut identities, now), AuthMethod::Invite),
+        TokenKind::EmailChange => {
+            let new_email = record.relates_to.clone();
+            (
+                super::user::set_email_stmts(auth, &mut user, &mut identities, &new_email, now),
+                AuthMethod::EmailChange,
+            )
+        }
+        TokenKind::Phone => (confirm_stmts(auth, &mut user, &mut identities, now, "phone"), AuthMethod::Otp),
+    };
+    let email_taken = |e: AuthError| if is_unique_violation(&e) { AuthError::EmailExists } else { e };
+    if let Some(flow_id) = &record.flow_state_id {
+        if issue_code {
+            let flow = auth.store.flow_state(flow_id).await?;
+            if flow.as_ref().and_then(|f| f.user_id.as_deref()) != Some(user.id.as_str()) {
+                return Err(AuthError::FlowStateNotFound);
+            }
+            let (stmt, code) = pkce::grant(auth, flow_id, &user.id, None, now);
+            stmts.push(stmt);
+            auth.store.run(stmts).await.map_err(email_taken)?;
+            return Ok(Verified::AuthCode(code));
+        }
+        stmts.push(auth.store.delete_flow_state(flow_id));
+    }
+    let session = start_session(auth, &mut user, &identities, method, stmts).await.map_err(email_taken)?;
+    Ok(Verified::Session(Box::new(session)))
+}
+
+/// Verifies and signs in, whatever the flow.
+async fn session(auth: &ProjectAuth, kind: VerifyType, secret: OtpSecret<'_>) -> Result<Session> {
+    match verify(auth, kind, secret, false).await? {
+        Verified::Session(s) => Ok(*s),
+        Verified::AuthCode(_) => Err(AuthError::Internal("a session was expected".into())),
+    }
+}
+
+pub(crate) async fn confirm_email(auth: &ProjectAuth, token: &str) -> Result<Session> {
+    session(auth, VerifyType::Signup, OtpSecret::Link(token)).await
 }
 
 pub(crate) async fn verify_recovery(auth: &ProjectAuth, token: &str) -> Result<Session> {
-    let (record, mut user) = consume(auth, token, TokenKind::Recovery).await?;
-    if user.email.as_deref() != Some(record.relates_to.as_str()) {
-        return Err(AuthError::OtpExpired);
-    }
-    // The link reached the address: that confirms it too, as in GoTrue.
-    let mut identities = auth.store.identities(&user.id).await?;
-    let stmts = confirm_stmts(auth, &mut user, &mut identities, now());
-    start_session(auth, &mut user, &identities, AuthMethod::Recovery, stmts).await
+    session(auth, VerifyType::Recovery, OtpSecret::Link(token)).await
 }
 
 pub(crate) async fn confirm_email_change(auth: &ProjectAuth, token: &str) -> Result<Session> {
-    let (record, mut user) = consume(auth, token, TokenKind::EmailChange).await?;
-    if user.email_change.as_deref() != Some(record.relates_to.as_str()) {
-        return Err(AuthError::OtpExpired);
+    session(auth, VerifyType::EmailChange, OtpSecret::Link(token)).await
+}
+
+impl ProjectAuth {
+    /// Verifies a one-time token — the link token or the code sent with it — and signs
+    /// the user in (`POST /verify`).
+    ///
+    /// # Errors
+    /// [`OtpExpired`](AuthError::OtpExpired) for an unknown, used, expired or voided
+    /// token or a wrong code; [`UserBanned`](AuthError::UserBanned);
+    /// [`EmailExists`](AuthError::EmailExists) (an email change to a taken address).
+    pub async fn verify_otp(&self, kind: VerifyType, secret: OtpSecret<'_>) -> Result<Session> {
+        session(self, kind, secret).await
     }
-    let now = now();
-    let new_email = record.relates_to;
-    let mut identities = auth.store.identities(&user.id).await?;
-    let stmts = super::user::set_email_stmts(auth, &mut user, &mut identities, &new_email, now);
-    match start_session(auth, &mut user, &identities, AuthMethod::EmailChange, stmts).await {
-        Err(e) if is_unique_violation(&e) => Err(AuthError::EmailExists),
-        other => other,
+
+    /// Verifies the link token of an emailed link (`GET /verify` and its page): like
+    /// [`ProjectAuth::verify_otp`], but a token of a PKCE flow gives its auth code.
+    ///
+    /// # Errors
+    /// As [`ProjectAuth::verify_otp`], and [`FlowStateNotFound`](AuthError::FlowStateNotFound).
+    pub async fn verify_link(&self, kind: VerifyType, token: &str) -> Result<Verified> {
+        verify(self, kind, OtpSecret::Link(token), true).await
     }
 }

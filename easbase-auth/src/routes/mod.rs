@@ -3,18 +3,30 @@
 //!
 //! | file | routes |
 //! |---|---|
-//! | `signup.rs` | `POST /signup` (email + password, or anonymous without either) |
-//! | `token.rs` | `POST /token?grant_type=password\|refresh_token` |
+//! | `signup.rs` | `POST /signup` (email or phone + password, or anonymous without either) |
+//! | `token.rs` | `POST /token?grant_type=password\|refresh_token\|pkce` |
 //! | `logout.rs` | `POST /logout?scope=global\|local\|others` |
 //! | `user.rs` | `GET /user`, `PUT /user` |
 //! | `recover.rs` | `POST /recover` |
-//! | `verify.rs` | `POST /verify` (JSON → session), `GET /verify` (link → redirect) |
+//! | `verify.rs` | `POST /verify` (JSON: link token or code → session), `GET /verify` (link → page → redirect with tokens or a PKCE code) |
+//! | `otp.rs` | `POST /otp` (magic link, email or SMS code), `POST /resend` |
+//! | `admin.rs` | `/admin/users` (list, create, get, update, delete), `/admin/generate_link`, with the secret key |
+//! | `delivery.rs` | sending tokens: the link, the templates, the mailer / SMS sender, the per-recipient limits |
 //! | `settings.rs` | `GET /settings`, `GET /health` |
+//! | `factors.rs` | `POST /factors`, `POST /factors/{id}/challenge`, `POST /factors/{id}/verify`, `DELETE /factors/{id}`, `/factors/recovery-codes…` (MFA) |
+//! | `jwks.rs` | `GET /.well-known/jwks.json` |
+//! | `oauth.rs` | `GET /authorize`, `GET /callback` (OAuth / OIDC providers) |
 //!
 //! This module holds what they share: the request as the routes see it, error bodies in
 //! GoTrue's two shapes, query and form decoding, and the redirect allow-list.
 
+pub(crate) mod admin;
+pub(crate) mod delivery;
+pub(crate) mod factors;
+pub(crate) mod jwks;
+pub(crate) mod oauth;
 pub(crate) mod logout;
+pub(crate) mod otp;
 pub(crate) mod recover;
 pub(crate) mod settings;
 pub(crate) mod signup;
@@ -39,6 +51,9 @@ pub(crate) const API_VERSION_HEADER: &str = "x-supabase-api-version";
 
 /// What a route gets: the project's auth handle, the resolved context, the request.
 pub(crate) struct Call<'a> {
+    pub(crate) platform: &'a easbase_core::project::Platform,
+    /// The client's IP, when the host tells it (for rate limits).
+    pub(crate) ip: Option<std::net::IpAddr>,
     pub(crate) auth: ProjectAuth,
     pub(crate) ctx: RequestContext,
     pub(crate) query: Vec<(String, String)>,
@@ -433,4 +448,8 @@ pub(crate) struct UserBody {
     pub(crate) password: Option<String>,
     #[serde(default)]
     pub(crate) data: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub(crate) code_challenge: Option<String>,
+    #[serde(default)]
+    pub(crate) code_challenge_method: Option<String>,
 }

@@ -1,12 +1,18 @@
 //! `POST /signup`: email + password sign-up ([`ProjectAuth::signup`](crate::ProjectAuth::signup)),
-//! or, with neither email nor phone (auth-js' `signInAnonymously` posts
+//! phone + password ([`ProjectAuth::signup_phone`](crate::ProjectAuth::signup_phone)), or,
+//! with neither email nor phone (auth-js' `signInAnonymously` posts
 //! `{data, gotrue_meta_security}`), an anonymous sign-in
 //! ([`ProjectAuth::sign_in_anonymously`](crate::ProjectAuth::sign_in_anonymously)), as GoTrue
 //! decides. The answer is the session (auto-confirmation, anonymous) or the user object
-//! (a confirmation is needed; its token goes to the outbox with `redirect_to`).
+//! (a confirmation is needed: its token is mailed with `redirect_to`, or its code sent by
+//! SMS). `code_challenge` + `code_challenge_method` start a PKCE flow.
 
 use super::{ApiError, Call, RouteResult, UserBody, json_response};
 use crate::auth::SignupOutcome;
+use crate::flows::normalize_email;
+use crate::flows::pkce::PkceChallenge;
+use crate::limits::Channel;
+use crate::sms::normalize_phone;
 
 pub(crate) async fn signup(call: &Call<'_>) -> RouteResult {
     let body: UserBody = call.json()?;
@@ -16,18 +22,33 @@ pub(crate) async fn signup(call: &Call<'_>) -> RouteResult {
         let session = call.auth.sign_in_anonymously(body.data).await?;
         return Ok(json_response(200, &session));
     }
-    let Some(email) = email else {
-        return Err(ApiError::http(422, "phone_provider_disabled", "Phone signups are disabled"));
-    };
     let password = body.password.unwrap_or_default();
     if password.is_empty() {
         return Err(ApiError::http(422, "validation_failed", "Signup requires a valid password"));
     }
-    match call.auth.signup(&email, &password, body.data).await? {
+    let Some(email) = email else {
+        call.require_sms()?;
+        let phone = phone.unwrap_or_default();
+        call.check_send(Channel::Sms, "signup", &normalize_phone(&phone)?).await?;
+        return match call.auth.signup_phone(&phone, &password, body.data).await? {
+            SignupOutcome::Session(session) => Ok(json_response(200, &session)),
+            SignupOutcome::ConfirmationRequired { user, confirmation } => {
+                if let Some(token) = confirmation {
+                    call.send_sms(token).await?;
+                }
+                Ok(json_response(200, &user))
+            }
+        };
+    };
+    let pkce = PkceChallenge::parse(body.code_challenge.as_deref(), body.code_challenge_method.as_deref())?;
+    if !call.auth.config().autoconfirm {
+        call.check_send(Channel::Email, "signup", &normalize_email(&email)?).await?;
+    }
+    match crate::flows::signup::signup(&call.auth, &email, &password, body.data, pkce.as_ref()).await? {
         SignupOutcome::Session(session) => Ok(json_response(200, &session)),
         SignupOutcome::ConfirmationRequired { user, confirmation } => {
             if let Some(token) = confirmation {
-                call.config.deliver(call.auth.project(), token, call.redirect_to());
+                call.send_email(token, call.redirect_to()).await?;
             }
             Ok(json_response(200, &user))
         }

@@ -1,8 +1,10 @@
 //! `POST /token?grant_type=password` (`{email, password}`,
 //! [`ProjectAuth::password_grant`](crate::ProjectAuth::password_grant)) and
 //! `?grant_type=refresh_token` (`{refresh_token}`,
-//! [`ProjectAuth::refresh`](crate::ProjectAuth::refresh)): the session. Another grant
-//! type gets GoTrue's OAuth-shaped `unsupported_grant_type`.
+//! [`ProjectAuth::refresh`](crate::ProjectAuth::refresh)) and `?grant_type=pkce`
+//! (`{auth_code, code_verifier}`,
+//! [`ProjectAuth::exchange_code_for_session`](crate::ProjectAuth::exchange_code_for_session)):
+//! the session. Another grant type gets GoTrue's OAuth-shaped `unsupported_grant_type`.
 
 use serde::Deserialize;
 
@@ -17,6 +19,14 @@ struct PasswordBody {
     phone: Option<String>,
     #[serde(default)]
     password: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PkceBody {
+    #[serde(default)]
+    auth_code: Option<String>,
+    #[serde(default)]
+    code_verifier: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -42,13 +52,19 @@ pub(crate) async fn token(call: &Call<'_>) -> RouteResult {
             let body: RefreshBody = call.json()?;
             call.auth.refresh(body.refresh_token.as_deref().unwrap_or("")).await?
         }
-        other => {
+        Some("pkce") => {
+            let body: PkceBody = call.json()?;
+            call.auth
+                .exchange_code_for_session(
+                    body.auth_code.as_deref().unwrap_or(""),
+                    body.code_verifier.as_deref().unwrap_or(""),
+                )
+                .await?
+        }
+        _ => {
             return Err(ApiError::OAuth {
                 error: "unsupported_grant_type",
-                description: match other {
-                    Some("pkce") => "grant_type=pkce is not supported yet".into(),
-                    _ => "grant_type must be password or refresh_token".into(),
-                },
+                description: "grant_type must be password, refresh_token or pkce".into(),
             });
         }
     };

@@ -23,7 +23,7 @@ pub(crate) async fn update_user(call: &Call<'_>) -> RouteResult {
     update.data = body.data;
     let outcome = call.auth.update_user(ctx, update).await?;
     if let Some(token) = outcome.email_change {
-        call.config.deliver(call.auth.project(), token, call.redirect_to());
+        call.send_email(token, call.redirect_to()).await?;
     }
     Ok(json_response(200, &outcome.user))
 }

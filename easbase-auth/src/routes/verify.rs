@@ -1,18 +1,20 @@
-//! `/verify`: one-time tokens of sign-up confirmation, recovery and email change
-//! ([`ProjectAuth::confirm_email`](crate::ProjectAuth::confirm_email),
-//! [`ProjectAuth::verify_recovery`](crate::ProjectAuth::verify_recovery),
-//! [`ProjectAuth::confirm_email_change`](crate::ProjectAuth::confirm_email_change)).
+//! `/verify`: one-time tokens of every kind ([`ProjectAuth::verify_otp`](crate::ProjectAuth::verify_otp),
+//! [`ProjectAuth::verify_link`](crate::ProjectAuth::verify_link)); `type` is `signup`,
+//! `invite`, `magiclink`, `recovery`, `email_change`, `email` (sign-up or magic link) or
+//! `sms`.
 //!
-//! - `POST /verify` with JSON `{type, token_hash | token, email?}` (auth-js' `verifyOtp`):
-//!   the session, or 403 `otp_expired`.
+//! - `POST /verify` with JSON `{type, token_hash}` (the link token) or
+//!   `{type, token, email | phone}` (the code; auth-js' `verifyOtp`): the session, or
+//!   403 `otp_expired` (unknown, used, expired, or too many wrong codes).
 //! - `GET /verify?token=…&type=…&redirect_to=…` (the email link): by default a page whose
 //!   button posts the same fields back as a form (so a scanner's prefetch does not burn
 //!   the token); with [`VerifyGetMode::Redirect`] the token is consumed at once.
 //! - `POST /verify` with a form body (that page's button): the token is consumed and the
 //!   answer is `303` to the allow-listed `redirect_to` with the session in the fragment
-//!   (`#access_token=…&expires_at=…&expires_in=…&refresh_token=…&token_type=bearer&type=…`)
-//!   or the error (`#error=access_denied&error_code=otp_expired&error_description=…`),
-//!   GoTrue's implicit flow.
+//!   (`#access_token=…&expires_at=…&expires_in=…&refresh_token=…&token_type=bearer&type=…`,
+//!   GoTrue's implicit flow), or, for a token of a PKCE flow, with `?code=<auth code>` for
+//!   `POST /token?grant_type=pkce`; or the error
+//!   (`#error=access_denied&error_code=otp_expired&error_description=…`).
 
 use http::{HeaderValue, Response, header};
 use serde::Deserialize;
@@ -21,8 +23,12 @@ use super::{
     Call, RouteResult, html_escape, is_form, json_response, parse_form, percent_encode, query_value,
 };
 use crate::error::{AuthError, Result};
+use crate::flows::normalize_email;
+use crate::flows::one_time::OtpSecret;
+use crate::flows::verify::{Verified, VerifyType};
 use crate::model::Session;
 use crate::service::VerifyGetMode;
+use crate::sms::normalize_phone;
 use bytes::Bytes;
 
 #[derive(Deserialize)]
@@ -33,18 +39,42 @@ struct VerifyBody {
     token: Option<String>,
     #[serde(default)]
     token_hash: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
 }
 
-/// Consumes `token` of verification type `kind`.
-async fn consume(call: &Call<'_>, kind: &str, token: &str) -> Result<Session> {
-    match kind {
-        "signup" | "email" => call.auth.confirm_email(token).await,
-        "recovery" => call.auth.verify_recovery(token).await,
-        "email_change" => call.auth.confirm_email_change(token).await,
-        _ => Err(AuthError::ValidationFailed(
-            "Unsupported verification type; use signup, recovery or email_change".into(),
-        )),
+fn verify_type(kind: &str) -> Result<VerifyType> {
+    VerifyType::parse(kind).ok_or_else(|| {
+        AuthError::ValidationFailed(
+            "Unsupported verification type; use signup, invite, magiclink, recovery, email_change, email or sms"
+                .into(),
+        )
+    })
+}
+
+/// `POST /verify` with JSON: `token_hash` (the link token), or `token` with `email` or
+/// `phone` (the code), or `token` alone (the link token, as the link carries it).
+async fn verify_json(call: &Call<'_>, body: VerifyBody) -> Result<Session> {
+    let kind = verify_type(body.kind.as_deref().unwrap_or(""))?;
+    let nonempty = |v: Option<String>| v.filter(|t| !t.trim().is_empty());
+    let (token_hash, token) = (nonempty(body.token_hash), nonempty(body.token));
+    let (email, phone) = (nonempty(body.email), nonempty(body.phone));
+    if let Some(hash) = token_hash {
+        return call.auth.verify_otp(kind, OtpSecret::Link(&hash)).await;
     }
+    let token =
+        token.ok_or_else(|| AuthError::ValidationFailed("Verify requires a token or a token hash".into()))?;
+    let recipient = match (email, phone) {
+        (Some(email), _) => normalize_email(&email)?,
+        (None, Some(phone)) => normalize_phone(&phone)?,
+        (None, None) if kind == VerifyType::Sms => {
+            return Err(AuthError::ValidationFailed("Verify with type sms requires a phone number".into()));
+        }
+        (None, None) => return call.auth.verify_otp(kind, OtpSecret::Link(&token)).await,
+    };
+    call.auth.verify_otp(kind, OtpSecret::Code { recipient: &recipient, code: &token }).await
 }
 
 pub(crate) async fn verify_post(call: &Call<'_>) -> RouteResult {
@@ -55,9 +85,7 @@ pub(crate) async fn verify_post(call: &Call<'_>) -> RouteResult {
         return Ok(redirect_flow(call, &fields).await);
     }
     let body: VerifyBody = call.json()?;
-    let kind = body.kind.unwrap_or_default();
-    let token = body.token_hash.filter(|t| !t.is_empty()).or(body.token).unwrap_or_default();
-    let session = consume(call, &kind, &token).await?;
+    let session = verify_json(call, body).await?;
     Ok(json_response(200, &session))
 }
 
@@ -80,8 +108,16 @@ async fn redirect_flow(call: &Call<'_>, fields: &[(String, String)]) -> Response
         &call.config.redirect_urls,
         query_value(fields, "redirect_to"),
     );
-    let fragment = match consume(call, kind, token).await {
-        Ok(s) => format!(
+    let outcome = match verify_type(kind) {
+        Ok(t) => call.auth.verify_link(t, token).await,
+        Err(e) => Err(e),
+    };
+    let fragment = match outcome {
+        Ok(Verified::AuthCode(code)) => {
+            let sep = if target.contains('?') { '&' } else { '?' };
+            return super::redirect(&format!("{target}{sep}code={}", percent_encode(&code)));
+        }
+        Ok(Verified::Session(s)) => format!(
             "access_token={}&expires_at={}&expires_in={}&refresh_token={}&token_type=bearer&type={}",
             percent_encode(&s.access_token),
             s.expires_at,

@@ -5,6 +5,10 @@
 //! Each table has a file: [`users`] (users and identities), [`sessions`] (sessions and
 //! refresh tokens), [`tokens`] (one-time tokens).
 
+pub(crate) mod accounts;
+pub(crate) mod flow_state;
+pub(crate) mod mfa;
+pub(crate) mod oauth;
 pub(crate) mod sessions;
 pub(crate) mod tokens;
 pub(crate) mod users;

@@ -32,7 +32,7 @@ const USER_COLUMNS: [&str; 17] = [
     "deleted_at",
 ];
 
-const IDENTITY_COLUMNS: [&str; 9] = [
+pub(crate) const IDENTITY_COLUMNS: [&str; 9] = [
     "id",
     "provider",
     "provider_id",
@@ -88,7 +88,7 @@ impl UserRecord {
         }
     }
 
-    fn from_row(row: &Row) -> Result<UserRecord> {
+    pub(crate) fn from_row(row: &Row) -> Result<UserRecord> {
         Ok(UserRecord {
             id: text(row, "id")?,
             email: opt_text(row, "email")?,
@@ -139,6 +139,7 @@ impl UserRecord {
             updated_at: rfc3339(self.updated_at),
             banned_until: self.banned_until.map(rfc3339),
             is_anonymous: self.is_anonymous,
+            factors: Vec::new(),
         }
     }
 }
@@ -175,7 +176,7 @@ impl IdentityRecord {
         }
     }
 
-    fn from_row(row: &Row) -> Result<IdentityRecord> {
+    pub(crate) fn from_row(row: &Row) -> Result<IdentityRecord> {
         Ok(IdentityRecord {
             id: text(row, "id")?,
             provider: text(row, "provider")?,
@@ -224,7 +225,7 @@ impl Set {
 }
 
 impl Store {
-    fn select_users(&self) -> sea_query::SelectStatement {
+    pub(crate) fn select_users(&self) -> sea_query::SelectStatement {
         let mut q = Query::select();
         q.columns(USER_COLUMNS.map(Alias::new))
             .from(self.table(USERS))
@@ -232,7 +233,7 @@ impl Store {
         q
     }
 
-    async fn one_user(&self, q: sea_query::SelectStatement) -> Result<Option<UserRecord>> {
+    pub(crate) async fn one_user(&self, q: sea_query::SelectStatement) -> Result<Option<UserRecord>> {
         self.rows(self.stmt(&q)).await?.first().map(UserRecord::from_row).transpose()
     }
 

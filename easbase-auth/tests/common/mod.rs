@@ -22,6 +22,8 @@ pub struct Fixture {
     pub platform: Platform,
     pub project: ProjectId,
     pub publishable: String,
+    /// The project's secret key (the service role).
+    pub secret: String,
     pub auth: ProjectAuth,
     pub api_url: String,
     platform_schema: Option<String>,
@@ -84,12 +86,14 @@ impl Fixture {
         let platform =
             Platform::open(db, platform_config, vec![Arc::new(AuthModule::default())]).await.unwrap();
         let created = platform.create_project("owner", "Auth Test", CreateProject::default()).await.unwrap();
-        let publishable = created.keys.unwrap().publishable.secret;
+        let keys = created.keys.unwrap();
+        let (publishable, secret) = (keys.publishable.secret, keys.secret.secret);
         let auth = Auth::new(config, hook).unwrap().project(&platform, &created.project.id).await.unwrap();
         Fixture {
             platform,
             project: created.project.id,
             publishable,
+            secret,
             auth,
             api_url: created.project.api_url,
             platform_schema,

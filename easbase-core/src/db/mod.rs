@@ -39,10 +39,13 @@
 //! # }
 //! ```
 
+#[cfg(feature = "mysql")]
+mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod trace;
 
 use std::sync::Arc;
 
@@ -54,6 +57,8 @@ use sea_query::{
 
 use crate::error::{Error, Result};
 
+#[cfg(feature = "mysql")]
+pub use mysql::{MyConfig, MyDb, mysql_sqlstate};
 #[cfg(feature = "postgres")]
 pub use postgres::{PgConfig, PgDb};
 #[cfg(feature = "sqlite")]
@@ -69,6 +74,9 @@ pub enum Db {
     /// PostgreSQL through a tokio-postgres pool.
     #[cfg(feature = "postgres")]
     Postgres(PgDb),
+    /// MySQL or MariaDB through an sqlx pool.
+    #[cfg(feature = "mysql")]
+    Mysql(MyDb),
 }
 
 impl std::fmt::Debug for Db {
@@ -340,6 +348,53 @@ impl Db {
     }
 }
 
+#[cfg(feature = "mysql")]
+impl Db {
+    /// Connects to MySQL or MariaDB through a new sqlx pool (see [`MyConfig`]) and checks
+    /// that one connection can be made.
+    ///
+    /// ```no_run
+    /// use easbase_core::db::{Db, MyConfig};
+    /// # async fn demo() -> easbase_core::Result<()> {
+    /// let db = Db::connect_mysql(MyConfig::new("mysql://root@127.0.0.1:3306/app")).await?;
+    /// assert_eq!(db.dialect(), easbase_core::schema::Dialect::Mysql);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a malformed URL, [`Error::Unavailable`] when the server cannot
+    /// be reached, [`Error::Database`] when it refuses the login or the database.
+    pub async fn connect_mysql(config: MyConfig) -> Result<Db> {
+        Ok(Db::Mysql(MyDb::connect(config).await?))
+    }
+
+    /// Uses an sqlx MySQL pool the host already owns (its own TLS, sizes and hooks).
+    pub fn from_mysql_pool(pool: sqlx::MySqlPool) -> Db {
+        Db::Mysql(MyDb::from_pool(pool))
+    }
+}
+
+#[cfg(feature = "sea-orm")]
+impl Db {
+    /// Uses the MySQL pool under a host's sea-orm `DatabaseConnection` (sea-orm keeps
+    /// working on the same pool). Statements go to sqlx directly, without sea-orm's layer.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the connection is not a MySQL one (PostgreSQL and SQLite
+    /// hosts hand in a URL, a pool or a file instead).
+    pub fn from_sea_orm(conn: &sea_orm::DatabaseConnection) -> Result<Db> {
+        match conn.get_database_backend() {
+            sea_orm::DatabaseBackend::MySql => {
+                Ok(Db::from_mysql_pool(conn.get_mysql_connection_pool().clone()))
+            }
+            other => Err(Error::Config(format!(
+                "Db::from_sea_orm takes a MySQL connection; this one is {other:?}: hand in its URL or pool instead"
+            ))),
+        }
+    }
+}
+
 impl Db {
     /// The dialect statements for this handle are built in.
     pub fn dialect(&self) -> Dialect {
@@ -348,6 +403,8 @@ impl Db {
             Db::Sqlite(_) => Dialect::Sqlite,
             #[cfg(feature = "postgres")]
             Db::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
+            Db::Mysql(_) => Dialect::Mysql,
         }
     }
 
@@ -366,6 +423,8 @@ impl Db {
             Db::Sqlite(db) => db.execute_script(statements).await,
             #[cfg(feature = "postgres")]
             Db::Postgres(db) => db.execute_script(statements).await,
+            #[cfg(feature = "mysql")]
+            Db::Mysql(db) => db.execute_script(statements).await,
         }
     }
 
@@ -381,6 +440,8 @@ impl Db {
             Db::Sqlite(db) => db.transaction(scope, statements).await,
             #[cfg(feature = "postgres")]
             Db::Postgres(db) => db.transaction(scope, statements).await,
+            #[cfg(feature = "mysql")]
+            Db::Mysql(db) => db.transaction(scope, statements).await,
         }
     }
 

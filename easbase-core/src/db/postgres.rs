@@ -17,7 +17,9 @@ use easbase_schema::ddl::quote_ident;
 use sea_query::{OptionEnum, Value};
 use tokio_postgres::types::{Format, FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 use tokio_postgres::{NoTls, Statement};
+use tracing::Instrument;
 
+use super::trace::{self, Backend};
 use super::{Cell, Row, Scope, Stmt, StmtResult};
 use crate::error::{Error, Result};
 
@@ -213,11 +215,16 @@ impl PgDb {
         if statements.is_empty() {
             return Ok(Vec::new());
         }
+        let span = trace::transaction_span(Backend::Postgres, scope, &statements);
+        self.run_scoped(scope, &statements).instrument(span).await
+    }
+
+    async fn run_scoped(&self, scope: &Scope, statements: &[Stmt]) -> Result<Vec<StmtResult>> {
         let mut retried = false;
         loop {
             let mut lease = self.checkout().await?;
             let client = lease.client()?;
-            let outcome = run_transaction(client, scope, &statements).await;
+            let outcome = run_transaction(client, scope, statements).await;
             let cache = &client.statement_cache;
             let retry = match &outcome {
                 Ok(_) => {
@@ -250,6 +257,11 @@ impl PgDb {
     /// # Errors
     /// [`Error::Database`] from the first statement that fails; nothing is applied.
     pub async fn execute_script(&self, statements: &[String]) -> Result<()> {
+        let span = trace::script_span(Backend::Postgres, statements);
+        self.run_script(statements).instrument(span).await
+    }
+
+    async fn run_script(&self, statements: &[String]) -> Result<()> {
         let mut lease = self.checkout().await?;
         let client = lease.client()?;
         // Newlines around each `;` so a trailing `--` comment cannot swallow it.
@@ -380,12 +392,18 @@ async fn run_transaction(
         let failed = &send_failed;
         requests.push(Box::pin(async move { query(client, st, params, failed).await }));
     }
-    for (st, params) in prepared.iter().zip(&params) {
+    let spans: Vec<tracing::Span> =
+        statements.iter().map(|s| trace::statement_span(Backend::Postgres, &s.sql)).collect();
+    for ((st, params), span) in prepared.iter().zip(&params).zip(&spans) {
         let failed = &send_failed;
-        requests.push(Box::pin(async move {
-            let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-            query(client, st, &params, failed).await
-        }));
+        requests.push(Box::pin(
+            async move {
+                let params: Vec<&(dyn ToSql + Sync)> =
+                    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+                query(client, st, &params, failed).await
+            }
+            .instrument(span.clone()),
+        ));
     }
     if !guarded {
         let failed = &send_failed;
@@ -428,6 +446,9 @@ async fn run_transaction(
             Err(e) => return Err(Failure { clean: false, error: map_err(&e) }),
         };
         let result = convert(st, rows, affected).map_err(|error| Failure { error, clean: !guarded })?;
+        if let Some(span) = spans.get(results.len()) {
+            trace::record_rows(span, result.affected);
+        }
         if let Some(guard) = &statement.guard
             && let Err(error) = guard.check(&result)
         {

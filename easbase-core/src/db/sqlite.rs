@@ -12,7 +12,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use sea_query_rusqlite::RusqliteValue;
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
+use super::trace::{self, Backend};
 use super::{Cell, Row, Scope, Stmt, StmtResult};
 use crate::error::{Error, Result};
 
@@ -197,6 +199,8 @@ enum Work {
 struct Job {
     work: Work,
     reply: oneshot::Sender<Result<Vec<StmtResult>>>,
+    /// The caller's span: the worker runs the job inside it.
+    span: tracing::Span,
 }
 
 impl Drop for Inner {
@@ -248,7 +252,8 @@ impl SqliteDb {
             return Ok(Vec::new());
         }
         let worker = if scope.read_only { self.reader() } else { &self.inner.writer };
-        worker.run(Work::Transaction { read_only: scope.read_only, statements }).await
+        let span = trace::transaction_span(Backend::Sqlite, scope, &statements);
+        worker.run(Work::Transaction { read_only: scope.read_only, statements }).instrument(span).await
     }
 
     /// Runs a script in one `BEGIN IMMEDIATE` transaction on the writer; each string may hold
@@ -258,7 +263,8 @@ impl SqliteDb {
     /// # Errors
     /// [`Error::Database`] from the first statement that fails; nothing is applied.
     pub async fn execute_script(&self, statements: &[String]) -> Result<()> {
-        self.inner.writer.run(Work::Script(statements.to_vec())).await.map(|_| ())
+        let span = trace::script_span(Backend::Sqlite, statements);
+        self.inner.writer.run(Work::Script(statements.to_vec())).instrument(span).await.map(|_| ())
     }
 
     /// The first idle reader, or the least busy one; the writer when there is none.
@@ -302,8 +308,49 @@ fn open_connection(config: &SqliteConfig, writer: bool) -> Result<Connection> {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
     }
     conn.pragma_update(None, "foreign_keys", "ON").map_err(map_err)?;
+    register_regexp(&conn).map_err(map_err)?;
     Ok(conn)
 }
+
+/// Longest pattern `REGEXP` compiles, in bytes (callers should bound theirs lower).
+const MAX_REGEXP_PATTERN: usize = 4096;
+
+/// `x REGEXP pattern` (SQLite calls `regexp(pattern, x)`), with the `regex` crate's
+/// syntax (`(?i)` for case-insensitive). Patterns are bounded in size and in compiled
+/// size; each statement compiles its pattern once. NULL on either side is NULL.
+fn register_regexp(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "regexp",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            if matches!(ctx.get_raw(0), ValueRef::Null) || matches!(ctx.get_raw(1), ValueRef::Null) {
+                return Ok(None);
+            }
+            let re = ctx.get_or_create_aux(0, |pattern| -> std::result::Result<regex::Regex, BoxError> {
+                let pattern = pattern.as_str()?;
+                if pattern.len() > MAX_REGEXP_PATTERN {
+                    return Err("invalid regular expression: the pattern is too long".into());
+                }
+                regex::RegexBuilder::new(pattern)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| format!("invalid regular expression: {e}").into())
+            })?;
+            let text = match ctx.get_raw(1) {
+                ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                ValueRef::Integer(i) => i.to_string(),
+                ValueRef::Real(f) => f.to_string(),
+                ValueRef::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+                ValueRef::Null => return Ok(None),
+            };
+            Ok(Some(re.is_match(&text)))
+        },
+    )
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 impl Worker {
     fn spawn(name: String, conn: Connection, writer: bool) -> Result<Worker> {
@@ -321,7 +368,7 @@ impl Worker {
         let (reply, answer) = oneshot::channel();
         let sender = self.sender.as_ref().ok_or_else(gone)?;
         self.load.fetch_add(1, Ordering::Relaxed);
-        if sender.send(Job { work, reply }).is_err() {
+        if sender.send(Job { work, reply, span: tracing::Span::current() }).is_err() {
             self.load.fetch_sub(1, Ordering::Relaxed);
             return Err(gone());
         }
@@ -350,12 +397,14 @@ fn next_job(jobs: &mpsc::Receiver<Job>) -> Option<Job> {
 }
 
 fn worker_loop(conn: Connection, jobs: mpsc::Receiver<Job>, load: &AtomicUsize, writer: bool) {
-    while let Some(Job { work, reply }) = next_job(&jobs) {
-        let outcome = catch_unwind(AssertUnwindSafe(|| match work {
-            Work::Transaction { read_only, statements } => {
-                run_transaction(&conn, read_only, writer, statements)
-            }
-            Work::Script(statements) => run_script(&conn, &statements).map(|()| Vec::new()),
+    while let Some(Job { work, reply, span }) = next_job(&jobs) {
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            span.in_scope(|| match work {
+                Work::Transaction { read_only, statements } => {
+                    run_transaction(&conn, read_only, writer, statements)
+                }
+                Work::Script(statements) => run_script(&conn, &statements).map(|()| Vec::new()),
+            })
         }));
         let result = outcome.unwrap_or_else(|_| {
             Err(Error::Database { sqlstate: None, message: "the SQLite engine panicked".into() })
@@ -397,6 +446,13 @@ fn run_transaction(
 }
 
 fn run_statement(conn: &Connection, statement: Stmt, read_only: bool) -> Result<StmtResult> {
+    let span = trace::statement_span(Backend::Sqlite, &statement.sql);
+    let result = span.in_scope(|| execute_statement(conn, statement, read_only))?;
+    trace::record_rows(&span, result.affected);
+    Ok(result)
+}
+
+fn execute_statement(conn: &Connection, statement: Stmt, read_only: bool) -> Result<StmtResult> {
     let mut prepared = conn.prepare_cached(&statement.sql).map_err(map_err)?;
     let is_read = prepared.readonly();
     if read_only && !is_read {

@@ -137,6 +137,10 @@ impl std::fmt::Debug for Platform {
 struct Inner {
     db: Db,
     store: Store,
+    /// Platform tables holding rows keyed by a project's id (deleted with it).
+    project_tables: Vec<String>,
+    /// Whether the platform holds [`crate::quota::QuotaModule`]'s counters.
+    quota_counters: bool,
     config: PlatformConfig,
     modules: Vec<Arc<dyn Module>>,
     resolver: ContextResolver,
@@ -274,9 +278,16 @@ impl Platform {
             allow_destructive: false,
         };
         migrate::apply(&mut executor::DbExecutor(&db), &platform_version(&schema), &schema, &options).await?;
+        let project_tables = store::tables_keyed_by_project(&schema);
+        let quota_counters = schema.tables.iter().any(|t| t.name == crate::quota::COUNTERS_TABLE);
         let key_epoch = Arc::new(AtomicU64::new(0));
-        let lookup =
-            Arc::new(PlatformKeys { db: db.clone(), store: store.clone(), epoch: Arc::clone(&key_epoch) });
+        let lookup = Arc::new(PlatformKeys {
+            db: db.clone(),
+            store: store.clone(),
+            epoch: Arc::clone(&key_epoch),
+            modules: modules.clone(),
+            schema: config.platform_schema.clone(),
+        });
         let resolver = ContextResolver::new(lookup, KeyCache::new(config.key_cache));
         #[cfg(feature = "postgres")]
         let pg_server = {
@@ -301,6 +312,8 @@ impl Platform {
                 router: Router::new(config.max_open_databases),
                 db,
                 store,
+                project_tables,
+                quota_counters,
                 config,
                 modules,
                 resolver,
@@ -487,12 +500,23 @@ impl Platform {
                 .map_err(easbase_schema::Error::from)?;
         }
         if options.database_url.is_some()
-            && (options.isolation != Isolation::Dedicated || self.inner.db.dialect() != Dialect::Postgres)
+            && (options.isolation != Isolation::Dedicated
+                || !matches!(self.inner.db.dialect(), Dialect::Postgres | Dialect::Mysql))
         {
-            return Err(Error::Config("a database URL is only for dedicated projects on PostgreSQL".into()));
+            return Err(Error::Config(
+                "a database URL is only for dedicated projects on PostgreSQL or MySQL".into(),
+            ));
+        }
+        #[cfg(feature = "mysql")]
+        if let Some(url) = &options.database_url
+            && self.inner.db.dialect() == Dialect::Mysql
+        {
+            crate::db::MyConfig::new(url.as_str()).options()?;
         }
         #[cfg(feature = "postgres")]
-        if let Some(url) = &options.database_url {
+        if let Some(url) = &options.database_url
+            && self.inner.db.dialect() == Dialect::Postgres
+        {
             provision::parse_url(url)?;
         }
         #[cfg(feature = "postgres")]
@@ -733,8 +757,10 @@ impl Platform {
         self.inner.db.transaction(&Scope::default(), stmts).await
     }
 
-    /// Deletes a project and everything it holds (its schema and roles, or its database
-    /// file). `confirm_slug` must equal the project's slug.
+    /// Deletes a project and everything it holds (its schema and roles, its database, or
+    /// its database file), and its rows in the platform tables: keys, usage counters,
+    /// request logs, quota counters, and the rows of every module's platform table with a
+    /// `project_id` column. `confirm_slug` must equal the project's slug.
     ///
     /// # Errors
     /// [`Error::Guard`] when the confirmation does not match, [`Error::ProjectNotFound`].
@@ -749,8 +775,16 @@ impl Platform {
         self.commit_with_event(vec![paused], EventKind::ProjectDeleted, id, None).await?;
         self.invalidate_keys(id);
         provision::undo(self, &row).await?;
-        let delete = self.inner.store.delete_project(id.as_str());
-        self.commit_with_event(vec![delete], EventKind::ProjectDeleted, id, None).await?;
+        let store = &self.inner.store;
+        let mut deletes: Vec<_> =
+            self.inner.project_tables.iter().map(|t| store.delete_rows_of(t, id.as_str())).collect();
+        if self.inner.quota_counters {
+            for key in crate::quota::keys_of(id) {
+                deletes.push(store.delete_where(crate::quota::COUNTERS_TABLE, "counter_key", &key));
+            }
+        }
+        deletes.push(store.delete_project(id.as_str()));
+        self.commit_with_event(deletes, EventKind::ProjectDeleted, id, None).await?;
         self.invalidate_keys(id);
         Ok(())
     }
@@ -925,6 +959,10 @@ struct PlatformKeys {
     store: Store,
     /// Bumped by every key invalidation (see [`Events::key_epoch`]).
     epoch: Arc<AtomicU64>,
+    /// The modules, asked for projects' other token keys ([`Module::jwt_keys`]).
+    modules: Vec<Arc<dyn Module>>,
+    /// The schema of the platform tables.
+    schema: Ident,
 }
 
 #[async_trait]
@@ -945,7 +983,11 @@ impl KeyLookup for PlatformKeys {
         let key = store::key_row(row)?;
         let status = row.text("project_status")?;
         let secret = row.text("jwt_secret")?;
-        let verifier = JwtVerifier::new(vec![JwtKey::hs256(secret.as_bytes())?], JwtConfig::default())?;
+        let mut jwt_keys = vec![JwtKey::hs256(secret.as_bytes())?];
+        for m in &self.modules {
+            jwt_keys.extend(m.jwt_keys(&self.db, &self.schema, &key.project_id).await?);
+        }
+        let verifier = JwtVerifier::new(jwt_keys, JwtConfig::default())?;
         let state = ProjectState {
             project: key.project_id.clone(),
             paused: status != "ready",

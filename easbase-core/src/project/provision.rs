@@ -10,6 +10,12 @@
 //!   `CREATE DATABASE` cannot run in a transaction: the administration statements run one
 //!   by one on a connection of the platform's pool (or a connection of their own to
 //!   another server).
+//! - MySQL / MariaDB: a database `p_<id>` (`utf8mb4_bin`, so text compares and is unique
+//!   byte for byte, as on PostgreSQL and SQLite), on the platform's server (shared, and
+//!   dedicated without a URL) or on the server of the project's `database_url`
+//!   (dedicated), reached through a pool of its own. MySQL has no roles per request: the
+//!   REST layer compiles the policies into its statements. The platform's login needs
+//!   `CREATE` and `DROP` on `p_%` databases.
 //! - SQLite: a database file `<data_dir>/<id>.sqlite`, or an in-memory database, whatever
 //!   the isolation.
 
@@ -112,6 +118,11 @@ pub(super) async fn database(platform: &Platform, row: &ProjectRow) -> Result<Op
             Ok(Opened { guard: Some(PoolGuard::new(db.clone(), counter)), db, in_memory: false })
         }
         Dialect::Postgres => Ok(Opened { db: platform.inner.db.clone(), guard: None, in_memory: false }),
+        #[cfg(feature = "mysql")]
+        Dialect::Mysql => {
+            let db = mysql::project_pool(platform, row)?;
+            Ok(Opened { guard: Some(PoolGuard::new(db.clone(), counter)), db, in_memory: false })
+        }
         #[cfg(feature = "sqlite")]
         Dialect::Sqlite => {
             use crate::db::SqliteConfig;
@@ -129,7 +140,8 @@ pub(super) async fn database(platform: &Platform, row: &ProjectRow) -> Result<Op
                 }),
             }
         }
-        other => Err(Error::Config(format!("projects on {other} are not supported yet"))),
+        #[allow(unreachable_patterns)] // with every backend feature on
+        other => Err(Error::Config(format!("projects on {other} need the `{other}` feature"))),
     }
 }
 
@@ -138,6 +150,10 @@ pub(super) async fn database(platform: &Platform, row: &ProjectRow) -> Result<Op
 pub(super) async fn prepare(platform: &Platform, row: &ProjectRow) -> Result<()> {
     let project = &row.project;
     let db = &platform.inner.db;
+    #[cfg(feature = "mysql")]
+    if db.dialect() == Dialect::Mysql {
+        return mysql::create(platform, row).await;
+    }
     if db.dialect() != Dialect::Postgres {
         return Ok(());
     }
@@ -179,6 +195,8 @@ pub(super) async fn undo(platform: &Platform, row: &ProjectRow) -> Result<()> {
             script.extend(drop_roles(platform, &project.id));
             db.execute_script(&script).await
         }
+        #[cfg(feature = "mysql")]
+        Dialect::Mysql => mysql::destroy(platform, row).await,
         _ => {
             if let Some(dir) = &platform.inner.config.data_dir {
                 for suffix in ["sqlite", "sqlite-wal", "sqlite-shm"] {
@@ -380,6 +398,73 @@ mod dedicated {
 #[cfg(feature = "postgres")]
 pub(super) use dedicated::parse_url;
 
+/// Projects' databases on MySQL / MariaDB.
+#[cfg(feature = "mysql")]
+mod mysql {
+    use super::*;
+    use crate::db::MyDb;
+
+    fn platform_db(platform: &Platform) -> Result<&MyDb> {
+        match &platform.inner.db {
+            Db::Mysql(my) => Ok(my),
+            #[allow(unreachable_patterns)]
+            _ => Err(Error::Config("MySQL projects need a MySQL platform".into())),
+        }
+    }
+
+    fn pool_size(platform: &Platform) -> u32 {
+        u32::try_from(platform.inner.config.dedicated_pool_size.max(1)).unwrap_or(u32::MAX)
+    }
+
+    /// A pool to the project's database (no connection until the first use).
+    pub(super) fn project_pool(platform: &Platform, row: &ProjectRow) -> Result<Db> {
+        let name = database_name(&row.project.id);
+        let db = match &row.database_url {
+            Some(url) => MyDb::lazy(url, Some(name.as_str()), pool_size(platform))?,
+            None => platform_db(platform)?.sibling(name.as_str(), pool_size(platform)),
+        };
+        Ok(Db::Mysql(db))
+    }
+
+    /// Where `CREATE DATABASE` and `DROP DATABASE` run: the platform's pool, or a pool
+    /// of its own (closed after use) to the project's server.
+    struct Admin {
+        db: MyDb,
+        own: bool,
+    }
+
+    impl Admin {
+        fn of(platform: &Platform, row: &ProjectRow) -> Result<Admin> {
+            Ok(match &row.database_url {
+                Some(url) => Admin { db: MyDb::lazy(url, None, 1)?, own: true },
+                None => Admin { db: platform_db(platform)?.clone(), own: false },
+            })
+        }
+
+        async fn run(self, sql: String) -> Result<()> {
+            let done = self.db.execute_script(&[sql]).await;
+            if self.own {
+                self.db.pool().close().await;
+            }
+            done
+        }
+    }
+
+    /// Creates the project's database (idempotent).
+    pub(super) async fn create(platform: &Platform, row: &ProjectRow) -> Result<()> {
+        let name = quote_ident(Dialect::Mysql, database_name(&row.project.id).as_str());
+        Admin::of(platform, row)?
+            .run(format!("CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+            .await
+    }
+
+    /// Drops the project's database (idempotent).
+    pub(super) async fn destroy(platform: &Platform, row: &ProjectRow) -> Result<()> {
+        let name = quote_ident(Dialect::Mysql, database_name(&row.project.id).as_str());
+        Admin::of(platform, row)?.run(format!("DROP DATABASE IF EXISTS {name}")).await
+    }
+}
+
 /// The schema last applied to a project, from its migration history.
 pub(super) async fn current_schema(pdb: &ProjectDb) -> Result<Option<ValidSchema>> {
     let table = match pdb.pg_schema() {
@@ -398,7 +483,11 @@ pub(super) async fn current_schema(pdb: &ProjectDb) -> Result<Option<ValidSchema
                 easbase_schema::migrate::HISTORY_TABLE.into(),
             ]),
         ),
-        _ => Stmt::new(
+        Dialect::Mysql => Stmt::new(
+            "select count(*) from information_schema.tables where table_schema = database() and table_name = ?",
+            sea_query::Values(vec![easbase_schema::migrate::HISTORY_TABLE.into()]),
+        ),
+        Dialect::Sqlite => Stmt::new(
             "select count(*) from sqlite_master where type = 'table' and name = ?",
             sea_query::Values(vec![easbase_schema::migrate::HISTORY_TABLE.into()]),
         ),

@@ -10,6 +10,8 @@
 //!   [`ProjectDb`] clone of it is alive any more (a request in flight keeps its pool until
 //!   it is done), so the open pools are bounded by `max_open_databases` plus the handles
 //!   held by requests in flight. It reopens on demand.
+//! - MySQL / MariaDB: a pool of its own to the project's database, closed like a
+//!   dedicated PostgreSQL pool.
 //! - SQLite: a database file (closed like a dedicated pool) or an in-memory database,
 //!   never closed (closing would lose it).
 //!
@@ -48,6 +50,15 @@ impl Drop for PoolGuard {
             // `get` fails from now on for a `Db` clone kept beyond its `ProjectDb`.
             #[cfg(feature = "postgres")]
             Db::Postgres(pg) => pg.pool().close(),
+            // sqlx closes a pool asynchronously: on the runtime, if there is one (else the
+            // connections close when the last clone of the pool is dropped).
+            #[cfg(feature = "mysql")]
+            Db::Mysql(my) => {
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    let pool = my.pool().clone();
+                    runtime.spawn(async move { pool.close().await });
+                }
+            }
             #[allow(unreachable_patterns)]
             _ => {}
         }

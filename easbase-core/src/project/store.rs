@@ -48,6 +48,19 @@ pub(crate) const PLATFORM_SCHEMA: &str = r#"{ "tables": [
     "indexes": [ { "columns": ["project_id"] } ] }
 ] }"#;
 
+/// The platform tables that hold rows of a project by its id, besides `projects` and
+/// `api_keys` (whose rows go by cascade): every table with a `project_id` column (usage,
+/// logs, modules' tables).
+pub(crate) fn tables_keyed_by_project(schema: &Schema) -> Vec<String> {
+    schema
+        .tables
+        .iter()
+        .filter(|t| !matches!(t.name.as_str(), "projects" | "api_keys"))
+        .filter(|t| t.columns.iter().any(|c| c.name == "project_id"))
+        .map(|t| t.name.clone())
+        .collect()
+}
+
 /// The platform tables, merged with the modules' platform tables.
 pub(crate) fn platform_schema(extra: impl IntoIterator<Item = Schema>) -> Result<Schema> {
     let mut schema = Schema::from_json(PLATFORM_SCHEMA)?;
@@ -211,6 +224,18 @@ impl Store {
     pub(crate) fn delete_project(&self, id: &str) -> Stmt {
         let mut q = Query::delete();
         q.from_table(self.table("projects")).and_where(Expr::col(Alias::new("id")).eq(id));
+        self.stmt(&q)
+    }
+
+    /// Deletes the rows of a project from a platform table with a `project_id` column.
+    pub(crate) fn delete_rows_of(&self, table: &str, project: &str) -> Stmt {
+        self.delete_where(table, "project_id", project)
+    }
+
+    /// Deletes the rows of a platform table whose `column` equals `value`.
+    pub(crate) fn delete_where(&self, table: &str, column: &str, value: &str) -> Stmt {
+        let mut q = Query::delete();
+        q.from_table(self.table(table)).and_where(Expr::col(Alias::new(column)).eq(value));
         self.stmt(&q)
     }
 

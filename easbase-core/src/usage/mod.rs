@@ -118,6 +118,25 @@ impl PlatformTables {
     pub(crate) fn stmt(&self, q: &impl BuildStmt) -> Stmt {
         q.build_for(self.db.dialect())
     }
+
+    /// In an insert-or-update, `table.column` plus the value the insert proposed:
+    /// `excluded.column` (PostgreSQL, SQLite) or `VALUES(column)` (MySQL).
+    pub(crate) fn add_proposed(&self, table: &str, column: &str) -> Expr {
+        let current = Expr::col((Alias::new(table), Alias::new(column)));
+        match self.db.dialect() {
+            Dialect::Mysql => current.add(Expr::cust(format!(
+                "VALUES({})",
+                easbase_schema::ddl::quote_ident(Dialect::Mysql, column)
+            ))),
+            _ => current.add(Expr::col((Alias::new("excluded"), Alias::new(column)))),
+        }
+    }
+
+    /// `CAST(expr AS <64-bit integer>)`: `bigint`, or `signed` on MySQL.
+    pub(crate) fn cast_i64(&self, expr: Expr) -> Expr {
+        let ty = if self.db.dialect() == Dialect::Mysql { "signed" } else { "bigint" };
+        expr.cast_as(Alias::new(ty))
+    }
 }
 
 // ---- stats ----------------------------------------------------------------------------------
@@ -489,11 +508,7 @@ impl UsageState {
         }
         q.on_conflict(
             OnConflict::columns(["project_id", "bucket", "metric", "label"].map(Alias::new))
-                .value(
-                    Alias::new("value"),
-                    Expr::col((Alias::new(USAGE_TABLE), Alias::new("value")))
-                        .add(Expr::col((Alias::new("excluded"), Alias::new("value")))),
-                )
+                .value(Alias::new("value"), tables.add_proposed(USAGE_TABLE, "value"))
                 .to_owned(),
         );
         tables.stmt(&q)
@@ -609,8 +624,8 @@ fn bucket_range(from: i64, to: i64) -> (i64, i64) {
     (ceil_div(from, 60), ceil_div(to, 60))
 }
 
-fn sum_value() -> Expr {
-    Expr::expr(Func::sum(Expr::col(Alias::new("value")))).cast_as(Alias::new("bigint"))
+fn sum_value(tables: &PlatformTables) -> Expr {
+    tables.cast_i64(Expr::expr(Func::sum(Expr::col(Alias::new("value")))))
 }
 
 fn corrupt(what: &str) -> Error {
@@ -638,10 +653,14 @@ pub async fn series(
     // The step is one of three fixed numbers, written into the SQL so that the grouped
     // expression is the same text in SELECT, GROUP BY and ORDER BY.
     let width = Expr::cust(step.minutes().to_string());
-    let period = Expr::col(Alias::new("bucket")).div(width.clone()).mul(width);
+    let period = match tables.db.dialect() {
+        // `/` divides exactly in MySQL; `DIV` truncates as `/` does on integers elsewhere.
+        Dialect::Mysql => Expr::cust(format!("(`bucket` DIV {0}) * {0}", step.minutes())),
+        _ => Expr::col(Alias::new("bucket")).div(width.clone()).mul(width),
+    };
     let mut q = Query::select();
     q.expr_as(period.clone(), Alias::new("period"))
-        .expr_as(sum_value(), Alias::new("total"))
+        .expr_as(sum_value(tables), Alias::new("total"))
         .from(tables.table(USAGE_TABLE))
         .and_where(Expr::col(Alias::new("project_id")).eq(project.as_str()))
         .and_where(Expr::col(Alias::new("metric")).eq(metric.as_str()))
@@ -677,7 +696,7 @@ pub async fn totals(
     let mut q = Query::select();
     q.column(Alias::new("metric"))
         .column(Alias::new("label"))
-        .expr_as(sum_value(), Alias::new("total"))
+        .expr_as(sum_value(tables), Alias::new("total"))
         .from(tables.table(USAGE_TABLE))
         .and_where(Expr::col(Alias::new("project_id")).eq(project.as_str()))
         .and_where(Expr::col(Alias::new("bucket")).gte(lo))

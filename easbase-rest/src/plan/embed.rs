@@ -1,13 +1,17 @@
-//! Embedded resources, one level deep: `select=id,reviews(stars)` (one-to-many, an
-//! array), `select=id,product:products(name)` (many-to-one, an object or null) and
-//! `select=id,tags(label)` (many-to-many through a junction table whose primary key holds
-//! both foreign keys), resolved through the schema's foreign keys; `!hint` picks a foreign key by its name or
-//! its column, `!inner` drops parents without a match.
+//! Embedded resources, to any depth the parser allowed (`RequestLimits::max_embed_depth`):
+//! `select=id,reviews(stars)` (one-to-many, an array), `select=id,product:products(name)`
+//! (many-to-one, an object or null), `select=id,tags(label)` (many-to-many through a
+//! junction table whose primary key holds both foreign keys) and
+//! `select=id,...products(name)` (a to-one spread: its keys merged into the parent),
+//! resolved through the schema's foreign keys; `!hint` picks a foreign key by its name or
+//! its column, `!inner` drops parents without a match. Filters, orders and windows on an
+//! embed are found by their path of keys (`reviews.products.name=eq.x`).
 
 use easbase_schema::{ColumnName, TableDef, TableName};
 
 use crate::error::RestError;
-use crate::plan::{Condition, OrderItem, Output, column, not_supported};
+use crate::plan::select::output;
+use crate::plan::{Condition, OrderItem, Output};
 use crate::request::{JoinType, SelectItem};
 use crate::schema_cache::SchemaSnapshot;
 
@@ -37,6 +41,25 @@ pub struct Embed {
     pub offset: u64,
     /// Many-to-many: the junction table the two are related through (`join` is empty).
     pub via: Option<Junction>,
+    /// `...relation(…)`: a to-one embed whose keys are merged into the parent object.
+    pub spread: bool,
+    /// Embedded resources of this one.
+    pub embeds: Vec<Embed>,
+}
+
+impl Embed {
+    /// The embed at `path` (keys from this level down) among `embeds`.
+    ///
+    /// # Errors
+    /// 400 `PGRST108` naming the first key that is not embedded.
+    pub(crate) fn find_mut<'e>(embeds: &'e mut [Embed], path: &[String]) -> Result<&'e mut Embed, RestError> {
+        let (first, rest) = path.split_first().ok_or(RestError::Internal)?;
+        let e = embeds
+            .iter_mut()
+            .find(|e| &e.key == first)
+            .ok_or_else(|| RestError::NotEmbedded { name: first.clone() })?;
+        if rest.is_empty() { Ok(e) } else { Embed::find_mut(&mut e.embeds, rest) }
+    }
 }
 
 /// A junction table of a many-to-many embed: it has foreign keys to both tables, whose
@@ -68,19 +91,21 @@ fn fk_names(fk: &easbase_schema::ForeignKeyDef) -> Vec<&str> {
     names
 }
 
-/// Resolves `select=` relation items of the root.
-pub(super) fn embeds(
+/// Resolves the relation items (`rel(…)`, `...rel(…)`) of one level of `select=`, and
+/// theirs below them.
+pub(crate) fn embeds(
     items: &[SelectItem],
     parent: &TableDef,
     snapshot: &SchemaSnapshot,
 ) -> Result<Vec<Embed>, RestError> {
     let mut out = Vec::new();
     for item in items {
-        let SelectItem::Relation { name, alias, hint, join, children } = item else {
-            if matches!(item, SelectItem::Spread { .. }) {
-                return Err(not_supported("spread embedding (...)"));
+        let (name, alias, hint, join, children, spread) = match item {
+            SelectItem::Relation { name, alias, hint, join, children } => {
+                (name, alias.as_ref(), hint, join, children, false)
             }
-            continue;
+            SelectItem::Spread { name, hint, join, children } => (name, None, hint, join, children, true),
+            SelectItem::Star | SelectItem::Field { .. } => continue,
         };
         let not_found =
             || RestError::NoRelationship { parent: parent.name.as_str().to_owned(), child: name.clone() };
@@ -142,34 +167,22 @@ pub(super) fn embeds(
                 });
             }
         };
+        if spread && !to_one {
+            return Err(RestError::SpreadNotToOne {
+                parent: parent.name.as_str().to_owned(),
+                child: name.clone(),
+            });
+        }
         let mut outputs = Vec::new();
         for c in children {
             match c {
-                SelectItem::Star => outputs.extend(
-                    child
-                        .columns
-                        .iter()
-                        .map(|c| Output { column: c.name.clone(), key: c.name.as_str().to_owned() }),
-                ),
-                SelectItem::Field { field, alias, cast: None, aggregate: None, aggregate_cast: None }
-                    if field.json_path.is_empty() =>
-                {
-                    let def = column(child, &field.name)?;
-                    outputs.push(Output {
-                        column: def.name.clone(),
-                        key: alias.clone().unwrap_or_else(|| field.name.clone()),
-                    });
-                }
-                SelectItem::Field { .. } => {
-                    return Err(not_supported("JSON paths, casts and aggregates in embedded resources"));
-                }
-                SelectItem::Relation { .. } | SelectItem::Spread { .. } => {
-                    return Err(not_supported("nested embedding"));
-                }
+                SelectItem::Star => outputs.extend(child.columns.iter().map(|c| Output::column(&c.name))),
+                SelectItem::Field { .. } => outputs.push(output(child, c)?),
+                SelectItem::Relation { .. } | SelectItem::Spread { .. } => {}
             }
         }
         out.push(Embed {
-            key: alias.clone().unwrap_or_else(|| name.clone()),
+            key: alias.cloned().unwrap_or_else(|| name.clone()),
             table: child.name.clone(),
             outputs,
             to_one,
@@ -180,6 +193,8 @@ pub(super) fn embeds(
             limit: None,
             offset: 0,
             via,
+            spread,
+            embeds: embeds(children, child, snapshot)?,
         });
     }
     Ok(out)

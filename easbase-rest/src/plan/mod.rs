@@ -12,6 +12,7 @@
 mod embed;
 mod mutate;
 mod read;
+mod select;
 mod value;
 
 use std::sync::Arc;
@@ -19,12 +20,13 @@ use std::sync::Arc;
 use easbase_schema::{ColumnName, TableDef, TableName};
 
 pub use self::embed::{Embed, Junction};
+pub use self::select::{Cast, Output};
 pub use self::value::Value;
 
 use crate::error::RestError;
 use crate::request::{
-    Action, ApiRequest, Field, IsValue, LogicOperator, LogicTree, MediaType, OpExpr, Operation, Operator,
-    Quantifier, Representation, SelectItem, Target,
+    Action, ApiRequest, Field, IsValue, JsonStep, LogicOperator, LogicTree, MediaType, OpExpr, Operation,
+    Operator, Quantifier, Representation, SelectItem, Target,
 };
 use crate::schema_cache::SchemaSnapshot;
 
@@ -83,15 +85,6 @@ pub enum CrudPlan {
     Delete(DeletePlan),
 }
 
-/// A column of the answer: which column, under which key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Output {
-    /// The column.
-    pub column: ColumnName,
-    /// Its key in the JSON object (`alias:` or the column's name).
-    pub key: String,
-}
-
 /// A boolean condition over validated columns.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
@@ -101,10 +94,12 @@ pub enum Condition {
     Or(Vec<Condition>),
     /// Negation.
     Not(Box<Condition>),
-    /// A test on one column.
+    /// A test on one column (or a JSON path into it).
     Test {
         /// The column.
         column: ColumnName,
+        /// `->` / `->>` steps into a json / jsonb column (empty: the column itself).
+        json_path: Vec<JsonStep>,
         /// The test.
         test: Test,
     },
@@ -128,6 +123,47 @@ pub enum Test {
     Is(IsValue),
     /// `isdistinct.value`: `IS DISTINCT FROM` (NULL-safe inequality).
     IsDistinct(Value),
+    /// `match` / `imatch`: a POSIX regular expression (`~`, `~*`).
+    Regex {
+        /// The pattern (at most [`MAX_PATTERN_BYTES`]).
+        pattern: String,
+        /// `imatch`.
+        case_insensitive: bool,
+    },
+    /// `cs`, `cd`, `ov`: containment and overlap of JSON values (`cs`, `cd`) or arrays;
+    /// the value is JSON text or an array literal.
+    Contains(Containment, Value),
+    /// `fts`, `plfts`, `phfts`, `wfts`: full-text search (PostgreSQL).
+    Fts {
+        /// Which `to_tsquery` flavour.
+        op: crate::request::FtsOperator,
+        /// The text-search configuration (`fts(english)`), else the database's default.
+        language: Option<String>,
+        /// The query text.
+        query: String,
+    },
+}
+
+/// `cs` / `cd` / `ov`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Containment {
+    /// `cs`: `@>`.
+    Contains,
+    /// `cd`: `<@`.
+    ContainedIn,
+    /// `ov`: `&&` (arrays only).
+    Overlaps,
+}
+
+impl Containment {
+    /// PostgreSQL's operator.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Containment::Contains => "@>",
+            Containment::ContainedIn => "<@",
+            Containment::Overlaps => "&&",
+        }
+    }
 }
 
 /// Comparison operators.
@@ -151,8 +187,13 @@ pub enum CmpOp {
 /// default (last ascending, first descending), so every engine gives the same order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderItem {
+    /// `order=rel(column)`: the to-one embed (an index into the same level's embeds)
+    /// whose column orders the rows; `None`: a column of the table itself.
+    pub embed: Option<usize>,
     /// The column.
     pub column: ColumnName,
+    /// `->` / `->>` steps into a json / jsonb column.
+    pub json_path: Vec<JsonStep>,
     /// Descending.
     pub desc: bool,
     /// Nulls first.
@@ -174,7 +215,7 @@ pub struct ReadPlan {
     pub limit: Option<u64>,
     /// `Prefer: count=exact` (`planned` and `estimated` are counted exactly too).
     pub count: bool,
-    /// Embedded resources, one level deep.
+    /// Embedded resources (each with its own below it).
     pub embeds: Vec<Embed>,
 }
 
@@ -192,6 +233,8 @@ pub struct InsertPlan {
     pub conflict: Option<Conflict>,
     /// The columns to answer with (`return=representation`), else `None`.
     pub returning: Option<Vec<Output>>,
+    /// Embedded resources of the answer (`return=representation` with `select=rel(…)`).
+    pub embeds: Vec<Embed>,
     /// PUT: one row by key (answered 200 / 204 rather than 201).
     pub put: bool,
     /// `return=headers-only` on one object: `returning` is the primary key, answered as
@@ -217,6 +260,8 @@ pub struct UpdatePlan {
     pub filter: Condition,
     /// The columns to answer with, else `None`.
     pub returning: Option<Vec<Output>>,
+    /// Embedded resources of the answer.
+    pub embeds: Vec<Embed>,
 }
 
 /// A delete.
@@ -226,6 +271,8 @@ pub struct DeletePlan {
     pub filter: Condition,
     /// The columns to answer with, else `None`.
     pub returning: Option<Vec<Output>>,
+    /// Embedded resources of the answer.
+    pub embeds: Vec<Embed>,
 }
 
 /// Checks `req` against `snapshot`.
@@ -258,50 +305,72 @@ pub fn action_plan(
         return Err(not_supported("limit/offset on PATCH and DELETE"));
     }
     let table = snapshot.table(name).ok_or_else(|| RestError::TableNotFound { table: name.clone() })?;
-    let is_read = matches!(req.action, Action::Read { .. });
-    let mut filter = filters(req, table, is_read)?;
+    let mut filter = filters(req, table)?;
     if let Some(key) = key {
         let [pk] = table.primary_key.as_slice() else {
             return Err(RestError::NoSingleKey { table: name.clone() });
         };
         let def = table.column(pk.as_str()).unwrap_or_else(|| unreachable!("validated schema"));
         let value = Value::from_filter_text(&key.0, def)?;
-        filter.push(Condition::Test { column: pk.clone(), test: Test::Cmp(CmpOp::Eq, value) });
+        filter.push(Condition::Test {
+            column: pk.clone(),
+            json_path: Vec::new(),
+            test: Test::Cmp(CmpOp::Eq, value),
+        });
     }
     let filter = Condition::And(filter);
-    let returning = |outputs: Vec<Output>| {
-        (req.preferences.representation == Some(Representation::Full)).then_some(outputs)
+    // The answer of a write: its columns and embeds (`return=representation`).
+    let answer = || -> Result<(Option<Vec<Output>>, Vec<Embed>), RestError> {
+        if req.preferences.representation != Some(Representation::Full) {
+            return Ok((None, Vec::new()));
+        }
+        let mut embeds = embed::embeds(&req.query.select, table, snapshot)?;
+        if has_inner(&embeds) {
+            return Err(not_supported("!inner in the answer of a write"));
+        }
+        read::embed_params(req, snapshot, &mut embeds)?;
+        Ok((Some(columns_of(req, table)?), embeds))
     };
+    if !matches!(req.action, Action::Read { .. })
+        && req.preferences.representation != Some(Representation::Full)
+    {
+        // Without an answer, embedded filters have nothing to apply to: still check them.
+        let mut embeds = embed::embeds(&req.query.select, table, snapshot)?;
+        read::embed_params(req, snapshot, &mut embeds)?;
+    }
     let crud = match req.action {
         Action::Read { .. } => CrudPlan::Read(read::plan(req, table, snapshot, filter, config)?),
         Action::Create => {
             if key.is_some() {
                 return Err(not_supported("POST on /{table}/{key}"));
             }
-            let mut plan = mutate::insert(req, table, returning(outputs(req, table)?))?;
+            let (returning, embeds) = answer()?;
+            let mut plan = mutate::insert(req, table, returning)?;
+            plan.embeds = embeds;
             if req.preferences.representation == Some(Representation::HeadersOnly)
                 && matches!(req.payload, Some(crate::request::Payload::Object(_)))
                 && !table.primary_key.is_empty()
             {
-                plan.returning = Some(
-                    table
-                        .primary_key
-                        .iter()
-                        .map(|c| Output { column: c.clone(), key: c.as_str().to_owned() })
-                        .collect(),
-                );
+                plan.returning = Some(table.primary_key.iter().map(Output::column).collect());
                 plan.location = true;
             }
             CrudPlan::Insert(plan)
         }
         Action::Update => {
-            CrudPlan::Update(mutate::update(req, table, filter, config, returning(outputs(req, table)?))?)
+            let (returning, embeds) = answer()?;
+            let mut plan = mutate::update(req, table, filter, config, returning)?;
+            plan.embeds = embeds;
+            CrudPlan::Update(plan)
         }
         Action::Delete => {
-            CrudPlan::Delete(mutate::delete(table, filter, config, returning(outputs(req, table)?))?)
+            let (returning, embeds) = answer()?;
+            CrudPlan::Delete(mutate::delete(table, filter, config, returning, embeds)?)
         }
         Action::Upsert => {
-            CrudPlan::Insert(mutate::put(req, table, &filter, returning(outputs(req, table)?))?)
+            let (returning, embeds) = answer()?;
+            let mut plan = mutate::put(req, table, &filter, returning)?;
+            plan.embeds = embeds;
+            CrudPlan::Insert(plan)
         }
         Action::Call { .. } => return Err(not_supported("calling functions (/rpc)")),
         Action::Info => return Err(not_supported("OPTIONS")),
@@ -313,6 +382,10 @@ pub fn action_plan(
         accept: req.accept,
         headers_only: matches!(req.action, Action::Read { headers_only: true }),
     })
+}
+
+fn has_inner(embeds: &[Embed]) -> bool {
+    embeds.iter().any(|e| e.inner || has_inner(&e.embeds))
 }
 
 pub(crate) fn not_supported(what: impl Into<String>) -> RestError {
@@ -330,47 +403,14 @@ pub(crate) fn column<'t>(
     })
 }
 
-fn plain_field<'t>(table: &'t TableDef, field: &Field) -> Result<&'t easbase_schema::ColumnDef, RestError> {
-    let def = column(table, &field.name)?;
-    if !field.json_path.is_empty() {
-        return Err(not_supported("JSON paths (->, ->>)"));
-    }
-    Ok(def)
-}
-
-/// `select=` → the answer's columns (`*` = every column in table order); embedded
-/// resources are refused (writes) — reads resolve them in `embed.rs`.
-pub(crate) fn outputs(req: &ApiRequest, table: &TableDef) -> Result<Vec<Output>, RestError> {
-    if req.query.select.iter().any(|i| matches!(i, SelectItem::Relation { .. } | SelectItem::Spread { .. })) {
-        return Err(not_supported("embedding in the answer of a write"));
-    }
-    columns_of(req, table)
-}
-
-/// The plain columns of `select=`, relations left out.
+/// The plain columns of `select=` (`*` = every column in table order), relations left
+/// out (`embed.rs` resolves them).
 pub(crate) fn columns_of(req: &ApiRequest, table: &TableDef) -> Result<Vec<Output>, RestError> {
     let mut out = Vec::new();
     for item in &req.query.select {
         match item {
-            SelectItem::Star => out.extend(
-                table
-                    .columns
-                    .iter()
-                    .map(|c| Output { column: c.name.clone(), key: c.name.as_str().to_owned() }),
-            ),
-            SelectItem::Field { field, alias, cast, aggregate, aggregate_cast } => {
-                let def = plain_field(table, field)?;
-                if cast.is_some() || aggregate_cast.is_some() {
-                    return Err(not_supported("casts in select (::type)"));
-                }
-                if aggregate.is_some() {
-                    return Err(not_supported("aggregates in select"));
-                }
-                out.push(Output {
-                    column: def.name.clone(),
-                    key: alias.clone().unwrap_or_else(|| field.name.clone()),
-                });
-            }
+            SelectItem::Star => out.extend(table.columns.iter().map(|c| Output::column(&c.name))),
+            SelectItem::Field { .. } => out.push(select::output(table, item)?),
             SelectItem::Relation { .. } | SelectItem::Spread { .. } => {}
         }
     }
@@ -378,22 +418,14 @@ pub(crate) fn columns_of(req: &ApiRequest, table: &TableDef) -> Result<Vec<Outpu
 }
 
 /// The query string's root filters and logic trees.
-/// (Filters on embedded resources are left to the read plan, which knows the embeds.)
-fn filters(req: &ApiRequest, table: &TableDef, is_read: bool) -> Result<Vec<Condition>, RestError> {
+/// (Filters on embedded resources are left to `read::embed_params`, which knows the embeds.)
+fn filters(req: &ApiRequest, table: &TableDef) -> Result<Vec<Condition>, RestError> {
     let mut out = Vec::new();
-    for f in &req.query.filters {
-        match (f.path.is_empty(), is_read) {
-            (true, _) => out.push(test(table, &f.field, &f.expr)?),
-            (false, true) => {}
-            (false, false) => return Err(not_supported("filtering embedded resources of a write")),
-        }
+    for f in req.query.filters.iter().filter(|f| f.path.is_empty()) {
+        out.push(test(table, &f.field, &f.expr)?);
     }
-    for logic in &req.query.logic {
-        match (logic.path.is_empty(), is_read) {
-            (true, _) => out.push(tree(table, &logic.tree)?),
-            (false, true) => {}
-            (false, false) => return Err(not_supported("filtering embedded resources of a write")),
-        }
+    for logic in req.query.logic.iter().filter(|l| l.path.is_empty()) {
+        out.push(tree(table, &logic.tree)?);
     }
     Ok(out)
 }
@@ -413,18 +445,21 @@ pub(crate) fn tree(table: &TableDef, node: &LogicTree) -> Result<Condition, Rest
 }
 
 pub(crate) fn test(table: &TableDef, field: &Field, expr: &OpExpr) -> Result<Condition, RestError> {
-    let def = plain_field(table, field)?;
-    let parse = |v: &str| Value::from_filter_text(v, def);
-    let leaf = |test: Test| Condition::Test { column: def.name.clone(), test };
+    let def = column(table, &field.name)?;
+    select::check_json_path(def, &field.json_path)?;
+    let operand = Operand::of(def, &field.json_path);
+    let parse = |v: &str| operand.value(v);
+    let leaf =
+        |test: Test| Condition::Test { column: def.name.clone(), json_path: field.json_path.clone(), test };
     let cond = match &expr.operation {
-        Operation::Op { op, quantifier: None, value } => leaf(binary(def, *op, Some(value))?),
+        Operation::Op { op, quantifier: None, value } => leaf(binary(&operand, *op, Some(value))?),
         Operation::Op { op, quantifier: Some(q), value } => {
             // `eq(any).{a,b}`: one test per element, joined by OR (any) or AND (all).
             let elements = crate::request::parse_array_literal(value)
                 .map_err(|_| RestError::InvalidValue { ty: format!("{}[]", def.ty), value: value.clone() })?;
             let tests = elements
                 .iter()
-                .map(|e| binary(def, *op, e.as_deref()).map(leaf))
+                .map(|e| binary(&operand, *op, e.as_deref()).map(leaf))
                 .collect::<Result<Vec<_>, _>>()?;
             match q {
                 Quantifier::Any => Condition::Or(tests),
@@ -434,46 +469,157 @@ pub(crate) fn test(table: &TableDef, field: &Field, expr: &OpExpr) -> Result<Con
         Operation::In(values) => leaf(Test::In(values.iter().map(|v| parse(v)).collect::<Result<_, _>>()?)),
         Operation::Is(v) => leaf(Test::Is(*v)),
         Operation::IsDistinct(v) => leaf(Test::IsDistinct(parse(v)?)),
-        Operation::Fts { .. } => return Err(not_supported("full-text search operators")),
+        Operation::Fts { op, language, value } => {
+            if !operand.is_text() {
+                return Err(RestError::Database {
+                    status: http::StatusCode::NOT_FOUND,
+                    code: "42883".to_owned(),
+                    message: format!("function to_tsvector({}) does not exist", operand.type_name()),
+                });
+            }
+            leaf(Test::Fts { op: *op, language: language.clone(), query: value.clone() })
+        }
     };
     Ok(if expr.negated { Condition::Not(Box::new(cond)) } else { cond })
 }
 
+/// What a filter tests: a column, or a JSON path into one (`->>`: text, `->`: JSON).
+enum Operand<'t> {
+    Column(&'t easbase_schema::ColumnDef),
+    JsonText,
+    Json,
+}
+
+impl<'t> Operand<'t> {
+    fn of(def: &'t easbase_schema::ColumnDef, path: &[JsonStep]) -> Operand<'t> {
+        match path.last() {
+            None => Operand::Column(def),
+            Some(step) if step.arrow == crate::request::JsonArrow::Text => Operand::JsonText,
+            Some(_) => Operand::Json,
+        }
+    }
+
+    fn value(&self, text: &str) -> Result<Value, RestError> {
+        match self {
+            Operand::Column(def) => Value::from_filter_text(text, def),
+            Operand::JsonText => Ok(Value::Text(text.to_owned())),
+            Operand::Json => serde_json::from_str::<serde_json::Value>(text)
+                .map(|v| Value::Json(v.to_string()))
+                .map_err(|_| RestError::InvalidValue { ty: "json".to_owned(), value: text.to_owned() }),
+        }
+    }
+
+    fn is_text(&self) -> bool {
+        match self {
+            Operand::Column(def) => {
+                matches!(def.ty, easbase_schema::ColumnType::Text | easbase_schema::ColumnType::Varchar(_))
+            }
+            Operand::JsonText => true,
+            Operand::Json => false,
+        }
+    }
+
+    fn type_name(&self) -> String {
+        match self {
+            Operand::Column(def) => def.ty.to_string(),
+            Operand::JsonText => "text".to_owned(),
+            Operand::Json => "jsonb".to_owned(),
+        }
+    }
+}
+
 /// One binary operator test; `value` `None` is an array element `NULL`.
-fn binary(def: &easbase_schema::ColumnDef, op: Operator, value: Option<&str>) -> Result<Test, RestError> {
-    let parsed = || value.map_or(Ok(Value::Null), |v| Value::from_filter_text(v, def));
+fn binary(operand: &Operand<'_>, op: Operator, value: Option<&str>) -> Result<Test, RestError> {
+    let parsed = || value.map_or(Ok(Value::Null), |v| operand.value(v));
+    // PostgreSQL has no such operator for the operand's type: refuse it the same way on
+    // every engine (PostgREST passes PostgreSQL's 42883 through as 404).
+    let no_operator = |symbol: &str| RestError::Database {
+        status: http::StatusCode::NOT_FOUND,
+        code: "42883".to_owned(),
+        message: format!("operator does not exist: {} {symbol} unknown", operand.type_name()),
+    };
     Ok(match op {
         Operator::Eq => Test::Cmp(CmpOp::Eq, parsed()?),
         Operator::Neq => Test::Cmp(CmpOp::Neq, parsed()?),
+        Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte if matches!(operand, Operand::Json) => {
+            // jsonb orders differently from SQLite's JSON text: compare `->>` text instead.
+            return Err(not_supported(format!("{} on a JSON value (->); compare text (->>)", op.as_str())));
+        }
         Operator::Gt => Test::Cmp(CmpOp::Gt, parsed()?),
         Operator::Gte => Test::Cmp(CmpOp::Gte, parsed()?),
         Operator::Lt => Test::Cmp(CmpOp::Lt, parsed()?),
         Operator::Lte => Test::Cmp(CmpOp::Lte, parsed()?),
-        Operator::Like | Operator::ILike
-            if !matches!(
-                def.ty,
-                easbase_schema::ColumnType::Text | easbase_schema::ColumnType::Varchar(_)
-            ) =>
-        {
-            // PostgreSQL has no LIKE for other types; refuse it the same way on every
-            // engine (PostgREST passes PostgreSQL's 42883 through as 404).
-            return Err(RestError::Database {
-                status: http::StatusCode::NOT_FOUND,
-                code: "42883".to_owned(),
-                message: format!(
-                    "operator does not exist: {} {} unknown",
-                    def.ty,
-                    if op == Operator::Like { "~~" } else { "~~*" }
-                ),
-            });
+        Operator::Like | Operator::ILike if !operand.is_text() => {
+            return Err(no_operator(if op == Operator::Like { "~~" } else { "~~*" }));
         }
         Operator::Like | Operator::ILike => match value {
             Some(v) => Test::Like { pattern: v.replace('*', "%"), case_insensitive: op == Operator::ILike },
             None => Test::Cmp(CmpOp::Eq, Value::Null),
         },
-        other => return Err(not_supported(format!("operator {}", other.as_str()))),
+        Operator::Match | Operator::IMatch if !operand.is_text() => {
+            return Err(no_operator(if op == Operator::Match { "~" } else { "~*" }));
+        }
+        Operator::Match | Operator::IMatch => match value {
+            Some(v) if v.len() > MAX_PATTERN_BYTES => {
+                return Err(crate::request::exceeded(
+                    "max_pattern_bytes",
+                    format!("A pattern of {} bytes", v.len()),
+                    MAX_PATTERN_BYTES,
+                ));
+            }
+            Some(v) => Test::Regex { pattern: v.to_owned(), case_insensitive: op == Operator::IMatch },
+            None => Test::Cmp(CmpOp::Eq, Value::Null),
+        },
+        Operator::Contains | Operator::ContainedIn | Operator::Overlap => {
+            let contain = match op {
+                Operator::Contains => Containment::Contains,
+                Operator::ContainedIn => Containment::ContainedIn,
+                _ => Containment::Overlaps,
+            };
+            let text = value.unwrap_or("");
+            match operand {
+                Operand::Column(def) => match &def.ty {
+                    easbase_schema::ColumnType::Json | easbase_schema::ColumnType::Jsonb
+                        if contain != Containment::Overlaps =>
+                    {
+                        Test::Contains(contain, operand.value(text)?)
+                    }
+                    easbase_schema::ColumnType::Array(_) => {
+                        crate::request::parse_array_literal(text).map_err(|_| RestError::InvalidValue {
+                            ty: def.ty.to_string(),
+                            value: text.to_owned(),
+                        })?;
+                        Test::Contains(contain, Value::Text(text.to_owned()))
+                    }
+                    _ => return Err(no_operator(contain.symbol())),
+                },
+                Operand::Json if contain != Containment::Overlaps => {
+                    Test::Contains(contain, operand.value(text)?)
+                }
+                _ => return Err(no_operator(contain.symbol())),
+            }
+        }
+        Operator::StrictlyLeft
+        | Operator::StrictlyRight
+        | Operator::NotExtendsRight
+        | Operator::NotExtendsLeft
+        | Operator::Adjacent => {
+            // Range operators: no column of a schema is a range type.
+            let symbol = match op {
+                Operator::StrictlyLeft => "<<",
+                Operator::StrictlyRight => ">>",
+                Operator::NotExtendsRight => "&<",
+                Operator::NotExtendsLeft => "&>",
+                _ => "-|-",
+            };
+            return Err(no_operator(symbol));
+        }
     })
 }
+
+/// Longest `match` / `imatch` pattern, in bytes: a regular expression is compiled per
+/// request, so its size is bounded.
+pub const MAX_PATTERN_BYTES: usize = 1024;
 
 /// Whether the condition has any test (an unfiltered PATCH / DELETE has none).
 pub(crate) fn is_unfiltered(c: &Condition) -> bool {

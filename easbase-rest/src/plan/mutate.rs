@@ -68,7 +68,16 @@ pub(super) fn insert(
             Some(Conflict { columns: target, merge: resolution == Resolution::MergeDuplicates })
         }
     };
-    Ok(InsertPlan { columns, rows: out, uid_defaults, conflict, returning, put: false, location: false })
+    Ok(InsertPlan {
+        columns,
+        rows: out,
+        uid_defaults,
+        conflict,
+        returning,
+        embeds: Vec::new(),
+        put: false,
+        location: false,
+    })
 }
 
 /// PUT: insert or replace the one row the filters name by its whole primary key.
@@ -83,8 +92,10 @@ pub(super) fn put(
     let mut key = Vec::new();
     for t in tests {
         match t {
-            Condition::Test { column, test: Test::Cmp(CmpOp::Eq, v) }
-                if table.primary_key.contains(column) && !key.iter().any(|(c, _)| c == column) =>
+            Condition::Test { column, json_path, test: Test::Cmp(CmpOp::Eq, v) }
+                if json_path.is_empty()
+                    && table.primary_key.contains(column)
+                    && !key.iter().any(|(c, _)| c == column) =>
             {
                 key.push((column.clone(), v.clone()));
             }
@@ -156,7 +167,7 @@ pub(super) fn update(
     if is_unfiltered(&filter) && !config.allow_unfiltered_writes {
         return Err(RestError::UnfilteredWrite { verb: "UPDATE" });
     }
-    Ok(UpdatePlan { set, filter, returning })
+    Ok(UpdatePlan { set, filter, returning, embeds: Vec::new() })
 }
 
 pub(super) fn delete(
@@ -164,9 +175,10 @@ pub(super) fn delete(
     filter: Condition,
     config: &PlanConfig,
     returning: Option<Vec<Output>>,
+    embeds: Vec<crate::plan::Embed>,
 ) -> Result<DeletePlan, RestError> {
     if is_unfiltered(&filter) && !config.allow_unfiltered_writes {
         return Err(RestError::UnfilteredWrite { verb: "DELETE" });
     }
-    Ok(DeletePlan { filter, returning })
+    Ok(DeletePlan { filter, returning, embeds })
 }

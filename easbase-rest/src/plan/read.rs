@@ -1,10 +1,11 @@
-//! GET / HEAD → [`ReadPlan`].
+//! GET / HEAD → [`ReadPlan`]; the filters, orders and windows of embedded resources
+//! (also in a write's answer).
 
 use easbase_schema::TableDef;
 
 use crate::error::RestError;
 use crate::plan::{
-    Condition, OrderItem, PlanConfig, ReadPlan, column, columns_of, embed, not_supported, test, tree,
+    Condition, Embed, OrderItem, PlanConfig, ReadPlan, column, columns_of, embed, select, test, tree,
 };
 use crate::request::{ApiRequest, Count, Direction, Nulls, OrderTerm};
 use crate::schema_cache::SchemaSnapshot;
@@ -17,51 +18,11 @@ pub(super) fn plan(
     config: &PlanConfig,
 ) -> Result<ReadPlan, RestError> {
     let mut embeds = embed::embeds(&req.query.select, table, snapshot)?;
-    // Filters, orders and ranges of embedded resources, by the embed's key.
-    let embed_of = |path: &[String]| -> Result<usize, RestError> {
-        match path {
-            [key] => embeds
-                .iter()
-                .position(|e| &e.key == key)
-                .ok_or_else(|| RestError::NotEmbedded { name: key.clone() }),
-            _ => Err(not_supported("filters, orders and limits on nested embedded resources")),
-        }
-    };
-    let mut embed_filters: Vec<(usize, Condition)> = Vec::new();
-    for f in req.query.filters.iter().filter(|f| !f.path.is_empty()) {
-        let i = embed_of(&f.path)?;
-        let child = snapshot.schema().table(embeds[i].table.as_str()).unwrap_or(table);
-        embed_filters.push((i, test(child, &f.field, &f.expr)?));
-    }
-    for l in req.query.logic.iter().filter(|l| !l.path.is_empty()) {
-        let i = embed_of(&l.path)?;
-        let child = snapshot.schema().table(embeds[i].table.as_str()).unwrap_or(table);
-        embed_filters.push((i, tree(child, &l.tree)?));
-    }
-    let mut embed_orders = Vec::new();
-    for o in req.query.order.iter().filter(|o| !o.path.is_empty()) {
-        let i = embed_of(&o.path)?;
-        let child = snapshot.schema().table(embeds[i].table.as_str()).unwrap_or(table);
-        embed_orders.push((i, order_items(child, &o.terms)?));
-    }
-    let mut embed_ranges = Vec::new();
-    for r in &req.query.embedded_ranges {
-        embed_ranges.push((embed_of(&r.path)?, r.range));
-    }
-    for (i, c) in embed_filters {
-        if let Condition::And(v) = &mut embeds[i].filter {
-            v.push(c);
-        }
-    }
-    for (i, o) in embed_orders {
-        embeds[i].order.extend(o);
-    }
-    for (i, r) in embed_ranges {
-        embeds[i].limit = r.limit.map(|l| l.min(i64::MAX as u64));
-        embeds[i].offset = r.offset.min(i64::MAX as u64);
-    }
+    embed_params(req, snapshot, &mut embeds)?;
     let order = order_items(
+        snapshot,
         table,
+        &embeds,
         &req.query
             .order
             .iter()
@@ -86,23 +47,84 @@ pub(super) fn plan(
     })
 }
 
-fn order_items(table: &TableDef, terms: &[OrderTerm]) -> Result<Vec<OrderItem>, RestError> {
+/// Applies `path.column=…`, `path.or=…`, `path.order=…`, `path.limit=…` and
+/// `path.offset=…` to the embeds they name (400 `PGRST108` for a path that is not one).
+pub(super) fn embed_params(
+    req: &ApiRequest,
+    snapshot: &SchemaSnapshot,
+    embeds: &mut [Embed],
+) -> Result<(), RestError> {
+    let child = |e: &Embed| snapshot.schema().table(e.table.as_str()).ok_or(RestError::Internal);
+    for f in req.query.filters.iter().filter(|f| !f.path.is_empty()) {
+        let e = Embed::find_mut(embeds, &f.path)?;
+        let cond = test(child(e)?, &f.field, &f.expr)?;
+        push(&mut e.filter, cond);
+    }
+    for l in req.query.logic.iter().filter(|l| !l.path.is_empty()) {
+        let e = Embed::find_mut(embeds, &l.path)?;
+        let cond = tree(child(e)?, &l.tree)?;
+        push(&mut e.filter, cond);
+    }
+    for o in req.query.order.iter().filter(|o| !o.path.is_empty()) {
+        let e = Embed::find_mut(embeds, &o.path)?;
+        let items = order_items(snapshot, child(e)?, &e.embeds, &o.terms)?;
+        e.order.extend(items);
+    }
+    for r in &req.query.embedded_ranges {
+        let e = Embed::find_mut(embeds, &r.path)?;
+        e.limit = r.range.limit.map(|l| l.min(i64::MAX as u64));
+        e.offset = r.range.offset.min(i64::MAX as u64);
+    }
+    Ok(())
+}
+
+fn push(filter: &mut Condition, cond: Condition) {
+    match filter {
+        Condition::And(v) => v.push(cond),
+        other => *other = Condition::And(vec![other.clone(), cond]),
+    }
+}
+
+/// `order=` terms of `table`, whose `rel(column)` terms name to-one embeds of `embeds`.
+fn order_items(
+    snapshot: &SchemaSnapshot,
+    table: &TableDef,
+    embeds: &[Embed],
+    terms: &[OrderTerm],
+) -> Result<Vec<OrderItem>, RestError> {
     let mut order = Vec::new();
     for term in terms {
-        if term.relation.is_some() {
-            return Err(not_supported("ordering by an embedded resource"));
-        }
-        if !term.field.json_path.is_empty() {
-            return Err(not_supported("JSON paths (->, ->>)"));
-        }
-        let def = column(table, &term.field.name)?;
+        let (embed, def) = match &term.relation {
+            None => (None, column(table, &term.field.name)?),
+            Some(rel) => {
+                let i = embeds
+                    .iter()
+                    .position(|e| &e.key == rel)
+                    .ok_or_else(|| RestError::NotEmbedded { name: rel.clone() })?;
+                if !embeds[i].to_one {
+                    return Err(RestError::RelatedOrderNotToOne {
+                        parent: table.name.as_str().to_owned(),
+                        child: rel.clone(),
+                    });
+                }
+                let child = snapshot.schema().table(embeds[i].table.as_str()).ok_or(RestError::Internal)?;
+                (Some(i), column(child, &term.field.name)?)
+            }
+        };
+        select::check_json_path(def, &term.field.json_path)?;
         let desc = term.direction == Some(Direction::Desc);
         let nulls_first = match term.nulls {
             Some(Nulls::First) => true,
             Some(Nulls::Last) => false,
             None => desc,
         };
-        order.push(OrderItem { column: def.name.clone(), desc, nulls_first });
+        order.push(OrderItem {
+            embed,
+            column: def.name.clone(),
+            json_path: term.field.json_path.clone(),
+            desc,
+            nulls_first,
+        });
     }
     Ok(order)
 }

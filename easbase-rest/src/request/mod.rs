@@ -26,6 +26,7 @@ mod types;
 use http::{HeaderMap, Method};
 
 pub use self::limits::RequestLimits;
+pub(crate) use self::limits::exceeded;
 pub use self::media_type::{ContentType, MediaType};
 pub use self::payload::Payload;
 pub use self::pg_array::parse_array_literal;
@@ -34,7 +35,6 @@ pub use self::query_params::QueryParams;
 pub use self::types::*;
 
 use crate::error::RestError;
-use crate::request::limits::exceeded;
 
 /// What the client wants to do, from the method and the kind of path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,22 +9,22 @@ use crate::schema_cache::SchemaSnapshot;
 
 /// Each row as an object keyed by the outputs (cells in output order).
 pub(super) fn rows(table: &TableDef, outputs: &[Output], rows: &[Row]) -> Vec<Json> {
-    let types: Vec<Option<&ColumnType>> =
-        outputs.iter().map(|o| table.column(o.column.as_str()).map(|c| &c.ty)).collect();
+    let types: Vec<Option<ColumnType>> = outputs.iter().map(|o| o.answer_type(table)).collect();
     rows.iter()
         .map(|row| {
             let mut obj = Map::with_capacity(outputs.len());
             for (i, o) in outputs.iter().enumerate() {
                 let cell = row.cells.get(i).unwrap_or(&Cell::Null);
-                obj.insert(o.key.clone(), cell_json(cell, types[i]));
+                obj.insert(o.key.clone(), cell_json(cell, types[i].as_ref()));
             }
             Json::Object(obj)
         })
         .collect()
 }
 
-/// Rows of a read with embedded resources: the embeds' cells follow the outputs' cells,
-/// each JSON text of row arrays (to-many) or one row array / NULL (to-one).
+/// Rows with embedded resources: the embeds' cells follow the outputs' cells, each JSON
+/// (text on SQLite) of row arrays (to-many) or one row array / NULL (to-one), whose
+/// values are the embed's outputs followed by its own embeds.
 pub(super) fn rows_with_embeds(
     snapshot: &SchemaSnapshot,
     table: &TableDef,
@@ -39,33 +39,60 @@ pub(super) fn rows_with_embeds(
     for (obj, row) in out.iter_mut().zip(db_rows) {
         let Json::Object(obj) = obj else { continue };
         for (i, e) in embeds.iter().enumerate() {
-            let Some(child) = snapshot.schema().table(e.table.as_str()) else { continue };
             let value = match row.cells.get(outputs.len() + i) {
                 Some(Cell::Text(text)) => serde_json::from_str(text).unwrap_or(Json::Null),
                 _ => Json::Null,
             };
-            let types: Vec<Option<&ColumnType>> =
-                e.outputs.iter().map(|o| child.column(o.column.as_str()).map(|c| &c.ty)).collect();
-            let object = |v: &Json| -> Json {
-                let Json::Array(values) = v else { return Json::Null };
-                let mut m = Map::with_capacity(e.outputs.len());
-                for ((o, ty), v) in e.outputs.iter().zip(&types).zip(values) {
-                    m.insert(o.key.clone(), typed(v, *ty));
-                }
-                Json::Object(m)
-            };
-            let embedded = if e.to_one {
-                object(&value)
-            } else {
-                match &value {
-                    Json::Array(items) => Json::Array(items.iter().map(object).collect()),
-                    _ => Json::Array(Vec::new()),
-                }
-            };
-            obj.insert(e.key.clone(), embedded);
+            insert_embed(snapshot, obj, e, &value);
         }
     }
     out
+}
+
+/// Puts embed `e`'s value (as the database built it) into `obj`: under its key, or, for
+/// a spread, its keys merged into `obj`.
+fn insert_embed(snapshot: &SchemaSnapshot, obj: &mut Map<String, Json>, e: &Embed, value: &Json) {
+    let Some(child) = snapshot.schema().table(e.table.as_str()) else { return };
+    let types: Vec<Option<ColumnType>> = e.outputs.iter().map(|o| o.answer_type(child)).collect();
+    let object = |v: &Json| -> Option<Map<String, Json>> {
+        let Json::Array(values) = v else { return None };
+        let mut m = Map::with_capacity(e.outputs.len() + e.embeds.len());
+        for ((o, ty), v) in e.outputs.iter().zip(&types).zip(values) {
+            m.insert(o.key.clone(), typed(v, ty.as_ref()));
+        }
+        for (nested, v) in e.embeds.iter().zip(values.iter().skip(e.outputs.len())) {
+            insert_embed(snapshot, &mut m, nested, v);
+        }
+        Some(m)
+    };
+    if e.spread {
+        match object(value) {
+            Some(m) => obj.extend(m),
+            None => {
+                // No related row: the spread's keys, all null (nested to-many: empty).
+                let mut nulls = Map::new();
+                for o in &e.outputs {
+                    nulls.insert(o.key.clone(), Json::Null);
+                }
+                for nested in &e.embeds {
+                    insert_embed(snapshot, &mut nulls, nested, &Json::Null);
+                }
+                obj.extend(nulls);
+            }
+        }
+        return;
+    }
+    let embedded = if e.to_one {
+        object(value).map_or(Json::Null, Json::Object)
+    } else {
+        match value {
+            Json::Array(items) => {
+                Json::Array(items.iter().map(|i| object(i).map_or(Json::Null, Json::Object)).collect())
+            }
+            _ => Json::Array(Vec::new()),
+        }
+    };
+    obj.insert(e.key.clone(), embedded);
 }
 
 /// A value the database put in JSON, corrected by its column's type where the engine

@@ -17,7 +17,7 @@ use serde_json::Value as Json;
 
 use crate::error::{RangeError, RestError};
 use crate::execute::DbResult;
-use crate::plan::{ActionPlan, CrudPlan, Output};
+use crate::plan::{ActionPlan, CrudPlan, Embed, Output};
 use crate::request::{MediaType, Preferences, Representation};
 
 /// The response to an error, in PostgREST's shape.
@@ -86,17 +86,21 @@ pub fn respond(
                 return Ok(location(plan, i.returning.as_deref().unwrap_or_default(), &result, applied));
             }
             let status = if i.put { StatusCode::OK } else { StatusCode::CREATED };
-            write(plan, prefs, &i.returning, &result, status, applied)
+            write(plan, prefs, (&i.returning, &i.embeds), &result, status, applied)
         }
-        CrudPlan::Update(u) => write(plan, prefs, &u.returning, &result, StatusCode::OK, applied),
-        CrudPlan::Delete(d) => write(plan, prefs, &d.returning, &result, StatusCode::OK, applied),
+        CrudPlan::Update(u) => {
+            write(plan, prefs, (&u.returning, &u.embeds), &result, StatusCode::OK, applied)
+        }
+        CrudPlan::Delete(d) => {
+            write(plan, prefs, (&d.returning, &d.embeds), &result, StatusCode::OK, applied)
+        }
     }
 }
 
 fn write(
     plan: &ActionPlan,
     prefs: &Preferences,
-    returning: &Option<Vec<Output>>,
+    (returning, embeds): (&Option<Vec<Output>>, &[Embed]),
     result: &DbResult,
     status_with_body: StatusCode,
     mut applied: Vec<&'static str>,
@@ -105,7 +109,8 @@ fn write(
     let mut res = match returning {
         Some(outputs) => {
             applied.push("return=representation");
-            let rows = json::rows(plan.table(), outputs, &result.main.rows);
+            let rows =
+                json::rows_with_embeds(plan.snapshot(), plan.table(), outputs, embeds, &result.main.rows);
             let mut res = body(plan.accept, rows, false)?;
             *res.status_mut() = status_with_body;
             res

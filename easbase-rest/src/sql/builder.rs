@@ -2,23 +2,24 @@
 
 use easbase_core::db::{BuildStmt, Stmt};
 use easbase_schema::policy::AuthContext;
-use easbase_schema::{ColumnName, Dialect, Ident, Operation, PolicyPart, Role, TableDef};
+use easbase_schema::{ColumnName, ColumnType, Dialect, Ident, Operation, PolicyPart, Role, TableDef};
 use sea_query::{
     Alias, BinOper, Expr, ExprTrait, IntoTableRef, NullOrdering, OnConflict, Order, Query, SelectStatement,
     TableRef,
 };
 
 use crate::error::RestError;
-/// The alias of an embedded resource's table in its subquery.
+/// The alias of an embedded resource's table in its subquery (followed by its depth).
 const EMBED_ALIAS: &str = "_eb_c";
-/// The alias of a many-to-many embed's junction table.
+/// The alias of a many-to-many embed's junction table (followed by its depth).
 const JUNCTION_ALIAS: &str = "_eb_j";
 
 use crate::plan::{
-    ActionPlan, CmpOp, Condition, CrudPlan, DeletePlan, Embed, InsertPlan, Output, ReadPlan, Test,
+    ActionPlan, CmpOp, Condition, CrudPlan, DeletePlan, Embed, InsertPlan, OrderItem, Output, ReadPlan, Test,
     UpdatePlan, Value, not_supported,
 };
 use crate::request::IsValue;
+use crate::sql::expr;
 use crate::sql::policy::{Policies, conflicts, rowid, written};
 
 /// Where and as whom the statements run.
@@ -58,10 +59,34 @@ pub fn build(plan: &ActionPlan, target: &SqlTarget<'_>) -> Result<SqlPlan, RestE
     let singular = !plan.is_read() && matches!(plan.accept, crate::request::MediaType::SingleObject { .. });
     let b = Builder { table: plan.table(), snapshot: plan.snapshot(), target, singular };
     match &plan.crud {
-        CrudPlan::Read(r) => Ok(b.read(r, plan.snapshot())),
+        CrudPlan::Read(r) => b.read(r),
         CrudPlan::Insert(i) => b.insert(i),
-        CrudPlan::Update(u) => Ok(b.update(u)),
-        CrudPlan::Delete(d) => Ok(b.delete(d)),
+        CrudPlan::Update(u) => b.update(u),
+        CrudPlan::Delete(d) => b.delete(d),
+    }
+}
+
+/// Where the columns of a condition or join are read: the request's table, or an
+/// embedded resource's table under its alias.
+#[derive(Clone, Copy)]
+enum Parent<'p> {
+    Root,
+    Embed { table: &'p TableDef, alias: &'p str },
+}
+
+/// `LIMIT` / `OFFSET` of a window (an offset alone needs a limit on SQLite).
+fn window(q: &mut SelectStatement, limit: Option<u64>, offset: u64) {
+    match (limit, offset) {
+        (Some(l), o) => {
+            q.limit(l);
+            if o > 0 {
+                q.offset(o);
+            }
+        }
+        (None, 0) => {}
+        (None, o) => {
+            q.limit(i64::MAX as u64).offset(o);
+        }
     }
 }
 
@@ -140,32 +165,59 @@ impl Builder<'_> {
         })
     }
 
-    fn condition(&self, c: &Condition) -> Expr {
-        self.condition_in(c, None)
+    fn condition(&self, c: &Condition) -> Result<Expr, RestError> {
+        self.condition_in(c, Parent::Root, None)
     }
 
-    /// The condition with its columns qualified by `alias` (an embedded resource's table).
-    fn condition_in(&self, c: &Condition, alias: Option<&str>) -> Expr {
-        match c {
+    /// A column of `table` read in `at` (unqualified at the root of a statement, else by
+    /// an embed's alias).
+    fn col(&self, alias: Option<&str>, column: &ColumnName) -> Expr {
+        match alias {
+            Some(a) => Expr::col((Alias::new(a), Alias::new(column.as_str()))),
+            None => Expr::col(Alias::new(column.as_str())),
+        }
+    }
+
+    /// The condition over `table`'s columns, qualified by `alias` (an embedded resource's
+    /// table) when given.
+    fn condition_in(&self, c: &Condition, on: Parent<'_>, alias: Option<&str>) -> Result<Expr, RestError> {
+        Ok(match c {
             Condition::And(children) => children
                 .iter()
-                .map(|c| self.condition(c))
+                .map(|c| self.condition_in(c, on, alias))
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
                 .reduce(|a, b| a.and(b))
                 .unwrap_or_else(|| Expr::cust("1 = 1")),
             Condition::Or(children) => children
                 .iter()
-                .map(|c| self.condition(c))
+                .map(|c| self.condition_in(c, on, alias))
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
                 .reduce(|a, b| a.or(b))
                 .unwrap_or_else(|| Expr::cust("1 = 0")),
-            Condition::Not(inner) => self.condition_in(inner, alias).not(),
-            Condition::Test { column, test } => {
-                let col = match alias {
-                    Some(a) => Expr::col((Alias::new(a), Alias::new(column.as_str()))),
-                    None => Expr::col(Alias::new(column.as_str())),
+            Condition::Not(inner) => self.condition_in(inner, on, alias)?.not(),
+            Condition::Test { column, json_path, test } => {
+                let table = match on {
+                    Parent::Root => self.table,
+                    Parent::Embed { table, .. } => table,
+                };
+                let def = table.column(column.as_str()).ok_or(RestError::Internal)?;
+                let col =
+                    expr::json_path(self.dialect(), self.col(alias, column), &def.ty, json_path, false)?;
+                // `->` values are JSON: SQLite compares its minified text.
+                let json_value = self.dialect() != Dialect::Postgres
+                    && json_path.last().is_some_and(|s| s.arrow == crate::request::JsonArrow::Json);
+                let bind = |v: &Value| {
+                    if json_value && !matches!(v, Value::Null) {
+                        expr::tmpl(self.dialect(), "json($1)", &[self.bind(v)])
+                    } else {
+                        self.bind(v)
+                    }
                 };
                 match test {
                     Test::Cmp(op, v) => {
-                        let v = self.bind(v);
+                        let v = bind(v);
                         match op {
                             CmpOp::Eq => col.eq(v),
                             CmpOp::Neq => col.ne(v),
@@ -188,30 +240,43 @@ impl Builder<'_> {
                         if values.is_empty() {
                             Expr::cust("1 = 0")
                         } else {
-                            col.is_in(values.iter().map(|v| self.bind(v)))
+                            col.is_in(values.iter().map(bind))
                         }
                     }
                     Test::IsDistinct(v) => match self.dialect() {
-                        Dialect::Postgres => col.binary(BinOper::Custom("IS DISTINCT FROM"), self.bind(v)),
-                        _ => col.binary(BinOper::IsNot, self.bind(v)),
+                        Dialect::Postgres => col.binary(BinOper::Custom("IS DISTINCT FROM"), bind(v)),
+                        _ => col.binary(BinOper::IsNot, bind(v)),
                     },
                     Test::Is(IsValue::Null | IsValue::Unknown) => col.is_null(),
                     Test::Is(IsValue::NotNull) => col.is_not_null(),
                     Test::Is(IsValue::True) => col.binary(BinOper::Is, Expr::Constant(true.into())),
                     Test::Is(IsValue::False) => col.binary(BinOper::Is, Expr::Constant(false.into())),
+                    Test::Regex { pattern, case_insensitive } => {
+                        expr::regex(self.dialect(), col, pattern, *case_insensitive)?
+                    }
+                    Test::Contains(op, v) => {
+                        let json =
+                            json_path.last().is_some_and(|s| s.arrow == crate::request::JsonArrow::Json)
+                                || matches!(def.ty, ColumnType::Json | ColumnType::Jsonb);
+                        expr::containment(self.dialect(), col, json, *op, v)?
+                    }
+                    Test::Fts { op, language, query } => {
+                        expr::fts(self.dialect(), col, *op, language.as_deref(), query)?
+                    }
                 }
             }
-        }
+        })
     }
 
-    fn filtered(&self, q: &mut SelectStatement, filter: &Condition) {
+    fn filtered(&self, q: &mut SelectStatement, filter: &Condition) -> Result<(), RestError> {
         q.from(self.table_ref());
         if !matches!(filter, Condition::And(tests) if tests.is_empty()) {
-            q.and_where(self.condition(filter));
+            q.and_where(self.condition(filter)?);
         }
         if let Some(sel) = self.using(Operation::Select) {
             q.and_where(sel);
         }
+        Ok(())
     }
 
     /// A column of the request's table, qualified (it is referred to from embedded
@@ -225,54 +290,77 @@ impl Builder<'_> {
         }
     }
 
-    /// `FROM child AS _eb_c WHERE <join> AND <child's select policy on SQLite>`.
-    fn embed_from(&self, e: &Embed, child: &TableDef, q: &mut SelectStatement) {
-        let child_ref = match (self.dialect(), self.target.pg_schema) {
+    /// A column of an embed's parent: the request's table, or an enclosing embed.
+    fn parent_expr(&self, parent: Parent<'_>, column: &ColumnName) -> Expr {
+        match parent {
+            Parent::Root => self.parent_col(column),
+            Parent::Embed { alias, .. } => self.col(Some(alias), column),
+        }
+    }
+
+    fn schema_ref(&self, table: &str) -> TableRef {
+        match (self.dialect(), self.target.pg_schema) {
             (Dialect::Postgres, Some(schema)) => {
-                (Alias::new(schema.as_str()), Alias::new(child.name.as_str())).into_table_ref()
+                (Alias::new(schema.as_str()), Alias::new(table)).into_table_ref()
             }
-            _ => Alias::new(child.name.as_str()).into_table_ref(),
-        };
-        q.from_as(child_ref, Alias::new(EMBED_ALIAS));
+            _ => Alias::new(table).into_table_ref(),
+        }
+    }
+
+    /// One output column: the column, its JSON path, its cast.
+    fn output_expr(&self, table: &TableDef, alias: Option<&str>, o: &Output) -> Result<Expr, RestError> {
+        let def = table.column(o.column.as_str()).ok_or(RestError::Internal)?;
+        let e = expr::json_path(self.dialect(), self.col(alias, &o.column), &def.ty, &o.json_path, false)?;
+        match o.cast {
+            None => Ok(e),
+            Some(cast) => {
+                let from = Output { cast: None, ..o.clone() }.answer_type(table);
+                expr::cast(self.dialect(), e, from.as_ref(), cast)
+            }
+        }
+    }
+
+    /// `FROM child AS _eb_c<depth> WHERE <join to parent> AND <filters> AND <!inner
+    /// embeds below> AND <child's select policy on SQLite>`.
+    fn embed_from(
+        &self,
+        e: &Embed,
+        child: &TableDef,
+        parent: Parent<'_>,
+        depth: usize,
+        q: &mut SelectStatement,
+    ) -> Result<(), RestError> {
+        let alias = format!("{EMBED_ALIAS}{depth}");
+        q.from_as(self.schema_ref(child.name.as_str()), Alias::new(&alias));
         for (p, c) in &e.join {
-            q.and_where(Expr::col((Alias::new(EMBED_ALIAS), Alias::new(c.as_str()))).eq(self.parent_col(p)));
+            q.and_where(self.col(Some(&alias), c).eq(self.parent_expr(parent, p)));
         }
         if let Some(via) = &e.via {
             // Many-to-many: the child key in the junction rows of this parent,
             // under the junction's own select policy on SQLite.
-            let junction_ref = match (self.dialect(), self.target.pg_schema) {
-                (Dialect::Postgres, Some(schema)) => {
-                    (Alias::new(schema.as_str()), Alias::new(via.table.as_str())).into_table_ref()
-                }
-                _ => Alias::new(via.table.as_str()).into_table_ref(),
-            };
+            let junction = format!("{JUNCTION_ALIAS}{depth}");
             // As `(child key) IN (SELECT junction columns …)`: SQLite's EXISTS-to-join
             // rewrite duplicates rows for an EXISTS nested in an EXISTS.
-            let jcol = |c: &ColumnName| Expr::col((Alias::new(JUNCTION_ALIAS), Alias::new(c.as_str())));
             let mut j = Query::select();
-            j.exprs(via.child.iter().map(|(_, jc)| jcol(jc)))
-                .from_as(junction_ref, Alias::new(JUNCTION_ALIAS));
+            j.exprs(via.child.iter().map(|(_, jc)| self.col(Some(&junction), jc)))
+                .from_as(self.schema_ref(via.table.as_str()), Alias::new(&junction));
             for (p, jc) in &via.parent {
-                j.and_where(jcol(jc).eq(self.parent_col(p)));
+                j.and_where(self.col(Some(&junction), jc).eq(self.parent_expr(parent, p)));
             }
             if self.dialect() != Dialect::Postgres
-                && let Some(junction) = self.target_table(via.table.as_str())
-                && let Some(policy) = junction.policy_condition(
+                && let Some(junction_def) = self.target_table(via.table.as_str())
+                && let Some(policy) = junction_def.policy_condition(
                     Operation::Select,
                     self.target.role,
                     PolicyPart::Using,
                     self.dialect(),
                     easbase_schema::policy::AuthMode::Bound(self.target.auth),
-                    Some(JUNCTION_ALIAS),
+                    Some(&junction),
                 )
             {
                 j.and_where(policy);
             }
-            let child_key: Vec<Expr> = via
-                .child
-                .iter()
-                .map(|(c, _)| Expr::col((Alias::new(EMBED_ALIAS), Alias::new(c.as_str()))))
-                .collect();
+            let child_key: Vec<Expr> = via.child.iter().map(|(c, _)| self.col(Some(&alias), c)).collect();
             let key = match <[Expr; 1]>::try_from(child_key) {
                 Ok([one]) => one,
                 Err(many) => Expr::tuple(many),
@@ -280,7 +368,14 @@ impl Builder<'_> {
             q.and_where(key.in_subquery(j));
         }
         if !matches!(&e.filter, Condition::And(tests) if tests.is_empty()) {
-            q.and_where(self.condition_in(&e.filter, Some(EMBED_ALIAS)));
+            q.and_where(self.condition_in(
+                &e.filter,
+                Parent::Embed { table: child, alias: &alias },
+                Some(&alias),
+            )?);
+        }
+        for c in self.inner_conditions(&e.embeds, Parent::Embed { table: child, alias: &alias }, depth + 1)? {
+            q.and_where(c);
         }
         if self.dialect() != Dialect::Postgres
             && let Some(policy) = child.policy_condition(
@@ -289,153 +384,231 @@ impl Builder<'_> {
                 PolicyPart::Using,
                 self.dialect(),
                 easbase_schema::policy::AuthMode::Bound(self.target.auth),
-                Some(EMBED_ALIAS),
+                Some(&alias),
             )
         {
             q.and_where(policy);
         }
+        Ok(())
     }
 
-    /// The subquery giving an embedded resource as JSON text: an array of row arrays
-    /// (to-many, ordered by the child's key) or one row array or NULL (to-one). Keys are
-    /// added by `respond/` (no caller-given alias ever reaches SQL).
-    fn embed_subquery(&self, e: &Embed, child: &TableDef) -> SelectStatement {
-        let cols =
-            e.outputs.iter().map(|o| Expr::col((Alias::new(EMBED_ALIAS), Alias::new(o.column.as_str()))));
-        let row = Expr::FunctionCall(
+    /// The JSON of one embedded row: an array of its outputs' values followed by its own
+    /// embeds' JSON. Keys are added by `respond/` (no caller-given alias reaches SQL).
+    fn embed_row(&self, e: &Embed, child: &TableDef, depth: usize) -> Result<Expr, RestError> {
+        let alias = format!("{EMBED_ALIAS}{depth}");
+        let mut cols = e
+            .outputs
+            .iter()
+            .map(|o| self.output_expr(child, Some(&alias), o))
+            .collect::<Result<Vec<_>, _>>()?;
+        for nested in &e.embeds {
+            let grandchild = self.target_table(nested.table.as_str()).ok_or(RestError::Internal)?;
+            let sub = self.embed_subquery(
+                nested,
+                grandchild,
+                Parent::Embed { table: child, alias: &alias },
+                depth + 1,
+            )?;
+            let sub = Expr::SubQuery(None, Box::new(sea_query::SubQueryStatement::SelectStatement(sub)));
+            // SQLite would embed the subquery's JSON text as a string.
+            cols.push(if self.dialect() == Dialect::Postgres {
+                sub
+            } else {
+                expr::tmpl(self.dialect(), "json($1)", &[sub])
+            });
+        }
+        Ok(Expr::FunctionCall(
             sea_query::Func::cust(Alias::new(if self.dialect() == Dialect::Postgres {
                 "json_build_array"
             } else {
                 "json_array"
             }))
             .args(cols),
-        );
+        ))
+    }
+
+    /// The subquery giving an embedded resource as JSON: an array of row arrays (to-many,
+    /// ordered by the child's key unless ordered) or one row array or NULL (to-one).
+    fn embed_subquery(
+        &self,
+        e: &Embed,
+        child: &TableDef,
+        parent: Parent<'_>,
+        depth: usize,
+    ) -> Result<SelectStatement, RestError> {
+        let alias = format!("{EMBED_ALIAS}{depth}");
+        let row = self.embed_row(e, child, depth)?;
         let mut inner = Query::select();
-        self.embed_from(e, child, &mut inner);
+        self.embed_from(e, child, parent, depth, &mut inner)?;
         if e.to_one {
             inner.expr(row).limit(1);
-            return inner;
+            return Ok(inner);
         }
         inner.expr_as(row, Alias::new("r"));
         if e.order.is_empty() {
             for pk in &child.primary_key {
-                inner.order_by((Alias::new(EMBED_ALIAS), Alias::new(pk.as_str())), Order::Asc);
+                inner.order_by((Alias::new(&alias), Alias::new(pk.as_str())), Order::Asc);
             }
         }
         for o in &e.order {
-            inner.order_by_with_nulls(
-                (Alias::new(EMBED_ALIAS), Alias::new(o.column.as_str())),
+            let key = self.order_expr(
+                o,
+                child,
+                &e.embeds,
+                Parent::Embed { table: child, alias: &alias },
+                Some(&alias),
+                depth + 1,
+            )?;
+            inner.order_by_expr_with_nulls(
+                key,
                 if o.desc { Order::Desc } else { Order::Asc },
                 if o.nulls_first { NullOrdering::First } else { NullOrdering::Last },
             );
         }
-        match (e.limit, e.offset) {
-            (Some(l), o) => {
-                inner.limit(l);
-                if o > 0 {
-                    inner.offset(o);
-                }
-            }
-            (None, 0) => {}
-            (None, o) => {
-                inner.limit(i64::MAX as u64).offset(o);
-            }
-        }
+        window(&mut inner, e.limit, e.offset);
         let mut outer = Query::select();
         outer.expr(Expr::cust(if self.dialect() == Dialect::Postgres {
             r#"coalesce(json_agg("r"), '[]')"#
         } else {
             r#"json_group_array(json("r"))"#
         }));
-        outer.from_subquery(inner, Alias::new("_eb_s"));
-        outer
+        outer.from_subquery(inner, Alias::new(format!("_eb_s{depth}")));
+        Ok(outer)
     }
 
-    /// `!inner` embeds: `EXISTS (SELECT 1 FROM child WHERE <join>)`.
-    fn inner_conditions(&self, r: &ReadPlan, snapshot: &crate::schema_cache::SchemaSnapshot) -> Vec<Expr> {
-        r.embeds
-            .iter()
-            .filter(|e| e.inner)
-            .filter_map(|e| {
-                let child = snapshot.schema().table(e.table.as_str())?;
-                let mut q = Query::select();
-                q.expr(Expr::cust("1"));
-                self.embed_from(e, child, &mut q);
-                Some(if self.dialect() == Dialect::Postgres {
-                    Expr::exists(q)
-                } else {
-                    // SQLite's EXISTS-to-join rewrite returns a parent twice when the
-                    // subquery holds a correlated IN (many-to-many); a scalar subquery
-                    // is not rewritten.
-                    q.limit(1);
-                    Expr::SubQuery(None, Box::new(sea_query::SubQueryStatement::SelectStatement(q)))
-                        .is_not_null()
-                })
-            })
-            .collect()
-    }
-
-    fn read(&self, r: &ReadPlan, snapshot: &crate::schema_cache::SchemaSnapshot) -> SqlPlan {
+    /// What one `ORDER BY` term sorts by: a column (or JSON path) of the table, or of a
+    /// to-one embed (a scalar subquery under the embed's join, filters and policy).
+    fn order_expr(
+        &self,
+        o: &OrderItem,
+        table: &TableDef,
+        embeds: &[Embed],
+        parent: Parent<'_>,
+        alias: Option<&str>,
+        depth: usize,
+    ) -> Result<Expr, RestError> {
+        let Some(i) = o.embed else {
+            let def = table.column(o.column.as_str()).ok_or(RestError::Internal)?;
+            return expr::json_path(self.dialect(), self.col(alias, &o.column), &def.ty, &o.json_path, true);
+        };
+        let e = embeds.get(i).ok_or(RestError::Internal)?;
+        let child = self.target_table(e.table.as_str()).ok_or(RestError::Internal)?;
+        let def = child.column(o.column.as_str()).ok_or(RestError::Internal)?;
+        let child_alias = format!("{EMBED_ALIAS}{depth}");
         let mut q = Query::select();
-        q.columns(r.outputs.iter().map(|o| Alias::new(o.column.as_str())));
-        for (i, e) in r.embeds.iter().enumerate() {
-            if let Some(child) = snapshot.schema().table(e.table.as_str()) {
-                let sub = self.embed_subquery(e, child);
-                q.expr_as(
-                    Expr::SubQuery(None, Box::new(sea_query::SubQueryStatement::SelectStatement(sub))),
-                    Alias::new(format!("_eb_embed_{i}")),
-                );
-            }
+        q.expr(expr::json_path(
+            self.dialect(),
+            self.col(Some(&child_alias), &o.column),
+            &def.ty,
+            &o.json_path,
+            true,
+        )?);
+        self.embed_from(e, child, parent, depth, &mut q)?;
+        q.limit(1);
+        Ok(Expr::SubQuery(None, Box::new(sea_query::SubQueryStatement::SelectStatement(q))))
+    }
+
+    /// `!inner` embeds of one level: `EXISTS (SELECT 1 FROM child WHERE <join> …)`.
+    fn inner_conditions(
+        &self,
+        embeds: &[Embed],
+        parent: Parent<'_>,
+        depth: usize,
+    ) -> Result<Vec<Expr>, RestError> {
+        let mut out = Vec::new();
+        for e in embeds.iter().filter(|e| e.inner) {
+            let child = self.target_table(e.table.as_str()).ok_or(RestError::Internal)?;
+            let mut q = Query::select();
+            q.expr(Expr::cust("1"));
+            self.embed_from(e, child, parent, depth, &mut q)?;
+            out.push(if self.dialect() == Dialect::Postgres {
+                Expr::exists(q)
+            } else {
+                // SQLite's EXISTS-to-join rewrite returns a parent twice when the
+                // subquery holds a correlated IN (many-to-many); a scalar subquery
+                // is not rewritten.
+                q.limit(1);
+                Expr::SubQuery(None, Box::new(sea_query::SubQueryStatement::SelectStatement(q))).is_not_null()
+            });
+        }
+        Ok(out)
+    }
+
+    /// The root's embeds as columns, after its outputs.
+    fn embed_columns(&self, embeds: &[Embed]) -> Result<Vec<Expr>, RestError> {
+        let mut out = Vec::new();
+        for e in embeds {
+            let child = self.target_table(e.table.as_str()).ok_or(RestError::Internal)?;
+            let sub = self.embed_subquery(e, child, Parent::Root, 0)?;
+            out.push(Expr::SubQuery(None, Box::new(sea_query::SubQueryStatement::SelectStatement(sub))));
+        }
+        Ok(out)
+    }
+
+    fn read(&self, r: &ReadPlan) -> Result<SqlPlan, RestError> {
+        let mut q = Query::select();
+        for o in &r.outputs {
+            q.expr(self.output_expr(self.table, None, o)?);
+        }
+        for (i, e) in self.embed_columns(&r.embeds)?.into_iter().enumerate() {
+            q.expr_as(e, Alias::new(format!("_eb_embed_{i}")));
         }
         if r.outputs.is_empty() && r.embeds.is_empty() {
             // `select=` with nothing: rows of no columns, as `{}` objects.
             q.expr(Expr::cust("1"));
         }
-        self.filtered(&mut q, &r.filter);
-        let inner = self.inner_conditions(r, snapshot);
+        self.filtered(&mut q, &r.filter)?;
+        let inner = self.inner_conditions(&r.embeds, Parent::Root, 0)?;
         for c in &inner {
             q.and_where(c.clone());
         }
         for o in &r.order {
-            q.order_by_with_nulls(
-                Alias::new(o.column.as_str()),
+            let key = self.order_expr(o, self.table, &r.embeds, Parent::Root, None, 0)?;
+            q.order_by_expr_with_nulls(
+                key,
                 if o.desc { Order::Desc } else { Order::Asc },
                 if o.nulls_first { NullOrdering::First } else { NullOrdering::Last },
             );
         }
-        match (r.limit, r.offset) {
-            (Some(l), o) => {
-                q.limit(l);
-                if o > 0 {
-                    q.offset(o);
-                }
-            }
-            (None, 0) => {}
-            (None, o) => {
-                q.limit(i64::MAX as u64).offset(o);
-            }
-        }
+        window(&mut q, r.limit, r.offset);
         let mut statements = vec![q.build_for(self.dialect())];
         let mut count = None;
         if r.count {
             let mut c = Query::select();
             c.expr(Expr::cust("count(*)"));
-            self.filtered(&mut c, &r.filter);
+            self.filtered(&mut c, &r.filter)?;
             for cond in inner {
                 c.and_where(cond);
             }
             count = Some(statements.len());
             statements.push(c.build_for(self.dialect()));
         }
-        SqlPlan { statements, main: 0, count, read_only: true }
+        Ok(SqlPlan { statements, main: 0, count, read_only: true })
     }
 
-    fn returning(outputs: &Option<Vec<Output>>) -> Option<sea_query::ReturningClause> {
-        let outputs = outputs.as_ref()?;
-        if outputs.is_empty() {
-            return Some(Query::returning().expr(Expr::cust("1")));
+    /// `RETURNING` the outputs (with their paths and casts) and the embeds of a write's
+    /// answer, whose subqueries read the written row.
+    fn returning(
+        &self,
+        outputs: &Option<Vec<Output>>,
+        embeds: &[Embed],
+    ) -> Result<Option<sea_query::ReturningClause>, RestError> {
+        let Some(outputs) = outputs.as_ref() else { return Ok(None) };
+        let mut exprs = outputs
+            .iter()
+            .map(|o| {
+                if o.json_path.is_empty() && o.cast.is_none() {
+                    Ok(self.col(None, &o.column))
+                } else {
+                    self.output_expr(self.table, None, o)
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        exprs.extend(self.embed_columns(embeds)?);
+        if exprs.is_empty() {
+            exprs.push(Expr::cust("1"));
         }
-        Some(Query::returning().columns(outputs.iter().map(|o| Alias::new(o.column.as_str()))))
+        Ok(Some(Query::returning().exprs(exprs)))
     }
 
     fn insert(&self, i: &InsertPlan) -> Result<SqlPlan, RestError> {
@@ -474,7 +647,7 @@ impl Builder<'_> {
             }
             q.on_conflict(on);
         }
-        if let Some(r) = Self::returning(&i.returning) {
+        if let Some(r) = self.returning(&i.returning, &i.embeds)? {
             q.returning(r);
         }
         let mut statements = Vec::new();
@@ -608,11 +781,11 @@ impl Builder<'_> {
             .unwrap_or_else(|| Expr::cust("1 = 0"))
     }
 
-    fn update(&self, u: &UpdatePlan) -> SqlPlan {
+    fn update(&self, u: &UpdatePlan) -> Result<SqlPlan, RestError> {
         let mut q = Query::update();
         q.table(self.table_ref());
         q.values(u.set.iter().map(|(c, v)| (Alias::new(c.as_str()), self.bind(v))));
-        if let Some(r) = Self::returning(&u.returning) {
+        if let Some(r) = self.returning(&u.returning, &u.embeds)? {
             q.returning(r);
         }
         let mut statements = Vec::new();
@@ -621,7 +794,7 @@ impl Builder<'_> {
             Some(p) => {
                 statements.extend(p.reset_written());
                 let mut rows = Query::select();
-                rows.expr(rowid()).from(self.table_ref()).and_where(self.condition(&u.filter));
+                rows.expr(rowid()).from(self.table_ref()).and_where(self.condition(&u.filter)?);
                 for op in [Operation::Update, Operation::Select] {
                     if let Some(c) = p.condition(op, PolicyPart::Using) {
                         rows.and_where(c);
@@ -637,32 +810,32 @@ impl Builder<'_> {
                 guard = p.guard(Operation::Update, self.table_ref(), rowid().in_subquery(keys()));
             }
             None => {
-                q.and_where(self.condition(&u.filter));
+                q.and_where(self.condition(&u.filter)?);
             }
         }
         let main = statements.len();
         statements.extend(self.write(Write::Update(q), u.returning.is_some()));
         statements.extend(guard);
-        SqlPlan { statements, main, count: None, read_only: false }
+        Ok(SqlPlan { statements, main, count: None, read_only: false })
     }
 
-    fn delete(&self, d: &DeletePlan) -> SqlPlan {
+    fn delete(&self, d: &DeletePlan) -> Result<SqlPlan, RestError> {
         let mut q = Query::delete();
-        q.from_table(self.table_ref()).and_where(self.condition(&d.filter));
+        q.from_table(self.table_ref()).and_where(self.condition(&d.filter)?);
         for op in [Operation::Delete, Operation::Select] {
             if let Some(c) = self.using(op) {
                 q.and_where(c);
             }
         }
-        if let Some(r) = Self::returning(&d.returning) {
+        if let Some(r) = self.returning(&d.returning, &d.embeds)? {
             q.returning(r);
         }
-        SqlPlan {
+        Ok(SqlPlan {
             statements: self.write(Write::Delete(q), d.returning.is_some()),
             main: 0,
             count: None,
             read_only: false,
-        }
+        })
     }
 }
 

@@ -13,6 +13,7 @@
 //! write guards).
 
 mod builder;
+mod expr;
 mod policy;
 
 pub(crate) use builder::not_singular_rows;

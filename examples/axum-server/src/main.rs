@@ -24,7 +24,10 @@ use std::error::Error;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use easbase_auth::{Auth, AuthConfig, AuthModule, AuthService};
+mod outbox;
+
+use easbase_auth::mail::MailSettings;
+use easbase_auth::{Auth, AuthConfig, AuthModule, AuthService, AuthServiceConfig, SmsSettings};
 use easbase_core::db::{Db, SqliteConfig};
 use easbase_core::project::{CreateProject, Platform, PlatformConfig};
 use easbase_core::schema::Schema;
@@ -36,16 +39,26 @@ const USAGE: &str = "usage: example-axum-server [--listen ADDR] [--schema FILE]
 
   --listen ADDR   where to listen (default 127.0.0.1:8080; port 0 picks a free one)
   --schema FILE   the project's schema (JSON or TOML; default: todos and profiles)
+  --mail-dir DIR  write every auth email and SMS as a JSON file in DIR (and turn on
+                  phone sign-in with codes sent there)
+  --confirm-email sign-ups wait for the emailed confirmation (no auto-confirmation)
 
 DATABASE_URL: a postgres:// URL (with the `postgres` feature) instead of in-memory SQLite.";
 
 struct Args {
     listen: SocketAddr,
     schema: Option<String>,
+    mail_dir: Option<std::path::PathBuf>,
+    confirm_email: bool,
 }
 
 fn args() -> Result<Args, String> {
-    let mut args = Args { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), schema: None };
+    let mut args = Args {
+        listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        schema: None,
+        mail_dir: None,
+        confirm_email: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"));
@@ -55,6 +68,8 @@ fn args() -> Result<Args, String> {
                 args.listen = v.parse().map_err(|e| format!("--listen {v}: {e}"))?;
             }
             "--schema" => args.schema = Some(value("--schema")?),
+            "--mail-dir" => args.mail_dir = Some(value("--mail-dir")?.into()),
+            "--confirm-email" => args.confirm_email = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -128,9 +143,20 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let keys = created.keys.ok_or("a new project shows its keys")?;
     let jwt_secret = platform.jwt_secret(&created.project.id).await?;
 
-    let auth_config =
-        AuthConfig { autoconfirm: true, anonymous_enabled: true, ..AuthConfig::new("http://localhost:3000") };
-    let auth = AuthService::new(platform.clone(), Arc::new(Auth::new(auth_config, None)?));
+    let auth_config = AuthConfig {
+        autoconfirm: !args.confirm_email,
+        anonymous_enabled: true,
+        phone_enabled: args.mail_dir.is_some(),
+        ..AuthConfig::new("http://localhost:3000")
+    };
+    let mut service_config = AuthServiceConfig::default();
+    if let Some(dir) = &args.mail_dir {
+        let outbox = Arc::new(outbox::DirOutbox::new(dir.clone())?);
+        service_config.mail = Some(MailSettings::new(outbox.clone(), "EasBase example <auth@localhost>"));
+        service_config.sms = Some(SmsSettings::new(outbox));
+    }
+    let auth =
+        AuthService::with_config(platform.clone(), Arc::new(Auth::new(auth_config, None)?), service_config);
     // The auth tables live beside the project's tables: never serve them over REST.
     let rest_config = RestConfig {
         hidden_tables: AuthModule::TABLES.iter().map(|t| (*t).to_owned()).collect(),

@@ -1,0 +1,155 @@
+//! Rate limits of the routes that send messages or check secrets, counted in
+//! easbase-core's [`CounterStore`] (memory, the platform database or Redis: the host
+//! picks, so several processes share the counts) in fixed windows:
+//!
+//! - per client IP and route (`/signup`, `/otp`, `/recover`, `/resend`, `/verify`,
+//!   `/token?grant_type=password|pkce`): [`RateLimits::per_ip`], answered with 429
+//!   `over_request_rate_limit`;
+//! - per recipient (an address or phone number, and the kind of message): one message
+//!   per [`RateLimits::per_recipient_interval`], 429 `over_email_send_rate_limit` /
+//!   `over_sms_send_rate_limit` ("For security purposes, you can only request this after
+//!   N seconds.");
+//! - per project: [`RateLimits::emails`] and [`RateLimits::sms`] messages per window
+//!   (GoTrue's `RATE_LIMIT_EMAIL_SENT`).
+//!
+//! Recipient limits are counted before the account is looked up, so known and unknown
+//! addresses are limited alike. Counter keys hold a SHA-256 of the recipient, never the
+//! address itself.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use easbase_core::context::ProjectId;
+use easbase_core::quota::CounterStore;
+
+use crate::error::{AuthError, Result};
+use crate::secret::token_hash;
+use crate::time::now;
+
+/// At most `max` events per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Events allowed per window.
+    pub max: u64,
+    /// The window (fixed, aligned to the Unix epoch; at least one second).
+    pub window: Duration,
+}
+
+impl Limit {
+    /// `max` events per `window`.
+    pub fn new(max: u64, window: Duration) -> Limit {
+        Limit { max, window }
+    }
+}
+
+/// A project's rate limits (`None`: no limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Requests per client IP and route (default 30 per 5 minutes, GoTrue's
+    /// `RATE_LIMIT_VERIFY`). Only when the service knows the client's IP
+    /// ([`ClientIp`], or [`AuthServiceConfig::client_ip_header`](crate::AuthServiceConfig::client_ip_header)).
+    pub per_ip: Option<Limit>,
+    /// Emails sent per project (default 30 per hour, GoTrue's `RATE_LIMIT_EMAIL_SENT`).
+    pub emails: Option<Limit>,
+    /// SMS sent per project (default 30 per hour, GoTrue's `RATE_LIMIT_SMS_SENT`).
+    pub sms: Option<Limit>,
+    /// The shortest interval between two messages of one kind to one recipient (default
+    /// 60 s, GoTrue's `SMTP_MAX_FREQUENCY`).
+    pub per_recipient_interval: Option<Duration>,
+}
+
+impl Default for RateLimits {
+    fn default() -> RateLimits {
+        RateLimits {
+            per_ip: Some(Limit::new(30, Duration::from_secs(300))),
+            emails: Some(Limit::new(30, Duration::from_secs(3600))),
+            sms: Some(Limit::new(30, Duration::from_secs(3600))),
+            per_recipient_interval: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+impl RateLimits {
+    /// No limits at all.
+    pub fn none() -> RateLimits {
+        RateLimits { per_ip: None, emails: None, sms: None, per_recipient_interval: None }
+    }
+}
+
+/// The client's IP address, for per-IP limits: a host puts it in the request's
+/// extensions (from the connection, or from a proxy header it trusts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// The channel of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Channel {
+    Email,
+    Sms,
+}
+
+impl Channel {
+    fn error(self, message: String) -> AuthError {
+        match self {
+            Channel::Email => AuthError::OverEmailSendRateLimit(message),
+            Channel::Sms => AuthError::OverSmsSendRateLimit(message),
+        }
+    }
+}
+
+/// Counts one event of `key` in `limit`'s current window; `Err(seconds left)` when over.
+async fn hit(counters: &dyn CounterStore, key: &str, limit: Limit) -> Result<std::result::Result<(), u64>> {
+    let window = limit.window.as_secs().max(1);
+    let now = u64::try_from(now()).unwrap_or(0);
+    let count = counters.incr(key, now / window, 1, window.saturating_mul(2)).await?;
+    Ok(if count > limit.max { Err(window - now % window) } else { Ok(()) })
+}
+
+/// Refuses a request of `route` from `ip` over [`RateLimits::per_ip`].
+pub(crate) async fn check_ip(
+    counters: &dyn CounterStore,
+    limits: &RateLimits,
+    project: &ProjectId,
+    route: &str,
+    ip: Option<IpAddr>,
+) -> Result<()> {
+    let (Some(limit), Some(ip)) = (limits.per_ip, ip) else { return Ok(()) };
+    let key = format!("auth:{}:ip:{route}:{ip}", project.as_str());
+    match hit(counters, &key, limit).await? {
+        Ok(()) => Ok(()),
+        Err(_) => Err(AuthError::OverRequestRateLimit),
+    }
+}
+
+/// Refuses a message of `kind` to `recipient` over the per-recipient interval, or over
+/// the project's budget for `channel`.
+pub(crate) async fn check_send(
+    counters: &dyn CounterStore,
+    limits: &RateLimits,
+    project: &ProjectId,
+    channel: Channel,
+    kind: &str,
+    recipient: &str,
+) -> Result<()> {
+    if let Some(interval) = limits.per_recipient_interval {
+        let key = format!("auth:{}:to:{kind}:{}", project.as_str(), token_hash(recipient));
+        if let Err(left) = hit(counters, &key, Limit::new(1, interval)).await? {
+            return Err(channel
+                .error(format!("For security purposes, you can only request this after {left} seconds.")));
+        }
+    }
+    let (budget, name) = match channel {
+        Channel::Email => (limits.emails, "email"),
+        Channel::Sms => (limits.sms, "sms"),
+    };
+    if let Some(limit) = budget {
+        let key = format!("auth:{}:sent:{name}", project.as_str());
+        if hit(counters, &key, limit).await?.is_err() {
+            return Err(channel.error(match channel {
+                Channel::Email => "Email rate limit exceeded".into(),
+                Channel::Sms => "SMS rate limit exceeded".into(),
+            }));
+        }
+    }
+    Ok(())
+}

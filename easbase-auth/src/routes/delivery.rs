@@ -1,0 +1,144 @@
+//! Sending one-time tokens: the verification link, the project's template, the mailer
+//! or SMS sender, then the host's [`TokenOutbox`](crate::TokenOutbox). A send that fails
+//! answers the request with a 500 (`unexpected_failure`, as GoTrue), logged without the
+//! message's secrets.
+
+use easbase_core::schema::Role;
+
+use super::{ApiError, Call, percent_encode, query_value};
+use crate::error::AuthError;
+use crate::limits::{self, Channel};
+use crate::mail::{EmailKind, EmailMessage, TemplateData};
+use crate::model::{OneTimeToken, TokenKind};
+use crate::sms::SmsMessage;
+
+impl Call<'_> {
+    /// Refuses a message over the per-recipient or project limits; call it before a
+    /// flow issues the token (which replaces the recipient's earlier one).
+    pub(crate) async fn check_send(
+        &self,
+        channel: Channel,
+        kind: &str,
+        recipient: &str,
+    ) -> Result<(), ApiError> {
+        let limits = &self.auth.config().rate_limits;
+        limits::check_send(&*self.config.counters, limits, self.auth.project(), channel, kind, recipient)
+            .await?;
+        Ok(())
+    }
+
+    /// The publishable key this request came with (for links: an email link cannot carry
+    /// headers); never the secret key.
+    fn link_apikey(&self) -> Option<String> {
+        if self.ctx.role() != Role::Anon {
+            return None;
+        }
+        let header = self.headers.get("apikey").and_then(|v| v.to_str().ok());
+        header.or_else(|| query_value(&self.query, "apikey")).map(str::to_owned)
+    }
+
+    /// The verification link of `token`: `{api}/auth/v1/verify?token=…&type=…&redirect_to=…&apikey=…`.
+    pub(crate) async fn verify_link(
+        &self,
+        token: &OneTimeToken,
+        redirect_to: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let project = self.platform.project(self.auth.project()).await.map_err(AuthError::from)?;
+        let mut link = format!(
+            "{}/auth/v1/verify?token={}&type={}",
+            project.api_url.trim_end_matches('/'),
+            percent_encode(&token.token),
+            verify_type(token.kind),
+        );
+        if let Some(to) = redirect_to {
+            link.push_str(&format!("&redirect_to={}", percent_encode(to)));
+        }
+        if let Some(key) = self.link_apikey() {
+            link.push_str(&format!("&apikey={}", percent_encode(&key)));
+        }
+        Ok(link)
+    }
+
+    /// Mails `token` (if a mailer is set) and hands it to the outbox (if set).
+    pub(crate) async fn send_email(
+        &self,
+        token: OneTimeToken,
+        redirect_to: Option<String>,
+    ) -> Result<(), ApiError> {
+        if let (Some(mail), Some(kind)) = (&self.config.mail, email_kind(token.kind)) {
+            let project = self.auth.project();
+            let templates = mail.templates.get(project);
+            let data = TemplateData {
+                confirmation_url: self.verify_link(&token, redirect_to.as_deref()).await?,
+                token: token.code.clone(),
+                token_hash: token.token.clone(),
+                site_url: self.auth.config().site_url.clone(),
+                email: token.email.clone(),
+                new_email: if kind == EmailKind::EmailChange { token.email.clone() } else { String::new() },
+                redirect_to: redirect_to.clone().unwrap_or_default(),
+            };
+            let (subject, html, text) = templates.get(kind).render(&data);
+            let message = EmailMessage {
+                project: project.clone(),
+                kind,
+                from: templates.sender.clone().unwrap_or_else(|| mail.from.clone()),
+                to: token.email.clone(),
+                subject,
+                text,
+                html,
+            };
+            if let Err(e) = mail.mailer.send(message).await {
+                tracing::error!(error = %e, kind = kind.verify_type(), "sending an auth email failed");
+                return Err(AuthError::Internal(format!("Error sending {} email", kind.verify_type())).into());
+            }
+        }
+        if let Some(outbox) = &self.config.outbox {
+            outbox.deliver(self.auth.project(), token, redirect_to);
+        }
+        Ok(())
+    }
+
+    /// Sends `token`'s code by SMS; the provider's message id.
+    pub(crate) async fn send_sms(&self, token: OneTimeToken) -> Result<String, ApiError> {
+        let Some(sms) = &self.config.sms else { return Err(AuthError::PhoneProviderDisabled.into()) };
+        let message = SmsMessage {
+            project: self.auth.project().clone(),
+            to: format!("+{}", token.email),
+            body: sms.render(&token.code),
+            code: token.code.clone(),
+        };
+        let id = sms.sender.send(message).await.map_err(|e| {
+            tracing::error!(error = %e, "sending an auth SMS failed");
+            ApiError::from(AuthError::Internal("Error sending SMS".into()))
+        })?;
+        if let Some(outbox) = &self.config.outbox {
+            outbox.deliver(self.auth.project(), token, None);
+        }
+        Ok(id)
+    }
+
+    /// Phone flows need phone sign-in on and an SMS sender.
+    pub(crate) fn require_sms(&self) -> Result<(), ApiError> {
+        if self.config.sms.is_none() || !self.auth.config().phone_enabled {
+            return Err(AuthError::PhoneProviderDisabled.into());
+        }
+        Ok(())
+    }
+}
+
+/// The email a token of `kind` goes out as (`None`: an SMS).
+fn email_kind(kind: TokenKind) -> Option<EmailKind> {
+    Some(match kind {
+        TokenKind::Confirmation => EmailKind::Confirmation,
+        TokenKind::Recovery => EmailKind::Recovery,
+        TokenKind::EmailChange => EmailKind::EmailChange,
+        TokenKind::MagicLink => EmailKind::MagicLink,
+        TokenKind::Invite => EmailKind::Invite,
+        _ => return None,
+    })
+}
+
+/// The `type` of `kind`'s verification (for links and admin answers).
+pub(crate) fn verify_type(kind: TokenKind) -> &'static str {
+    email_kind(kind).map_or("sms", EmailKind::verify_type)
+}

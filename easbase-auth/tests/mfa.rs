@@ -1,0 +1,287 @@
+//! TOTP MFA and recovery codes on SQLite and PostgreSQL
+//! (`cargo test -p easbase-auth --all-features --test mfa`).
+
+mod common;
+
+use common::{Engine, Fixture, autoconfirm};
+use easbase_auth::{AuthError, EnrollFactor, EnrolledFactor, Session, SignupOutcome};
+use easbase_core::context::RequestContext;
+use totp_rs::{Algorithm, Secret, TOTP};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn signed_up(fx: &Fixture, email: &str) -> Session {
+    match fx.auth.signup(email, PASSWORD, None).await.unwrap() {
+        SignupOutcome::Session(s) => *s,
+        other => panic!("expected a session, got {other:?}"),
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// The code of the step `offset` steps from now, computed independently from the base32
+/// secret the enrollment showed.
+fn code(enrolled: &EnrolledFactor, offset: i64) -> String {
+    let secret = Secret::Encoded(enrolled.totp.secret.clone()).to_bytes().unwrap();
+    let totp = TOTP::new_unchecked(Algorithm::SHA1, 6, 1, 30, secret);
+    totp.generate((now() as i64 + offset * 30) as u64)
+}
+
+/// A TOTP code different from every code accepted right now.
+fn wrong_code(enrolled: &EnrolledFactor) -> String {
+    let valid: Vec<String> = (-1..=2).map(|o| code(enrolled, o)).collect();
+    (0..1_000_000).map(|n| format!("{n:06}")).find(|c| !valid.contains(c)).unwrap()
+}
+
+async fn enrolled(fx: &Fixture, ctx: &RequestContext, name: Option<&str>) -> EnrolledFactor {
+    fx.auth.enroll_factor(ctx, EnrollFactor::totp(name)).await.unwrap()
+}
+
+/// Challenges and verifies `factor` with the current code.
+async fn verify(fx: &Fixture, ctx: &RequestContext, factor: &EnrolledFactor, offset: i64) -> Session {
+    let challenge = fx.auth.challenge_factor(ctx, &factor.id, "").await.unwrap();
+    fx.auth.verify_factor(ctx, &factor.id, &challenge.id, &code(factor, offset), "").await.unwrap()
+}
+
+async fn enroll_challenge_verify(engine: Engine) {
+    let fx = Fixture::new(engine, autoconfirm()).await;
+    let signup = signed_up(&fx, "ada@example.com").await;
+    let login = fx.auth.password_grant("ada@example.com", PASSWORD).await.unwrap();
+    let ctx = fx.ctx(&login).await;
+    let factor = enrolled(&fx, &ctx, Some("phone app")).await;
+
+    // GoTrue's enroll response.
+    let body = serde_json::to_value(&factor).unwrap();
+    assert_eq!(body["type"], "totp");
+    assert_eq!(body["friendly_name"], "phone app");
+    assert_eq!(factor.totp.secret.len(), 32, "160 bits in base32");
+    assert_eq!(
+        factor.totp.uri,
+        format!(
+            "otpauth://totp/app.test:ada%40example.com?algorithm=SHA1&digits=6&issuer=app.test&period=30&secret={}",
+            factor.totp.secret
+        )
+    );
+    assert!(factor.totp.qr_code.starts_with("<svg") && factor.totp.qr_code.ends_with("</svg>"));
+    assert!(!format!("{factor:?}").contains(&factor.totp.secret), "Debug hides the secret");
+
+    // Listed unverified; the secret is not stored readable.
+    let user = fx.auth.get_user(&ctx).await.unwrap();
+    assert_eq!(user.factors.len(), 1);
+    assert_eq!(
+        (user.factors[0].status.as_str(), user.factors[0].factor_type.as_str()),
+        ("unverified", "totp")
+    );
+    let dump = fx.dump("auth_mfa_factors").await.join(" ");
+    assert!(!dump.contains(&factor.totp.secret));
+
+    let challenge = fx.auth.challenge_factor(&ctx, &factor.id, "").await.unwrap();
+    assert_eq!(challenge.factor_type, "totp");
+    let expires = challenge.expires_at - now() as i64;
+    assert!((290..=310).contains(&expires), "{expires}");
+
+    let session =
+        fx.auth.verify_factor(&ctx, &factor.id, &challenge.id, &code(&factor, 0), "").await.unwrap();
+    assert_eq!(session.user.factors[0].status, "verified");
+    let raised = fx.ctx(&session).await;
+    let claims = raised.claims();
+    assert_eq!(claims["aal"], "aal2");
+    assert_eq!(claims["session_id"], ctx.claims()["session_id"], "the same session is raised");
+    let methods: Vec<&str> =
+        claims["amr"].as_array().unwrap().iter().map(|a| a["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["password", "totp"]);
+    assert!(
+        claims["amr"][1]["timestamp"].as_i64().unwrap() >= claims["amr"][0]["timestamp"].as_i64().unwrap()
+    );
+
+    // The new refresh token keeps aal2; the session's old one is revoked (presenting it
+    // is taken for reuse and ends the session).
+    let refreshed = fx.auth.refresh(&session.refresh_token).await.unwrap();
+    assert_eq!(fx.ctx(&refreshed).await.claims()["aal"], "aal2");
+    assert!(fx.auth.refresh(&login.refresh_token).await.is_err());
+
+    // The user's other aal1 session (from sign-up) was signed out.
+    assert!(fx.auth.refresh(&signup.refresh_token).await.is_err());
+
+    // A new sign-in is aal1 again, with the factor listed as verified.
+    let again = fx.auth.password_grant("ada@example.com", PASSWORD).await.unwrap();
+    assert_eq!(fx.ctx(&again).await.claims()["aal"], "aal1");
+    assert_eq!(again.user.factors[0].status, "verified");
+    fx.cleanup().await;
+}
+
+async fn refusals(engine: Engine) {
+    let fx = Fixture::new(engine, autoconfirm()).await;
+    let ada = signed_up(&fx, "ada@example.com").await;
+    let ctx = fx.ctx(&ada).await;
+    let factor = enrolled(&fx, &ctx, Some("app")).await;
+
+    // Bad enrollments.
+    let e = fx.auth.enroll_factor(&ctx, EnrollFactor::totp(Some("app"))).await.unwrap_err();
+    assert!(matches!(e, AuthError::MfaFactorNameConflict(_)) && e.status() == 422, "{e:?}");
+    let mut phone = EnrollFactor::totp(None);
+    phone.factor_type = "phone".into();
+    let e = fx.auth.enroll_factor(&ctx, phone).await.unwrap_err();
+    assert_eq!((e.code(), e.status()), ("mfa_phone_enroll_not_enabled", 422));
+    let mut other = EnrollFactor::totp(None);
+    other.factor_type = "sms".into();
+    assert_eq!(fx.auth.enroll_factor(&ctx, other).await.unwrap_err().code(), "validation_failed");
+
+    // A wrong code, an unknown challenge, a bad factor id.
+    let challenge = fx.auth.challenge_factor(&ctx, &factor.id, "").await.unwrap();
+    let e =
+        fx.auth.verify_factor(&ctx, &factor.id, &challenge.id, &wrong_code(&factor), "").await.unwrap_err();
+    assert_eq!(
+        (e.code(), e.status(), e.to_string().as_str()),
+        ("mfa_verification_failed", 422, "Invalid TOTP code entered")
+    );
+    let e = fx.auth.verify_factor(&ctx, &factor.id, &challenge.id, "", "").await.unwrap_err();
+    assert_eq!(e.code(), "validation_failed");
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let e = fx.auth.verify_factor(&ctx, &factor.id, &unknown, &code(&factor, 0), "").await.unwrap_err();
+    assert_eq!((e.code(), e.status()), ("mfa_factor_not_found", 422));
+    let e = fx.auth.challenge_factor(&ctx, "not-a-uuid", "").await.unwrap_err();
+    assert_eq!((e.code(), e.status()), ("mfa_factor_not_found", 404));
+
+    // Another IP than the challenge's.
+    let e = fx
+        .auth
+        .verify_factor(&ctx, &factor.id, &challenge.id, &code(&factor, 0), "10.0.0.9")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, AuthError::MfaIpAddressMismatch), "{e:?}");
+
+    // An expired challenge (made older in the table) is refused and removed.
+    let old = fx.auth.challenge_factor(&ctx, &factor.id, "").await.unwrap();
+    let table = fx.table("auth_mfa_challenges").await;
+    let sql = format!("update {table} set created_at = created_at - 1000 where id = {}", fx.placeholder(1));
+    assert_eq!(fx.exec(sql, vec![old.id.clone().into()]).await, 1);
+    let e = fx.auth.verify_factor(&ctx, &factor.id, &old.id, &code(&factor, 0), "").await.unwrap_err();
+    assert_eq!((e.code(), e.status()), ("mfa_challenge_expired", 422));
+    let e = fx.auth.verify_factor(&ctx, &factor.id, &old.id, &code(&factor, 0), "").await.unwrap_err();
+    assert_eq!(e.code(), "mfa_factor_not_found", "the expired challenge is gone");
+
+    // Replay: a code is accepted once; its time step (and earlier ones) never again,
+    // also with a fresh challenge, and a verified challenge cannot be used again.
+    let session =
+        fx.auth.verify_factor(&ctx, &factor.id, &challenge.id, &code(&factor, 1), "").await.unwrap();
+    let aal2 = fx.ctx(&session).await;
+    let e = fx.auth.verify_factor(&aal2, &factor.id, &challenge.id, &code(&factor, 1), "").await.unwrap_err();
+    assert!(matches!(e, AuthError::MfaIpAddressMismatch), "a verified challenge: {e:?}");
+    for offset in [1, 0, -1] {
+        let fresh = fx.auth.challenge_factor(&aal2, &factor.id, "").await.unwrap();
+        let e = fx
+            .auth
+            .verify_factor(&aal2, &factor.id, &fresh.id, &code(&factor, offset), "")
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "mfa_verification_failed", "step offset {offset} replayed");
+    }
+
+    // Another user's factor is not found by any route.
+    let bob = signed_up(&fx, "bob@example.com").await;
+    let bob_ctx = fx.ctx(&bob).await;
+    let e = fx.auth.challenge_factor(&bob_ctx, &factor.id, "").await.unwrap_err();
+    assert!(matches!(e, AuthError::MfaFactorNotFound), "{e:?}");
+    let e =
+        fx.auth.verify_factor(&bob_ctx, &factor.id, &challenge.id, &code(&factor, 0), "").await.unwrap_err();
+    assert!(matches!(e, AuthError::MfaFactorNotFound), "{e:?}");
+    let e = fx.auth.unenroll_factor(&bob_ctx, &factor.id).await.unwrap_err();
+    assert!(matches!(e, AuthError::MfaFactorNotFound), "{e:?}");
+    let bob_factor = enrolled(&fx, &bob_ctx, None).await;
+    let bob_challenge = fx.auth.challenge_factor(&bob_ctx, &bob_factor.id, "").await.unwrap();
+    let e = fx
+        .auth
+        .verify_factor(&aal2, &factor.id, &bob_challenge.id, &code(&bob_factor, 0), "")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "mfa_factor_not_found", "another factor's challenge");
+
+    // At aal1 with a verified factor: no unenrolling (422) and no new factor (403).
+    let aal1 = fx.auth.password_grant("ada@example.com", PASSWORD).await.unwrap();
+    let aal1 = fx.ctx(&aal1).await;
+    let e = fx.auth.unenroll_factor(&aal1, &factor.id).await.unwrap_err();
+    assert_eq!((e.code(), e.status()), ("insufficient_aal", 422));
+    let e = fx.auth.enroll_factor(&aal1, EnrollFactor::totp(Some("second"))).await.unwrap_err();
+    assert_eq!((e.code(), e.status()), ("insufficient_aal", 403));
+
+    // At aal2 it works, and the sessions raised with the factor fall back to aal1.
+    assert_eq!(fx.auth.unenroll_factor(&aal2, &factor.id).await.unwrap(), factor.id);
+    let after = fx.auth.refresh(&session.refresh_token).await.unwrap();
+    assert_eq!(fx.ctx(&after).await.claims()["aal"], "aal1");
+    assert!(fx.auth.get_user(&aal2).await.unwrap().factors.is_empty());
+    fx.cleanup().await;
+}
+
+async fn factor_limits(engine: Engine) {
+    let mut config = autoconfirm();
+    config.mfa.max_enrolled_factors = 2;
+    let fx = Fixture::new(engine, config).await;
+    let ada = signed_up(&fx, "ada@example.com").await;
+    let ctx = fx.ctx(&ada).await;
+    enrolled(&fx, &ctx, Some("a")).await;
+    enrolled(&fx, &ctx, Some("b")).await;
+    let e = fx.auth.enroll_factor(&ctx, EnrollFactor::totp(Some("c"))).await.unwrap_err();
+    assert_eq!((e.code(), e.status()), ("too_many_enrolled_mfa_factors", 422));
+    fx.cleanup().await;
+}
+
+async fn recovery_codes(engine: Engine) {
+    let fx = Fixture::new(engine, autoconfirm()).await;
+    let ada = signed_up(&fx, "ada@example.com").await;
+    let ctx = fx.ctx(&ada).await;
+    let e = fx.auth.generate_recovery_codes(&ctx, false).await.unwrap_err();
+    assert_eq!(e.code(), "insufficient_aal");
+    let factor = enrolled(&fx, &ctx, None).await;
+    let aal2 = fx.ctx(&verify(&fx, &ctx, &factor, 0).await).await;
+    assert_eq!(fx.auth.recovery_codes_status(&aal2).await.unwrap_err().code(), "mfa_factor_not_found");
+
+    let codes = fx.auth.generate_recovery_codes(&aal2, false).await.unwrap();
+    assert_eq!(codes.codes.len(), 10);
+    assert!(!format!("{codes:?}").contains(&codes.codes[0]));
+    let dump = fx.dump("auth_mfa_recovery_codes").await.join(" ");
+    assert!(codes.codes.iter().all(|c| !dump.contains(c.as_str()) && !dump.contains(&c.replace('-', ""))));
+    let e = fx.auth.generate_recovery_codes(&aal2, false).await.unwrap_err();
+    assert_eq!(e.code(), "mfa_verified_factor_exists");
+    let status = fx.auth.recovery_codes_status(&aal2).await.unwrap();
+    assert_eq!((status.total, status.remaining), (10, 10));
+
+    // A new sign-in (aal1) reaches aal2 with a code typed loosely; the code works once.
+    let login = fx.auth.password_grant("ada@example.com", PASSWORD).await.unwrap();
+    let aal1 = fx.ctx(&login).await;
+    let typed = format!(" {} ", codes.codes[0].to_lowercase().replace('-', " "));
+    let session = fx.auth.verify_recovery_code(&aal1, &typed).await.unwrap();
+    let claims = fx.ctx(&session).await.claims().clone();
+    assert_eq!(claims["aal"], "aal2");
+    assert_eq!(claims["amr"][1]["method"], "mfa/recovery_code");
+    let again = fx.auth.password_grant("ada@example.com", PASSWORD).await.unwrap();
+    let again = fx.ctx(&again).await;
+    let e = fx.auth.verify_recovery_code(&again, &codes.codes[0]).await.unwrap_err();
+    assert_eq!((e.code(), e.status()), ("mfa_verification_failed", 422));
+    assert_eq!(
+        fx.auth.verify_recovery_code(&again, "nope").await.unwrap_err().code(),
+        "mfa_verification_failed"
+    );
+    let status = fx.auth.recovery_codes_status(&again).await.unwrap();
+    assert_eq!((status.total, status.remaining), (10, 9));
+
+    // Regenerating voids the old set.
+    let aal2 = fx.ctx(&session).await;
+    let fresh = fx.auth.generate_recovery_codes(&aal2, true).await.unwrap();
+    let e = fx.auth.verify_recovery_code(&again, &codes.codes[1]).await.unwrap_err();
+    assert_eq!(e.code(), "mfa_verification_failed");
+
+    // Codes cannot be the only second factor; deleted, the factor can go.
+    let e = fx.auth.unenroll_factor(&aal2, &factor.id).await.unwrap_err();
+    assert_eq!((e.code(), e.status()), ("mfa_recovery_codes_sole_factor", 422));
+    fx.auth.delete_recovery_codes(&aal2).await.unwrap();
+    assert_eq!(fx.auth.delete_recovery_codes(&aal2).await.unwrap_err().code(), "mfa_factor_not_found");
+    fx.auth.unenroll_factor(&aal2, &factor.id).await.unwrap();
+    let e = fx.auth.verify_recovery_code(&again, &fresh.codes[0]).await.unwrap_err();
+    assert_eq!(e.code(), "mfa_verification_failed");
+    fx.cleanup().await;
+}
+
+on_both_engines!(enroll_challenge_verify, refusals, factor_limits, recovery_codes);

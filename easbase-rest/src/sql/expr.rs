@@ -1,0 +1,227 @@
+//! Expressions per dialect: JSON paths, casts, regular expressions, containment and
+//! full-text search. Keys, patterns and values are always bound; the only text spliced
+//! into SQL is ours (operators, type names from [`Cast`], array indexes that are `i64`s).
+//!
+//! What SQLite cannot answer as PostgreSQL does is refused with 400 `EB203` naming the
+//! feature, never answered differently.
+
+use easbase_schema::{ColumnType, Dialect};
+use sea_query::Expr;
+
+use crate::error::RestError;
+use crate::plan::{Cast, Containment, Value};
+use crate::request::{FtsOperator, JsonArrow, JsonOperand, JsonStep};
+
+/// A custom expression from a template with `$1`, `$2`, … (each may appear more than
+/// once): numbered placeholders on PostgreSQL; on SQLite, whose builder numbers nothing,
+/// one `?` per occurrence with the expressions repeated in order.
+pub(super) fn tmpl(dialect: Dialect, template: &str, args: &[Expr]) -> Expr {
+    if dialect == Dialect::Postgres {
+        return Expr::cust_with_exprs(template.to_owned(), args.iter().cloned());
+    }
+    let mut sql = String::with_capacity(template.len());
+    let mut ordered = Vec::new();
+    let mut rest = template;
+    while let Some(at) = rest.find('$') {
+        sql.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let digits = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
+        match after[..digits].parse::<usize>().ok().and_then(|n| args.get(n.wrapping_sub(1))) {
+            Some(e) => {
+                sql.push('?');
+                ordered.push(e.clone());
+            }
+            None => sql.push_str(&rest[at..at + 1 + digits]),
+        }
+        rest = &after[digits..];
+    }
+    sql.push_str(rest);
+    Expr::cust_with_exprs(sql, ordered)
+}
+
+fn on_sqlite(what: impl Into<String>) -> RestError {
+    RestError::NotOnEngine { what: what.into(), engine: "SQLite" }
+}
+
+/// `base` followed by a JSON path, on a column of type `ty`. PostgreSQL: `->` / `->>`
+/// step by step (json columns read as jsonb). SQLite: one JSON path string; `->>` gives
+/// text as PostgreSQL does (`true`, not `1`).
+pub(super) fn json_path(
+    dialect: Dialect,
+    base: Expr,
+    ty: &ColumnType,
+    path: &[JsonStep],
+    for_order: bool,
+) -> Result<Expr, RestError> {
+    let Some(last) = path.last() else { return Ok(base) };
+    if dialect == Dialect::Postgres {
+        let mut e = if *ty == ColumnType::Json { tmpl(dialect, "CAST($1 AS jsonb)", &[base]) } else { base };
+        for step in path {
+            let op = if step.arrow == JsonArrow::Json { "->" } else { "->>" };
+            let operand = match &step.operand {
+                JsonOperand::Key(k) => Expr::val(k.clone()),
+                JsonOperand::Index(i) => Expr::cust(i.to_string()),
+            };
+            e = tmpl(dialect, &format!("($1 {op} $2)"), &[e, operand]);
+        }
+        return Ok(e);
+    }
+    let mut p = String::from("$");
+    for step in path {
+        match &step.operand {
+            JsonOperand::Key(k) if k.contains(['"', '\\']) => {
+                return Err(on_sqlite("a JSON key with '\"' or '\\'"));
+            }
+            JsonOperand::Key(k) => {
+                p.push_str(".\"");
+                p.push_str(k);
+                p.push('"');
+            }
+            JsonOperand::Index(i) if *i >= 0 => p.push_str(&format!("[{i}]")),
+            JsonOperand::Index(i) => p.push_str(&format!("[#{i}]")),
+        }
+    }
+    Ok(match last.arrow {
+        // Ordering by a JSON value: by its SQL value (numbers as numbers), as jsonb orders
+        // values of one type.
+        JsonArrow::Json if for_order => tmpl(dialect, "json_extract($1, $2)", &[base, Expr::val(p)]),
+        JsonArrow::Json => tmpl(dialect, "($1 -> $2)", &[base, Expr::val(p)]),
+        JsonArrow::Text => tmpl(
+            dialect,
+            "(CASE json_type($1, $2) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN NULL \
+             ELSE CAST(json_extract($1, $2) AS TEXT) END)",
+            &[base, Expr::val(p)],
+        ),
+    })
+}
+
+/// `CAST(e AS type)`. SQLite casts silently where PostgreSQL fails or formats
+/// differently, so there only casts that give PostgreSQL's answer are made: widening
+/// integers, anything textual or integral to text, booleans to text, and a type to itself.
+pub(super) fn cast(
+    dialect: Dialect,
+    e: Expr,
+    from: Option<&ColumnType>,
+    to: Cast,
+) -> Result<Expr, RestError> {
+    if dialect == Dialect::Postgres {
+        return Ok(tmpl(dialect, &format!("CAST($1 AS {})", to.pg_name()), &[e]));
+    }
+    let width = |t: &ColumnType| match t {
+        ColumnType::SmallInt => Some(1),
+        ColumnType::Integer => Some(2),
+        ColumnType::BigInt | ColumnType::Identity => Some(3),
+        _ => None,
+    };
+    let refuse = || {
+        on_sqlite(format!(
+            "casting {} to {}",
+            from.map_or("this value".to_owned(), |t| t.to_string()),
+            to.pg_name()
+        ))
+    };
+    let Some(from) = from else { return Err(refuse()) };
+    Ok(match (to, from) {
+        (Cast::Text, ColumnType::Boolean) => {
+            tmpl(dialect, "(CASE WHEN $1 IS NULL THEN NULL WHEN $1 THEN 'true' ELSE 'false' END)", &[e])
+        }
+        (Cast::Text, f) if width(f).is_some() => tmpl(dialect, "CAST($1 AS TEXT)", &[e]),
+        (Cast::Text, f) if f.is_textual() => e,
+        (Cast::SmallInt | Cast::Integer | Cast::BigInt, f) => match (width(f), width(&to.column_type())) {
+            (Some(a), Some(b)) if a <= b => e,
+            _ => return Err(refuse()),
+        },
+        (Cast::Numeric, ColumnType::Decimal(_))
+        | (Cast::Real, ColumnType::Real)
+        | (Cast::Double, ColumnType::Double)
+        | (Cast::Boolean, ColumnType::Boolean)
+        | (Cast::Json | Cast::Jsonb, ColumnType::Json | ColumnType::Jsonb) => e,
+        _ => return Err(refuse()),
+    })
+}
+
+/// `e ~ pattern` / `e ~* pattern`; on SQLite `e REGEXP pattern` (easbase-core registers
+/// `regexp` with the `regex` crate; `(?i)` makes it case-insensitive), the pattern
+/// compiled here first so a bad one is a 400 `2201B` as on PostgreSQL.
+pub(super) fn regex(
+    dialect: Dialect,
+    e: Expr,
+    pattern: &str,
+    case_insensitive: bool,
+) -> Result<Expr, RestError> {
+    if dialect == Dialect::Postgres {
+        let op = if case_insensitive { "~*" } else { "~" };
+        return Ok(tmpl(dialect, &format!("($1 {op} $2)"), &[e, Expr::val(pattern.to_owned())]));
+    }
+    let pattern = if case_insensitive { format!("(?i){pattern}") } else { pattern.to_owned() };
+    if let Err(err) = regex::RegexBuilder::new(&pattern).size_limit(1 << 20).build() {
+        return Err(RestError::Database {
+            status: http::StatusCode::BAD_REQUEST,
+            code: "2201B".to_owned(),
+            message: format!("invalid regular expression: {}", err.to_string().lines().last().unwrap_or("")),
+        });
+    }
+    Ok(tmpl(dialect, "($1 REGEXP $2)", &[e, Expr::val(pattern)]))
+}
+
+/// `cs`, `cd`, `ov`: PostgreSQL only (jsonb containment, array operators).
+pub(super) fn containment(
+    dialect: Dialect,
+    e: Expr,
+    json: bool,
+    op: Containment,
+    value: &Value,
+) -> Result<Expr, RestError> {
+    if dialect != Dialect::Postgres {
+        let word = match op {
+            Containment::Contains => "cs",
+            Containment::ContainedIn => "cd",
+            Containment::Overlaps => "ov",
+        };
+        return Err(on_sqlite(format!("the operator {word} (JSON containment)")));
+    }
+    let text = match value {
+        Value::Json(s) | Value::Text(s) => s.clone(),
+        _ => return Err(RestError::Internal),
+    };
+    let sym = op.symbol();
+    Ok(if json {
+        tmpl(dialect, &format!("(CAST($1 AS jsonb) {sym} CAST($2 AS jsonb))"), &[e, Expr::val(text)])
+    } else {
+        tmpl(dialect, &format!("($1 {sym} $2)"), &[e, Expr::val(text)])
+    })
+}
+
+/// `fts`, `plfts`, `phfts`, `wfts` as PostgREST builds them:
+/// `to_tsvector([config,] e) @@ to_tsquery([config,] query)`.
+pub(super) fn fts(
+    dialect: Dialect,
+    e: Expr,
+    op: FtsOperator,
+    language: Option<&str>,
+    query: &str,
+) -> Result<Expr, RestError> {
+    let word = match op {
+        FtsOperator::Fts => "fts",
+        FtsOperator::Plain => "plfts",
+        FtsOperator::Phrase => "phfts",
+        FtsOperator::Websearch => "wfts",
+    };
+    if dialect != Dialect::Postgres {
+        return Err(on_sqlite(format!("full-text search ({word})")));
+    }
+    let func = match op {
+        FtsOperator::Fts => "to_tsquery",
+        FtsOperator::Plain => "plainto_tsquery",
+        FtsOperator::Phrase => "phraseto_tsquery",
+        FtsOperator::Websearch => "websearch_to_tsquery",
+    };
+    Ok(match language {
+        Some(lang) => tmpl(
+            dialect,
+            &format!("(to_tsvector(CAST($1 AS regconfig), $2) @@ {func}(CAST($1 AS regconfig), $3))"),
+            &[Expr::val(lang.to_owned()), e, Expr::val(query.to_owned())],
+        ),
+        None => tmpl(dialect, &format!("(to_tsvector($1) @@ {func}($2))"), &[e, Expr::val(query.to_owned())]),
+    })
+}

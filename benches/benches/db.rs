@@ -37,7 +37,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use easbase_core::db::{Db, PgConfig, Scope, SqliteConfig, Stmt};
+use easbase_core::db::{Db, MyConfig, PgConfig, Scope, SqliteConfig, Stmt};
 use easbase_core::schema::Ident;
 use sea_query::Values;
 use tokio_postgres::types::Type;
@@ -292,6 +292,80 @@ fn postgres(c: &mut Criterion) {
         .unwrap();
 }
 
+/// GET one of 10,000 rows by key on MariaDB / MySQL at `EASBASE_MYSQL_URL`: through the
+/// engine (one statement: autocommit; a read-only scope: `START TRANSACTION READ ONLY`,
+/// select, `COMMIT`) against sqlx called directly on the same pool.
+fn mysql(c: &mut Criterion) {
+    let rt = runtime();
+    let url = std::env::var("EASBASE_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let server = match rt.block_on(Db::connect_mysql(MyConfig::new(url.clone()).pool_size(1))) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("note: MySQL at `{url}` is unreachable ({e}); skipping the mysql_point_select group");
+            return;
+        }
+    };
+    let database = format!("bench_{}", std::process::id());
+    rt.block_on(server.execute_script(&[format!("create database {database}")])).unwrap();
+    let db_url = format!("{}/{database}", url.trim_end_matches('/'));
+    // One connection, so the engine and sqlx run on equal terms.
+    let db = rt.block_on(Db::connect_mysql(MyConfig::new(db_url).pool_size(1))).unwrap();
+    let pool = match &db {
+        Db::Mysql(my) => my.pool().clone(),
+        _ => unreachable!("connect_mysql gives a MySQL handle"),
+    };
+    rt.block_on(db.execute_script(&[
+        "create table items (id bigint primary key, name varchar(100) not null, price double not null)".into(),
+        "insert into items with recursive n(i) as (select 1 union all select i + 1 from n where i < 10000) \
+         select i, concat('item ', i), i * 0.5 from n"
+            .into(),
+    ]))
+    .unwrap();
+    let sql = "select id, name, price from items where id = ?";
+    let mut group = c.benchmark_group("mysql_point_select");
+
+    group.bench_function("sqlx_direct", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for n in 0..iters {
+                    let row = sqlx::query(sql).bind(next_id(n)).fetch_one(&pool).await.unwrap();
+                    black_box(row);
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("db_query", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for n in 0..iters {
+                    let select = Stmt::new(sql, Values(vec![next_id(n).into()]));
+                    black_box(db.query(select).await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    let scope = Scope { read_only: true, ..Scope::default() };
+    group.bench_function("db_read_only_scope", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for n in 0..iters {
+                    let select = Stmt::new(sql, Values(vec![next_id(n).into()]));
+                    black_box(db.transaction(&scope, vec![select]).await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+    drop(db);
+    rt.block_on(server.execute_script(&[format!("drop database {database}")])).unwrap();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(30)
@@ -302,6 +376,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = sqlite, postgres
+    targets = sqlite, postgres, mysql
 }
 criterion_main!(benches);

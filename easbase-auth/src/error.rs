@@ -105,6 +105,9 @@ pub enum AuthError {
     /// Phone sign-ups and sign-ins are turned off (or no SMS sender is set).
     #[error("Phone logins are disabled")]
     PhoneProviderDisabled,
+    /// The phone number has not been confirmed yet.
+    #[error("Phone not confirmed")]
+    PhoneNotConfirmed,
     /// A phone number another user has.
     #[error("A user with this phone number has already been registered")]
     PhoneExists,
@@ -210,6 +213,7 @@ impl AuthError {
             AuthError::BadCodeVerifier => "bad_code_verifier",
             AuthError::PhoneProviderDisabled => "phone_provider_disabled",
             AuthError::PhoneExists => "phone_exists",
+            AuthError::PhoneNotConfirmed => "phone_not_confirmed",
             AuthError::MfaFactorNotFound | AuthError::MfaChallengeNotFound => "mfa_factor_not_found",
             AuthError::MfaFactorNameConflict(_) => "mfa_factor_name_conflict",
             AuthError::TooManyEnrolledMfaFactors => "too_many_enrolled_mfa_factors",
@@ -254,7 +258,7 @@ impl AuthError {
             | AuthError::OverSmsSendRateLimit(_) => 429,
             AuthError::FlowStateNotFound => 404,
             AuthError::FlowStateExpired | AuthError::PhoneProviderDisabled | AuthError::PhoneExists => 422,
-            AuthError::BadCodeVerifier => 400,
+            AuthError::BadCodeVerifier | AuthError::PhoneNotConfirmed => 400,
             AuthError::MfaFactorNotFound => 404,
             AuthError::MfaChallengeNotFound
             | AuthError::MfaFactorNameConflict(_)

@@ -58,21 +58,37 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`AuthModule`] | the tables (`auth_users`, `auth_identities`, `auth_sessions`, `auth_refresh_tokens`, `auth_one_time_tokens`) |
+//! | [`AuthModule`] | the tables (`auth_users`, `auth_identities`, `auth_sessions`, `auth_refresh_tokens`, `auth_one_time_tokens`, `auth_flow_state`, …; the list is [`AuthModule::TABLES`]) |
 //! | [`Auth`], [`ProjectAuth`] | the service and one project's handle; the flows are [`ProjectAuth`]'s methods |
-//! | [`flows`] | one file per flow (sign-up, password, [`flows::refresh`], logout, recovery, verification, anonymous, user) |
+//! | [`flows`] | one file per flow (sign-up, password, [`flows::refresh`], logout, recovery, [`flows::verify`], passwordless and phone (`otp.rs`), [`flows::pkce`], [`flows::admin`], anonymous, user) |
+//! | [`flows::mfa`], [`Factor`] | TOTP MFA: enroll (secret, `otpauth://` URI, QR code as SVG), challenge, verify (the session becomes `aal2`, its `amr` gains `totp`; a used time step is refused), unenroll; single-use recovery codes |
+//! | [`keys`] | asymmetric signing keys by `kid` (ES256 generated; RS256 / EdDSA imported), rotation (standby → current → previous → retired), the JWKS; HS256 stays the default |
+//! | [`oauth`], [`flows::oauth`] | OAuth 2 / OIDC sign-in: the [`Provider`](oauth::Provider) trait, Google / GitHub / OIDC [`ProviderConfig`](oauth::ProviderConfig)s, the host-replaceable [`HttpClient`](oauth::HttpClient) |
+//! | [`mail`] | the [`Mailer`](mail::Mailer) trait, [`SmtpMailer`](mail::SmtpMailer) (lettre), [`MemoryMailer`](mail::MemoryMailer), per-project [`EmailTemplates`](mail::EmailTemplates) |
+//! | [`SmsSender`], [`MemorySms`] | phone codes, and [`normalize_phone`] (E.164) |
+//! | [`RateLimits`], [`ClientIp`] | per-IP, per-recipient and per-project limits over easbase-core's `CounterStore` |
 //! | [`AuthConfig`] | token lifetimes, auto-confirmation, sign-up switches, password rules, Argon2 cost |
 //! | [`jwt`] | access-token claims and the [`CustomClaimsHook`] |
 //! | [`Session`], [`User`] | GoTrue's token response and user object, serialized as auth-js expects |
 //! | [`AuthError`] | GoTrue's error codes and HTTP statuses |
-//! | [`AuthService`] | the GoTrue routes (`/signup`, `/token`, `/user`, `/verify`, …) as a tower service, mounted at `/auth/v1` |
+//! | [`AuthService`] | the GoTrue routes (`/signup`, `/token`, `/user`, `/verify`, `/factors…`, `/authorize`, `/callback`, `/.well-known/jwks.json`, …) as a tower service, mounted at `/auth/v1` |
 //!
 //! ## Secrets (DESIGN.md, invariant 3)
 //!
 //! - Passwords: Argon2id (m = 19 MiB, t = 2, p = 1), hashed and verified on tokio's
 //!   blocking pool with a bound on concurrent hashes; imported bcrypt hashes verify and
 //!   are rehashed on login; unknown users cost one dummy verification.
-//! - Refresh tokens and one-time tokens: 256-bit random, stored as SHA-256 hashes only.
+//! - Refresh tokens and one-time tokens: 256-bit random, stored as SHA-256 hashes only;
+//!   the short codes sent with one-time tokens are stored as HMACs keyed by the project
+//!   secret, expire with their token, and a few wrong tries void them; PKCE auth codes
+//!   are stored as SHA-256.
+//! - Emails and SMS carry secrets: [`mail::EmailMessage`] and [`SmsMessage`] hide their
+//!   bodies from `Debug`; rate-limit counters hold hashes of addresses, not addresses.
+//! - TOTP secrets must stay readable, so they are stored sealed with a pad derived from
+//!   the project secret and the factor id; MFA recovery codes (80 bits) are stored as
+//!   SHA-256; OAuth `state` values as SHA-256, and the PKCE verifier sent to a provider
+//!   is derived from the state with the project secret, never stored. Asymmetric private
+//!   keys are stored as the project's HS256 secret is (platform table), never shown.
 //! - Tokens are never logged; [`Session`] and [`OneTimeToken`] hide them from `Debug`.
 //!
 //! ## Feature flags
@@ -81,6 +97,8 @@
 //! |---|---|---|
 //! | `sqlite` | yes | easbase-core's SQLite engine |
 //! | `postgres` | no | easbase-core's PostgreSQL engine |
+//! | `http-client` | no | [`oauth::HyperClient`], a plain-HTTP client for OAuth providers over hyper (give your own [`oauth::HttpClient`] for `https://`) |
+//! | `smtp-rustls` | no | STARTTLS and implicit TLS for [`SmtpMailer`](mail::SmtpMailer) (rustls, webpki roots); without it, plain SMTP to a local relay |
 
 #![forbid(unsafe_code)]
 

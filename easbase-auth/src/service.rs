@@ -70,6 +70,10 @@ pub struct AuthServiceConfig {
     /// for per-IP limits. Set it only behind a proxy that overwrites the header; without
     /// it, the IP comes from a [`ClientIp`](crate::ClientIp) request extension, if any.
     pub client_ip_header: Option<String>,
+    /// Where this service is reachable from a browser (GoTrue's `API_EXTERNAL_URL`,
+    /// e.g. `https://api.example.com/auth/v1`), for the links in emails. `None`: the
+    /// project's `api_url` followed by `/auth/v1`.
+    pub external_url: Option<String>,
     /// OAuth / OIDC providers for `/authorize` and `/callback` (`None`: every provider
     /// is refused with `provider_disabled`).
     pub oauth: Option<Arc<crate::oauth::OAuthSettings>>,
@@ -86,6 +90,7 @@ impl Default for AuthServiceConfig {
             sms: None,
             counters: Arc::new(MemoryCounters::default()),
             client_ip_header: None,
+            external_url: None,
             oauth: None,
         }
     }
@@ -101,6 +106,7 @@ impl fmt::Debug for AuthServiceConfig {
             .field("mail", &self.mail)
             .field("sms", &self.sms)
             .field("client_ip_header", &self.client_ip_header)
+            .field("external_url", &self.external_url)
             .field("oauth", &self.oauth)
             .finish_non_exhaustive()
     }
@@ -111,15 +117,19 @@ impl fmt::Debug for AuthServiceConfig {
 ///
 /// | route | body / query | answer |
 /// |---|---|---|
-/// | `POST /signup` | `{email, password, data?}`; `{data?}` alone: anonymous | session, or the user when a confirmation is needed |
+/// | `POST /signup` | `{email \| phone, password, data?, code_challenge?, code_challenge_method?}`; `{data?}` alone: anonymous | session, or the user when a confirmation is needed |
 /// | `POST /token?grant_type=password` | `{email, password}` | session |
+/// | `POST /token?grant_type=pkce` | `{auth_code, code_verifier}` | session |
 /// | `POST /token?grant_type=refresh_token` | `{refresh_token}` | session |
 /// | `POST /logout?scope=global\|local\|others` | — | 204 |
 /// | `GET /user`, `PUT /user` | `{email?, password?, data?}` | the user |
-/// | `POST /recover` | `{email}` | `{}` (known and unknown addresses alike) |
-/// | `POST /verify` | `{type, token_hash \| token}` | session |
+/// | `POST /recover` | `{email, code_challenge?, code_challenge_method?}` | `{}` (known and unknown addresses alike) |
+/// | `POST /otp` | `{email \| phone, create_user?, data?, code_challenge?, code_challenge_method?}` | `{}` (known and unknown alike) |
+/// | `POST /resend` | `{type: signup \| email_change \| sms, email \| phone}` | `{}` |
+/// | `POST /verify` | `{type, token_hash}` or `{type, token, email \| phone}` | session |
 /// | `GET /verify` | `?token=…&type=…&redirect_to=…` | see "Email links" |
 /// | `GET /settings`, `GET /health` | — | GoTrue's settings, a health body |
+/// | `/admin/users…`, `POST /admin/generate_link` | secret key only | see `routes/admin.rs` |
 ///
 /// ```
 /// use std::sync::Arc;
@@ -175,9 +185,12 @@ impl fmt::Debug for AuthServiceConfig {
 ///
 /// ## Email links
 ///
-/// There is no mailer yet: the confirmation, recovery and email-change tokens the flows
-/// issue go to the host's [`TokenOutbox`] with the allow-listed `redirect_to`, and the
-/// host builds the link `{api}/auth/v1/verify?token=…&type=…&redirect_to=…&apikey=…`.
+/// One-time tokens (confirmation, magic link, invite, recovery, email change) are mailed
+/// through [`AuthServiceConfig::mail`] with the project's templates: a link
+/// `{api}/auth/v1/verify?token=…&type=…&redirect_to=…&apikey=…` (the publishable key the
+/// request came with; never the secret key) and a short code for `verifyOtp`. Phone codes
+/// go through [`AuthServiceConfig::sms`]. Every token then also reaches the host's
+/// [`TokenOutbox`], if set, with the allow-listed `redirect_to`.
 ///
 /// `GET /verify` does **not** consume the token by default
 /// ([`VerifyGetMode::ConfirmPage`]): it answers a small HTML page whose button posts the
@@ -186,7 +199,15 @@ impl fmt::Debug for AuthServiceConfig {
 /// fragment (`#access_token=…&refresh_token=…&type=signup`, GoTrue's implicit flow). So
 /// an email scanner that prefetches links does not burn them. [`VerifyGetMode::Redirect`]
 /// consumes on GET and redirects at once, exactly as GoTrue does, for hosts that accept
-/// that risk.
+/// that risk. A token sent with a PKCE challenge redirects with `?code=…` instead, for
+/// `POST /token?grant_type=pkce`.
+///
+/// ## Rate limits
+///
+/// `/signup`, `/otp`, `/recover`, `/resend`, `POST /verify` and `/token` (password and
+/// PKCE grants) count requests per client IP ([`AuthServiceConfig::client_ip_header`] or
+/// a [`ClientIp`] extension); messages are limited per recipient and per project (see
+/// [`RateLimits`](crate::RateLimits)), in [`AuthServiceConfig::counters`].
 #[derive(Clone)]
 pub struct AuthService {
     inner: Arc<Inner>,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use common::{Engine as Db, Fixture, config};
+use common::{Engine as Db, Fixture, config, urlencode};
 use easbase_auth::mail::{
     EmailKind, EmailMessage, EmailTemplate, EmailTemplates, MailSettings, MemoryMailer,
 };
@@ -156,18 +156,6 @@ async fn open_link(api: &Api, link: &str) -> Res {
         .body(Bytes::from(form.join("&")))
         .unwrap();
     api.send(req).await
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 async fn signup_confirmation_by_link_code_and_hash(engine: Db) {
@@ -452,6 +440,8 @@ async fn phone_codes(engine: Db) {
     off.cleanup().await;
 
     let api = Api::new(engine, test_config()).await;
+    let settings = api.call(Method::GET, "/settings", &api.fx.publishable, None, "").await.json();
+    assert_eq!(settings["external"]["phone"], true);
     assert_error(&api.post("/otp", json!({ "phone": "+0123" })).await, 400, "validation_failed");
     let res = api.post("/otp", json!({ "phone": "+1 555 123 4567", "data": { "a": 1 } })).await;
     assert_eq!(res.status, 200, "{}", res.json());
@@ -475,6 +465,13 @@ async fn phone_codes(engine: Db) {
     let code = api.sms.take().remove(0).code;
     let res = api.post("/verify", json!({ "type": "sms", "phone": "+447700900123", "token": code })).await;
     assert_eq!(res.status, 200);
+    let login = json!({ "phone": "+44 7700 900123", "password": PASSWORD });
+    assert_eq!(api.post("/token?grant_type=password", login).await.status, 200);
+    let wrong = json!({ "phone": "+447700900123", "password": "wrong password" });
+    assert_error(&api.post("/token?grant_type=password", wrong).await, 400, "invalid_credentials");
+    api.post("/signup", json!({ "phone": "+15550009999", "password": PASSWORD })).await;
+    let pending = json!({ "phone": "+15550009999", "password": PASSWORD });
+    assert_error(&api.post("/token?grant_type=password", pending).await, 400, "phone_not_confirmed");
     // The email code of one type does not pass for another.
     let res = api.post("/verify", json!({ "type": "signup", "email": "x@example.com", "token": code })).await;
     assert_error(&res, 403, "otp_expired");
@@ -682,7 +679,7 @@ async fn admin_routes(engine: Db) {
 async fn rate_limits(engine: Db) {
     let limits = RateLimits {
         per_ip: Some(Limit::new(3, std::time::Duration::from_secs(300))),
-        emails: Some(Limit::new(4, std::time::Duration::from_secs(3600))),
+        emails: Some(Limit::new(5, std::time::Duration::from_secs(3600))),
         sms: None,
         per_recipient_interval: Some(std::time::Duration::from_secs(60)),
     };
@@ -697,6 +694,14 @@ async fn rate_limits(engine: Db) {
         })
         .await
         .unwrap();
+    // A refused sign-up (weak password) does not count against the recipient's limit.
+    let weak = api.post("/signup", json!({ "email": "eve@example.com", "password": "1" })).await;
+    assert_error(&weak, 422, "weak_password");
+    let res = api.post("/signup", json!({ "email": "eve@example.com", "password": PASSWORD })).await;
+    assert_eq!(res.status, 200, "{}", res.json());
+    let res = api.post("/signup", json!({ "email": "eve@example.com", "password": PASSWORD })).await;
+    assert_error(&res, 429, "over_email_send_rate_limit");
+    assert_eq!(api.one_mail().to, "eve@example.com");
     // One message per recipient per interval, known and unknown alike.
     for email in ["ada@example.com", "nobody@example.com"] {
         assert_eq!(api.post("/recover", json!({ "email": email })).await.status, 200);
@@ -705,7 +710,7 @@ async fn rate_limits(engine: Db) {
         assert!(res.json()["msg"].as_str().unwrap().starts_with("For security purposes"));
     }
     assert_eq!(api.mail.take().len(), 1);
-    // The project's email budget (4 counted so far: two sent or not, two refused are not).
+    // The project's email budget (3 counted so far; refused ones are not counted).
     for i in 0..2 {
         assert_eq!(api.post("/otp", json!({ "email": format!("n{i}@example.com") })).await.status, 200);
     }

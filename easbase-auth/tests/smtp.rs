@@ -39,7 +39,8 @@ async fn smtp_server(refuse_rcpt: bool) -> (u16, Arc<Mutex<Vec<Received>>>) {
             tokio::spawn(async move {
                 let (read, mut write) = socket.into_split();
                 let mut lines = BufReader::new(read);
-                let mut current = Received { mail_from: String::new(), rcpt_to: Vec::new(), data: String::new() };
+                let mut current =
+                    Received { mail_from: String::new(), rcpt_to: Vec::new(), data: String::new() };
                 write.write_all(b"220 test.local ESMTP ready\r\n").await.unwrap();
                 let mut line = String::new();
                 loop {
@@ -50,7 +51,10 @@ async fn smtp_server(refuse_rcpt: bool) -> (u16, Arc<Mutex<Vec<Received>>>) {
                     let upper = line.to_ascii_uppercase();
                     let reply: &[u8] = if upper.starts_with("EHLO") {
                         b"250-test.local\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
-                    } else if upper.starts_with("HELO") || upper.starts_with("RSET") || upper.starts_with("NOOP") {
+                    } else if upper.starts_with("HELO")
+                        || upper.starts_with("RSET")
+                        || upper.starts_with("NOOP")
+                    {
                         b"250 OK\r\n"
                     } else if upper.starts_with("MAIL FROM:") {
                         current.mail_from = line[10..].trim().to_owned();
@@ -155,8 +159,13 @@ async fn confirmation_over_smtp() {
     let fx = Fixture::new(Db::Sqlite, auth_config.clone()).await;
     let (port, inbox) = smtp_server(false).await;
     let svc = service(&fx, port, auth_config).await;
-    let (status, body) =
-        post(&svc, &fx.publishable, "/signup", json!({ "email": "ada@example.com", "password": "correct horse" })).await;
+    let (status, body) = post(
+        &svc,
+        &fx.publishable,
+        "/signup",
+        json!({ "email": "ada@example.com", "password": "correct horse" }),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
 
     let received = inbox.lock().unwrap().clone();

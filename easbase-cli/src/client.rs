@@ -55,6 +55,19 @@ impl Response {
         })
     }
 
+    /// The JSON body when the status is one of `expected`, else an [`Error::Http`] with
+    /// the status and the whole body (what a test or a demo wants to see when it fails).
+    ///
+    /// # Errors
+    /// [`Error::Http`] for another status or a body that is not JSON.
+    pub fn expect(&self, expected: &[u16]) -> Result<serde_json::Value> {
+        let body = self.json()?;
+        if !expected.contains(&self.status) {
+            return Err(Error::Http(format!("expected HTTP {expected:?}, got {}: {body}", self.status)));
+        }
+        Ok(body)
+    }
+
     /// A header's value as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())

@@ -85,7 +85,7 @@ pub fn document(schema: &ValidSchema, options: &OpenApiOptions) -> Value {
         schemas.insert(name.to_owned(), row_schema(schema, table));
         schemas.insert(format!("{name}.insert"), write_schema(schema, table, true));
         schemas.insert(format!("{name}.update"), write_schema(schema, table, false));
-        for column in &table.columns {
+        for column in filterable(table) {
             parameters.insert(filter_param_name(name, column), filter_param(column));
         }
         paths.insert(format!("/{name}"), collection_path(table));
@@ -276,12 +276,18 @@ fn filter_param(column: &ColumnDef) -> Value {
     })
 }
 
+/// Query parameters the dialect reads itself: a column with one of these names cannot be
+/// filtered as `name=op.value`, so it gets no filter parameter.
+const RESERVED_PARAMS: [&str; 8] =
+    ["select", "order", "limit", "offset", "or", "and", "columns", "on_conflict"];
+
+/// The columns that can be filtered by a query parameter of their name.
+fn filterable(table: &TableDef) -> impl Iterator<Item = &ColumnDef> {
+    table.columns.iter().filter(|c| !RESERVED_PARAMS.contains(&c.name.as_str()))
+}
+
 fn filter_refs(table: &TableDef) -> Vec<Value> {
-    table
-        .columns
-        .iter()
-        .map(|c| reference("parameters", &filter_param_name(table.name.as_str(), c)))
-        .collect()
+    filterable(table).map(|c| reference("parameters", &filter_param_name(table.name.as_str(), c))).collect()
 }
 
 fn rows_content(table: &TableDef, max_one: bool) -> Value {

@@ -140,6 +140,21 @@ fn sdk_leaves_out_short_names_that_two_tables_share() {
 }
 
 #[test]
+fn sdk_usage_comment_uses_a_real_table() {
+    let module = sdk::typescript(&shop(), &Options::default());
+    assert!(
+        module.contains("//   const rows = await backend.customers.findAll({ limit: 10 })\n"),
+        "{module}"
+    );
+    // A table named like a client member is reached with table(name).
+    let s = schema(
+        r#"{ "tables": [ { "name": "auth", "columns": [ { "name": "id", "type": "integer", "primary": true } ] } ] }"#,
+    );
+    let module = sdk::typescript(&s, &Options::default());
+    assert!(module.contains(r#"await backend.table("auth").findAll("#), "{module}");
+}
+
+#[test]
 fn openapi_describes_each_table() {
     let doc = openapi::document(&shop(), &OpenApiOptions::default());
     let products = &doc["components"]["schemas"]["products"];
@@ -167,6 +182,26 @@ fn openapi_describes_each_table() {
     );
     assert_eq!(doc["components"]["securitySchemes"]["apikey"]["name"], "apikey");
     assert_eq!(doc["servers"][0]["url"], "/rest/v1");
+}
+
+#[test]
+fn openapi_has_no_filter_for_a_column_named_like_a_reserved_parameter() {
+    let s = schema(
+        r#"{ "tables": [ { "name": "t", "columns": [
+          { "name": "id", "type": "integer", "primary": true },
+          { "name": "columns", "type": "text" }, { "name": "on_conflict", "type": "text" } ] } ] }"#,
+    );
+    let doc = openapi::document(&s, &OpenApiOptions::default());
+    let names: Vec<&str> = doc["paths"]["/t"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["$ref"].as_str()?.strip_prefix("#/components/parameters/rowFilter."))
+        .collect();
+    assert_eq!(names, ["t.id"]);
+    assert!(doc["components"]["parameters"].get("rowFilter.t.columns").is_none());
+    // The columns are still in the row's schema.
+    assert!(doc["components"]["schemas"]["t"]["properties"]["on_conflict"].is_object());
 }
 
 #[test]

@@ -6,8 +6,11 @@
 //!
 //! **Status:** the database handle ([`db`]), API keys ([`keys`]), the request context with
 //! JWT verification ([`context`]), the project lifecycle ([`project`]), usage metering
-//! ([`usage`]) and request logs ([`logs`]) work on SQLite and PostgreSQL (shared and
-//! dedicated isolation; caches invalidated across processes by `LISTEN/NOTIFY`).
+//! ([`usage`]) and request logs ([`logs`]) work on SQLite, PostgreSQL (shared and
+//! dedicated isolation; caches invalidated across processes by `LISTEN/NOTIFY`) and
+//! MySQL / MariaDB (a database per project; feature `mysql`, which has no cross-process
+//! invalidation yet: one process per platform database). Every engine emits `tracing`
+//! spans per transaction and statement (kind, table, rows; never values or claims).
 //! Plans and quotas ([`quota`]: requests per minute on shared counters, rows, storage
 //! bytes) are checked by the layers that serve requests.
 //!
@@ -17,6 +20,8 @@
 //! |---|---|---|
 //! | `sqlite` | yes | the embedded SQLite engine (rusqlite, bundled) |
 //! | `postgres` | no | the PostgreSQL engine (tokio-postgres pool, pipelined transactions) |
+//! | `mysql` | no | the MySQL / MariaDB engine (sqlx pool, statements bound by sea-query-sqlx) |
+//! | `sea-orm` | no | `Db::from_sea_orm`: the MySQL pool under a host's sea-orm connection (sea-orm 2.0, Rust 1.94+) |
 //! | `redis` | no | `quota::RedisCounters`: request counters shared through Redis |
 
 #![forbid(unsafe_code)]

@@ -161,6 +161,28 @@ pub enum RestError {
         /// The embedded name.
         child: String,
     },
+    /// `/rpc/{name}` names no registered function (PGRST202, 404).
+    #[error("Could not find the function public.{name}({args}) in the schema cache")]
+    FunctionNotFound {
+        /// The function's name.
+        name: String,
+        /// The argument names given, comma-separated.
+        args: String,
+    },
+    /// A host function failed with its own status and code (see [`crate::rpc::RpcError`]).
+    #[error("{message}")]
+    Function {
+        /// The status the function chose.
+        status: StatusCode,
+        /// Its code.
+        code: String,
+        /// Its message.
+        message: String,
+        /// Its details.
+        details: Option<String>,
+        /// Its hint.
+        hint: Option<String>,
+    },
     /// `order=rel(col)` where `rel` is not a to-one embed of the same level (PGRST118, 400).
     #[error("A related order on '{child}' is not possible")]
     RelatedOrderNotToOne {
@@ -268,6 +290,16 @@ pub enum RestError {
     #[error("Internal server error")]
     Internal,
 
+    /// A write changed more rows than `Prefer: max-affected` allows with
+    /// `handling=strict`; it was rolled back (PGRST124, 400).
+    #[error("Query result exceeds max-affected preference constraint")]
+    MaxAffected {
+        /// How many rows it would have changed (`None`: more than the bound, count unknown).
+        rows: Option<u64>,
+        /// The bound.
+        max: u64,
+    },
+
     // ---- response stage (`respond/` → `http::Response`) ---------------------------------
     /// `Accept: application/vnd.pgrst.object+json` but not exactly one row (PGRST116, 406).
     #[error("JSON object requested, multiple (or no) rows returned")]
@@ -338,6 +370,8 @@ impl RestError {
             Self::InvalidCast { .. } => (StatusCode::BAD_REQUEST, "EB202"),
             Self::NotOnEngine { .. } => (StatusCode::BAD_REQUEST, "EB203"),
             Self::RelatedOrderNotToOne { .. } => (StatusCode::BAD_REQUEST, "PGRST118"),
+            Self::FunctionNotFound { .. } => (StatusCode::NOT_FOUND, "PGRST202"),
+            Self::Function { status, code, .. } => (*status, code.as_str()),
             Self::SpreadNotToOne { .. } => (StatusCode::BAD_REQUEST, "PGRST119"),
             Self::UnfilteredWrite { .. } => (StatusCode::BAD_REQUEST, "21000"),
             Self::InvalidPutFilters => (StatusCode::METHOD_NOT_ALLOWED, "PGRST105"),
@@ -351,6 +385,7 @@ impl RestError {
             Self::InvalidJwt(_) => (StatusCode::UNAUTHORIZED, "PGRST301"),
             Self::ExpiredJwt => (StatusCode::UNAUTHORIZED, "PGRST303"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "EB500"),
+            Self::MaxAffected { .. } => (StatusCode::BAD_REQUEST, "PGRST124"),
             // Response stage.
             Self::NotSingular { .. } => (StatusCode::NOT_ACCEPTABLE, "PGRST116"),
         }
@@ -388,6 +423,9 @@ impl RestError {
             Self::InvalidHeader { details, .. } => Some(details.clone()),
             Self::NotSingular { rows: Some(rows) } => Some(format!("The result contains {rows} rows")),
             Self::NotSingular { rows: None } => Some("The result contains more than 1 rows".to_owned()),
+            Self::Function { details, .. } => details.clone(),
+            Self::MaxAffected { rows: Some(n), .. } => Some(format!("The query affects {n} rows")),
+            Self::MaxAffected { rows: None, max } => Some(format!("The query affects more than {max} rows")),
             Self::RelatedOrderNotToOne { parent, child } | Self::SpreadNotToOne { parent, child } => {
                 Some(format!("'{parent}' and '{child}' do not form a many-to-one or one-to-one relationship"))
             }
@@ -408,6 +446,7 @@ impl RestError {
             | Self::NoSingleKey { .. }
             | Self::InvalidCast { .. }
             | Self::NotOnEngine { .. }
+            | Self::FunctionNotFound { .. }
             | Self::UnfilteredWrite { .. }
             | Self::InvalidPutFilters
             | Self::PutKeyMismatch
@@ -437,6 +476,7 @@ impl RestError {
                 Some("Add a filter (e.g. id=eq.1); the host may allow unfiltered writes.".to_owned())
             }
             Self::MissingCredentials => Some("Send the project's key in the apikey header.".to_owned()),
+            Self::Function { hint, .. } => hint.clone(),
             Self::InvalidCast { .. } => Some(
                 "Cast to text, smallint, integer, bigint, numeric, real, float8, boolean, json or jsonb"
                     .to_owned(),
@@ -498,6 +538,8 @@ impl RestError {
                     "42501" if authenticated => StatusCode::FORBIDDEN,
                     "42501" => StatusCode::UNAUTHORIZED,
                     "42P01" | "42883" => StatusCode::NOT_FOUND,
+                    // A write in a read-only transaction (a GET of a writing function).
+                    "25006" => StatusCode::METHOD_NOT_ALLOWED,
                     // The rest of class 42 (e.g. 42704, an unknown text-search
                     // configuration) is the request's fault, as PostgREST answers.
                     c if c.starts_with("42") => StatusCode::BAD_REQUEST,

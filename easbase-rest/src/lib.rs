@@ -44,6 +44,13 @@
 //!   embeds, JSON paths and casts (subqueries of its `RETURNING`), and
 //!   `GET|PUT|PATCH|DELETE /{table}/{key}`;
 //! - writes answered as one object (`.single()`) change exactly one row or roll back;
+//! - `/rpc/{name}` (GET with arguments in the query string, POST with a JSON object,
+//!   `Prefer: params=single-object`) calls async Rust functions the host registers in
+//!   [`RestConfig::functions`] ([`rpc`]): they get the request's context, the arguments and
+//!   a session running statements under the request's role and claims (read-only on GET),
+//!   and answer a scalar, an object, nothing (204) or rows that `select=`, filters,
+//!   `order=`, ranges and counts shape like a table's; their errors keep their status and
+//!   code (404 `PGRST202` for an unknown name);
 //! - on PostgreSQL row-level security filters; on SQLite the table's policies are compiled
 //!   into the statements and written rows are re-checked ([`sql`]);
 //! - errors in PostgREST's body with PostgreSQL's codes (`42703` unknown column, `22P02`
@@ -51,7 +58,7 @@
 //!
 //! **Not yet**, each refused with 400 `EB200` (never answered wrongly): aggregates in
 //! `select=`; `!inner` in a write's answer; `gt`/`gte`/`lt`/`lte` on a JSON value (`->`; on
-//! text `->>` they work); `/rpc`; OPTIONS and the OpenAPI root; `missing=default` with
+//! text `->>` they work); the database's own functions at `/rpc` (PostgreSQL); OPTIONS and the OpenAPI root; `missing=default` with
 //! `columns=`; `limit`/`offset` on PATCH and DELETE; strict `max-affected`; schemas other
 //! than `public` (406 `PGRST106`); MySQL. `Prefer: timezone` and `tx` are ignored, as
 //! PostgREST does when lenient. A write answered as one object that changes other than one
@@ -129,6 +136,7 @@ pub mod execute;
 pub mod plan;
 pub mod request;
 pub mod respond;
+pub mod rpc;
 pub mod schema_cache;
 pub mod service;
 pub mod sql;

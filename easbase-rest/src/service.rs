@@ -40,6 +40,8 @@ pub struct RestConfig {
     pub allow_unfiltered_writes: bool,
     /// Most rows one read returns (`None`: no cap).
     pub max_rows: Option<u64>,
+    /// Functions callable at `/rpc/{name}`.
+    pub functions: crate::rpc::Functions,
 }
 
 /// The REST engine of a platform's projects. Cheap to clone.
@@ -107,6 +109,17 @@ impl RestService {
         )?;
         let pdb =
             inner.platform.project_db(ctx.project()).await.map_err(|e| RestError::from_core(&e, false))?;
+        if let crate::request::Target::Function { name } = &req.target {
+            if let Some(profile) = req.profile.as_deref().filter(|p| *p != "public") {
+                return Err(RestError::UnacceptableSchema { schema: profile.to_owned() });
+            }
+            let output = crate::rpc::call(&inner.config.functions, name, &req, &pdb, &ctx).await?;
+            let mut res = crate::respond::respond_rpc(&req, name, output, inner.config.max_rows)?;
+            if let Ok(id) = http::HeaderValue::from_str(ctx.request_id()) {
+                res.headers_mut().insert("x-request-id", id);
+            }
+            return Ok(res);
+        }
         let Some(schema) = pdb.schema() else {
             return Err(match &req.target {
                 crate::request::Target::Relation { name, .. } => {

@@ -1162,7 +1162,152 @@ async fn tower(env: &Env) {
 }
 
 fn config() -> RestConfig {
-    RestConfig { hidden_tables: vec!["secrets".into()], ..RestConfig::default() }
+    use easbase_core::db::BuildStmt;
+    use easbase_rest::rpc::{Functions, RpcError, RpcOutput};
+    use sea_query::{Alias, Expr, ExprTrait, IntoTableRef, Query};
+    let mut functions = Functions::default();
+    functions
+        .register("add", |call| async move {
+            let n = |k: &str| call.arg(k).and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok()));
+            match (n("a"), n("b")) {
+                (Some(a), Some(b)) => Ok(RpcOutput::Scalar(json!(a + b))),
+                _ => Err(RpcError::invalid_argument("a and b must be numbers").with_hint("add?a=1&b=2")),
+            }
+        })
+        .register("whoami", |call| async move {
+            let mut o = serde_json::Map::new();
+            o.insert("role".into(), json!(format!("{:?}", call.ctx.role())));
+            o.insert("sub".into(), json!(call.ctx.uid()));
+            Ok(RpcOutput::Object(o))
+        })
+        .register("echo", |call| async move { Ok(RpcOutput::Object(call.args)) })
+        .register("nothing", |_call| async move { Ok(RpcOutput::Void) })
+        .register("fail", |_call| async move { Err(RpcError::raise("it failed").with_details("on purpose")) })
+        // Rows read in the request's scope: RLS on PostgreSQL hides ids <= 0.
+        .register("cheap", |call| async move {
+            let s = &call.session;
+            let table = match s.pg_schema() {
+                Some(schema) => (Alias::new(schema.as_str()), Alias::new("products")).into_table_ref(),
+                None => Alias::new("products").into_table_ref(),
+            };
+            let max = call.arg("max").and_then(|v| v.as_str()?.parse::<f64>().ok()).unwrap_or(100.0);
+            let q = Query::select()
+                .columns([Alias::new("id"), Alias::new("name"), Alias::new("category")])
+                .from(table)
+                .and_where(Expr::col(Alias::new("price")).lt(max))
+                .and_where(Expr::col(Alias::new("id")).gt(0))
+                .to_owned()
+                .build_for(s.dialect());
+            let results = s.run(vec![q]).await?;
+            let rows = results[0]
+                .rows
+                .iter()
+                .map(|r| {
+                    let mut o = serde_json::Map::new();
+                    o.insert("id".into(), json!(r.cells[0].as_i64()));
+                    o.insert("name".into(), json!(r.cells[1].as_str()));
+                    o.insert("category".into(), json!(r.cells[2].as_str()));
+                    o
+                })
+                .collect();
+            Ok(RpcOutput::Rows(rows))
+        })
+        .register("rename_first", |call| async move {
+            let s = &call.session;
+            let table = match s.pg_schema() {
+                Some(schema) => (Alias::new(schema.as_str()), Alias::new("products")).into_table_ref(),
+                None => Alias::new("products").into_table_ref(),
+            };
+            let q = Query::update()
+                .table(table)
+                .values([(Alias::new("name"), Expr::val("renamed"))])
+                .and_where(Expr::col(Alias::new("id")).eq(1))
+                .to_owned()
+                .build_for(s.dialect());
+            let done = s.run(vec![q]).await?;
+            Ok(RpcOutput::Scalar(json!(done[0].affected)))
+        });
+    RestConfig { hidden_tables: vec!["secrets".into()], functions, ..RestConfig::default() }
+}
+
+/// `/rpc/{name}`: host functions, their arguments, results shaped like tables, errors.
+async fn rpc(env: &Env) {
+    seed_products(env).await;
+    let anon = Who::Anon;
+    let r = env.get(anon, "/rpc/add?a=1&b=2.5").await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!(3.5)), "{}", r.body);
+    let r = env.send(anon, Method::POST, "/rpc/add", r#"{"a": 2, "b": 3}"#, &[]).await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!(5.0)));
+    let r = env.get(anon, "/rpc/add?a=x").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "22023"));
+    assert_eq!(r.body["hint"], "add?a=1&b=2");
+    let r = env.get(Who::User(A), "/rpc/whoami").await;
+    assert_eq!(r.body, json!({"role": "Authenticated", "sub": A}));
+    let r = env
+        .send(anon, Method::POST, "/rpc/echo", r#"[{"x": 1}]"#, &[("prefer", "params=single-object")])
+        .await;
+    assert_eq!(r.body, json!({"": [{"x": 1}]}));
+    let r = env.get(anon, "/rpc/echo?tag=a&tag=b&id=eq.1").await;
+    assert_eq!(r.body, json!({"tag": ["a", "b"]}), "filters are not arguments");
+    let r = env.send(anon, Method::POST, "/rpc/nothing", "", &[]).await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::NO_CONTENT, Value::Null));
+    let r = env.get(anon, "/rpc/fail").await;
+    assert_eq!(
+        r.body,
+        json!({"code": "P0001", "message": "it failed", "details": "on purpose", "hint": null})
+    );
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Rows: filters, order, ranges, counts, select and the single-object media type.
+    let cases: &[(&str, &[i64])] = &[
+        ("", &[1, 2, 3]),
+        ("max=1", &[2, 3]),
+        ("category=eq.fruit", &[1, 2]),
+        ("name=like.*a*&order=name.desc", &[3, 2, 1]),
+        ("or=(id.eq.1,name.imatch.^C)", &[1, 3]),
+        ("id=not.in.(1,2)", &[3]),
+        ("order=category.desc,id.desc", &[3, 2, 1]),
+        ("order=id&offset=1&limit=1", &[2]),
+        ("id=gt(any).{2,9}", &[3]),
+    ];
+    for (q, want) in cases {
+        let max = if q.starts_with("max=") { "" } else { "max=2&" };
+        let order = if q.contains("order=") { "" } else { "&order=id" };
+        let r = env.get(anon, &format!("/rpc/cheap?{max}{q}{order}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{q}: {}", r.body);
+        assert_eq!(r.ids(), *want, "{q}");
+    }
+    let r =
+        env.send(anon, Method::GET, "/rpc/cheap?max=2&select=n:name&order=id&limit=1", "", &[COUNT]).await;
+    assert_eq!((r.status, r.header("content-range")), (StatusCode::PARTIAL_CONTENT, "0-0/3"));
+    assert_eq!(r.body, json!([{"n": "apple"}]));
+    let object = ("accept", "application/vnd.pgrst.object+json");
+    let r = env.send(anon, Method::GET, "/rpc/cheap?max=2&id=eq.2&select=name", "", &[object]).await;
+    assert_eq!(r.body, json!({"name": "banana"}));
+    let r = env.send(anon, Method::GET, "/rpc/cheap?max=2", "", &[object]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_ACCEPTABLE, "PGRST116"));
+    let r = env.get(anon, "/rpc/cheap?nope=eq.1").await;
+    assert_eq!(
+        (r.status, r.body["message"].clone()),
+        (StatusCode::BAD_REQUEST, json!("column cheap.nope does not exist"))
+    );
+    let r = env.get(anon, "/rpc/cheap?id=eq.x").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "22P02"));
+    let r = env.get(anon, "/rpc/cheap?select=id,reviews(id)").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "EB200"));
+    // Writes: POST runs read-write; GET is read-only (405 as PostgREST answers).
+    let r = env.get(Who::User(A), "/rpc/rename_first").await;
+    assert_eq!((r.status, r.code()), (StatusCode::METHOD_NOT_ALLOWED, "25006"), "{}", r.body);
+    let r = env.send(Who::User(A), Method::POST, "/rpc/rename_first", "{}", &[]).await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!(1)), "{}", r.body);
+    assert_eq!(env.get(anon, "/products/1?select=name").await.body, json!([{"name": "renamed"}]));
+    // Unknown functions and methods.
+    let r = env.get(anon, "/rpc/nope?a=1").await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "PGRST202"));
+    assert_eq!(r.body["message"], "Could not find the function public.nope(a) in the schema cache");
+    let r = env.send(anon, Method::PATCH, "/rpc/add", "{}", &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::METHOD_NOT_ALLOWED, "PGRST101"));
+    let r = env.get(Who::NoKey, "/rpc/add?a=1&b=2").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
 /// What axum's `nest_service` (and tower in general) asks of a service, checked at compile
@@ -1227,6 +1372,10 @@ mod sqlite {
     #[tokio::test]
     async fn sqlite_operators() {
         operators(&sqlite_env().await).await;
+    }
+    #[tokio::test]
+    async fn sqlite_rpc() {
+        rpc(&sqlite_env().await).await;
     }
     #[tokio::test]
     async fn sqlite_tower() {
@@ -1322,6 +1471,10 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread")]
     async fn postgres_operators() {
         run(pg_env().await, operators).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn postgres_rpc() {
+        run(pg_env().await, rpc).await;
     }
     #[tokio::test(flavor = "multi_thread")]
     async fn postgres_tower() {

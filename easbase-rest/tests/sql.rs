@@ -159,7 +159,9 @@ fn embedding_both_directions() {
         None,
         "",
         Dialect::Postgres,
-        expect![[r#"SELECT "id", (SELECT json_build_array("_eb_c0"."name") FROM "p_demo"."authors" AS "_eb_c0" WHERE "_eb_c0"."id" = "p_demo"."notes"."author_id" LIMIT $1) AS "_eb_embed_0" FROM "p_demo"."notes""#]],
+        expect![[
+            r#"SELECT "id", (SELECT json_build_array("_eb_c0"."name") FROM "p_demo"."authors" AS "_eb_c0" WHERE "_eb_c0"."id" = "p_demo"."notes"."author_id" LIMIT $1) AS "_eb_embed_0" FROM "p_demo"."notes""#
+        ]],
     );
     check(
         "GET",
@@ -167,7 +169,9 @@ fn embedding_both_directions() {
         None,
         "",
         Dialect::Sqlite,
-        expect![[r#"SELECT "id", (SELECT json_array("_eb_c0"."name") FROM "authors" AS "_eb_c0" WHERE "_eb_c0"."id" = "notes"."author_id" AND "_eb_c0"."id" > ? LIMIT ?) AS "_eb_embed_0" FROM "notes" WHERE "published" = ? OR "owner_id" = ?"#]],
+        expect![[
+            r#"SELECT "id", (SELECT json_array("_eb_c0"."name") FROM "authors" AS "_eb_c0" WHERE "_eb_c0"."id" = "notes"."author_id" AND "_eb_c0"."id" > ? LIMIT ?) AS "_eb_embed_0" FROM "notes" WHERE "published" = ? OR "owner_id" = ?"#
+        ]],
     );
     let uri = "/authors?select=name,notes!inner(id,title)";
     check(
@@ -176,7 +180,9 @@ fn embedding_both_directions() {
         None,
         "",
         Dialect::Postgres,
-        expect![[r#"SELECT "name", (SELECT coalesce(json_agg("r"), '[]') FROM (SELECT json_build_array("_eb_c0"."id", "_eb_c0"."title") AS "r" FROM "p_demo"."notes" AS "_eb_c0" WHERE "_eb_c0"."author_id" = "p_demo"."authors"."id" ORDER BY "_eb_c0"."id" ASC) AS "_eb_s0") AS "_eb_embed_0" FROM "p_demo"."authors" WHERE EXISTS(SELECT 1 FROM "p_demo"."notes" AS "_eb_c0" WHERE "_eb_c0"."author_id" = "p_demo"."authors"."id")"#]],
+        expect![[
+            r#"SELECT "name", (SELECT coalesce(json_agg("r"), '[]') FROM (SELECT json_build_array("_eb_c0"."id", "_eb_c0"."title") AS "r" FROM "p_demo"."notes" AS "_eb_c0" WHERE "_eb_c0"."author_id" = "p_demo"."authors"."id" ORDER BY "_eb_c0"."id" ASC) AS "_eb_s0") AS "_eb_embed_0" FROM "p_demo"."authors" WHERE EXISTS(SELECT 1 FROM "p_demo"."notes" AS "_eb_c0" WHERE "_eb_c0"."author_id" = "p_demo"."authors"."id")"#
+        ]],
     );
     check(
         "GET",
@@ -184,7 +190,9 @@ fn embedding_both_directions() {
         None,
         "",
         Dialect::Sqlite,
-        expect![[r#"SELECT "name", (SELECT json_group_array(json("r")) FROM (SELECT json_array("_eb_c0"."id", "_eb_c0"."title") AS "r" FROM "notes" AS "_eb_c0" WHERE "_eb_c0"."author_id" = "authors"."id" AND ("_eb_c0"."published" = ? OR "_eb_c0"."owner_id" = ?) ORDER BY "_eb_c0"."id" ASC) AS "_eb_s0") AS "_eb_embed_0" FROM "authors" WHERE "id" > ? AND (SELECT 1 FROM "notes" AS "_eb_c0" WHERE "_eb_c0"."author_id" = "authors"."id" AND ("_eb_c0"."published" = ? OR "_eb_c0"."owner_id" = ?) LIMIT ?) IS NOT NULL"#]],
+        expect![[
+            r#"SELECT "name", (SELECT json_group_array(json("r")) FROM (SELECT json_array("_eb_c0"."id", "_eb_c0"."title") AS "r" FROM "notes" AS "_eb_c0" WHERE "_eb_c0"."author_id" = "authors"."id" AND ("_eb_c0"."published" = ? OR "_eb_c0"."owner_id" = ?) ORDER BY "_eb_c0"."id" ASC) AS "_eb_s0") AS "_eb_embed_0" FROM "authors" WHERE "id" > ? AND (SELECT 1 FROM "notes" AS "_eb_c0" WHERE "_eb_c0"."author_id" = "authors"."id" AND ("_eb_c0"."published" = ? OR "_eb_c0"."owner_id" = ?) LIMIT ?) IS NOT NULL"#
+        ]],
     );
 }
 
@@ -234,7 +242,9 @@ fn nested_embeds_and_write_answers_are_one_statement() {
         None,
         "",
         Dialect::Postgres,
-        expect![[r#"SELECT "id", (SELECT json_build_array("_eb_c0"."name", (SELECT coalesce(json_agg("r"), '[]') FROM (SELECT json_build_array("_eb_c1"."id") AS "r" FROM "p_demo"."notes" AS "_eb_c1" WHERE "_eb_c1"."author_id" = "_eb_c0"."id" ORDER BY "_eb_c1"."id" ASC) AS "_eb_s1")) FROM "p_demo"."authors" AS "_eb_c0" WHERE "_eb_c0"."id" = "p_demo"."notes"."author_id" LIMIT $1) AS "_eb_embed_0" FROM "p_demo"."notes" ORDER BY (SELECT "_eb_c0"."name" FROM "p_demo"."authors" AS "_eb_c0" WHERE "_eb_c0"."id" = "p_demo"."notes"."author_id" LIMIT $2) DESC NULLS FIRST"#]],
+        expect![[
+            r#"SELECT "id", (SELECT json_build_array("_eb_c0"."name", (SELECT coalesce(json_agg("r"), '[]') FROM (SELECT json_build_array("_eb_c1"."id") AS "r" FROM "p_demo"."notes" AS "_eb_c1" WHERE "_eb_c1"."author_id" = "_eb_c0"."id" ORDER BY "_eb_c1"."id" ASC) AS "_eb_s1")) FROM "p_demo"."authors" AS "_eb_c0" WHERE "_eb_c0"."id" = "p_demo"."notes"."author_id" LIMIT $1) AS "_eb_embed_0" FROM "p_demo"."notes" ORDER BY (SELECT "_eb_c0"."name" FROM "p_demo"."authors" AS "_eb_c0" WHERE "_eb_c0"."id" = "p_demo"."notes"."author_id" LIMIT $2) DESC NULLS FIRST"#
+        ]],
     );
     // A write's answer with an embed: the embed is a subquery of RETURNING.
     check(

@@ -3,15 +3,16 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
-export async function startServer({ timeoutMs = 60_000 } = {}) {
-  const bin = process.env.EASBASE_EXAMPLE_BIN;
+// `binEnv` names the variable holding the binary (EASBASE_ACTIX_BIN for examples/actix-server).
+export async function startServer({ timeoutMs = 60_000, args = [], binEnv = 'EASBASE_EXAMPLE_BIN' } = {}) {
+  const bin = process.env[binEnv];
   if (!bin) {
     throw new Error(
-      'EASBASE_EXAMPLE_BIN is not set: build the server with `cargo build -p example-axum-server` ' +
-        'and point it at the binary (scripts/test does both)',
+      `${binEnv} is not set: build the server (\`cargo build -p example-axum-server\`, ` +
+        '`-p example-actix-server` for EASBASE_ACTIX_BIN) and point it at the binary (scripts/test does both)',
     );
   }
-  const child = spawn(bin, ['--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(bin, ['--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   // Never leave the server behind, whatever happens to the tests.
   const killer = () => child.kill('SIGKILL');
   process.once('exit', killer);

@@ -2,8 +2,10 @@
 //! `mfa.enroll / challenge / verify / unenroll / listFactors /
 //! getAuthenticatorAssuranceLevel`, plus single-use recovery codes.
 //!
-//! - **Enroll** (`POST /factors`): a new `unverified` TOTP factor with a 160-bit secret
-//!   (sealed at rest, see [`crate::totp`]), its `otpauth://` URI and a QR code (SVG).
+//! - **Enroll** (`POST /factors`): a new `unverified` TOTP factor with a 160-bit secret,
+//!   its `otpauth://` URI and a QR code (SVG). The secret must stay readable to check
+//!   codes, so it is stored **sealed**: XORed with a pad of `HMAC-SHA256(project secret,
+//!   factor id)` (each factor's own pad, used once); the table alone does not give it.
 //!   With a verified factor already, the session must be at `aal2`.
 //! - **Challenge** (`POST /factors/{id}/challenge`): a challenge that expires after
 //!   [`MfaConfig::challenge_expiry`](crate::MfaConfig::challenge_expiry) and must be

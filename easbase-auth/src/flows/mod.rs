@@ -21,8 +21,8 @@
 pub mod admin;
 pub(crate) mod anonymous;
 pub(crate) mod logout;
-pub mod oauth;
 pub mod mfa;
+pub mod oauth;
 pub(crate) mod one_time;
 pub(crate) mod otp;
 pub(crate) mod password;

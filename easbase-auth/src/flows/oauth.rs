@@ -56,7 +56,8 @@ pub enum CallbackOutcome {
 
 /// The PKCE verifier sent to the provider for `state`: derived, not stored.
 fn provider_verifier(auth: &ProjectAuth, state: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(auth.signer.secret()).unwrap_or_else(|_| unreachable!());
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(auth.signer.secret()).unwrap_or_else(|_| unreachable!());
     mac.update(b"easbase-auth/oauth-pkce/v1\0");
     mac.update(state.as_bytes());
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
@@ -94,9 +95,8 @@ impl ProjectAuth {
         let now = now();
         let state = format!("{}.{}", self.project(), random_token());
         let store = &self.store;
-        let mut stmts = vec![
-            store.delete_old_oauth_states(now.saturating_sub(settings.state_lifetime.as_secs() as i64)),
-        ];
+        let mut stmts =
+            vec![store.delete_old_oauth_states(now.saturating_sub(settings.state_lifetime.as_secs() as i64))];
         let flow_state_id = match &pkce {
             Some(challenge) => {
                 let flow = new_flow_state(None, challenge, provider, AuthMethod::OAuth, now);
@@ -122,11 +122,16 @@ impl ProjectAuth {
     /// # Errors
     /// [`BadOAuthState`](AuthError::BadOAuthState) for a malformed, unknown, used or
     /// expired state.
-    pub(crate) async fn take_oauth_state(&self, settings: &OAuthSettings, state: &str) -> Result<OAuthStateRecord> {
+    pub(crate) async fn take_oauth_state(
+        &self,
+        settings: &OAuthSettings,
+        state: &str,
+    ) -> Result<OAuthStateRecord> {
         if project_of_state(state) != Some(self.project().as_str()) {
             return Err(AuthError::BadOAuthState);
         }
-        let record = self.store.consume_oauth_state(&token_hash(state)).await?.ok_or(AuthError::BadOAuthState)?;
+        let record =
+            self.store.consume_oauth_state(&token_hash(state)).await?.ok_or(AuthError::BadOAuthState)?;
         if now() > record.created_at.saturating_add(settings.state_lifetime.as_secs() as i64) {
             return Err(AuthError::BadOAuthState);
         }
@@ -172,10 +177,11 @@ impl ProjectAuth {
                 Ok(CallbackOutcome::Code { code, redirect_to: record.redirect_to })
             }
             None => {
-                let session = match start_session(self, &mut user, &identities, AuthMethod::OAuth, stmts).await {
-                    Err(e) if is_unique_violation(&e) => return Err(AuthError::EmailExists),
-                    other => other?,
-                };
+                let session =
+                    match start_session(self, &mut user, &identities, AuthMethod::OAuth, stmts).await {
+                        Err(e) if is_unique_violation(&e) => return Err(AuthError::EmailExists),
+                        other => other?,
+                    };
                 Ok(CallbackOutcome::Session {
                     session: Box::new(session),
                     redirect_to: record.redirect_to,
@@ -216,7 +222,13 @@ impl ProjectAuth {
         let mut user = match existing {
             Some(mut user) => {
                 if identity.is_some() {
-                    stmts.push(store.update_identity(&user.id, provider, &profile.data, profile.email.as_deref(), now));
+                    stmts.push(store.update_identity(
+                        &user.id,
+                        provider,
+                        &profile.data,
+                        profile.email.as_deref(),
+                        now,
+                    ));
                 } else {
                     stmts.push(store.insert_identity(&new_identity(&user.id, provider, profile, now)));
                     add_provider(&mut user, provider);

@@ -15,14 +15,38 @@ use crate::password::Verified;
 use crate::store::users::Set;
 use crate::time::now;
 
+/// Who signs in: an email address or a phone number.
+#[derive(Clone, Copy)]
+pub(crate) enum Login<'a> {
+    Email(&'a str),
+    Phone(&'a str),
+}
+
 pub(crate) async fn password_grant(auth: &ProjectAuth, email: &str, password: &str) -> Result<Session> {
-    if !auth.config().email_enabled {
-        return Err(AuthError::EmailProviderDisabled);
+    password_grant_for(auth, Login::Email(email), password).await
+}
+
+pub(crate) async fn password_grant_for(
+    auth: &ProjectAuth,
+    login: Login<'_>,
+    password: &str,
+) -> Result<Session> {
+    match login {
+        Login::Email(_) if !auth.config().email_enabled => return Err(AuthError::EmailProviderDisabled),
+        Login::Phone(_) if !auth.config().phone_enabled => return Err(AuthError::PhoneProviderDisabled),
+        _ => {}
     }
     let over_long = password.len() > auth.config().password.max_bytes;
-    let user = match normalize_email(email) {
-        Ok(email) if !over_long => auth.store.user_by_email(&email).await?,
-        _ => None,
+    let user = match login {
+        _ if over_long => None,
+        Login::Email(email) => match normalize_email(email) {
+            Ok(email) => auth.store.user_by_email(&email).await?,
+            Err(_) => None,
+        },
+        Login::Phone(phone) => match crate::sms::normalize_phone(phone) {
+            Ok(phone) => auth.store.user_by_phone(&phone).await?,
+            Err(_) => None,
+        },
     };
     let stored = user.as_ref().and_then(|u| u.encrypted_password.as_deref());
     // An over-long password is checked against the dummy only (never hashed in full).
@@ -34,8 +58,10 @@ pub(crate) async fn password_grant(auth: &ProjectAuth, email: &str, password: &s
     if user.is_banned(now()) {
         return Err(AuthError::UserBanned);
     }
-    if user.email_confirmed_at.is_none() {
-        return Err(AuthError::EmailNotConfirmed);
+    match login {
+        Login::Email(_) if user.email_confirmed_at.is_none() => return Err(AuthError::EmailNotConfirmed),
+        Login::Phone(_) if user.phone_confirmed_at.is_none() => return Err(AuthError::PhoneNotConfirmed),
+        _ => {}
     }
     let mut stmts = Vec::new();
     if rehash {

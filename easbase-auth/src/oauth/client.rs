@@ -60,7 +60,10 @@ mod hyper_client {
     impl HyperClient {
         /// A client with a 10-second timeout per request. Call inside a tokio runtime.
         pub fn new() -> HyperClient {
-            HyperClient { client: Client::builder(TokioExecutor::new()).build_http(), timeout: Duration::from_secs(10) }
+            HyperClient {
+                client: Client::builder(TokioExecutor::new()).build_http(),
+                timeout: Duration::from_secs(10),
+            }
         }
 
         /// The same client with another timeout.
@@ -86,7 +89,8 @@ mod hyper_client {
             }
             let request = request.map(Full::new);
             let call = async {
-                let response = self.client.request(request).await.map_err(|e| format!("request failed: {e}"))?;
+                let response =
+                    self.client.request(request).await.map_err(|e| format!("request failed: {e}"))?;
                 let (parts, body) = response.into_parts();
                 let body = Limited::new(body, MAX_BODY)
                     .collect()

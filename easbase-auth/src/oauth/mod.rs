@@ -47,8 +47,9 @@ pub struct OAuthSettings {
     pub project_providers: HashMap<ProjectId, HashMap<String, Arc<dyn Provider>>>,
     /// The client for token exchanges and profile fetches.
     pub http: Arc<dyn HttpClient>,
-    /// The URL providers send the browser back to (registered with them). `None`: the
-    /// project's `{api_url}/auth/v1/callback`.
+    /// The URL providers send the browser back to (registered with them). `None`:
+    /// [`AuthServiceConfig::external_url`](crate::AuthServiceConfig::external_url)
+    /// followed by `/callback`, else the project's `{api_url}/auth/v1/callback`.
     pub callback_url: Option<String>,
     /// The project of a `/authorize` request without an API key (a browser navigation
     /// cannot send one): hosts serving one project set it. `/callback` needs none (the

@@ -49,7 +49,13 @@ pub trait Provider: Send + Sync {
     /// The provider's authorization URL for this sign-in: `redirect_uri` (the service's
     /// callback), `state`, the S256 PKCE `code_challenge`, and extra `scopes` the client
     /// asked for (space separated).
-    fn authorize_url(&self, redirect_uri: &str, state: &str, code_challenge: &str, scopes: Option<&str>) -> String;
+    fn authorize_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        code_challenge: &str,
+        scopes: Option<&str>,
+    ) -> String;
 
     /// Exchanges `code` (with the PKCE `code_verifier`) and fetches the user's profile.
     ///
@@ -187,7 +193,8 @@ impl ProviderConfig {
             .header(header::USER_AGENT, "easbase-auth")
             .body(Bytes::new())
             .map_err(|_| AuthError::OAuthProvider(format!("the {what} URL is invalid")))?;
-        let response = http.send(request).await.map_err(|e| AuthError::OAuthProvider(format!("{what}: {e}")))?;
+        let response =
+            http.send(request).await.map_err(|e| AuthError::OAuthProvider(format!("{what}: {e}")))?;
         if !response.status().is_success() {
             return Err(AuthError::OAuthProvider(format!("{what} answered {}", response.status().as_u16())));
         }
@@ -264,7 +271,13 @@ impl Provider for ProviderConfig {
         &self.name
     }
 
-    fn authorize_url(&self, redirect_uri: &str, state: &str, code_challenge: &str, scopes: Option<&str>) -> String {
+    fn authorize_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        code_challenge: &str,
+        scopes: Option<&str>,
+    ) -> String {
         let mut all = self.scopes.clone();
         if let Some(extra) = scopes.map(str::trim).filter(|s| !s.is_empty()) {
             all.push(' ');

@@ -37,19 +37,21 @@ impl Call<'_> {
         header.or_else(|| query_value(&self.query, "apikey")).map(str::to_owned)
     }
 
-    /// The verification link of `token`: `{api}/auth/v1/verify?token=…&type=…&redirect_to=…&apikey=…`.
+    /// The verification link of `token`: `{external url}/verify?token=…&type=…&redirect_to=…&apikey=…`.
     pub(crate) async fn verify_link(
         &self,
         token: &OneTimeToken,
         redirect_to: Option<&str>,
     ) -> Result<String, ApiError> {
-        let project = self.platform.project(self.auth.project()).await.map_err(AuthError::from)?;
-        let mut link = format!(
-            "{}/auth/v1/verify?token={}&type={}",
-            project.api_url.trim_end_matches('/'),
-            percent_encode(&token.token),
-            verify_type(token.kind),
-        );
+        let base = match &self.config.external_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let project = self.platform.project(self.auth.project()).await.map_err(AuthError::from)?;
+                format!("{}/auth/v1", project.api_url.trim_end_matches('/'))
+            }
+        };
+        let mut link =
+            format!("{base}/verify?token={}&type={}", percent_encode(&token.token), verify_type(token.kind),);
         if let Some(to) = redirect_to {
             link.push_str(&format!("&redirect_to={}", percent_encode(to)));
         }

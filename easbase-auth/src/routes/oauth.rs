@@ -19,9 +19,9 @@ use easbase_core::schema::Role;
 use super::{ApiError, Call, RouteResult, json_response, percent_encode};
 use crate::error::AuthError;
 use crate::flows::oauth::{CallbackOutcome, project_of_state};
-use crate::service::AuthServiceConfig;
 use crate::flows::pkce::PkceChallenge;
 use crate::oauth::OAuthSettings;
+use crate::service::AuthServiceConfig;
 
 fn settings<'a>(call: &'a Call<'_>) -> Result<&'a OAuthSettings, ApiError> {
     call.config
@@ -43,6 +43,9 @@ fn found(location: &str) -> Response<Bytes> {
 async fn callback_url(call: &Call<'_>, settings: &OAuthSettings) -> Result<String, ApiError> {
     if let Some(url) = &settings.callback_url {
         return Ok(url.clone());
+    }
+    if let Some(external) = &call.config.external_url {
+        return Ok(format!("{}/callback", external.trim_end_matches('/')));
     }
     let project = call.platform.project(call.auth.project()).await.map_err(AuthError::from)?;
     Ok(format!("{}/auth/v1/callback", project.api_url.trim_end_matches('/')))
@@ -102,7 +105,10 @@ pub(crate) async fn callback(call: &Call<'_>) -> RouteResult {
             if let Some(refresh) = provider_refresh_token {
                 fragment.push_str(&format!("&provider_refresh_token={}", percent_encode(&refresh)));
             }
-            fragment.push_str(&format!("&refresh_token={}&token_type=bearer", percent_encode(&session.refresh_token)));
+            fragment.push_str(&format!(
+                "&refresh_token={}&token_type=bearer",
+                percent_encode(&session.refresh_token)
+            ));
             Ok(found(&format!("{redirect_to}#{fragment}")))
         }
         Err(e) => {
@@ -156,7 +162,9 @@ pub(crate) async fn keyless_context(
     };
     let found = match platform.project(&project).await {
         Ok(found) => found,
-        Err(easbase_core::Error::ProjectNotFound(_)) if callback => return Err(AuthError::BadOAuthState.into()),
+        Err(easbase_core::Error::ProjectNotFound(_)) if callback => {
+            return Err(AuthError::BadOAuthState.into());
+        }
         Err(e) => return Err(AuthError::from(e).into()),
     };
     if found.status != ProjectStatus::Ready {

@@ -45,6 +45,9 @@ pub(crate) async fn otp(call: &Call<'_>) -> RouteResult {
     if let Some(email) = body.email.as_deref().filter(|e| !e.is_empty()) {
         let pkce = pkce(&body)?;
         let email = normalize_email(email)?;
+        if !call.auth.config().email_enabled {
+            return Err(AuthError::EmailProviderDisabled.into());
+        }
         call.check_send(Channel::Email, "otp", &email).await?;
         if let Some(token) = call.auth.send_email_otp(&email, create_user, body.data, pkce.as_ref()).await? {
             call.send_email(token, call.redirect_to()).await?;

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{Call, RouteResult, json_response};
 
-/// The external providers GoTrue lists; none is available yet.
+/// The external providers GoTrue lists; on when the service's OAuth settings have them.
 const EXTERNAL: &[&str] = &[
     "apple",
     "azure",
@@ -36,18 +36,21 @@ pub(crate) fn settings(call: &Call<'_>) -> RouteResult {
     let config = call.auth.config();
     let mut external = serde_json::Map::new();
     for provider in EXTERNAL {
-        external.insert((*provider).into(), false.into());
+        let on = call.config.oauth.as_ref().is_some_and(|o| o.has_provider(call.auth.project(), provider));
+        external.insert((*provider).into(), on.into());
     }
     external.insert("email".into(), config.email_enabled.into());
     external.insert("anonymous_users".into(), config.anonymous_enabled.into());
+    let phone = config.phone_enabled && call.config.sms.is_some();
+    external.insert("phone".into(), phone.into());
     Ok(json_response(
         200,
         &json!({
             "external": external,
             "disable_signup": !config.signup_enabled,
             "mailer_autoconfirm": config.autoconfirm,
-            "phone_autoconfirm": false,
-            "sms_provider": "",
+            "phone_autoconfirm": phone && config.autoconfirm,
+            "sms_provider": if phone { "custom" } else { "" },
             "saml_enabled": false,
         }),
     ))

@@ -9,8 +9,9 @@
 
 use super::{ApiError, Call, RouteResult, UserBody, json_response};
 use crate::auth::SignupOutcome;
-use crate::flows::normalize_email;
+use crate::error::AuthError;
 use crate::flows::pkce::PkceChallenge;
+use crate::flows::{check_password, normalize_email};
 use crate::limits::Channel;
 use crate::sms::normalize_phone;
 
@@ -29,6 +30,7 @@ pub(crate) async fn signup(call: &Call<'_>) -> RouteResult {
     let Some(email) = email else {
         call.require_sms()?;
         let phone = phone.unwrap_or_default();
+        check_password(&call.auth.config().password, &password)?;
         call.check_send(Channel::Sms, "signup", &normalize_phone(&phone)?).await?;
         return match call.auth.signup_phone(&phone, &password, body.data).await? {
             SignupOutcome::Session(session) => Ok(json_response(200, &session)),
@@ -41,7 +43,16 @@ pub(crate) async fn signup(call: &Call<'_>) -> RouteResult {
         };
     };
     let pkce = PkceChallenge::parse(body.code_challenge.as_deref(), body.code_challenge_method.as_deref())?;
-    if !call.auth.config().autoconfirm {
+    let config = call.auth.config();
+    if !config.autoconfirm {
+        // Refusals that need no message come first, so they do not count against the limit.
+        if !config.signup_enabled {
+            return Err(AuthError::SignupDisabled.into());
+        }
+        if !config.email_enabled {
+            return Err(AuthError::EmailProviderDisabled.into());
+        }
+        check_password(&config.password, &password)?;
         call.check_send(Channel::Email, "signup", &normalize_email(&email)?).await?;
     }
     match crate::flows::signup::signup(&call.auth, &email, &password, body.data, pkce.as_ref()).await? {

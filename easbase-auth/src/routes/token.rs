@@ -40,8 +40,15 @@ pub(crate) async fn token(call: &Call<'_>) -> RouteResult {
         Some("password") => {
             let body: PasswordBody = call.json()?;
             let email = body.email.filter(|e| !e.is_empty());
-            if email.is_none() && body.phone.is_some_and(|p| !p.is_empty()) {
-                return Err(ApiError::http(422, "phone_provider_disabled", "Phone logins are disabled"));
+            if let (None, Some(phone)) = (&email, body.phone.as_deref().filter(|p| !p.is_empty())) {
+                let password = body.password.as_deref().unwrap_or("");
+                let session = crate::flows::password::password_grant_for(
+                    &call.auth,
+                    crate::flows::password::Login::Phone(phone),
+                    password,
+                )
+                .await?;
+                return Ok(json_response(200, &session));
             }
             let Some(email) = email else {
                 return Err(AuthError::ValidationFailed("missing email or phone".into()).into());

@@ -22,7 +22,10 @@ impl Store {
     pub(crate) fn insert_oauth_state(&self, hash: &str, state: &OAuthStateRecord) -> Stmt {
         let q = Query::insert()
             .into_table(self.table(OAUTH_STATES))
-            .columns(["id", "state_hash", "provider", "redirect_to", "flow_state_id", "created_at"].map(Alias::new))
+            .columns(
+                ["id", "state_hash", "provider", "redirect_to", "flow_state_id", "created_at"]
+                    .map(Alias::new),
+            )
             .values_panic([
                 uuid::Uuid::new_v4().to_string().into(),
                 hash.into(),
@@ -65,7 +68,11 @@ impl Store {
     }
 
     /// The identity of a provider account.
-    pub(crate) async fn identity_by_provider(&self, provider: &str, provider_id: &str) -> Result<Option<IdentityRecord>> {
+    pub(crate) async fn identity_by_provider(
+        &self,
+        provider: &str,
+        provider_id: &str,
+    ) -> Result<Option<IdentityRecord>> {
         let q = Query::select()
             .columns(IDENTITY_COLUMNS.map(Alias::new))
             .from(self.table(IDENTITIES))

@@ -190,3 +190,17 @@ macro_rules! on_both_engines {
         }
     };
 }
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (a form field or a
+/// query value).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -2,7 +2,7 @@
 //
 //   import { createEasBase } from "./easbase"
 //   const backend = createEasBase({ url, apiKey })
-//   const rows = await backend.<table>.findAll({ where: { <column>: { gte: 10 } } })
+//   const rows = await backend.customers.findAll({ limit: 10 })
 
 import { EasBaseClient, type ClientOptions } from "@easbase/sdk"
 

@@ -5,12 +5,17 @@
 //!   few reader threads ([`SqliteConfig`]).
 //! - PostgreSQL (feature `postgres`): a tokio-postgres pool that sends a scoped
 //!   transaction — role, settings, statements, commit — in one pipelined write.
+//! - MySQL / MariaDB (feature `mysql`): an sqlx pool ([`MyConfig`], or the host's pool, or
+//!   with feature `sea-orm` the pool under the host's sea-orm `DatabaseConnection`).
 //!
 //! Statements are built by sea-query for [`Db::dialect`] and carried as a [`Stmt`] (SQL
 //! text + bound values). Results come back as [`Row`]s of [`Cell`]s.
 //!
-//! How each engine works, and what it measured: [`SqliteDb`], [`PgDb`]. Errors carry the
-//! engine's code; [`portable_sqlstate`] gives PostgreSQL's SQLSTATE for either.
+//! How each engine works, and what it measured: [`SqliteDb`], [`PgDb`], `MyDb`. Errors
+//! carry the engine's code; [`portable_sqlstate`] gives PostgreSQL's SQLSTATE for any.
+//! Each transaction and statement runs in a `DEBUG` `tracing` span (`db.transaction`,
+//! `db.statement`: backend, statement kind, table, rows; never the SQL text, bound
+//! values or the scope's settings).
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")] {
@@ -280,9 +285,10 @@ fn missing(column: &str, what: &str) -> Error {
     Error::Database { sqlstate: None, message: format!("column `{column}` is missing or not {what}") }
 }
 
-/// The PostgreSQL SQLSTATE of a database error on any engine: PostgreSQL's own code, or
-/// a SQLite extended result code mapped by [`sqlite_sqlstate`] (`"2067"` becomes
-/// `"23505"`). `None` for other errors and for engine codes without a class.
+/// The PostgreSQL SQLSTATE of a database error on any engine: PostgreSQL's own code, a
+/// SQLite extended result code mapped by [`sqlite_sqlstate`] (`"2067"` becomes
+/// `"23505"`), or the SQLSTATE the MySQL engine already mapped from the error number
+/// (`mysql_sqlstate`). `None` for other errors and for engine codes without a class.
 ///
 /// ```
 /// use easbase_core::{Error, db::portable_sqlstate};

@@ -82,8 +82,8 @@ pub struct PlatformConfig {
     /// The verified-key cache of the request path.
     pub key_cache: KeyCacheConfig,
     /// How many project handles stay open (default 64), least recently used closed
-    /// first: SQLite database files, and on PostgreSQL dedicated projects' pools (shared
-    /// projects' handles only cache their schema). In-memory SQLite databases are never
+    /// first: SQLite database files, MySQL projects' pools, and on PostgreSQL dedicated
+    /// projects' pools (shared projects' handles only cache their schema). In-memory SQLite databases are never
     /// closed. See [`Platform::open_pools`].
     pub max_open_databases: usize,
     /// PostgreSQL: how the platform's server is reached. Dedicated projects' pools use it
@@ -94,7 +94,8 @@ pub struct PlatformConfig {
     /// dedicated projects and does not listen. Its URL is never logged.
     #[cfg(feature = "postgres")]
     pub postgres: Option<crate::db::PgConfig>,
-    /// PostgreSQL: connections in each dedicated project's pool (default 4).
+    /// Connections in each project pool of its own (default 4): dedicated projects on
+    /// PostgreSQL, every project on MySQL.
     pub dedicated_pool_size: usize,
     /// PostgreSQL: start the cross-process invalidation listener in [`Platform::open`]
     /// (default `true`; see [`Platform::listen`]). Ignored on SQLite.
@@ -233,7 +234,8 @@ impl ProjectDb {
 
     /// The scope of a request: on PostgreSQL `SET LOCAL ROLE` to the project's role for
     /// `ctx.role()` (a role that owns nothing) and the claims and project id set for the
-    /// transaction; on SQLite the caller adds the compiled policies to its statements.
+    /// transaction; on SQLite and MySQL the caller adds the compiled policies to its
+    /// statements (and a [`crate::db::Guard`] to its writes).
     ///
     /// # Errors
     /// [`Error::InvalidToken`] when the context belongs to another project.

@@ -10,10 +10,10 @@ use crate::keys::GeneratedKey;
 
 /// Where a project's tables live.
 ///
-/// | | PostgreSQL | SQLite |
-/// |---|---|---|
-/// | `Shared` | schema `p_<id>` in the platform database | its own file (or in-memory database) |
-/// | `Dedicated` | database `p_<id>` of its own, tables in its schema `p_<id>` | the same as `Shared` |
+/// | | PostgreSQL | MySQL / MariaDB | SQLite |
+/// |---|---|---|---|
+/// | `Shared` | schema `p_<id>` in the platform database | database `p_<id>` on the platform's server | its own file (or in-memory database) |
+/// | `Dedicated` | database `p_<id>` of its own, tables in its schema `p_<id>` | database `p_<id>` on the server of its `database_url` (else the platform's) | the same as `Shared` |
 ///
 /// On both PostgreSQL modes requests run as the project's three roles `p_<id>_anon`,
 /// `p_<id>_authenticated`, `p_<id>_service` (roles are cluster-wide: the same names in
@@ -140,12 +140,13 @@ pub struct CreateProject {
     pub plan: Option<String>,
     /// The project's first schema (applied as version `1`).
     pub schema: Option<easbase_schema::Schema>,
-    /// [`Isolation::Dedicated`] on PostgreSQL only: a connection string (URL or key-value
-    /// pairs) of **another server** where the project's database is created, for
-    /// scale-out. The connection it names must be allowed to create databases and roles
-    /// (`CREATEDB`, `CREATEROLE`); its database name is only used for administration —
-    /// the project's pool connects to `p_<id>` with the same settings. `None`: the
-    /// platform's own server.
+    /// [`Isolation::Dedicated`] on PostgreSQL or MySQL only: a connection string of
+    /// **another server** where the project's database is created, for scale-out (on
+    /// PostgreSQL a URL or key-value pairs; on MySQL a `mysql://` URL). The connection it
+    /// names must be allowed to create databases (and on PostgreSQL roles: `CREATEDB`,
+    /// `CREATEROLE`); its database name is only used for administration — the project's
+    /// pool connects to `p_<id>` with the same settings. `None`: the platform's own
+    /// server.
     ///
     /// **It is stored as given, in plain text**, in the platform table `projects`
     /// (`database_url`), because the platform must connect with it again after a restart:

@@ -50,6 +50,9 @@ pub struct ActionPlan {
     pub accept: MediaType,
     /// HEAD: no body.
     pub headers_only: bool,
+    /// `Prefer: handling=strict, max-affected=n` on PATCH / DELETE: more than `n`
+    /// changed rows roll the write back (400 `PGRST124`).
+    pub max_affected: Option<u64>,
 }
 
 impl ActionPlan {
@@ -213,8 +216,10 @@ pub struct ReadPlan {
     pub offset: u64,
     /// Rows returned at most (the host's `max_rows` applied).
     pub limit: Option<u64>,
-    /// `Prefer: count=exact` (`planned` and `estimated` are counted exactly too).
-    pub count: bool,
+    /// `Prefer: count=…`: how to count the rows the filters select.
+    pub count: Option<crate::request::Count>,
+    /// The host's `max_rows`: `count=estimated` counts exactly up to it, then plans.
+    pub max_rows: Option<u64>,
     /// Embedded resources (each with its own below it).
     pub embeds: Vec<Embed>,
 }
@@ -258,10 +263,25 @@ pub struct UpdatePlan {
     pub set: Vec<(ColumnName, Value)>,
     /// Which rows.
     pub filter: Condition,
+    /// `limit`/`offset` (with `order`): only that window of the selected rows.
+    pub window: Option<Window>,
     /// The columns to answer with, else `None`.
     pub returning: Option<Vec<Output>>,
     /// Embedded resources of the answer.
     pub embeds: Vec<Embed>,
+}
+
+/// The window of a limited PATCH / DELETE: the rows the filters select, in `order`
+/// (the primary key when none is given, so the window is deterministic), `offset`
+/// skipped, at most `limit`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// The order.
+    pub order: Vec<OrderItem>,
+    /// Rows changed at most.
+    pub limit: Option<u64>,
+    /// Rows skipped.
+    pub offset: u64,
 }
 
 /// A delete.
@@ -269,6 +289,8 @@ pub struct UpdatePlan {
 pub struct DeletePlan {
     /// Which rows.
     pub filter: Condition,
+    /// `limit`/`offset` (with `order`): only that window of the selected rows.
+    pub window: Option<Window>,
     /// The columns to answer with, else `None`.
     pub returning: Option<Vec<Output>>,
     /// Embedded resources of the answer.
@@ -294,16 +316,12 @@ pub fn action_plan(
     if let Some(profile) = req.profile.as_deref().filter(|p| *p != "public") {
         return Err(RestError::UnacceptableSchema { schema: profile.to_owned() });
     }
-    if req.preferences.handling == Some(crate::request::Handling::Strict)
-        && req.preferences.max_affected.is_some()
-    {
-        // Never affect more rows than the client's bound silently: refuse until enforced.
-        return Err(not_supported("Prefer: max-affected"));
-    }
-    if matches!(req.action, Action::Update | Action::Delete) && req.range != crate::request::Range::ALL {
-        // Never change more rows than a limited write asks for: refuse until supported.
-        return Err(not_supported("limit/offset on PATCH and DELETE"));
-    }
+    let max_affected = match req.preferences.handling {
+        Some(crate::request::Handling::Strict) if matches!(req.action, Action::Update | Action::Delete) => {
+            req.preferences.max_affected
+        }
+        _ => None,
+    };
     let table = snapshot.table(name).ok_or_else(|| RestError::TableNotFound { table: name.clone() })?;
     let mut filter = filters(req, table)?;
     if let Some(key) = key {
@@ -360,11 +378,14 @@ pub fn action_plan(
             let (returning, embeds) = answer()?;
             let mut plan = mutate::update(req, table, filter, config, returning)?;
             plan.embeds = embeds;
+            plan.window = read::write_window(req, table, snapshot)?;
             CrudPlan::Update(plan)
         }
         Action::Delete => {
             let (returning, embeds) = answer()?;
-            CrudPlan::Delete(mutate::delete(table, filter, config, returning, embeds)?)
+            let mut plan = mutate::delete(table, filter, config, returning, embeds)?;
+            plan.window = read::write_window(req, table, snapshot)?;
+            CrudPlan::Delete(plan)
         }
         Action::Upsert => {
             let (returning, embeds) = answer()?;
@@ -381,6 +402,7 @@ pub fn action_plan(
         crud,
         accept: req.accept,
         headers_only: matches!(req.action, Action::Read { headers_only: true }),
+        max_affected,
     })
 }
 

@@ -167,7 +167,7 @@ pub(super) fn update(
     if is_unfiltered(&filter) && !config.allow_unfiltered_writes {
         return Err(RestError::UnfilteredWrite { verb: "UPDATE" });
     }
-    Ok(UpdatePlan { set, filter, returning, embeds: Vec::new() })
+    Ok(UpdatePlan { set, filter, window: None, returning, embeds: Vec::new() })
 }
 
 pub(super) fn delete(
@@ -180,5 +180,5 @@ pub(super) fn delete(
     if is_unfiltered(&filter) && !config.allow_unfiltered_writes {
         return Err(RestError::UnfilteredWrite { verb: "DELETE" });
     }
-    Ok(DeletePlan { filter, returning, embeds })
+    Ok(DeletePlan { filter, window: None, returning, embeds })
 }

@@ -5,9 +5,9 @@ use easbase_schema::TableDef;
 
 use crate::error::RestError;
 use crate::plan::{
-    Condition, Embed, OrderItem, PlanConfig, ReadPlan, column, columns_of, embed, select, test, tree,
+    Condition, Embed, OrderItem, PlanConfig, ReadPlan, Window, column, columns_of, embed, select, test, tree,
 };
-use crate::request::{ApiRequest, Count, Direction, Nulls, OrderTerm};
+use crate::request::{ApiRequest, Direction, Nulls, OrderTerm};
 use crate::schema_cache::SchemaSnapshot;
 
 pub(super) fn plan(
@@ -43,8 +43,32 @@ pub(super) fn plan(
         order,
         offset: cap(req.range.offset),
         limit: limit.map(cap),
-        count: matches!(req.preferences.count, Some(Count::Exact | Count::Planned | Count::Estimated)),
+        count: req.preferences.count,
+        max_rows: config.max_rows,
     })
+}
+
+/// The window of a limited PATCH / DELETE (`limit`, `offset`, `order`), if any.
+pub(super) fn write_window(
+    req: &ApiRequest,
+    table: &TableDef,
+    snapshot: &SchemaSnapshot,
+) -> Result<Option<Window>, RestError> {
+    if req.range == crate::request::Range::ALL {
+        return Ok(None);
+    }
+    let terms: Vec<OrderTerm> =
+        req.query.order.iter().filter(|o| o.path.is_empty()).flat_map(|o| o.terms.clone()).collect();
+    let mut order = order_items(snapshot, table, &[], &terms)?;
+    if order.is_empty() {
+        order = table
+            .primary_key
+            .iter()
+            .map(|c| OrderItem { embed: None, column: c.clone(), json_path: Vec::new(), desc: false, nulls_first: false })
+            .collect();
+    }
+    let cap = |n: u64| n.min(i64::MAX as u64);
+    Ok(Some(Window { order, limit: req.range.limit.map(cap), offset: cap(req.range.offset) }))
 }
 
 /// Applies `path.column=…`, `path.or=…`, `path.order=…`, `path.limit=…` and

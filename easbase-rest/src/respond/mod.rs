@@ -97,6 +97,63 @@ pub fn respond(
     }
 }
 
+/// The response to a host function's answer (`/rpc/{name}`): rows shaped by the
+/// request like a table's (with `Content-Range`, counts, 206 / 416, single object, CSV),
+/// a scalar or an object as JSON, nothing as 204.
+///
+/// # Errors
+/// Those of shaping the rows (unknown column 42703, …), 406 `PGRST116`, 416 `PGRST103`.
+pub fn respond_rpc(
+    req: &crate::request::ApiRequest,
+    name: &str,
+    output: crate::rpc::RpcOutput,
+    max_rows: Option<u64>,
+) -> Result<Response<Bytes>, RestError> {
+    use crate::rpc::RpcOutput;
+    let headers_only = matches!(req.action, crate::request::Action::Call { headers_only: true, .. });
+    let json_body = |value: Json| {
+        let mut res = Response::new(if headers_only { Bytes::new() } else { Bytes::from(value.to_string()) });
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        res
+    };
+    match output {
+        RpcOutput::Void => {
+            let mut res = Response::new(Bytes::new());
+            *res.status_mut() = StatusCode::NO_CONTENT;
+            Ok(res)
+        }
+        RpcOutput::Scalar(v) => Ok(json_body(v)),
+        RpcOutput::Object(o) => Ok(json_body(Json::Object(o))),
+        RpcOutput::Rows(rows) => {
+            let shaped = crate::rpc::shape_rows(req, name, rows, max_rows)?;
+            let n = shaped.rows.len() as u64;
+            let offset = req.range.offset;
+            let total = req.preferences.count.is_some().then_some(shaped.total);
+            let range = match (n, total) {
+                (0, Some(t)) => format!("*/{t}"),
+                (0, None) => "*/*".to_owned(),
+                (n, Some(t)) => format!("{offset}-{}/{t}", offset + n - 1),
+                (n, None) => format!("{offset}-{}/*", offset + n - 1),
+            };
+            let status = match total {
+                Some(t) if offset > t => {
+                    return Err(RestError::InvalidRange(RangeError::OutOfBounds { offset, total: t }));
+                }
+                Some(t) if n < t => StatusCode::PARTIAL_CONTENT,
+                _ => StatusCode::OK,
+            };
+            let mut res = body(req.accept, shaped.rows, headers_only)?;
+            *res.status_mut() = status;
+            set(&mut res, header::CONTENT_RANGE, &range);
+            if total.is_some() {
+                preference_applied(&mut res, &["count=exact"]);
+            }
+            Ok(res)
+        }
+    }
+}
+
 fn write(
     plan: &ActionPlan,
     prefs: &Preferences,

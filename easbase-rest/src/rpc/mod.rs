@@ -105,7 +105,13 @@ impl RpcError {
 
 impl From<RestError> for RpcError {
     fn from(e: RestError) -> RpcError {
-        RpcError { status: e.status(), code: e.code().to_owned(), message: e.message(), details: e.details(), hint: e.hint() }
+        RpcError {
+            status: e.status(),
+            code: e.code().to_owned(),
+            message: e.message(),
+            details: e.details(),
+            hint: e.hint(),
+        }
     }
 }
 
@@ -197,8 +203,22 @@ impl std::fmt::Debug for Functions {
 }
 
 impl Functions {
-    /// Registers `function` under `name` (replacing any function of that name).
-    pub fn register(&mut self, name: impl Into<String>, function: impl RpcFunction) -> &mut Functions {
+    /// Registers the async function `function` under `name` (replacing any function of
+    /// that name).
+    pub fn register<F, Fut>(&mut self, name: impl Into<String>, function: F) -> &mut Functions
+    where
+        F: Fn(RpcCall) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<RpcOutput, RpcError>> + Send + 'static,
+    {
+        self.register_function(name, function)
+    }
+
+    /// Registers any [`RpcFunction`] (e.g. a struct holding the host's state).
+    pub fn register_function(
+        &mut self,
+        name: impl Into<String>,
+        function: impl RpcFunction,
+    ) -> &mut Functions {
         self.map.insert(name.into(), Arc::new(function));
         self
     }
@@ -269,8 +289,11 @@ pub(crate) async fn call(
     };
     let read_only = matches!(req.action, crate::request::Action::Call { read_only: true, .. });
     let session = RpcSession { pdb: pdb.clone(), ctx: ctx.clone(), read_only };
-    function
-        .call(RpcCall { ctx: ctx.clone(), args, session })
-        .await
-        .map_err(|e| RestError::Function { status: e.status, code: e.code, message: e.message, details: e.details, hint: e.hint })
+    function.call(RpcCall { ctx: ctx.clone(), args, session }).await.map_err(|e| RestError::Function {
+        status: e.status,
+        code: e.code,
+        message: e.message,
+        details: e.details,
+        hint: e.hint,
+    })
 }

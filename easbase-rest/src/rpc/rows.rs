@@ -27,7 +27,9 @@ pub(crate) fn shape_rows(
     rows: Vec<Map<String, Json>>,
     max_rows: Option<u64>,
 ) -> Result<Shaped, RestError> {
-    let known = |key: &str| rows.is_empty() || rows.iter().any(|r| r.contains_key(key));
+    let keys: std::collections::BTreeSet<&str> =
+        rows.iter().flat_map(|r| r.keys().map(String::as_str)).collect();
+    let known = |key: &str| keys.is_empty() || keys.contains(key);
     let unknown = |key: &str| RestError::UnknownColumn { table: function.to_owned(), column: key.to_owned() };
     let plain = |f: &crate::request::Field| -> Result<(), RestError> {
         if !f.json_path.is_empty() {
@@ -66,10 +68,10 @@ pub(crate) fn shape_rows(
         }
     }
     let mut keep = Vec::with_capacity(rows.len());
-    for row in rows {
+    for row in &rows {
         let mut ok = true;
         for t in &tests {
-            if eval(t, &row)? != Some(true) {
+            if eval(t, row)? != Some(true) {
                 ok = false;
                 break;
             }
@@ -83,8 +85,20 @@ pub(crate) fn shape_rows(
             let (x, y) = (a.get(*key).unwrap_or(&Json::Null), b.get(*key).unwrap_or(&Json::Null));
             let o = match (x.is_null(), y.is_null()) {
                 (true, true) => Ordering::Equal,
-                (true, false) => if *nulls_first { Ordering::Less } else { Ordering::Greater },
-                (false, true) => if *nulls_first { Ordering::Greater } else { Ordering::Less },
+                (true, false) => {
+                    if *nulls_first {
+                        Ordering::Less
+                    } else {
+                        Ordering::Greater
+                    }
+                }
+                (false, true) => {
+                    if *nulls_first {
+                        Ordering::Greater
+                    } else {
+                        Ordering::Less
+                    }
+                }
                 (false, false) => {
                     let o = compare(x, y);
                     if *desc { o.reverse() } else { o }
@@ -101,14 +115,14 @@ pub(crate) fn shape_rows(
         (Some(l), Some(m)) => Some(l.min(m)),
         (l, m) => l.or(m),
     };
-    let window: Vec<Map<String, Json>> = keep
+    let window: Vec<&Map<String, Json>> = keep
         .into_iter()
         .skip(usize::try_from(req.range.offset).unwrap_or(usize::MAX))
         .take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)))
         .collect();
     let mut out = Vec::with_capacity(window.len());
     for row in window {
-        out.push(Json::Object(select(&req.query.select, row, &plain)?));
+        out.push(Json::Object(select(&req.query.select, row.clone(), &plain)?));
     }
     Ok(Shaped { rows: out, total })
 }
@@ -130,7 +144,9 @@ fn select(
                 let v = row.get(&field.name).cloned().unwrap_or(Json::Null);
                 out.insert(alias.clone().unwrap_or_else(|| field.name.clone()), v);
             }
-            SelectItem::Field { .. } => return Err(not_supported("casts and aggregates on a function's rows")),
+            SelectItem::Field { .. } => {
+                return Err(not_supported("casts and aggregates on a function's rows"));
+            }
             SelectItem::Relation { .. } | SelectItem::Spread { .. } => {
                 return Err(not_supported("embedding in a function's rows"));
             }
@@ -177,7 +193,9 @@ fn eval(n: &Node<'_>, row: &Map<String, Json>) -> Result<Option<bool>, RestError
             for c in children {
                 let r = eval(c, row)?;
                 acc = match (op, acc, r) {
-                    (LogicOperator::And, Some(false), _) | (LogicOperator::And, _, Some(false)) => Some(false),
+                    (LogicOperator::And, Some(false), _) | (LogicOperator::And, _, Some(false)) => {
+                        Some(false)
+                    }
                     (LogicOperator::And, Some(true), Some(true)) => Some(true),
                     (LogicOperator::And, _, _) => None,
                     (LogicOperator::Or, Some(true), _) | (LogicOperator::Or, _, Some(true)) => Some(true),
@@ -226,7 +244,9 @@ fn operation(v: &Json, op: &Operation) -> Result<Option<bool>, RestError> {
             IsValue::True => *v == Json::Bool(true),
             IsValue::False => *v == Json::Bool(false),
         }),
-        Operation::IsDistinct(t) => Some(!v.is_null() && cmp_text(v, t)? != Some(Ordering::Equal) || v.is_null()),
+        Operation::IsDistinct(t) => {
+            Some(!v.is_null() && cmp_text(v, t)? != Some(Ordering::Equal) || v.is_null())
+        }
         Operation::Fts { .. } => return Err(not_supported("full-text search on a function's rows")),
     })
 }
@@ -243,7 +263,11 @@ fn binary(v: &Json, op: Operator, value: Option<&str>) -> Result<Option<bool>, R
         Operator::Lte => cmp()?.map(|o| o != Ordering::Greater),
         Operator::Like | Operator::ILike | Operator::Match | Operator::IMatch => {
             let Json::String(s) = v else {
-                return if v.is_null() { Ok(None) } else { Err(not_supported("pattern operators on non-text values")) };
+                return if v.is_null() {
+                    Ok(None)
+                } else {
+                    Err(not_supported("pattern operators on non-text values"))
+                };
             };
             let pattern = match op {
                 Operator::Like | Operator::ILike => like_regex(t),
@@ -259,7 +283,10 @@ fn binary(v: &Json, op: Operator, value: Option<&str>) -> Result<Option<bool>, R
                 .map_err(|e| RestError::Database {
                     status: http::StatusCode::BAD_REQUEST,
                     code: "2201B".to_owned(),
-                    message: format!("invalid regular expression: {}", e.to_string().lines().last().unwrap_or("")),
+                    message: format!(
+                        "invalid regular expression: {}",
+                        e.to_string().lines().last().unwrap_or("")
+                    ),
                 })?;
             Some(re.is_match(s))
         }
@@ -319,9 +346,11 @@ fn compare(x: &Json, y: &Json) -> Ordering {
     };
     match (x, y) {
         (Json::Bool(a), Json::Bool(b)) => a.cmp(b),
-        (Json::Number(a), Json::Number(b)) => {
-            a.as_f64().unwrap_or(f64::NAN).partial_cmp(&b.as_f64().unwrap_or(f64::NAN)).unwrap_or(Ordering::Equal)
-        }
+        (Json::Number(a), Json::Number(b)) => a
+            .as_f64()
+            .unwrap_or(f64::NAN)
+            .partial_cmp(&b.as_f64().unwrap_or(f64::NAN))
+            .unwrap_or(Ordering::Equal),
         (Json::String(a), Json::String(b)) => a.cmp(b),
         _ if rank(x) != rank(y) => rank(x).cmp(&rank(y)),
         _ => x.to_string().cmp(&y.to_string()),

@@ -18,7 +18,7 @@ use crate::plan::{
     ActionPlan, CmpOp, Condition, CrudPlan, DeletePlan, Embed, InsertPlan, OrderItem, Output, ReadPlan, Test,
     UpdatePlan, Value, not_supported,
 };
-use crate::request::IsValue;
+use crate::request::{Count, IsValue};
 use crate::sql::expr;
 use crate::sql::policy::{Policies, conflicts, rowid, written};
 
@@ -44,8 +44,30 @@ pub struct SqlPlan {
     pub main: usize,
     /// Which statement returns the exact count, if one was asked for.
     pub count: Option<usize>,
+    /// Which statement is the `EXPLAIN` whose estimate answers `count=planned` (and
+    /// `count=estimated` past `count_cap`), PostgreSQL only.
+    pub planned: Option<usize>,
+    /// `count=estimated`: the exact count is trusted up to this many rows.
+    pub count_cap: Option<u64>,
+    /// The count the statements compute (`Exact` on SQLite whatever was asked).
+    pub count_kind: Option<Count>,
     /// Whether the transaction only reads.
     pub read_only: bool,
+}
+
+impl SqlPlan {
+    /// A write's plan: no counts, main statement 0.
+    fn write() -> SqlPlan {
+        SqlPlan {
+            statements: Vec::new(),
+            main: 0,
+            count: None,
+            planned: None,
+            count_cap: None,
+            count_kind: None,
+            read_only: false,
+        }
+    }
 }
 
 /// Builds the statements of `plan` for `target`.
@@ -572,18 +594,73 @@ impl Builder<'_> {
         }
         window(&mut q, r.limit, r.offset);
         let mut statements = vec![q.build_for(self.dialect())];
-        let mut count = None;
-        if r.count {
+        let (mut count, mut planned, mut count_cap) = (None, None, None);
+        // The rows the filters select, for counting.
+        let counted = || -> Result<SelectStatement, RestError> {
             let mut c = Query::select();
-            c.expr(Expr::cust("count(*)"));
             self.filtered(&mut c, &r.filter)?;
-            for cond in inner {
-                c.and_where(cond);
+            for cond in &inner {
+                c.and_where(cond.clone());
             }
+            Ok(c)
+        };
+        let pg = self.dialect() == Dialect::Postgres;
+        let kind = match r.count {
+            // SQLite has no planner estimate: every count is exact there.
+            Some(_) if !pg => Some(Count::Exact),
+            // Estimated without a row cap: nothing to estimate past.
+            Some(Count::Estimated) if r.max_rows.is_none() => Some(Count::Exact),
+            other => other,
+        };
+        if matches!(kind, Some(Count::Exact)) {
+            let mut c = counted()?;
+            c.expr(Expr::cust("count(*)"));
             count = Some(statements.len());
             statements.push(c.build_for(self.dialect()));
         }
-        Ok(SqlPlan { statements, main: 0, count, read_only: true })
+        if let (Some(Count::Estimated), Some(cap)) = (kind, r.max_rows) {
+            // Exact up to the cap (counting at most cap + 1 rows), the plan's estimate past it.
+            let mut inner_rows = counted()?;
+            inner_rows.expr(Expr::cust("1")).limit(cap.saturating_add(1).min(i64::MAX as u64));
+            let mut c = Query::select();
+            c.expr(Expr::cust("count(*)")).from_subquery(inner_rows, Alias::new("_eb_e"));
+            count = Some(statements.len());
+            count_cap = Some(cap);
+            statements.push(c.build_for(self.dialect()));
+        }
+        if matches!(kind, Some(Count::Planned | Count::Estimated)) && pg {
+            let mut c = counted()?;
+            c.expr(Expr::cust("1"));
+            let stmt = c.build_for(self.dialect());
+            planned = Some(statements.len());
+            statements.push(Stmt::new(format!("EXPLAIN (FORMAT JSON) {}", stmt.sql), stmt.values));
+        }
+        Ok(SqlPlan { statements, main: 0, count, planned, count_cap, count_kind: kind, read_only: true })
+    }
+
+    /// `key IN (SELECT key FROM t WHERE … ORDER BY … LIMIT … OFFSET …)`: the window of a
+    /// limited PATCH / DELETE, by `ctid` on PostgreSQL and `rowid` on SQLite.
+    fn windowed(&self, filter: &Condition, w: &crate::plan::Window, using: &[Operation]) -> Result<Expr, RestError> {
+        let key = || Expr::col(Alias::new(if self.dialect() == Dialect::Postgres { "ctid" } else { "rowid" }));
+        let mut q = Query::select();
+        q.expr(key()).from(self.table_ref());
+        if !matches!(filter, Condition::And(tests) if tests.is_empty()) {
+            q.and_where(self.condition(filter)?);
+        }
+        for op in using {
+            if let Some(c) = self.using(*op) {
+                q.and_where(c);
+            }
+        }
+        for o in &w.order {
+            q.order_by_expr_with_nulls(
+                self.order_expr(o, self.table, &[], Parent::Root, None, 0)?,
+                if o.desc { Order::Desc } else { Order::Asc },
+                if o.nulls_first { NullOrdering::First } else { NullOrdering::Last },
+            );
+        }
+        window(&mut q, w.limit, w.offset);
+        Ok(key().in_subquery(q))
     }
 
     /// `RETURNING` the outputs (with their paths and casts) and the embeds of a write's
@@ -682,7 +759,7 @@ impl Builder<'_> {
         let main = statements.len();
         statements.extend(self.write(Write::Insert(q), i.returning.is_some()));
         statements.extend(guards);
-        Ok(SqlPlan { statements, main, count: None, read_only: false })
+        Ok(SqlPlan { statements, main, ..SqlPlan::write() })
     }
 
     /// The main write statement; for a singular write, also what makes it roll back
@@ -794,10 +871,18 @@ impl Builder<'_> {
             Some(p) => {
                 statements.extend(p.reset_written());
                 let mut rows = Query::select();
-                rows.expr(rowid()).from(self.table_ref()).and_where(self.condition(&u.filter)?);
-                for op in [Operation::Update, Operation::Select] {
-                    if let Some(c) = p.condition(op, PolicyPart::Using) {
-                        rows.and_where(c);
+                rows.expr(rowid()).from(self.table_ref());
+                match &u.window {
+                    Some(w) => {
+                        rows.and_where(self.windowed(&u.filter, w, &[Operation::Update, Operation::Select])?);
+                    }
+                    None => {
+                        rows.and_where(self.condition(&u.filter)?);
+                        for op in [Operation::Update, Operation::Select] {
+                            if let Some(c) = p.condition(op, PolicyPart::Using) {
+                                rows.and_where(c);
+                            }
+                        }
                     }
                 }
                 let mut record = Query::insert();
@@ -809,19 +894,28 @@ impl Builder<'_> {
                 q.and_where(rowid().in_subquery(keys()));
                 guard = p.guard(Operation::Update, self.table_ref(), rowid().in_subquery(keys()));
             }
-            None => {
-                q.and_where(self.condition(&u.filter)?);
-            }
+            None => match &u.window {
+                Some(w) => {
+                    q.and_where(self.windowed(&u.filter, w, &[])?);
+                }
+                None => {
+                    q.and_where(self.condition(&u.filter)?);
+                }
+            },
         }
         let main = statements.len();
         statements.extend(self.write(Write::Update(q), u.returning.is_some()));
         statements.extend(guard);
-        Ok(SqlPlan { statements, main, count: None, read_only: false })
+        Ok(SqlPlan { statements, main, ..SqlPlan::write() })
     }
 
     fn delete(&self, d: &DeletePlan) -> Result<SqlPlan, RestError> {
         let mut q = Query::delete();
-        q.from_table(self.table_ref()).and_where(self.condition(&d.filter)?);
+        q.from_table(self.table_ref());
+        match &d.window {
+            Some(w) => q.and_where(self.windowed(&d.filter, w, &[Operation::Delete, Operation::Select])?),
+            None => q.and_where(self.condition(&d.filter)?),
+        };
         for op in [Operation::Delete, Operation::Select] {
             if let Some(c) = self.using(op) {
                 q.and_where(c);
@@ -830,12 +924,7 @@ impl Builder<'_> {
         if let Some(r) = self.returning(&d.returning, &d.embeds)? {
             q.returning(r);
         }
-        Ok(SqlPlan {
-            statements: self.write(Write::Delete(q), d.returning.is_some()),
-            main: 0,
-            count: None,
-            read_only: false,
-        })
+        Ok(SqlPlan { statements: self.write(Write::Delete(q), d.returning.is_some()), ..SqlPlan::write() })
     }
 }
 

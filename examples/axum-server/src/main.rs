@@ -16,6 +16,10 @@
 //! {"url":"http://127.0.0.1:8080","publishable_key":"eb_pk_…","secret_key":"eb_sk_…","jwt_secret":"…"}
 //! ```
 //!
+//! `--mail-dir DIR` writes every auth email and SMS (confirmation, magic link, recovery,
+//! codes) as a JSON file in `DIR` and turns on phone sign-in; `--confirm-email` turns
+//! auto-confirmation off, so sign-ups wait for the emailed link or code (tests/js/auth.test.mjs).
+//!
 //! Any origin may call it (permissive CORS, for a front end on another port). Then it
 //! serves until Ctrl-C or SIGTERM. `--listen 127.0.0.1:0` picks a free port (the
 //! JSON line names it). Every run starts a new project: its keys are only shown here.
@@ -27,6 +31,7 @@ use std::sync::Arc;
 mod outbox;
 
 use easbase_auth::mail::MailSettings;
+use easbase_auth::oauth::{HyperClient, OAuthSettings, ProviderConfig};
 use easbase_auth::{Auth, AuthConfig, AuthModule, AuthService, AuthServiceConfig, SmsSettings};
 use easbase_core::db::{Db, SqliteConfig};
 use easbase_core::project::{CreateProject, Platform, PlatformConfig};
@@ -42,6 +47,10 @@ const USAGE: &str = "usage: example-axum-server [--listen ADDR] [--schema FILE]
   --mail-dir DIR  write every auth email and SMS as a JSON file in DIR (and turn on
                   phone sign-in with codes sent there)
   --confirm-email sign-ups wait for the emailed confirmation (no auto-confirmation)
+  --oauth-oidc NAME=URL
+                  an OpenID Connect provider NAME with its endpoints at URL/authorize,
+                  URL/token and URL/userinfo (client `example-client`, secret
+                  `example-secret`; plain http only), for /authorize?provider=NAME
 
 DATABASE_URL: a postgres:// URL (with the `postgres` feature) instead of in-memory SQLite.";
 
@@ -50,6 +59,7 @@ struct Args {
     schema: Option<String>,
     mail_dir: Option<std::path::PathBuf>,
     confirm_email: bool,
+    oauth_oidc: Vec<(String, String)>,
 }
 
 fn args() -> Result<Args, String> {
@@ -58,6 +68,7 @@ fn args() -> Result<Args, String> {
         schema: None,
         mail_dir: None,
         confirm_email: false,
+        oauth_oidc: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -70,6 +81,12 @@ fn args() -> Result<Args, String> {
             "--schema" => args.schema = Some(value("--schema")?),
             "--mail-dir" => args.mail_dir = Some(value("--mail-dir")?.into()),
             "--confirm-email" => args.confirm_email = true,
+            "--oauth-oidc" => {
+                let v = value("--oauth-oidc")?;
+                let (name, url) =
+                    v.split_once('=').ok_or_else(|| format!("--oauth-oidc {v}: expected NAME=URL"))?;
+                args.oauth_oidc.push((name.to_owned(), url.trim_end_matches('/').to_owned()));
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -149,11 +166,29 @@ async fn main() -> Result<(), Box<dyn Error>> {
         phone_enabled: args.mail_dir.is_some(),
         ..AuthConfig::new("http://localhost:3000")
     };
-    let mut service_config = AuthServiceConfig::default();
+    let mut service_config =
+        AuthServiceConfig { external_url: Some(format!("{url}/auth/v1")), ..AuthServiceConfig::default() };
     if let Some(dir) = &args.mail_dir {
         let outbox = Arc::new(outbox::DirOutbox::new(dir.clone())?);
         service_config.mail = Some(MailSettings::new(outbox.clone(), "EasBase example <auth@localhost>"));
         service_config.sms = Some(SmsSettings::new(outbox));
+    }
+    if !args.oauth_oidc.is_empty() {
+        let mut oauth = OAuthSettings::new(Arc::new(HyperClient::new()));
+        for (name, url) in &args.oauth_oidc {
+            let endpoints = [format!("{url}/authorize"), format!("{url}/token"), format!("{url}/userinfo")];
+            let endpoints = [endpoints[0].as_str(), endpoints[1].as_str(), endpoints[2].as_str()];
+            oauth = oauth.with_provider(ProviderConfig::oidc(
+                name,
+                url,
+                endpoints,
+                "example-client",
+                "example-secret",
+            ));
+        }
+        // A browser opening /authorize sends no API key: this server has one project.
+        oauth.default_project = Some(created.project.id.clone());
+        service_config.oauth = Some(Arc::new(oauth));
     }
     let auth =
         AuthService::with_config(platform.clone(), Arc::new(Auth::new(auth_config, None)?), service_config);

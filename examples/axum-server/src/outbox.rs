@@ -39,7 +39,9 @@ impl Mailer for DirOutbox {
             "kind": m.kind.verify_type(), "to": m.to, "from": m.from,
             "subject": m.subject, "text": m.text, "html": m.html,
         });
-        self.write("email", &value).map(|_| ()).map_err(|e| MailError(format!("cannot write the message: {e}")))
+        self.write("email", &value)
+            .map(|_| ())
+            .map_err(|e| MailError(format!("cannot write the message: {e}")))
     }
 }
 

@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 
 const run = promisify(execFile);
 
@@ -85,3 +87,22 @@ export const STRICT = [
   '--lib', 'ES2022,DOM',
   '--skipLibCheck',
 ];
+
+/** A JSON Schema 2020-12 validator for the document's schemas, with OpenAPI's number formats. */
+export function schemaValidator(doc) {
+  const ajv = new Ajv2020({ strict: true, allErrors: true });
+  addFormats(ajv);
+  const int = (bits) => (n) => Number.isInteger(n) && Math.abs(n) <= 2 ** (bits - 1);
+  ajv.addFormat('int32', { type: 'number', validate: int(32) });
+  ajv.addFormat('int64', { type: 'number', validate: int(64) });
+  ajv.addFormat('float', { type: 'number', validate: () => true });
+  ajv.addFormat('double', { type: 'number', validate: () => true });
+  // The table schemas hold no $ref, so each is compiled on its own, under its name.
+  for (const [name, schema] of Object.entries(doc.components.schemas)) ajv.addSchema(schema, name);
+  return (name, value) => {
+    const validate = ajv.getSchema(name);
+    if (!validate) throw new Error(`no schema ${name} in the document`);
+    return validate(value) ? null : validate.errors;
+  };
+}
+

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { startServer } from '../../../tests/js/server.mjs';
-import { PKG, SERVER_SCHEMA, STRICT, gen, scratch, tsc } from './helpers.mjs';
+import { PKG, SERVER_SCHEMA, STRICT, gen, schemaValidator, scratch, tsc } from './helpers.mjs';
 
 const PASSWORD = 'correct horse battery';
 const run = `${Date.now()}-${process.pid}`;
@@ -140,6 +140,44 @@ describe('@easbase/sdk against example-axum-server', () => {
     assert.equal(backend.then, undefined);
     assert.equal(await Promise.resolve(backend), backend);
     assert.equal(backend.auth, backend.supabase.auth);
+  });
+
+  it('answers in the shape the OpenAPI document describes', async () => {
+    const out = await gen('openapi', SERVER_SCHEMA, join(dir, 'openapi.json'), ['--server-url', `${server.url}/rest/v1`]);
+    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    const check = schemaValidator(doc);
+    const base = doc.servers[0].url;
+    const headers = { apikey: server.publishable_key, authorization: `Bearer ${a.token}` };
+    const get = async (path) => {
+      const res = await fetch(`${base}${path}`, { headers });
+      return { status: res.status, body: await res.json() };
+    };
+    // Every table's collection route, and its row route with a real key.
+    for (const path of ['/todos', '/profiles']) {
+      assert.ok(doc.paths[path]?.get, `${path} is documented`);
+      const { status, body } = await get(path);
+      assert.equal(status, 200, JSON.stringify(body));
+      assert.ok(body.length > 0, `${path}: rows to check`);
+      for (const row of body) assert.equal(check(path.slice(1), row), null, `${path}: ${JSON.stringify(row)}`);
+    }
+    const id = a.todos[0].id;
+    assert.ok(doc.paths['/todos/{id}'].get);
+    const one = await get(`/todos/${id}`);
+    assert.equal(one.status, 200);
+    assert.equal(one.body.length, 1);
+    assert.equal(check('todos', one.body[0]), null);
+    // The write schemas: what the SDK sends passes, a typo or a missing column does not.
+    assert.equal(check('todos.insert', { title: 'x', priority: 2 }), null);
+    assert.notEqual(check('todos.insert', { title: 'x', nmae: 1 }), null);
+    assert.notEqual(check('todos.insert', { priority: 1 }), null);
+    assert.equal(check('todos.update', { done: true }), null);
+    assert.notEqual(check('todos.update', { done: 'yes' }), null);
+    // An error body.
+    const bad = await get('/todos?nope=eq.1');
+    assert.equal(bad.status, 400);
+    assert.equal(check('easbase.error', bad.body), null, JSON.stringify(bad.body));
+    // A row that breaks the schema is caught (the check is real).
+    assert.notEqual(check('todos', { ...one.body[0], id: 'one' }), null);
   });
 
   it('the generated module names the key of each table', () => {

@@ -53,7 +53,8 @@ impl Auth {
     }
 
     /// The handle of one project: its database and its signing secret
-    /// ([`Platform::jwt_secret`]). Without [`AuthConfig::jwt_issuer`], tokens carry
+    /// ([`Platform::jwt_secret`]), or its current asymmetric key when it has one
+    /// ([`crate::keys`]). Without [`AuthConfig::jwt_issuer`], tokens carry
     /// `iss: {api_url}/auth/v1`.
     ///
     /// # Errors
@@ -73,7 +74,8 @@ impl Auth {
     }
 
     /// The handle of a project from its parts (a host that keeps them itself). `issuer`
-    /// overrides [`AuthConfig::jwt_issuer`].
+    /// overrides [`AuthConfig::jwt_issuer`]. It signs with the HS256 secret; the
+    /// project's asymmetric keys ([`crate::keys`]) are used by [`Auth::project`].
     ///
     /// # Errors
     /// [`AuthError::Internal`](crate::AuthError::Internal) when the secret is shorter

@@ -77,6 +77,10 @@ pub struct MfaConfig {
     pub max_verified_factors: usize,
     /// How long a challenge can be verified (default 300 s).
     pub challenge_expiry: Duration,
+    /// Codes one factor may be tried with per minute (default 5; then 429
+    /// `over_request_rate_limit` until the minute ends: a guesser is slowed to a crawl, the
+    /// user is never locked out for longer).
+    pub verify_attempts_per_minute: u32,
 }
 
 impl Default for MfaConfig {
@@ -86,6 +90,7 @@ impl Default for MfaConfig {
             max_enrolled_factors: 10,
             max_verified_factors: 10,
             challenge_expiry: Duration::from_secs(300),
+            verify_attempts_per_minute: 5,
         }
     }
 }

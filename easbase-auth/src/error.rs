@@ -152,6 +152,9 @@ pub enum AuthError {
     /// Recovery codes exist already (regenerate them instead).
     #[error("Recovery codes already exist, regenerate them to replace them")]
     MfaVerifiedFactorExists,
+    /// The provider account is already linked to another user.
+    #[error("Identity is already linked to another user")]
+    IdentityAlreadyExists,
     /// The OAuth provider is unknown or not configured for the project.
     #[error("Unsupported provider: {0}")]
     ProviderDisabled(String),
@@ -224,6 +227,7 @@ impl AuthError {
             AuthError::MfaVerificationFailed(_) => "mfa_verification_failed",
             AuthError::MfaRecoveryCodesSoleFactor => "mfa_recovery_codes_sole_factor",
             AuthError::MfaVerifiedFactorExists => "mfa_verified_factor_exists",
+            AuthError::IdentityAlreadyExists => "identity_already_exists",
             AuthError::ProviderDisabled(_) => "provider_disabled",
             AuthError::BadOAuthState => "bad_oauth_state",
             AuthError::BadOAuthCallback(_) => "bad_oauth_callback",
@@ -270,6 +274,7 @@ impl AuthError {
             | AuthError::MfaRecoveryCodesSoleFactor
             | AuthError::MfaVerifiedFactorExists => 422,
             AuthError::InsufficientAal { status, .. } => *status,
+            AuthError::IdentityAlreadyExists => 422,
             AuthError::ProviderDisabled(_) | AuthError::BadOAuthState | AuthError::BadOAuthCallback(_) => 400,
             AuthError::OAuthProvider(_) => 502,
             AuthError::Core(e) => match e {

@@ -253,9 +253,10 @@ pub(crate) async fn verification_keys(
     schema: &Ident,
     project: &ProjectId,
 ) -> easbase_core::Result<Vec<JwtKey>> {
-    let rows = rows(db, schema, project)
-        .await
-        .map_err(|e| easbase_core::Error::Config(format!("cannot read the project's signing keys: {e}")))?;
+    let rows = rows(db, schema, project).await.map_err(|e| match e {
+        AuthError::Core(e) => e,
+        other => easbase_core::Error::Config(format!("cannot read the project's signing keys: {other}")),
+    })?;
     rows.iter().map(|r| JwtKey::from_jwk(&r.public_jwk.to_string())).collect()
 }
 

@@ -97,7 +97,7 @@
 //! |---|---|---|
 //! | `sqlite` | yes | easbase-core's SQLite engine |
 //! | `postgres` | no | easbase-core's PostgreSQL engine |
-//! | `http-client` | no | [`oauth::HyperClient`], a plain-HTTP client for OAuth providers over hyper (give your own [`oauth::HttpClient`] for `https://`) |
+//! | `http-client` | no | `oauth::HyperClient`, a plain-HTTP client for OAuth providers over hyper (give your own [`oauth::HttpClient`] for `https://`) |
 //! | `smtp-rustls` | no | STARTTLS and implicit TLS for [`SmtpMailer`](mail::SmtpMailer) (rustls, webpki roots); without it, plain SMTP to a local relay |
 
 #![forbid(unsafe_code)]
@@ -140,7 +140,7 @@ pub use flows::one_time::OtpSecret;
 pub use flows::otp::ResendType;
 pub use flows::pkce::PkceChallenge;
 pub use flows::verify::{Verified, VerifyType};
-pub use limits::{ClientIp, Limit, RateLimits};
+pub use limits::{ClientIp, Limit, ProjectRateLimits, RateLimits};
 pub use sms::{MemorySms, SmsMessage, SmsSender, SmsSettings, normalize_phone};
 
 pub use easbase_schema as schema;

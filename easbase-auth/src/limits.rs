@@ -153,3 +153,39 @@ pub(crate) async fn check_send(
     }
     Ok(())
 }
+
+/// Per-project overrides of [`AuthConfig::rate_limits`](crate::AuthConfig::rate_limits)
+/// (a project on a bigger plan, a project under attack). Cheap to clone (shared).
+///
+/// ```
+/// use easbase_auth::{RateLimits, ProjectRateLimits};
+/// use easbase_core::context::ProjectId;
+/// let overrides = ProjectRateLimits::default();
+/// let project = ProjectId::new("p1").unwrap();
+/// overrides.set(project.clone(), RateLimits::none());
+/// assert_eq!(overrides.get(&project, &RateLimits::default()), RateLimits::none());
+/// overrides.reset(&project);
+/// assert_eq!(overrides.get(&project, &RateLimits::default()), RateLimits::default());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ProjectRateLimits {
+    projects: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<ProjectId, RateLimits>>>,
+}
+
+impl ProjectRateLimits {
+    /// Sets `project`'s limits.
+    pub fn set(&self, project: ProjectId, limits: RateLimits) {
+        self.projects.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(project, limits);
+    }
+
+    /// Returns `project` to the default limits.
+    pub fn reset(&self, project: &ProjectId) {
+        self.projects.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(project);
+    }
+
+    /// `project`'s limits, or `default`.
+    pub fn get(&self, project: &ProjectId, default: &RateLimits) -> RateLimits {
+        let projects = self.projects.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        projects.get(project).unwrap_or(default).clone()
+    }
+}

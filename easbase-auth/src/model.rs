@@ -189,7 +189,8 @@ pub struct Identity {
 /// `Debug` hides both tokens.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
-    /// The access token (a JWT, HS256 with the project's secret).
+    /// The access token (a JWT: HS256 with the project's secret, or the project's current
+    /// asymmetric key with its `kid`).
     pub access_token: String,
     /// Always `bearer`.
     pub token_type: String,
@@ -232,17 +233,20 @@ pub enum TokenKind {
     Invite,
     /// A code sent by SMS (phone confirmation and sign-in).
     Phone,
+    /// A code sent by SMS to a user's new phone number.
+    PhoneChange,
 }
 
 impl TokenKind {
     /// Every kind.
-    pub const ALL: [TokenKind; 6] = [
+    pub const ALL: [TokenKind; 7] = [
         TokenKind::Confirmation,
         TokenKind::Recovery,
         TokenKind::EmailChange,
         TokenKind::MagicLink,
         TokenKind::Invite,
         TokenKind::Phone,
+        TokenKind::PhoneChange,
     ];
 
     /// The value of the `kind` column (GoTrue's names).
@@ -254,6 +258,7 @@ impl TokenKind {
             TokenKind::MagicLink => "magiclink_token",
             TokenKind::Invite => "invite_token",
             TokenKind::Phone => "phone_otp_token",
+            TokenKind::PhoneChange => "phone_change_token",
         }
     }
 }

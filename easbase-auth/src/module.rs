@@ -222,6 +222,8 @@ const SCHEMA: &str = r#"{ "tables": [
       { "name": "secret", "type": "varchar(255)", "required": true },
       { "name": "last_used_step", "type": "bigint" },
       { "name": "last_challenged_at", "type": "bigint" },
+      { "name": "attempts", "type": "integer", "required": true, "default": 0 },
+      { "name": "attempts_window_start", "type": "bigint" },
       { "name": "created_at", "type": "bigint", "required": true },
       { "name": "updated_at", "type": "bigint", "required": true }
     ],
@@ -256,6 +258,7 @@ const SCHEMA: &str = r#"{ "tables": [
       { "name": "provider", "type": "varchar(64)", "required": true },
       { "name": "redirect_to", "type": "text", "required": true },
       { "name": "flow_state_id", "type": "varchar(40)" },
+      { "name": "link_user_id", "type": "uuid" },
       { "name": "created_at", "type": "bigint", "required": true }
     ] }
 ] }"#;

@@ -70,6 +70,13 @@ pub struct AuthServiceConfig {
     /// for per-IP limits. Set it only behind a proxy that overwrites the header; without
     /// it, the IP comes from a [`ClientIp`](crate::ClientIp) request extension, if any.
     pub client_ip_header: Option<String>,
+    /// Send emails and SMS from a spawned task instead of before answering (default
+    /// `false`). On, `/recover`, `/otp` and `/resend` take about as long for unknown
+    /// accounts as for known ones, but a failed send is only logged (the caller gets
+    /// `200` and no message).
+    pub send_in_background: bool,
+    /// Projects whose rate limits differ from [`AuthConfig::rate_limits`](crate::AuthConfig::rate_limits).
+    pub project_rate_limits: crate::limits::ProjectRateLimits,
     /// Where this service is reachable from a browser (GoTrue's `API_EXTERNAL_URL`,
     /// e.g. `https://api.example.com/auth/v1`), for the links in emails. `None`: the
     /// project's `api_url` followed by `/auth/v1`.
@@ -90,6 +97,8 @@ impl Default for AuthServiceConfig {
             sms: None,
             counters: Arc::new(MemoryCounters::default()),
             client_ip_header: None,
+            send_in_background: false,
+            project_rate_limits: crate::limits::ProjectRateLimits::default(),
             external_url: None,
             oauth: None,
         }
@@ -129,7 +138,7 @@ impl fmt::Debug for AuthServiceConfig {
 /// | `POST /verify` | `{type, token_hash}` or `{type, token, email \| phone}` | session |
 /// | `GET /verify` | `?token=…&type=…&redirect_to=…` | see "Email links" |
 /// | `GET /settings`, `GET /health` | — | GoTrue's settings, a health body |
-/// | `/admin/users…`, `POST /admin/generate_link` | secret key only | see `routes/admin.rs` |
+/// | `/admin/users…`, `POST /admin/generate_link`, `POST /invite` | secret key only | see `routes/admin.rs` |
 ///
 /// ```
 /// use std::sync::Arc;
@@ -265,6 +274,7 @@ enum Route {
     Jwks,
     Authorize,
     Callback,
+    LinkIdentity,
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -314,10 +324,13 @@ impl AuthService {
             ("/settings", &Method::GET) => (Access::Key, Route::Settings),
             ("/otp", &Method::POST) => (Access::Key, Route::Otp),
             ("/resend", &Method::POST) => (Access::Key, Route::Resend),
-            (p, _) if p == "/admin" || p.starts_with("/admin/") => (Access::Admin, Route::Admin),
+            (p, _) if p == "/admin" || p.starts_with("/admin/") || p == "/invite" => {
+                (Access::Admin, Route::Admin)
+            }
             (p, _) if routes::factors::is_factors_path(p) => (Access::User, Route::Factors),
             ("/.well-known/jwks.json", &Method::GET) => (Access::KeyOrQuery, Route::Jwks),
             ("/authorize", &Method::GET) => (Access::Browser, Route::Authorize),
+            ("/user/identities/authorize", &Method::GET) => (Access::User, Route::LinkIdentity),
             ("/callback", &Method::GET) => (Access::Browser, Route::Callback),
             ("/health", &Method::GET) => (Access::Key, Route::Health),
             (
@@ -382,8 +395,8 @@ impl AuthService {
             _ => None,
         };
         if let Some(name) = limited {
-            crate::limits::check_ip(&*config.counters, &auth.config().rate_limits, ctx.project(), name, ip)
-                .await?;
+            let limits = config.project_rate_limits.get(ctx.project(), &auth.config().rate_limits);
+            crate::limits::check_ip(&*config.counters, &limits, ctx.project(), name, ip).await?;
         }
         let call = Call { platform, ip, auth, ctx, query, headers, body, config };
         match route {
@@ -404,6 +417,7 @@ impl AuthService {
             Route::Jwks => routes::jwks::jwks(&call).await,
             Route::Authorize => routes::oauth::authorize(&call).await,
             Route::Callback => routes::oauth::callback(&call).await,
+            Route::LinkIdentity => routes::oauth::link_identity(&call).await,
         }
     }
 }

@@ -115,8 +115,8 @@ fn assert_error(res: &Res, status: u16, code: &str) {
 
 /// The verification link in a message's text.
 fn link_of(mail: &EmailMessage) -> String {
-    let start = mail.text.find("http://").expect("a link");
-    mail.text[start..].split_whitespace().next().unwrap().to_owned()
+    let link = mail.text.split_whitespace().find(|w| w.contains("/auth/v1/verify?"));
+    link.expect("a link").to_owned()
 }
 
 /// The code in a message's text.
@@ -216,6 +216,15 @@ async fn signup_confirmation_by_link_code_and_hash(engine: Db) {
 
 async fn wrong_codes_void_the_token(engine: Db) {
     let api = Api::new(engine, test_config()).await;
+    // Another project's key does not reach this project's tokens (nor spend them).
+    api.post("/signup", json!({ "email": "zed@example.com", "password": PASSWORD })).await;
+    let hash = param(&link_of(&api.one_mail()), "token").unwrap();
+    let other = api.fx.platform.create_project("owner", "Other", Default::default()).await.unwrap();
+    let other_key = other.keys.unwrap().publishable.secret;
+    let body = json!({ "type": "signup", "token_hash": hash }).to_string();
+    assert_error(&api.call(Method::POST, "/verify", &other_key, None, &body).await, 403, "otp_expired");
+    assert_eq!(api.post("/verify", json!({ "type": "signup", "token_hash": hash })).await.status, 200);
+
     api.post("/signup", json!({ "email": "ada@example.com", "password": PASSWORD })).await;
     let code = code_of(&api.one_mail());
     let wrong = if code == "000000" { "000001" } else { "000000" };
@@ -243,14 +252,35 @@ async fn wrong_codes_void_the_token(engine: Db) {
 
 async fn expired_tokens_are_refused(engine: Db) {
     let api = Api::new(engine, test_config()).await;
-    api.post("/signup", json!({ "email": "ada@example.com", "password": PASSWORD })).await;
-    let mail = api.one_mail();
     let table = api.fx.table("auth_one_time_tokens").await;
-    api.fx.exec(format!("update {table} set created_at = created_at - 7200"), vec![]).await;
-    let res = api
-        .post("/verify", json!({ "type": "signup", "email": "ada@example.com", "token": code_of(&mail) }))
-        .await;
-    assert_error(&res, 403, "otp_expired");
+    for email in ["ada@example.com", "bob@example.com"] {
+        api.post("/signup", json!({ "email": email, "password": PASSWORD })).await;
+    }
+    let mut mails = api.mail.take();
+    let (ada, bob) = (mails.remove(0), mails.remove(0));
+    let old = format!("update {table} set created_at = created_at - 7200");
+    api.fx.exec(old.clone(), vec![]).await;
+    // An expired link or code fails (and is spent).
+    let hash = param(&link_of(&ada), "token").unwrap();
+    assert_error(
+        &api.post("/verify", json!({ "type": "signup", "token_hash": hash })).await,
+        403,
+        "otp_expired",
+    );
+    let code = json!({ "type": "signup", "email": "bob@example.com", "token": code_of(&bob) });
+    assert_error(&api.post("/verify", code).await, 403, "otp_expired");
+    // Purging drops expired rows and nothing live.
+    api.post("/resend", json!({ "type": "signup", "email": "ada@example.com" })).await;
+    api.post("/resend", json!({ "type": "signup", "email": "bob@example.com" })).await;
+    let mut mails = api.mail.take();
+    let (ada, bob) = (mails.remove(0), mails.remove(0));
+    api.fx.exec(format!("{old} where relates_to = 'ada@example.com'"), vec![]).await;
+    assert_eq!(api.fx.auth.purge_expired().await.unwrap(), 1);
+    assert_eq!(api.fx.auth.purge_expired().await.unwrap(), 0);
+    let code = json!({ "type": "signup", "email": "ada@example.com", "token": code_of(&ada) });
+    assert_error(&api.post("/verify", code).await, 403, "otp_expired");
+    let code = json!({ "type": "signup", "email": "bob@example.com", "token": code_of(&bob) });
+    assert_eq!(api.post("/verify", code).await.status, 200);
     api.cleanup().await;
 }
 
@@ -472,6 +502,29 @@ async fn phone_codes(engine: Db) {
     api.post("/signup", json!({ "phone": "+15550009999", "password": PASSWORD })).await;
     let pending = json!({ "phone": "+15550009999", "password": PASSWORD });
     assert_error(&api.post("/token?grant_type=password", pending).await, 400, "phone_not_confirmed");
+    // A signed-in user changes their number: a code to the new one confirms it.
+    let login = json!({ "phone": "+447700900123", "password": PASSWORD });
+    let access = api.post("/token?grant_type=password", login).await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pk = api.fx.publishable.clone();
+    let taken = json!({ "phone": "+15551234567" }).to_string();
+    assert_error(&api.call(Method::PUT, "/user", &pk, Some(&access), &taken).await, 422, "phone_exists");
+    let change = json!({ "phone": "+447700900999" }).to_string();
+    let res = api.call(Method::PUT, "/user", &pk, Some(&access), &change).await;
+    assert_eq!(res.status, 200, "{}", res.json());
+    assert_eq!(res.json()["phone"], "447700900123", "unchanged until confirmed");
+    let sms = api.sms.take().pop().unwrap();
+    assert_eq!(sms.to, "+447700900999");
+    let wrong_type = json!({ "type": "sms", "phone": "+447700900999", "token": sms.code });
+    assert_error(&api.post("/verify", wrong_type).await, 403, "otp_expired");
+    let confirm = json!({ "type": "phone_change", "phone": "+447700900999", "token": sms.code });
+    let res = api.post("/verify", confirm).await;
+    assert_eq!(res.status, 200, "{}", res.json());
+    assert_eq!(res.json()["user"]["phone"], "447700900999");
+    let login = json!({ "phone": "+447700900999", "password": PASSWORD });
+    assert_eq!(api.post("/token?grant_type=password", login).await.status, 200);
     // The email code of one type does not pass for another.
     let res = api.post("/verify", json!({ "type": "signup", "email": "x@example.com", "token": code })).await;
     assert_error(&res, 403, "otp_expired");
@@ -630,6 +683,21 @@ async fn admin_routes(engine: Db) {
         .await;
     assert_error(&res, 422, "email_exists");
 
+    // Invitations are mailed (admin only) and accepted with the code.
+    let invite = json!({ "email": "inv@example.com", "data": { "team": "a" } });
+    let res = api.call(Method::POST, "/invite", &pk, None, &invite.to_string()).await;
+    assert_error(&res, 401, "no_authorization");
+    let res = api.admin(Method::POST, "/invite?redirect_to=https://mobile.test/join", invite).await;
+    assert_eq!(res.status, 200, "{}", res.json());
+    assert_eq!(res.json()["user_metadata"]["team"], "a");
+    let mail = api.one_mail();
+    assert_eq!((mail.kind, mail.subject.as_str()), (EmailKind::Invite, "You have been invited"));
+    assert!(link_of(&mail).contains("redirect_to=https%3A%2F%2Fmobile.test%2Fjoin"));
+    let accept = json!({ "type": "invite", "email": "inv@example.com", "token": code_of(&mail) });
+    assert_eq!(api.post("/verify", accept).await.status, 200);
+    let again = json!({ "email": "inv@example.com" });
+    assert_error(&api.admin(Method::POST, "/invite", again).await, 422, "email_exists");
+
     // Another project's secret key does not reach this project's users.
     let other = api.fx.platform.create_project("owner", "Other", Default::default()).await.unwrap();
     let other_secret = other.keys.unwrap().secret.secret;
@@ -658,7 +726,7 @@ async fn admin_routes(engine: Db) {
         .await;
     assert_error(&login, 400, "invalid_credentials");
     let res = api.admin(Method::GET, "/admin/users", json!(null)).await;
-    assert_eq!(res.headers["x-total-count"], "4");
+    assert_eq!(res.headers["x-total-count"], "5");
     let victim = res.json()["users"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(api.admin(Method::DELETE, &format!("/admin/users/{victim}"), json!(null)).await.status, 200);
     assert_error(
@@ -733,6 +801,10 @@ async fn rate_limits(engine: Db) {
     }
     assert_error(&api.send(from("203.0.113.7")).await, 429, "over_request_rate_limit");
     assert_eq!(api.send(from("203.0.113.8")).await.status, 400);
+    // A project's own limits replace the defaults.
+    api.svc.config().project_rate_limits.set(api.fx.project.clone(), RateLimits::none());
+    assert_eq!(api.send(from("203.0.113.7")).await.status, 400);
+    assert_eq!(api.post("/recover", json!({ "email": "ada@example.com" })).await.status, 200);
     api.cleanup().await;
 }
 

@@ -24,7 +24,11 @@ fn now() -> u64 {
 /// The code of the step `offset` steps from now, computed independently from the base32
 /// secret the enrollment showed.
 fn code(enrolled: &EnrolledFactor, offset: i64) -> String {
-    let secret = Secret::Encoded(enrolled.totp.secret.clone()).to_bytes().unwrap();
+    code_for(&enrolled.totp.secret, offset)
+}
+
+fn code_for(base32: &str, offset: i64) -> String {
+    let secret = Secret::Encoded(base32.to_owned()).to_bytes().unwrap();
     let totp = TOTP::new_unchecked(Algorithm::SHA1, 6, 1, 30, secret);
     totp.generate((now() as i64 + offset * 30) as u64)
 }
@@ -228,6 +232,29 @@ async fn factor_limits(engine: Engine) {
     fx.cleanup().await;
 }
 
+async fn verification_is_throttled(engine: Engine) {
+    let fx = Fixture::new(engine, autoconfirm()).await;
+    let ada = signed_up(&fx, "ada@example.com").await;
+    let ctx = fx.ctx(&ada).await;
+    let factor = enrolled(&fx, &ctx, None).await;
+    let wrong = wrong_code(&factor);
+    for _ in 0..5 {
+        // A fresh challenge each time: the limit is the factor's, not the challenge's.
+        let challenge = fx.auth.challenge_factor(&ctx, &factor.id, "").await.unwrap();
+        let e = fx.auth.verify_factor(&ctx, &factor.id, &challenge.id, &wrong, "").await.unwrap_err();
+        assert_eq!(e.code(), "mfa_verification_failed");
+    }
+    let challenge = fx.auth.challenge_factor(&ctx, &factor.id, "").await.unwrap();
+    let e = fx.auth.verify_factor(&ctx, &factor.id, &challenge.id, &code(&factor, 0), "").await.unwrap_err();
+    assert_eq!((e.code(), e.status()), ("over_request_rate_limit", 429), "even the right code, for now");
+    // A minute later (the window moved back in the table) the right code works.
+    let table = fx.table("auth_mfa_factors").await;
+    let sql = format!("update {table} set attempts_window_start = attempts_window_start - 120");
+    assert_eq!(fx.exec(sql, vec![]).await, 1);
+    fx.auth.verify_factor(&ctx, &factor.id, &challenge.id, &code(&factor, 0), "").await.unwrap();
+    fx.cleanup().await;
+}
+
 async fn recovery_codes(engine: Engine) {
     let fx = Fixture::new(engine, autoconfirm()).await;
     let ada = signed_up(&fx, "ada@example.com").await;
@@ -284,4 +311,93 @@ async fn recovery_codes(engine: Engine) {
     fx.cleanup().await;
 }
 
-on_both_engines!(enroll_challenge_verify, refusals, factor_limits, recovery_codes);
+async fn http_routes(engine: Engine) {
+    use bytes::Bytes;
+    use easbase_auth::{Auth, AuthService};
+    use serde_json::{Value, json};
+    let fx = Fixture::new(engine, autoconfirm()).await;
+    let svc =
+        AuthService::new(fx.platform.clone(), std::sync::Arc::new(Auth::new(autoconfirm(), None).unwrap()));
+    let call = |method: &str, uri: String, bearer: Option<String>, body: Value| {
+        let mut req = http::Request::builder().method(method).uri(uri).header("apikey", &fx.publishable);
+        if let Some(token) = bearer {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let body = if body.is_null() { Bytes::new() } else { Bytes::from(body.to_string()) };
+        let svc = svc.clone();
+        let req = req.body(body).unwrap();
+        async move {
+            let res = svc.handle(req).await;
+            let status = res.status().as_u16();
+            let body: Value = serde_json::from_slice(res.body()).unwrap_or(Value::Null);
+            (status, body)
+        }
+    };
+    let ada = signed_up(&fx, "ada@example.com").await;
+    let token = Some(ada.access_token.clone());
+
+    let (status, body) = call("POST", "/factors".into(), None, json!({ "factor_type": "totp" })).await;
+    assert_eq!((status, body["error_code"].as_str()), (401, Some("no_authorization")));
+    let (status, enrolled) = call(
+        "POST",
+        "/factors".into(),
+        token.clone(),
+        json!({ "factor_type": "totp", "friendly_name": "x" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{enrolled}");
+    let mut keys: Vec<&str> = enrolled.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["friendly_name", "id", "totp", "type"]);
+    let id = enrolled["id"].as_str().unwrap().to_owned();
+    let secret = enrolled["totp"]["secret"].as_str().unwrap().to_owned();
+
+    let (status, challenge) =
+        call("POST", format!("/factors/{id}/challenge"), token.clone(), Value::Null).await;
+    assert_eq!(status, 200, "{challenge}");
+    assert_eq!(challenge["type"], "totp");
+    assert!(challenge["expires_at"].is_i64());
+    let (status, body) =
+        call("POST", format!("/factors/{id}/verify"), token.clone(), json!({ "code": "123456" })).await;
+    assert_eq!((status, body["error_code"].as_str()), (400, Some("validation_failed")));
+    let verify = json!({ "challenge_id": challenge["id"], "code": code_for(&secret, 0) });
+    let (status, session) = call("POST", format!("/factors/{id}/verify"), token.clone(), verify).await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["token_type"], "bearer");
+    assert_eq!(session["user"]["factors"][0]["status"], "verified");
+    let aal2 = Some(session["access_token"].as_str().unwrap().to_owned());
+
+    let (status, body) = call("GET", "/factors/recovery-codes".into(), aal2.clone(), Value::Null).await;
+    assert_eq!((status, body["error_code"].as_str()), (404, Some("mfa_factor_not_found")));
+    let (status, codes) = call("POST", "/factors/recovery-codes".into(), aal2.clone(), Value::Null).await;
+    assert_eq!(status, 200, "{codes}");
+    assert_eq!(codes["codes"].as_array().unwrap().len(), 10);
+    let login = fx.auth.password_grant("ada@example.com", PASSWORD).await.unwrap();
+    let aal1 = Some(login.access_token.clone());
+    let (status, body) = call("DELETE", format!("/factors/{id}"), aal1.clone(), Value::Null).await;
+    assert_eq!((status, body["error_code"].as_str()), (422, Some("insufficient_aal")));
+    let (status, raised) =
+        call("POST", "/factors/recovery-codes/verify".into(), aal1, json!({ "code": codes["codes"][0] }))
+            .await;
+    assert_eq!(status, 200, "{raised}");
+    let (status, counts) = call("GET", "/factors/recovery-codes".into(), aal2.clone(), Value::Null).await;
+    assert_eq!((status, counts["total"].as_i64(), counts["remaining"].as_i64()), (200, Some(10), Some(9)));
+
+    let (status, body) = call("GET", "/factors/a/b/c".into(), aal2.clone(), Value::Null).await;
+    assert_eq!((status, body["error_code"].as_str()), (404, Some("not_found")));
+    let (status, body) = call("PUT", "/factors".into(), aal2.clone(), Value::Null).await;
+    assert_eq!((status, body["error_code"].as_str()), (405, Some("method_not_allowed")));
+    let (status, body) =
+        call("DELETE", format!("/factors/{}", uuid::Uuid::new_v4()), aal2, Value::Null).await;
+    assert_eq!((status, body["error_code"].as_str()), (404, Some("mfa_factor_not_found")));
+    fx.cleanup().await;
+}
+
+on_both_engines!(
+    enroll_challenge_verify,
+    refusals,
+    factor_limits,
+    verification_is_throttled,
+    recovery_codes,
+    http_routes
+);

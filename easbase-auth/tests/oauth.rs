@@ -232,6 +232,11 @@ fn easbase_encode(s: &str) -> String {
         .collect()
 }
 
+/// Auto-confirmation and anonymous sign-ins.
+fn config() -> easbase_auth::AuthConfig {
+    easbase_auth::AuthConfig { anonymous_enabled: true, ..autoconfirm() }
+}
+
 struct Api {
     fx: Fixture,
     svc: AuthService,
@@ -242,7 +247,7 @@ struct Api {
 impl Api {
     async fn new(engine: Db) -> Api {
         let provider = FakeProvider::start().await;
-        let fx = Fixture::new(engine, autoconfirm()).await;
+        let fx = Fixture::new(engine, config()).await;
         let mut settings = OAuthSettings::new(Arc::new(HyperClient::new()))
             .with_provider(provider.oidc())
             .with_provider(provider.github());
@@ -250,7 +255,7 @@ impl Api {
         settings.default_project = Some(fx.project.clone());
         let svc = AuthService::with_config(
             fx.platform.clone(),
-            Arc::new(Auth::new(autoconfirm(), None).unwrap()),
+            Arc::new(Auth::new(config(), None).unwrap()),
             AuthServiceConfig {
                 redirect_urls: vec!["http://mobile.test/cb".into()],
                 oauth: Some(Arc::new(settings)),
@@ -470,6 +475,7 @@ async fn bad_states_and_provider_errors(engine: Db) {
     let settings = api.get("/settings", true).await;
     assert_eq!(body(&settings)["external"]["github"], true);
     assert_eq!(body(&settings)["external"]["google"], false);
+    assert_eq!(body(&settings)["external"]["keycloak"], true);
 
     let keyless = AuthService::with_config(
         api.fx.platform.clone(),
@@ -523,7 +529,50 @@ async fn pkce_flow(engine: Db) {
     api.fx.cleanup().await;
 }
 
+async fn link_identity(engine: Db) {
+    let api = Api::new(engine).await;
+    let anon = body(&api.post("/signup", json!({})).await);
+    assert_eq!(anon["user"]["is_anonymous"], true, "{anon}");
+    let anon_token = anon["access_token"].as_str().unwrap().to_owned();
+    let link = |token: Option<String>| {
+        let uri = "/user/identities/authorize?provider=keycloak&skip_http_redirect=true&redirect_to=http%3A%2F%2Fapp.test%2Flinked";
+        let mut req = Request::get(uri).header("apikey", &api.fx.publishable);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        api.svc.handle(req.body(Bytes::new()).unwrap())
+    };
+    assert_eq!(link(None).await.status(), 401, "linking needs the user's token");
+
+    // The anonymous user gets the identity, the verified address, and stops being anonymous.
+    api.provider.set_profile(oidc_profile("kc-link", "Linked@Example.com", true));
+    let res = link(Some(anon_token.clone())).await;
+    assert_eq!(res.status(), 200, "{}", String::from_utf8_lossy(res.body()));
+    let url = body(&res)["url"].as_str().unwrap().to_owned();
+    let res = api.http.send(Request::get(url).body(Bytes::new()).unwrap()).await.unwrap();
+    let callback = location(&res).trim_start_matches("http://api.test/auth/v1").to_owned();
+    let to = location(&api.get(&callback, false).await);
+    assert!(to.starts_with("http://app.test/linked#access_token="), "{to}");
+    let user = api.user_of(&to).await;
+    assert_eq!(user["id"], anon["user"]["id"]);
+    assert_eq!(user["is_anonymous"], false);
+    assert_eq!(user["email"], "linked@example.com");
+    assert_eq!(user["identities"][0]["provider"], "keycloak");
+    assert_eq!(user["app_metadata"]["provider"], "keycloak");
+
+    // An account that belongs to another user is not moved.
+    let other = body(&api.post("/signup", json!({})).await);
+    let res = link(Some(other["access_token"].as_str().unwrap().to_owned())).await;
+    let url = body(&res)["url"].as_str().unwrap().to_owned();
+    let res = api.http.send(Request::get(url).body(Bytes::new()).unwrap()).await.unwrap();
+    let callback = location(&res).trim_start_matches("http://api.test/auth/v1").to_owned();
+    let to = location(&api.get(&callback, false).await);
+    assert_eq!(fragment(&to)["error_code"], "identity_already_exists", "{to}");
+    api.fx.cleanup().await;
+}
+
 on_both_engines!(
+    link_identity,
     implicit_sign_in_and_linking,
     unverified_email_does_not_link,
     bad_states_and_provider_errors,

@@ -135,13 +135,14 @@ fn decode_qp(body: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
-async fn service(fx: &Fixture, port: u16, auth_config: AuthConfig) -> AuthService {
+async fn service(fx: &Fixture, port: u16, auth_config: AuthConfig, background: bool) -> AuthService {
     let mailer = SmtpMailer::new(SmtpConfig::plain("127.0.0.1", port)).unwrap();
     AuthService::with_config(
         fx.platform.clone(),
         Arc::new(Auth::new(auth_config, None).unwrap()),
         AuthServiceConfig {
             mail: Some(MailSettings::new(Arc::new(mailer), "EasBase Auth <auth@app.test>")),
+            send_in_background: background,
             ..AuthServiceConfig::default()
         },
     )
@@ -158,7 +159,7 @@ async fn confirmation_over_smtp() {
     let auth_config = AuthConfig { rate_limits: RateLimits::none(), ..config() };
     let fx = Fixture::new(Db::Sqlite, auth_config.clone()).await;
     let (port, inbox) = smtp_server(false).await;
-    let svc = service(&fx, port, auth_config).await;
+    let svc = service(&fx, port, auth_config, false).await;
     let (status, body) = post(
         &svc,
         &fx.publishable,
@@ -167,9 +168,21 @@ async fn confirmation_over_smtp() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-
+    // In the background, the message arrives after the answer.
+    let background =
+        service(&fx, port, AuthConfig { rate_limits: RateLimits::none(), ..config() }, true).await;
+    let (status, _) =
+        post(&background, &fx.publishable, "/recover", json!({ "email": "ada@example.com" })).await;
+    assert_eq!(status, 200);
+    for _ in 0..500 {
+        if inbox.lock().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let received = inbox.lock().unwrap().clone();
-    assert_eq!(received.len(), 1);
+    assert_eq!(received.len(), 2, "the recovery email arrives");
+    assert!(received[1].data.contains("Subject: Reset Your Password"));
     let mail = &received[0];
     assert_eq!(mail.mail_from, "<auth@app.test>");
     assert_eq!(mail.rcpt_to, vec!["<ada@example.com>"]);
@@ -201,7 +214,7 @@ async fn smtp_failures_are_500s() {
     let auth_config = AuthConfig { rate_limits: RateLimits::none(), ..config() };
     let fx = Fixture::new(Db::Sqlite, auth_config.clone()).await;
     let (port, inbox) = smtp_server(true).await;
-    let svc = service(&fx, port, auth_config.clone()).await;
+    let svc = service(&fx, port, auth_config.clone(), false).await;
     let (status, body) = post(&svc, &fx.publishable, "/recover", json!({ "email": "x@example.com" })).await;
     assert_eq!(status, 200, "an unknown address sends nothing: {body}");
     fx.auth.signup("ada@example.com", "correct horse", None).await.unwrap();
@@ -209,10 +222,14 @@ async fn smtp_failures_are_500s() {
     assert_eq!(status, 500, "{body}");
     assert_eq!(body["error_code"], "unexpected_failure");
     assert!(inbox.lock().unwrap().is_empty());
+    // Sending in the background: the answer does not wait for (or tell) the failure.
+    let svc = service(&fx, port, auth_config.clone(), true).await;
+    let (status, _) = post(&svc, &fx.publishable, "/recover", json!({ "email": "ada@example.com" })).await;
+    assert_eq!(status, 200);
 
     // Nobody listening.
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
-    let svc = service(&fx, closed, auth_config).await;
+    let svc = service(&fx, closed, auth_config, false).await;
     let (status, _) = post(&svc, &fx.publishable, "/otp", json!({ "email": "ada@example.com" })).await;
     assert_eq!(status, 500);
     fx.cleanup().await;

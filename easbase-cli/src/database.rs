@@ -29,6 +29,10 @@ pub const DEFAULT_SQLITE_FILE: &str = ".easbase/easbase.db";
 /// assert_eq!("sqlite::memory:".parse::<DatabaseUrl>().unwrap(), DatabaseUrl::SqliteMemory);
 /// let pg: DatabaseUrl = "postgres://app:hunter2@db.internal/easbase".parse().unwrap();
 /// assert_eq!(pg.to_string(), "postgres://app:***@db.internal/easbase"); // the password is never shown
+/// let pg: DatabaseUrl = "postgresql://u:p@ss@h:5432/db?sslmode=disable".parse().unwrap();
+/// assert_eq!(pg.to_string(), "postgresql://u:***@h:5432/db?sslmode=disable");
+/// let pg: DatabaseUrl = "postgres://app@h/db".parse().unwrap();
+/// assert_eq!(pg.to_string(), "postgres://app@h/db");
 /// assert!("mysql://localhost/x".parse::<DatabaseUrl>().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,11 +117,13 @@ impl DatabaseUrl {
     }
 
     /// Where `easbase serve` keeps the keys it issued (see [`crate::serve`]): beside a
-    /// SQLite file, else `.easbase/` of the working directory.
-    pub fn state_dir(&self) -> PathBuf {
+    /// SQLite file, else `.easbase/` of the working directory; `None` for an in-memory
+    /// database (its projects do not outlive the process).
+    pub fn state_dir(&self) -> Option<PathBuf> {
         match self {
-            DatabaseUrl::SqliteFile(path) => parent(path).to_owned(),
-            _ => PathBuf::from(".easbase"),
+            DatabaseUrl::SqliteFile(path) => Some(parent(path).to_owned()),
+            DatabaseUrl::SqliteMemory => None,
+            DatabaseUrl::Postgres(_) => Some(PathBuf::from(".easbase")),
         }
     }
 
@@ -166,7 +172,11 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
 /// # Errors
 /// [`Error::Usage`] for an invalid schema name; see [`DatabaseUrl::open`];
 /// [`Error::Core`] when the platform tables cannot be made.
-pub async fn open_platform(url: &DatabaseUrl, base_url: &str, platform_schema: Option<&str>) -> Result<Platform> {
+pub async fn open_platform(
+    url: &DatabaseUrl,
+    base_url: &str,
+    platform_schema: Option<&str>,
+) -> Result<Platform> {
     let mut config = PlatformConfig {
         data_dir: url.projects_dir(),
         api_url_template: "{base_url}".into(),

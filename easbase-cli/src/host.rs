@@ -180,7 +180,7 @@ impl Ready {
     /// [`Error::Io`] when stdout is closed.
     pub fn print(&self) -> Result<()> {
         use std::io::Write;
-        let line = serde_json::to_string(self).map_err(|e| Error::Http(e.to_string()))?;
+        let line = serde_json::to_string(self).map_err(|e| Error::io("stdout", std::io::Error::other(e)))?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "{line}").and_then(|()| out.flush()).map_err(|e| Error::io("stdout", e))
     }

@@ -85,8 +85,9 @@ pub struct ServeProject {
     pub schema: Schema,
     /// Apply destructive migration steps.
     pub allow_destructive: bool,
-    /// Where the keys file lives (see the module docs).
-    pub state_dir: PathBuf,
+    /// Where the keys file lives (see the module docs); `None`: nowhere (an in-memory
+    /// platform, whose projects do not outlive the process).
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Finds or creates the project of `wanted`, migrates it to the schema, and returns its
@@ -117,7 +118,9 @@ pub async fn provision(
             publishable_key: keys.publishable.secret,
             secret_key: keys.secret.secret,
         };
-        save_keys(&wanted.state_dir, &pair)?;
+        if let Some(dir) = &wanted.state_dir {
+            save_keys(dir, &pair)?;
+        }
         return Ok(Provisioned {
             project: created.project,
             keys: pair,
@@ -133,16 +136,25 @@ pub async fn provision(
         Migration::Applied(report) => Outcome::Migrated(report),
         Migration::Planned(_) => unreachable!("not a dry run"),
     };
-    let (keys, reissued_keys) = match load_keys(&wanted.state_dir, id.as_str())? {
+    let saved = match &wanted.state_dir {
+        Some(dir) => load_keys(dir, id.as_str())?,
+        None => None,
+    };
+    let (keys, reissued_keys) = match saved {
         Some(pair) if keys_work(platform, &pair).await => (pair, false),
         stale => {
             let why = if stale.is_some() { "no longer valid" } else { "missing" };
+            let file = wanted.state_dir.as_deref().map_or_else(
+                || "(none: no state dir)".to_owned(),
+                |dir| keys_path(dir, id.as_str()).display().to_string(),
+            );
             progress(&format!(
-                "the keys file {} is {why}: issuing a new key pair (the old keys stop working now)",
-                keys_path(&wanted.state_dir, id.as_str()).display()
+                "the keys file {file} is {why}: issuing a new key pair (the old keys stop working now)"
             ));
             let pair = reissue_keys(platform, &created.project).await?;
-            save_keys(&wanted.state_dir, &pair)?;
+            if let Some(dir) = &wanted.state_dir {
+                save_keys(dir, &pair)?;
+            }
             (pair, true)
         }
     };
@@ -208,18 +220,23 @@ pub fn load_keys(state_dir: &Path, project_id: &str) -> Result<Option<KeyPair>> 
     }
 }
 
-/// Writes a project's keys file, readable by its owner only (Unix).
+/// Writes a project's keys file, readable by its owner only (Unix): to a temporary file
+/// first, then renamed over the old one, so a crash never leaves half a file.
 ///
 /// # Errors
 /// [`Error::Io`].
 pub fn save_keys(state_dir: &Path, pair: &KeyPair) -> Result<()> {
     std::fs::create_dir_all(state_dir).map_err(|e| Error::io(state_dir, e))?;
     let path = keys_path(state_dir, &pair.project_id);
-    let text = serde_json::to_string_pretty(pair).map_err(|e| Error::Http(e.to_string()))?;
+    let partial = path.with_extension("json.partial");
+    let text = serde_json::to_string_pretty(pair).map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&path).map_err(|e| Error::io(&path, e))?;
-    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| Error::io(&path, e))
+    let mut file = options.open(&partial).map_err(|e| Error::io(&partial, e))?;
+    std::io::Write::write_all(&mut file, text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(&partial, e))?;
+    std::fs::rename(&partial, &path).map_err(|e| Error::io(&path, e))
 }

@@ -111,7 +111,18 @@ fn schema_apply_migrates_with_progress_and_guards_destructive_steps() {
 
     let (code, stdout, stderr) = easbase_in(
         d,
-        &["schema", "apply", &v2, "--project", &id, "--database-url", &db, "--migration-version", "2", "--json"],
+        &[
+            "schema",
+            "apply",
+            &v2,
+            "--project",
+            &id,
+            "--database-url",
+            &db,
+            "--migration-version",
+            "2",
+            "--json",
+        ],
     );
     assert_eq!(code, Some(0), "{stderr}");
     assert!(

@@ -256,3 +256,26 @@ fn serve_on_postgres_reuses_its_project_and_cleans_up() {
         client.batch_execute(&format!("DROP SCHEMA \"{platform_schema}\" CASCADE")).await.unwrap();
     });
 }
+
+#[test]
+fn serve_in_memory_keeps_no_keys_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let schema = write(d, "todos.json", &todos_schema(""));
+    let server = serve(d, &["--database-url", "sqlite::memory:", "--schema", &schema])
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let status = block_on(async {
+        Client::new(server.url())
+            .get("/rest/v1/todos")
+            .apikey(server.field("secret_key"))
+            .send()
+            .await
+            .unwrap()
+            .status
+    });
+    assert_eq!(status, 200);
+    assert!(!server.stderr.contains("keys saved"), "{}", server.stderr);
+    drop(server);
+    let entries: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(entries, ["todos.json"], "nothing but the schema file");
+}

@@ -529,7 +529,7 @@ fn type_schema(schema: &ValidSchema, ty: &ColumnType) -> Value {
         ColumnType::BigInt | ColumnType::Identity => json!({ "type": "integer", "format": "int64" }),
         ColumnType::Decimal(None) => json!({ "type": "number" }),
         ColumnType::Decimal(Some((p, s))) => {
-            json!({ "type": "number", "description": format!("decimal({p},{s})") })
+            json!({ "type": "number", "description": format!("decimal({p},{s}): up to {p} digits, {s} after the point") })
         }
         ColumnType::Real => json!({ "type": "number", "format": "float" }),
         ColumnType::Double => json!({ "type": "number", "format": "double" }),

@@ -156,13 +156,11 @@ fn write_table(out: &mut String, table: &TableDef) {
 }
 
 /// A foreign key is one-to-one when its columns are also the table's primary key or one
-/// of its unique constraints: at most one referring row per referenced row (the rule
-/// postgres-meta uses, so supabase-js types an embed of it as one object).
+/// of its unique constraints (in the same order): at most one referring row per referenced
+/// row, so supabase-js types an embed of it as one object. The same rule as easbase-rest's
+/// embedding (`plan/embed.rs`), which decides whether the server answers an object.
 pub(crate) fn is_one_to_one(table: &TableDef, fk: &ForeignKeyDef) -> bool {
-    let same = |cols: &[easbase_schema::ColumnName]| {
-        cols.len() == fk.columns.len() && cols.iter().all(|c| fk.columns.contains(c))
-    };
-    same(&table.primary_key) || table.uniques.iter().any(|u| same(&u.columns))
+    table.primary_key == fk.columns || table.uniques.iter().any(|u| u.columns == fk.columns)
 }
 
 const JSON_TYPE: &str = "export type Json =

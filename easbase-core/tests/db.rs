@@ -263,6 +263,8 @@ async fn crud_with_every_kind_of_value() {
             .and_where(Expr::col(Alias::new("id")).gte(1))
             .to_owned();
         assert_eq!(env.db.execute(env.db.stmt(&update)).await.unwrap(), 2);
+        // Matched rows, not changed ones (MySQL counts changed rows unless asked).
+        assert_eq!(env.db.execute(env.db.stmt(&update)).await.unwrap(), 2);
         let delete = Query::delete()
             .from_table(env.table_ref("items"))
             .and_where(Expr::col(Alias::new("name")).eq("nothing"))
@@ -882,6 +884,9 @@ async fn mysql_from_a_sea_orm_connection() {
         .unwrap()
         .unwrap();
     assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
+    // A disconnected handle is refused, not a panic.
+    let err = Db::from_sea_orm(&sea_orm::DatabaseConnection::default()).unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
     drop_mysql_database(&db, &name).await;
 }
 

@@ -329,6 +329,42 @@ async fn delete_removes_the_projects_platform_rows(platform: &Platform) {
     logs.shutdown().await.unwrap();
 }
 
+/// Twelve concurrent creations, six of them retries of one request: seven projects, all
+/// ready, each with its keys shown once. Returns them.
+async fn concurrent_creation_and_idempotent_retries(
+    platform: &Platform,
+) -> Vec<easbase_core::project::Project> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let platform = platform.clone();
+        tasks.spawn(async move {
+            let options = if i % 2 == 0 {
+                CreateProject { idempotency_key: Some("same-request".into()), ..with_schema() }
+            } else {
+                with_schema()
+            };
+            platform.create_project("owner", "Same Name", options).await
+        });
+    }
+    let mut created = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        created.push(result.unwrap().unwrap());
+    }
+    let ids: std::collections::HashSet<_> = created.iter().map(|c| c.project.id.clone()).collect();
+    assert_eq!(ids.len(), 7, "six distinct projects and one for the six retries");
+    assert_eq!(created.iter().filter(|c| c.keys.is_some()).count(), 7, "keys are shown once per project");
+    let listed = platform.projects(None).await.unwrap();
+    assert_eq!(listed.len(), 7);
+    assert!(listed.iter().all(|p| p.status == ProjectStatus::Ready), "{listed:?}");
+    listed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_concurrent_creation_and_idempotent_retries_are_safe() {
+    let platform = sqlite_platform(PlatformConfig::new("http://api.test"), Vec::new()).await;
+    concurrent_creation_and_idempotent_retries(&platform).await;
+}
+
 #[tokio::test]
 async fn sqlite_delete_removes_the_projects_platform_rows() {
     let platform = sqlite_platform(PlatformConfig::new("http://api.test"), platform_modules()).await;
@@ -500,6 +536,15 @@ mod mysql {
         let rows = pdb.db().query(Stmt::raw("select count(*) as n from orders")).await.unwrap();
         assert_eq!(rows[0].int("n").unwrap(), 1, "a closed pool reopens on the same data");
         drop(pdb);
+        cleanup(&platform, &name, &[]).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_creation_and_idempotent_retries_are_safe() {
+        let (platform, name) = my_platform(Vec::new(), |_| {}).await;
+        for p in super::concurrent_creation_and_idempotent_retries(&platform).await {
+            assert!(database_exists(&platform, p.id.as_str()).await);
+        }
         cleanup(&platform, &name, &[]).await;
     }
 

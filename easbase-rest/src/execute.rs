@@ -9,6 +9,7 @@ use easbase_core::project::ProjectDb;
 use easbase_schema::Role;
 
 use crate::error::RestError;
+use crate::request::Count;
 use crate::sql::SqlPlan;
 
 /// What the database answered.
@@ -16,15 +17,22 @@ use crate::sql::SqlPlan;
 pub struct DbResult {
     /// The main statement's result (its rows, or its affected count).
     pub main: StmtResult,
-    /// The exact count, when asked for.
+    /// The count, when asked for.
     pub count: Option<u64>,
+    /// How it was counted (`count=exact|planned|estimated`; exact on SQLite).
+    pub count_kind: Option<Count>,
 }
 
 /// Runs `plan` for `ctx` in `pdb`.
 ///
 /// # Errors
 /// The database's error mapped by [`RestError::from_core`].
-pub async fn execute(pdb: &ProjectDb, ctx: &RequestContext, plan: SqlPlan) -> Result<DbResult, RestError> {
+pub async fn execute(
+    pdb: &ProjectDb,
+    ctx: &RequestContext,
+    plan: SqlPlan,
+    plan_max: Option<u64>,
+) -> Result<DbResult, RestError> {
     let authenticated = ctx.role() == Role::Authenticated;
     let map = |e: easbase_core::Error| {
         // A singular write that changed other than one row rolled itself back.
@@ -33,20 +41,40 @@ pub async fn execute(pdb: &ProjectDb, ctx: &RequestContext, plan: SqlPlan) -> Re
         {
             return RestError::NotSingular { rows };
         }
+        if let easbase_core::Error::Database { message, .. } = &e
+            && let Some(rows) = crate::sql::max_affected_rows(message)
+        {
+            return RestError::MaxAffected { rows, max: plan_max.unwrap_or(0) };
+        }
         RestError::from_core(&e, authenticated)
     };
     let scope = pdb.scope(ctx, plan.read_only).map_err(map)?;
     let mut results = pdb.db().transaction(&scope, plan.statements).await.map_err(map)?;
-    let count = plan
+    let exact = plan
         .count
         .and_then(|i| results.get(i))
         .and_then(|r| r.rows.first())
         .and_then(|row| row.cells.first())
         .and_then(|c| c.as_i64())
         .map(|n| u64::try_from(n).unwrap_or(0));
+    let planned = plan.planned.and_then(|i| results.get(i)).and_then(|r| r.rows.first()).and_then(plan_rows);
+    let count = match (plan.count_kind, exact, plan.count_cap) {
+        // Estimated: exact up to the cap, the planner's estimate past it.
+        (Some(Count::Estimated), Some(n), Some(cap)) if n > cap => planned.or(Some(n)),
+        (Some(Count::Planned), _, _) => planned,
+        (_, n, _) => n,
+    };
     if plan.main >= results.len() {
         return Err(RestError::Internal);
     }
     let main = results.swap_remove(plan.main);
-    Ok(DbResult { main, count })
+    Ok(DbResult { main, count, count_kind: plan.count_kind })
+}
+
+/// The top plan node's row estimate from `EXPLAIN (FORMAT JSON)`: `[{"Plan": {"Plan
+/// Rows": n, …}}]`.
+fn plan_rows(row: &easbase_core::db::Row) -> Option<u64> {
+    let text = row.cells.first()?.as_str()?;
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    v.get(0)?.get("Plan")?.get("Plan Rows")?.as_f64().map(|n| n.max(0.0) as u64)
 }

@@ -35,13 +35,16 @@
 //!   naming the operator); the range operators `sl sr nxr nxl adj` are 404 `42883` as on
 //!   PostgreSQL (no column is a range); `order` with nulls first/last (the same order on every
 //!   engine), by JSON paths and by a to-one embed's column (`order=products(name).desc`, 400
-//!   `PGRST118` on to-many); `limit`/`offset`/`Range`; `Prefer: count=exact`
-//!   (`planned`/`estimated` are counted exactly) with `Content-Range`, 206 and 416; the
+//!   `PGRST118` on to-many); `limit`/`offset`/`Range`; `Prefer: count=exact|planned|estimated`
+//!   (PostgreSQL: `planned` is the planner's estimate from `EXPLAIN`, `estimated` exact up
+//!   to `max_rows` then planned; SQLite counts exactly) with `Content-Range`, 206 and 416; the
 //!   single-object media type (406 `PGRST116`); CSV;
 //! - POST of objects and arrays (`columns=`), upserts (`resolution=merge-duplicates|
 //!   ignore-duplicates`, `on_conflict=`), PUT by key, PATCH, DELETE,
 //!   `return=representation|minimal|headers-only` (`Location`), the answer of a write with
-//!   embeds, JSON paths and casts (subqueries of its `RETURNING`), and
+//!   embeds, JSON paths and casts (subqueries of its `RETURNING`), `limit`/`offset` with
+//!   `order` on PATCH and DELETE (the primary key's order when none is given),
+//!   `Prefer: handling=strict, max-affected=n` (more rows roll back, 400 `PGRST124`), and
 //!   `GET|PUT|PATCH|DELETE /{table}/{key}`;
 //! - writes answered as one object (`.single()`) change exactly one row or roll back;
 //! - `/rpc/{name}` (GET with arguments in the query string, POST with a JSON object,
@@ -58,12 +61,13 @@
 //!
 //! **Not yet**, each refused with 400 `EB200` (never answered wrongly): aggregates in
 //! `select=`; `!inner` in a write's answer; `gt`/`gte`/`lt`/`lte` on a JSON value (`->`; on
-//! text `->>` they work); the database's own functions at `/rpc` (PostgreSQL); OPTIONS and the OpenAPI root; `missing=default` with
-//! `columns=`; `limit`/`offset` on PATCH and DELETE; strict `max-affected`; schemas other
-//! than `public` (406 `PGRST106`); MySQL. `Prefer: timezone` and `tx` are ignored, as
-//! PostgREST does when lenient. A write answered as one object that changes other than one
-//! row rolls back with 406 `PGRST116`, as PostgREST does (on SQLite the details say "more
-//! than 1 rows" without the exact count). Bodies are built from cells with the columns'
+//! text `->>` they work); OPTIONS and the OpenAPI root; `missing=default` with `columns=`;
+//! schemas other than `public` (406 `PGRST106`); MySQL. Also not yet: the database's own
+//! functions at `/rpc` on PostgreSQL (only host functions are found; others are 404
+//! `PGRST202`). `Prefer: timezone` and `tx` are ignored, as PostgREST does when lenient. A
+//! write answered as one object that changes other than one row rolls back with 406
+//! `PGRST116`, as PostgREST does (on SQLite the details say "more than 1 rows" without the
+//! exact count; likewise for `PGRST124`). Bodies are built from cells with the columns'
 //! types; building top-level bodies in the database (`json_agg`, as embeds already are) is
 //! the faster path still to take.
 //!

@@ -140,7 +140,7 @@ impl RestService {
         let target =
             SqlTarget { dialect: pdb.dialect(), pg_schema: pdb.pg_schema(), role: ctx.role(), auth: &auth };
         let sql = build(&plan, &target)?;
-        let result = crate::execute::execute(&pdb, &ctx, sql).await?;
+        let result = crate::execute::execute(&pdb, &ctx, sql, plan.max_affected).await?;
         let mut res = respond(&plan, &req.preferences, result)?;
         if let Ok(id) = http::HeaderValue::from_str(ctx.request_id()) {
             res.headers_mut().insert("x-request-id", id);

@@ -1,5 +1,7 @@
-//! Property test: any query string on a real table (SQLite) gets an answer below 500, and
-//! never a panic (invariant 4 of DESIGN.md).
+//! Property test: any query string, `Prefer` / `Accept` / `Range` header and body on real
+//! tables (SQLite: a table, a child table for embeds, a host function for `/rpc`) gets an
+//! answer below 500 — an error being PostgREST's JSON body — and never a panic (invariant
+//! 4 of DESIGN.md).
 
 use std::sync::OnceLock;
 
@@ -31,6 +33,11 @@ fn fixture() -> &'static Fixture {
                     { "name": "n", "type": "decimal" },
                     { "name": "doc", "type": "jsonb" },
                     { "name": "u", "type": "uuid" } ],
+                  "policies": { "select": [ { "roles": ["anon", "authenticated"], "using": "id > 0" } ] } },
+                  { "name": "c", "columns": [
+                    { "name": "id", "type": "integer", "primary": true },
+                    { "name": "t_id", "type": "integer", "references": "t.id" },
+                    { "name": "doc", "type": "json" } ],
                   "policies": { "select": [ { "roles": ["anon", "authenticated"], "using": "id > 0" } ] } } ] }"#,
             )
             .unwrap();
@@ -38,53 +45,138 @@ fn fixture() -> &'static Fixture {
                 .create_project("o", "Fuzz", CreateProject { schema: Some(schema), ..Default::default() })
                 .await
                 .unwrap();
-            let key = created.keys.unwrap().publishable.secret;
-            (RestService::new(platform, RestConfig::default()), key)
+            let key = created.keys.unwrap().secret.secret;
+            let svc = RestService::new(platform.clone(), RestConfig::default());
+            let seed = |path: &str, body: &str| {
+                http::Request::post(path)
+                    .header("apikey", &key)
+                    .body(Bytes::from(body.to_owned()))
+                    .unwrap()
+            };
+            svc.handle(seed("/t", r#"[{"id": 1, "name": "a", "ok": true, "n": 1.5, "doc": {"a": [1]}},
+                {"id": 2, "name": "b", "ok": null, "n": null, "doc": null}]"#)).await;
+            svc.handle(seed("/c", r#"[{"id": 1, "t_id": 1, "doc": [1, "x"]}, {"id": 2, "t_id": null, "doc": null}]"#))
+                .await;
+            let mut config = RestConfig { max_rows: Some(50), ..RestConfig::default() };
+            config.functions.register("f", |call| async move {
+                let mut row = serde_json::Map::new();
+                row.insert("id".into(), serde_json::json!(1));
+                row.insert("args".into(), serde_json::Value::Object(call.args));
+                Ok(easbase_rest::rpc::RpcOutput::Rows(vec![row]))
+            });
+            (RestService::new(platform, config), key)
         });
         Fixture { rt, svc, key }
     })
 }
 
-fn status_of(method: &str, query: &str, body: &str) -> u16 {
+/// Sends one request; its status, and whether an error's body has PostgREST's shape.
+fn send(method: &str, path: &str, query: &str, headers: &[(String, String)], body: &str) -> (u16, bool) {
     let f = fixture();
-    let Ok(req) = http::Request::builder()
-        .method(method)
-        .uri(format!("/t?{query}"))
-        .header("apikey", &f.key)
-        .body(Bytes::from(body.to_owned()))
-    else {
-        return 400; // not a URI a client could send
+    let mut b =
+        http::Request::builder().method(method).uri(format!("{path}?{query}")).header("apikey", &f.key);
+    for (k, v) in headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    let Ok(req) = b.body(Bytes::from(body.to_owned())) else {
+        return (400, true); // not a request a client could send
     };
-    f.rt.block_on(f.svc.handle(req)).status().as_u16()
+    let res = f.rt.block_on(f.svc.handle(req));
+    let status = res.status().as_u16();
+    let shaped = status < 400
+        || method == "HEAD"
+        || serde_json::from_slice::<serde_json::Value>(res.body())
+            .is_ok_and(|v| v["code"].is_string() && v["message"].is_string());
+    (status, shaped)
+}
+
+fn status_of(method: &str, query: &str, body: &str) -> u16 {
+    send(method, "/t", query, &[], body).0
 }
 
 fn words() -> impl Strategy<Value = String> {
     prop_oneof![
-        Just("id".to_owned()),
-        Just("name".to_owned()),
-        Just("ok".to_owned()),
-        Just("n".to_owned()),
-        Just("doc".to_owned()),
-        Just("u".to_owned()),
-        Just("select".to_owned()),
-        Just("order".to_owned()),
-        Just("limit".to_owned()),
-        Just("offset".to_owned()),
-        Just("or".to_owned()),
-        Just("and".to_owned()),
-        Just("not".to_owned()),
-        Just("eq".to_owned()),
-        Just("in".to_owned()),
-        Just("is".to_owned()),
-        Just("like".to_owned()),
-        Just("ilike".to_owned()),
-        Just("gt".to_owned()),
-        Just("null".to_owned()),
-        Just("true".to_owned()),
-        "[a-z0-9*%(),.:!\\-]{0,6}".prop_map(|s| s),
+        prop::sample::select(vec![
+            "id",
+            "name",
+            "ok",
+            "n",
+            "doc",
+            "u",
+            "c",
+            "t",
+            "t_id",
+            "select",
+            "order",
+            "limit",
+            "offset",
+            "or",
+            "and",
+            "not",
+            "eq",
+            "neq",
+            "in",
+            "is",
+            "isdistinct",
+            "like",
+            "ilike",
+            "match",
+            "imatch",
+            "gt",
+            "lte",
+            "cs",
+            "cd",
+            "ov",
+            "sl",
+            "adj",
+            "fts",
+            "plfts",
+            "phfts",
+            "wfts",
+            "null",
+            "true",
+            "any",
+            "all",
+            "asc",
+            "desc",
+            "nullsfirst",
+            "columns",
+            "on_conflict",
+        ])
+        .prop_map(str::to_owned),
+        prop::sample::select(vec![
+            "doc->a",
+            "doc->>a",
+            "doc->0",
+            "doc->>-1",
+            "id::text",
+            "n::text",
+            "ok::text",
+            "name::integer",
+            "c(*)",
+            "c(id,doc->>0)",
+            "t(name)",
+            "...t(name)",
+            "...c(id)",
+            "c!inner(id)",
+            "c!t_id(id)",
+            "t(c(t(id)))",
+            "c(t(*,c(id)))",
+            "count()",
+            "n.sum()",
+            "c(name)",
+            "{a,b}",
+            "(1,2)",
+            "(english)",
+            "\"x,y\"",
+            "c.id",
+            "c.t.name",
+            "t(name).desc",
+        ])
+        .prop_map(str::to_owned),
+        "[a-z0-9*%(),.:!>\\-]{0,6}".prop_map(|s| s),
     ]
 }
-
 fn query() -> impl Strategy<Value = String> {
     prop::collection::vec((prop::collection::vec(words(), 1..4), prop::collection::vec(words(), 0..5)), 0..4)
         .prop_map(|pairs| {
@@ -103,6 +195,39 @@ proptest! {
     fn no_query_string_gets_a_500(q in query()) {
         let s = status_of("GET", &q, "");
         prop_assert!(s < 500, "GET /t?{q} → {s}");
+    }
+
+    #[test]
+    fn no_headers_or_path_gets_a_500(
+        q in query(),
+        path in prop::sample::select(vec!["/t", "/c", "/t/1", "/rpc/f", "/rpc/nope", "/", "/t/x", "/c/1/2"]),
+        method in prop::sample::select(vec!["GET", "HEAD", "POST", "PATCH", "DELETE", "PUT", "OPTIONS"]),
+        prefer in prop::collection::vec(prop::sample::select(vec![
+            "count=exact", "count=planned", "count=estimated", "return=representation", "return=minimal",
+            "return=headers-only", "handling=strict", "handling=lenient", "max-affected=1", "max-affected=x",
+            "params=single-object", "resolution=merge-duplicates", "resolution=ignore-duplicates",
+            "missing=default", "tx=rollback", "nonsense",
+        ]), 0..4),
+        accept in prop::sample::select(vec![
+            "", "application/json", "application/vnd.pgrst.object+json", "text/csv",
+            "application/vnd.pgrst.object+json;nulls=stripped", "image/png", "*/*",
+        ]),
+        range in prop::sample::select(vec!["", "0-1", "1-0", "5-", "x", "0-9999999999999999999999"]),
+        body in "[{}\\[\\]\":,a-z0-9 ]{0,24}",
+    ) {
+        let mut headers = Vec::new();
+        if !prefer.is_empty() {
+            headers.push(("prefer".to_owned(), prefer.join(", ")));
+        }
+        if !accept.is_empty() {
+            headers.push(("accept".to_owned(), accept.to_owned()));
+        }
+        if !range.is_empty() {
+            headers.push(("range".to_owned(), range.to_owned()));
+        }
+        let (s, shaped) = send(method, path, &q, &headers, &body);
+        prop_assert!(s < 500, "{method} {path}?{q} {headers:?} {body} → {s}");
+        prop_assert!(shaped, "{method} {path}?{q} {headers:?}: an error body not in PostgREST's shape");
     }
 
     #[test]

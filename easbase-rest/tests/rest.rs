@@ -127,6 +127,19 @@ impl Env {
         }
     }
 
+    /// The same project behind a service with another configuration.
+    fn with_config(&self, config: RestConfig) -> Env {
+        Env {
+            svc: RestService::new(self.platform.clone(), config),
+            platform: self.platform.clone(),
+            publishable: self.publishable.clone(),
+            secret: self.secret.clone(),
+            jwt_secret: self.jwt_secret.clone(),
+            pg: self.pg,
+            pg_schema: None,
+        }
+    }
+
     fn token(&self, sub: &str) -> String {
         let claims =
             json!({ "sub": sub, "role": "authenticated", "aud": "authenticated", "exp": 4_000_000_000u64 });
@@ -770,6 +783,85 @@ async fn operators(env: &Env) {
     assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "42883"));
 }
 
+/// `count=planned|estimated`, limited PATCH / DELETE, strict `max-affected`.
+async fn limits_and_counts(env: &Env) {
+    seed_products(env).await;
+    let anon = Who::Anon;
+    let range_total = |r: &Res| r.header("content-range").rsplit('/').next().unwrap_or("").to_owned();
+    for kind in ["planned", "estimated"] {
+        let prefer = format!("count={kind}");
+        let r = env.send(anon, Method::GET, "/products?select=id&order=id", "", &[("prefer", &prefer)]).await;
+        assert_eq!(r.ids(), [1, 2, 3, 4, 5]);
+        if env.pg && kind == "planned" {
+            // The planner's estimate: a number, not necessarily the exact one.
+            assert_eq!(r.header("preference-applied"), "count=planned");
+            assert!(range_total(&r).parse::<u64>().is_ok(), "{}", r.header("content-range"));
+        } else {
+            // SQLite counts exactly; estimated without a row cap is exact.
+            assert_eq!((r.header("preference-applied"), r.header("content-range")), ("count=exact", "0-4/5"));
+        }
+    }
+    // With a row cap, `estimated` is exact up to it and planned past it.
+    let capped = env.with_config(RestConfig { max_rows: Some(2), ..config() });
+    let est = ("prefer", "count=estimated");
+    let r = capped.send(anon, Method::GET, "/products?select=id&id=lte.2", "", &[est]).await;
+    let applied = if env.pg { "count=estimated" } else { "count=exact" };
+    assert_eq!((r.header("content-range"), r.header("preference-applied")), ("0-1/2", applied));
+    let r = capped.send(anon, Method::GET, "/products?select=id&order=id", "", &[est]).await;
+    assert_eq!(r.ids(), [1, 2]);
+    if env.pg {
+        assert!(range_total(&r).parse::<u64>().is_ok(), "{}", r.header("content-range"));
+    } else {
+        assert_eq!(r.header("content-range"), "0-1/5");
+    }
+
+    // Limited writes change only their window (in `order`, else by primary key).
+    let user = Who::User(A);
+    let r = env
+        .send(
+            user,
+            Method::PATCH,
+            "/products?category=eq.fruit&order=id.desc&limit=1",
+            r#"{"category": "x"}"#,
+            &[REPR],
+        )
+        .await;
+    assert_eq!((r.status, r.ids()), (StatusCode::OK, vec![4]), "{}", r.body);
+    let r = env
+        .send(
+            user,
+            Method::DELETE,
+            "/products?id=gt.0&order=price.desc.nullslast&limit=2&offset=1",
+            "",
+            &[REPR],
+        )
+        .await;
+    let mut ids = r.ids();
+    ids.sort_unstable();
+    assert_eq!((r.status, ids), (StatusCode::OK, vec![1, 3]), "{}", r.body);
+    let r = env.send(user, Method::DELETE, "/products?id=gt.0&limit=1", "", &[REPR]).await;
+    assert_eq!(r.ids(), [2]);
+    let r = env.get(anon, "/products?select=id&order=id").await;
+    assert_eq!(r.ids(), [4, 5]);
+
+    // Strict max-affected: more rows roll back with PGRST124; lenient ignores it.
+    let strict = ("prefer", "handling=strict, max-affected=1");
+    let r = env.send(user, Method::PATCH, "/products?id=gt.0", r#"{"category": "y"}"#, &[strict]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "PGRST124"), "{}", r.body);
+    assert_eq!(r.body["message"], "Query result exceeds max-affected preference constraint");
+    let details = if env.pg { "The query affects 2 rows" } else { "The query affects more than 1 rows" };
+    assert_eq!(r.body["details"], details);
+    assert_eq!(env.get(anon, "/products?select=id&category=eq.y").await.body, json!([]));
+    let r = env.send(user, Method::DELETE, "/products?id=gt.0", "", &[strict, REPR]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "PGRST124"), "{}", r.body);
+    let r = env.send(user, Method::PATCH, "/products?id=eq.4", r#"{"category": "y"}"#, &[strict]).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let lenient = ("prefer", "max-affected=1");
+    let r = env.send(user, Method::PATCH, "/products?id=gt.0", r#"{"category": "z"}"#, &[lenient]).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(env.get(anon, "/products?select=id&category=eq.z&order=id").await.ids(), [4, 5]);
+}
+
 /// Writes with representation, conflicts, constraint errors, upserts.
 async fn writes(env: &Env) {
     seed_products(env).await;
@@ -974,6 +1066,22 @@ async fn policies(env: &Env) {
     assert_eq!(ids(Who::Anon).await, [2000]);
 }
 
+/// A written row is checked against the insert policy wherever its key falls: below the
+/// largest key too (SQLite's rowid order must not hide it).
+async fn insert_check_any_key(env: &Env) {
+    seed_products(env).await;
+    let user = Who::User(A);
+    for body in [r#"{"id": -5, "name": "below"}"#, r#"[{"id": 6, "name": "ok"}, {"id": -6, "name": "below"}]"#] {
+        let r = env.send(user, Method::POST, "/products", body, &[]).await;
+        assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "42501"), "{body}: {}", r.body);
+    }
+    let upsert = ("prefer", "resolution=merge-duplicates");
+    let r = env.send(user, Method::POST, "/products", r#"{"id": -7, "name": "below"}"#, &[upsert]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "42501"), "{}", r.body);
+    let r = env.send(Who::Service, Method::GET, "/products?select=id&id=lt.1", "", &[]).await;
+    assert_eq!(r.body, json!([]));
+}
+
 /// Every refusal, with its status and code.
 async fn refusals(env: &Env) {
     seed_products(env).await;
@@ -1001,11 +1109,6 @@ async fn refusals(env: &Env) {
     let r =
         env.send(anon, Method::GET, "/products?select=id&id=eq.1", "", &[("accept-profile", "public")]).await;
     assert_eq!(r.body, json!([{"id": 1}]));
-    let r = env.send(Who::User(A), Method::DELETE, "/products?id=gt.0&limit=1", "", &[]).await;
-    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "EB200"));
-    let strict = ("prefer", "handling=strict, max-affected=1");
-    let r = env.send(Who::User(A), Method::DELETE, "/products?id=gt.0", "", &[strict]).await;
-    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "EB200"));
     let r = env.get(anon, "/products?id=like.1*").await;
     assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "42883"));
     let r = env.get(anon, "/products/abc").await;
@@ -1378,6 +1481,14 @@ mod sqlite {
         rpc(&sqlite_env().await).await;
     }
     #[tokio::test]
+    async fn sqlite_limits_and_counts() {
+        limits_and_counts(&sqlite_env().await).await;
+    }
+    #[tokio::test]
+    async fn sqlite_insert_check_any_key() {
+        insert_check_any_key(&sqlite_env().await).await;
+    }
+    #[tokio::test]
     async fn sqlite_tower() {
         tower(&sqlite_env().await).await;
     }
@@ -1475,6 +1586,14 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread")]
     async fn postgres_rpc() {
         run(pg_env().await, rpc).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn postgres_limits_and_counts() {
+        run(pg_env().await, limits_and_counts).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn postgres_insert_check_any_key() {
+        run(pg_env().await, insert_check_any_key).await;
     }
     #[tokio::test(flavor = "multi_thread")]
     async fn postgres_tower() {

@@ -1,7 +1,7 @@
 // The real @supabase/supabase-js against examples/axum-server: TOTP MFA (enroll,
 // challenge, verify with a code computed here per RFC 6238, assurance levels, unenroll)
-// and OAuth sign-in (implicit and PKCE flows) with a fake OpenID Connect provider this
-// test starts on 127.0.0.1.
+// and OAuth sign-in (implicit and PKCE flows, linkIdentity) with a fake OpenID Connect
+// provider this test starts on 127.0.0.1.
 //
 //   EASBASE_EXAMPLE_BIN=target/debug/example-axum-server node --experimental-websocket --test tests/js/mfa-oauth.test.mjs
 import assert from 'node:assert/strict';
@@ -232,6 +232,33 @@ describe('supabase-js MFA and OAuth against example-axum-server', () => {
     assert.equal(session.user.email, `pkce-${run}@example.com`);
     const again = await c.auth.exchangeCodeForSession(code);
     assert.ok(again.error, 'an auth code works once');
+  });
+
+  it('links the provider account to an anonymous user (linkIdentity)', async () => {
+    provider.state.profile = { sub: 'kc-3', email: `linked-${run}@example.com`, email_verified: true };
+    const c = client();
+    const anon = ok(await c.auth.signInAnonymously());
+    assert.equal(anon.user.is_anonymous, true);
+    const data = ok(
+      await c.auth.linkIdentity({
+        provider: 'keycloak',
+        options: { redirectTo: 'http://localhost:3000/linked', skipBrowserRedirect: true },
+      }),
+    );
+    const landed = await follow(data.url, 'http://localhost:3000/linked');
+    const fragment = new URLSearchParams(new URL(landed).hash.slice(1));
+    ok(
+      await c.auth.setSession({
+        access_token: fragment.get('access_token'),
+        refresh_token: fragment.get('refresh_token'),
+      }),
+    );
+    const { user: me } = ok(await c.auth.getUser());
+    assert.equal(me.id, anon.user.id, 'the same user');
+    assert.equal(me.is_anonymous, false);
+    assert.equal(me.email, `linked-${run}@example.com`);
+    const identities = ok(await c.auth.getUserIdentities());
+    assert.deepEqual(identities.identities.map((i) => i.provider), ['keycloak']);
   });
 
   it('refuses a replayed OAuth state and an unknown provider', async () => {

@@ -17,12 +17,53 @@
 //!   `{"method": "totp"}` and a new token pair is issued (the session's old refresh
 //!   tokens are revoked); the user's other sessions still at `aal1` are signed out and
 //!   their other unverified TOTP factors dropped, as GoTrue does.
+//! - **Throttling**: a factor takes at most
+//!   [`MfaConfig::verify_attempts_per_minute`](crate::MfaConfig::verify_attempts_per_minute)
+//!   codes a minute (429 `over_request_rate_limit` beyond), whatever the challenge or the
+//!   client: guessing a code takes months, and the user waits a minute at most.
 //! - **Unenroll** (`DELETE /factors/{id}`): a verified factor only from an `aal2` session;
 //!   sessions raised with it fall back to `aal1`.
 //! - **Recovery codes** (GoTrue's experimental `/factors/recovery-codes` routes):
 //!   generated at `aal2` once a factor is verified, 10 codes of 80 bits shown once,
 //!   stored as SHA-256 hashes, each usable once instead of a TOTP code to raise a session
 //!   to `aal2` (`amr` method `mfa/recovery_code`).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use easbase_auth::{Auth, AuthConfig, AuthModule, EnrollFactor, PasswordHashConfig};
+//! use easbase_core::db::{Db, SqliteConfig};
+//! use easbase_core::project::{CreateProject, Platform, PlatformConfig};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let platform = Platform::open(Db::open_sqlite(SqliteConfig::in_memory())?,
+//! #     PlatformConfig::new("http://localhost:8080"), vec![Arc::new(AuthModule::default())]).await?;
+//! # let created = platform.create_project("owner-1", "Shop", CreateProject::default()).await?;
+//! # let key = created.keys.expect("shown once").publishable.secret;
+//! # let config = AuthConfig { autoconfirm: true, password_hash: PasswordHashConfig::insecure_fast_for_tests(),
+//! #     ..AuthConfig::new("https://app.example") };
+//! let auth = Auth::new(config, None)?.project(&platform, &created.project.id).await?;
+//! auth.signup("ada@example.com", "correct horse battery", None).await?;
+//! let session = auth.password_grant("ada@example.com", "correct horse battery").await?;
+//! let ctx = platform.resolve(Some(&key), Some(&format!("Bearer {}", session.access_token)), None).await?;
+//!
+//! let factor = auth.enroll_factor(&ctx, EnrollFactor::totp(Some("phone"))).await?;
+//! assert!(factor.totp.uri.starts_with("otpauth://totp/app.example:ada%40example.com?"));
+//!
+//! // The user's app computes the code from the secret.
+//! let secret = totp_rs::Secret::Encoded(factor.totp.secret.clone()).to_bytes().unwrap();
+//! let code = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret).generate_current()?;
+//!
+//! let challenge = auth.challenge_factor(&ctx, &factor.id, "").await?;
+//! let raised = auth.verify_factor(&ctx, &factor.id, &challenge.id, &code, "").await?;
+//! let ctx = platform.resolve(Some(&key), Some(&format!("Bearer {}", raised.access_token)), None).await?;
+//! assert_eq!(ctx.claims()["aal"], "aal2");
+//! // The same code is never accepted again.
+//! let again = auth.challenge_factor(&ctx, &factor.id, "").await?;
+//! assert!(auth.verify_factor(&ctx, &factor.id, &again.id, &code, "").await.is_err());
+//! # Ok(())
+//! # }
+//! ```
 
 use easbase_core::context::RequestContext;
 use serde::Serialize;
@@ -296,7 +337,9 @@ impl ProjectAuth {
     /// factor's), [`MfaIpAddressMismatch`](AuthError::MfaIpAddressMismatch) (another IP,
     /// or already verified), [`MfaChallengeExpired`](AuthError::MfaChallengeExpired),
     /// [`MfaVerificationFailed`](AuthError::MfaVerificationFailed) (a wrong code, or a
-    /// code of a time step already used), the errors of [`ProjectAuth::get_user`].
+    /// code of a time step already used),
+    /// [`OverRequestRateLimit`](AuthError::OverRequestRateLimit) (too many codes tried
+    /// this minute), the errors of [`ProjectAuth::get_user`].
     pub async fn verify_factor(
         &self,
         ctx: &RequestContext,
@@ -325,6 +368,16 @@ impl ProjectAuth {
         if now > challenge.created_at.saturating_add(expiry) {
             store.run(vec![store.delete_challenge(challenge_id)]).await?;
             return Err(AuthError::MfaChallengeExpired(challenge_id.to_owned()));
+        }
+        let counted = store
+            .run(
+                store
+                    .count_factor_attempt(&factor.id, self.config().mfa.verify_attempts_per_minute, now)
+                    .to_vec(),
+            )
+            .await?;
+        if counted.get(1).is_none_or(|r| r.affected != 1) {
+            return Err(AuthError::OverRequestRateLimit);
         }
         let secret = totp::unseal(self.signer.secret(), &factor.id, &factor.secret)?;
         let step = totp::matching_step(&secret, code, u64::try_from(now).unwrap_or(0))

@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use easbase_core::context::RequestContext;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -89,6 +90,42 @@ impl ProjectAuth {
         scopes: Option<&str>,
         pkce: Option<PkceChallenge>,
     ) -> Result<AuthorizeStart> {
+        let target = OAuthTarget { provider, callback_url, redirect_to, scopes };
+        self.start_oauth(settings, target, pkce, None).await
+    }
+
+    /// Starts linking a provider account to the signed-in user of `ctx`
+    /// (`GET /user/identities/authorize`, auth-js `linkIdentity`): as
+    /// [`ProjectAuth::authorize_oauth`], and the callback adds the identity to this user
+    /// (an anonymous user stops being anonymous, and gets the provider's address when it
+    /// is verified and free).
+    ///
+    /// # Errors
+    /// The errors of [`ProjectAuth::authorize_oauth`] and of [`ProjectAuth::get_user`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn link_identity_oauth(
+        &self,
+        ctx: &RequestContext,
+        settings: &OAuthSettings,
+        provider: &str,
+        callback_url: &str,
+        redirect_to: &str,
+        scopes: Option<&str>,
+        pkce: Option<PkceChallenge>,
+    ) -> Result<AuthorizeStart> {
+        let user = self.get_user(ctx).await?;
+        let target = OAuthTarget { provider, callback_url, redirect_to, scopes };
+        self.start_oauth(settings, target, pkce, Some(user.id)).await
+    }
+
+    async fn start_oauth(
+        &self,
+        settings: &OAuthSettings,
+        target: OAuthTarget<'_>,
+        pkce: Option<PkceChallenge>,
+        link_user_id: Option<String>,
+    ) -> Result<AuthorizeStart> {
+        let OAuthTarget { provider, callback_url, redirect_to, scopes } = target;
         let found = settings
             .provider(self.project(), provider)
             .ok_or_else(|| AuthError::ProviderDisabled("provider is not enabled".into()))?;
@@ -109,6 +146,7 @@ impl ProjectAuth {
             provider: provider.to_owned(),
             redirect_to: redirect_to.to_owned(),
             flow_state_id,
+            link_user_id,
             created_at: now,
         };
         stmts.push(store.insert_oauth_state(&token_hash(&state), &record));
@@ -163,7 +201,10 @@ impl ProjectAuth {
             .ok_or_else(|| AuthError::ProviderDisabled("provider is not enabled".into()))?;
         let verifier = provider_verifier(self, state);
         let profile = provider.user(&*settings.http, code, callback_url, &verifier).await?;
-        let (mut user, identities, stmts) = self.oauth_account(&record.provider, &profile).await?;
+        let (mut user, identities, stmts) = match &record.link_user_id {
+            Some(user_id) => self.link_account(&record.provider, &profile, user_id).await?,
+            None => self.oauth_account(&record.provider, &profile).await?,
+        };
         if user.is_banned(now()) {
             return Err(AuthError::UserBanned);
         }
@@ -264,6 +305,71 @@ impl ProjectAuth {
         }
         Ok((user, identities, stmts))
     }
+}
+
+impl ProjectAuth {
+    /// Adds the provider account to the user `user_id` (linking): refused when it belongs
+    /// to another user.
+    async fn link_account(
+        &self,
+        provider: &str,
+        profile: &ProviderUser,
+        user_id: &str,
+    ) -> Result<(UserRecord, Vec<IdentityRecord>, Vec<easbase_core::db::Stmt>)> {
+        let store = &self.store;
+        let now = now();
+        let mut user = store.user_by_id(user_id).await?.ok_or(AuthError::UserNotFound)?;
+        let mut stmts = Vec::new();
+        match store.identity_by_provider(provider, &profile.id).await? {
+            Some(identity) if identity.user_id != user.id => return Err(AuthError::IdentityAlreadyExists),
+            Some(_) => stmts.push(store.update_identity(
+                &user.id,
+                provider,
+                &profile.data,
+                profile.email.as_deref(),
+                now,
+            )),
+            None => {
+                stmts.push(store.insert_identity(&new_identity(&user.id, provider, profile, now)));
+                add_provider(&mut user, provider);
+                let mut sets = vec![];
+                if user.is_anonymous {
+                    user.is_anonymous = false;
+                    sets.push(Set::Bool("is_anonymous", false));
+                    if user.app_meta.get("provider").and_then(Value::as_str).is_none_or(|p| p == "anonymous")
+                    {
+                        user.app_meta.insert("provider".into(), json!(provider));
+                    }
+                }
+                let verified = profile.email.as_deref().filter(|_| profile.email_verified);
+                if let Some(email) = verified
+                    && user.email.is_none()
+                    && !store.email_taken(email).await?
+                {
+                    user.email = Some(email.to_owned());
+                    user.email_confirmed_at = Some(now);
+                    sets.push(Set::Text("email", Some(email.to_owned())));
+                    sets.push(Set::Int("email_confirmed_at", Some(now)));
+                }
+                sets.push(Set::Json("raw_app_meta_data", Value::Object(user.app_meta.clone())));
+                stmts.push(store.update_user(&user.id, now, sets));
+            }
+        }
+        let mut identities = store.identities(&user.id).await?;
+        if !identities.iter().any(|i| i.provider == provider && i.provider_id == profile.id) {
+            identities.push(new_identity(&user.id, provider, profile, now));
+        }
+        Ok((user, identities, stmts))
+    }
+}
+
+/// Where a sign-in goes: the provider, the callback registered with it, the app's
+/// redirect, extra scopes.
+struct OAuthTarget<'a> {
+    provider: &'a str,
+    callback_url: &'a str,
+    redirect_to: &'a str,
+    scopes: Option<&'a str>,
 }
 
 fn new_identity(user_id: &str, provider: &str, profile: &ProviderUser, now: i64) -> IdentityRecord {

@@ -147,3 +147,28 @@ async fn consume_code(
         }
     }
 }
+
+impl ProjectAuth {
+    /// Deletes expired one-time tokens (older than
+    /// [`AuthConfig::otp_lifetime`](crate::AuthConfig::otp_lifetime)) and PKCE flow
+    /// states too old to be exchanged: a host calls it now and then (they are refused
+    /// anyway; this only reclaims the rows). Returns how many rows went.
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn purge_expired(&self) -> Result<u64> {
+        let now = now();
+        let token_cutoff = now.saturating_sub(self.config().otp_lifetime.as_secs() as i64);
+        // A flow may wait for its link as long as a token lives, then for its exchange.
+        let flow_lifetime = self.config().otp_lifetime + super::pkce::AUTH_CODE_LIFETIME;
+        let flow_cutoff = now.saturating_sub(flow_lifetime.as_secs() as i64);
+        let results = self
+            .store
+            .run(vec![
+                self.store.delete_one_time_tokens_before(token_cutoff),
+                self.store.delete_flow_states_before(flow_cutoff),
+            ])
+            .await?;
+        Ok(results.iter().map(|r| r.affected).sum())
+    }
+}

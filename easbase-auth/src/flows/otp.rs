@@ -302,3 +302,86 @@ impl ProjectAuth {
         Ok(Some(token))
     }
 }
+
+/// Statements that give `user` the confirmed phone number `phone` (and a verified
+/// `phone` identity).
+pub(crate) fn set_phone_stmts(
+    auth: &ProjectAuth,
+    user: &mut UserRecord,
+    identities: &mut Vec<IdentityRecord>,
+    phone: &str,
+    now: i64,
+) -> Vec<easbase_core::db::Stmt> {
+    let store = &auth.store;
+    user.phone = Some(phone.to_owned());
+    user.phone_confirmed_at = Some(now);
+    let providers = user.app_meta.entry("providers").or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(list) = providers
+        && !list.iter().any(|p| p == "phone")
+    {
+        list.push("phone".into());
+    }
+    let mut stmts = vec![store.update_user(
+        &user.id,
+        now,
+        vec![
+            Set::Text("phone", Some(phone.to_owned())),
+            Set::Int("phone_confirmed_at", Some(now)),
+            Set::Json("raw_app_meta_data", Value::Object(user.app_meta.clone())),
+        ],
+    )];
+    match identities.iter_mut().find(|i| i.provider == "phone") {
+        Some(identity) => {
+            identity.identity_data.insert("phone".into(), phone.into());
+            identity.identity_data.insert("phone_verified".into(), true.into());
+            identity.updated_at = now;
+            stmts.push(store.update_identity(&user.id, "phone", &identity.identity_data, None, now));
+        }
+        None => {
+            let identity = phone_identity(&user.id, phone, true, now);
+            stmts.push(store.insert_identity(&identity));
+            identities.push(identity);
+        }
+    }
+    stmts
+}
+
+impl ProjectAuth {
+    /// Changes the phone number of `ctx`'s user (`PUT /user` with `phone`): at once with
+    /// auto-confirmation (`None`), else the SMS code that confirms the new number
+    /// (`POST /verify` with `type: phone_change`).
+    ///
+    /// # Errors
+    /// [`PhoneProviderDisabled`](AuthError::PhoneProviderDisabled),
+    /// [`ValidationFailed`](AuthError::ValidationFailed), [`PhoneExists`](AuthError::PhoneExists),
+    /// and those of [`ProjectAuth::get_user`].
+    pub async fn change_phone(
+        &self,
+        ctx: &easbase_core::context::RequestContext,
+        phone: &str,
+    ) -> Result<(crate::model::User, Option<OneTimeToken>)> {
+        check_phone_enabled(self)?;
+        let phone = normalize_phone(phone)?;
+        let (mut user, _) = super::user::current(self, ctx).await?;
+        let store = &self.store;
+        let mut identities = store.identities(&user.id).await?;
+        if user.phone.as_deref() == Some(phone.as_str()) {
+            return Ok((user.to_user(&identities), None));
+        }
+        if store.phone_taken(&phone).await? {
+            return Err(AuthError::PhoneExists);
+        }
+        let now = now();
+        let (stmts, token) = if self.config().autoconfirm {
+            (set_phone_stmts(self, &mut user, &mut identities, &phone, now), None)
+        } else {
+            let (stmts, token) = one_time::issue(self, &user.id, TokenKind::PhoneChange, &phone, None, now);
+            (stmts, Some(token))
+        };
+        match store.run(stmts).await {
+            Err(e) if is_unique_violation(&e) => return Err(AuthError::PhoneExists),
+            other => other?,
+        };
+        Ok((user.to_user(&identities), token))
+    }
+}

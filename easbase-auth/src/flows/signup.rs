@@ -135,6 +135,7 @@ pub(crate) fn issue_with_flow(
     let mut stmts = Vec::new();
     let flow = pkce.map(|c| super::pkce::new_flow_state(Some(user_id), c, provider, method, now));
     if let Some(flow) = &flow {
+        stmts.push(auth.store.delete_pending_flow_states(user_id, method.as_str()));
         stmts.push(auth.store.insert_flow_state(flow));
     }
     let (more, token) =

@@ -21,7 +21,7 @@ use crate::store::is_unique_violation;
 use crate::store::users::{IdentityRecord, Set, UserRecord};
 use crate::time::now;
 
-async fn current(auth: &ProjectAuth, ctx: &RequestContext) -> Result<(UserRecord, String)> {
+pub(crate) async fn current(auth: &ProjectAuth, ctx: &RequestContext) -> Result<(UserRecord, String)> {
     let (user_id, session_id) = user_of(auth, ctx)?;
     let session = auth.store.session(&session_id).await?.ok_or(AuthError::SessionNotFound)?;
     if session.user_id != user_id {

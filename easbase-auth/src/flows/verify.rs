@@ -34,6 +34,8 @@ pub enum VerifyType {
     Email,
     /// An SMS code.
     Sms,
+    /// The SMS code confirming a new phone number.
+    PhoneChange,
 }
 
 impl VerifyType {
@@ -48,6 +50,7 @@ impl VerifyType {
             "email_change" => VerifyType::EmailChange,
             "email" => VerifyType::Email,
             "sms" => VerifyType::Sms,
+            "phone_change" => VerifyType::PhoneChange,
             _ => return None,
         })
     }
@@ -62,6 +65,7 @@ impl VerifyType {
             VerifyType::EmailChange => "email_change",
             VerifyType::Email => "email",
             VerifyType::Sms => "sms",
+            VerifyType::PhoneChange => "phone_change",
         }
     }
 
@@ -75,6 +79,7 @@ impl VerifyType {
             VerifyType::EmailChange => &[TokenKind::EmailChange],
             VerifyType::Email => &[TokenKind::Confirmation, TokenKind::MagicLink],
             VerifyType::Sms => &[TokenKind::Phone],
+            VerifyType::PhoneChange => &[TokenKind::PhoneChange],
         }
     }
 }
@@ -140,6 +145,8 @@ fn still_matches(record: &OttRecord, user: &UserRecord) -> bool {
     let current = match record.kind {
         TokenKind::EmailChange => user.email_change.as_deref(),
         TokenKind::Phone => user.phone.as_deref(),
+        // The new number is the token's own; it is bound to the user by `user_id`.
+        TokenKind::PhoneChange => return true,
         _ => user.email.as_deref(),
     };
     current == Some(record.relates_to.as_str())
@@ -186,8 +193,17 @@ pub(crate) async fn verify(
             )
         }
         TokenKind::Phone => (confirm_stmts(auth, &mut user, &mut identities, now, "phone"), AuthMethod::Otp),
+        TokenKind::PhoneChange => {
+            let phone = record.relates_to.clone();
+            (super::otp::set_phone_stmts(auth, &mut user, &mut identities, &phone, now), AuthMethod::Otp)
+        }
     };
-    let email_taken = |e: AuthError| if is_unique_violation(&e) { AuthError::EmailExists } else { e };
+    let phone_change = record.kind == TokenKind::PhoneChange;
+    let email_taken = |e: AuthError| match e {
+        e if is_unique_violation(&e) && phone_change => AuthError::PhoneExists,
+        e if is_unique_violation(&e) => AuthError::EmailExists,
+        e => e,
+    };
     if let Some(flow_id) = &record.flow_state_id {
         if issue_code {
             let flow = auth.store.flow_state(flow_id).await?;

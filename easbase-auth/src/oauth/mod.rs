@@ -91,6 +91,17 @@ impl OAuthSettings {
     pub fn has_provider(&self, project: &ProjectId, name: &str) -> bool {
         self.provider(project, name).is_some()
     }
+
+    /// The names of `project`'s providers, sorted.
+    pub fn provider_names(&self, project: &ProjectId) -> Vec<String> {
+        let mut names: Vec<String> = self.providers.keys().cloned().collect();
+        if let Some(own) = self.project_providers.get(project) {
+            names.extend(own.keys().cloned());
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
 }
 
 impl std::fmt::Debug for OAuthSettings {

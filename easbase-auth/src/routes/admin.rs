@@ -8,6 +8,7 @@
 //! | `GET /admin/users/{id}` | — | the user |
 //! | `PUT /admin/users/{id}` | as `POST` | the user |
 //! | `DELETE /admin/users/{id}` | `{should_soft_delete?}` | `{}` |
+//! | `POST /invite` | `{email, data?}`, `?redirect_to=` | the invited user; the invitation is mailed |
 //! | `POST /admin/generate_link` | `{type, email, password?, data?, new_email?, redirect_to?}` | the user with `action_link`, `email_otp`, `hashed_token`, `redirect_to`, `verification_type` |
 //!
 //! Without a bearer token: 401 `no_authorization`; with the publishable key or a user's
@@ -123,7 +124,8 @@ pub(crate) async fn admin(call: &Call<'_>, path: &str, method: &Method) -> Route
             Ok(json_response(200, &json!({})))
         }
         (["admin", "generate_link"], &Method::POST) => generate_link(call).await,
-        (["admin", "users"] | ["admin", "users", _] | ["admin", "generate_link"], _) => {
+        (["invite"], &Method::POST) => invite(call).await,
+        (["admin", "users"] | ["admin", "users", _] | ["admin", "generate_link"] | ["invite"], _) => {
             Err(ApiError::http(405, "method_not_allowed", "Method Not Allowed"))
         }
         _ => Err(ApiError::http(404, "not_found", "Not Found")),
@@ -158,6 +160,19 @@ async fn list(call: &Call<'_>) -> RouteResult {
         headers.insert(http::header::LINK, link);
     }
     Ok(res)
+}
+
+/// `POST /invite` (auth-js' `inviteUserByEmail`): creates the user and mails the invitation.
+async fn invite(call: &Call<'_>) -> RouteResult {
+    let body: LinkBody = call.json()?;
+    let email = body.email.as_deref().unwrap_or("");
+    let (user, token) = call
+        .auth
+        .admin_generate_link(LinkType::Invite, email, None, body.data, None, None)
+        .await
+        .map_err(admin_error)?;
+    call.send_email(token, call.redirect_to()).await?;
+    Ok(json_response(200, &user))
 }
 
 async fn generate_link(call: &Call<'_>) -> RouteResult {

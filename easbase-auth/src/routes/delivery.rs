@@ -1,7 +1,9 @@
 //! Sending one-time tokens: the verification link, the project's template, the mailer
 //! or SMS sender, then the host's [`TokenOutbox`](crate::TokenOutbox). A send that fails
 //! answers the request with a 500 (`unexpected_failure`, as GoTrue), logged without the
-//! message's secrets.
+//! message's secrets — unless [`AuthServiceConfig::send_in_background`](crate::AuthServiceConfig::send_in_background)
+//! is set: then the answer does not wait for the mailer (so its time does not tell a
+//! known address from an unknown one) and failures are only logged.
 
 use easbase_core::schema::Role;
 
@@ -21,9 +23,9 @@ impl Call<'_> {
         kind: &str,
         recipient: &str,
     ) -> Result<(), ApiError> {
-        let limits = &self.auth.config().rate_limits;
-        limits::check_send(&*self.config.counters, limits, self.auth.project(), channel, kind, recipient)
-            .await?;
+        let project = self.auth.project();
+        let limits = self.config.project_rate_limits.get(project, &self.auth.config().rate_limits);
+        limits::check_send(&*self.config.counters, &limits, project, channel, kind, recipient).await?;
         Ok(())
     }
 
@@ -89,7 +91,14 @@ impl Call<'_> {
                 text,
                 html,
             };
-            if let Err(e) = mail.mailer.send(message).await {
+            if self.config.send_in_background {
+                let mailer = mail.mailer.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = mailer.send(message).await {
+                        tracing::error!(error = %e, kind = kind.verify_type(), "sending an auth email failed");
+                    }
+                });
+            } else if let Err(e) = mail.mailer.send(message).await {
                 tracing::error!(error = %e, kind = kind.verify_type(), "sending an auth email failed");
                 return Err(AuthError::Internal(format!("Error sending {} email", kind.verify_type())).into());
             }
@@ -100,8 +109,8 @@ impl Call<'_> {
         Ok(())
     }
 
-    /// Sends `token`'s code by SMS; the provider's message id.
-    pub(crate) async fn send_sms(&self, token: OneTimeToken) -> Result<String, ApiError> {
+    /// Sends `token`'s code by SMS.
+    pub(crate) async fn send_sms(&self, token: OneTimeToken) -> Result<(), ApiError> {
         let Some(sms) = &self.config.sms else { return Err(AuthError::PhoneProviderDisabled.into()) };
         let message = SmsMessage {
             project: self.auth.project().clone(),
@@ -109,14 +118,21 @@ impl Call<'_> {
             body: sms.render(&token.code),
             code: token.code.clone(),
         };
-        let id = sms.sender.send(message).await.map_err(|e| {
+        if self.config.send_in_background {
+            let sender = sms.sender.clone();
+            tokio::spawn(async move {
+                if let Err(e) = sender.send(message).await {
+                    tracing::error!(error = %e, "sending an auth SMS failed");
+                }
+            });
+        } else if let Err(e) = sms.sender.send(message).await {
             tracing::error!(error = %e, "sending an auth SMS failed");
-            ApiError::from(AuthError::Internal("Error sending SMS".into()))
-        })?;
+            return Err(AuthError::Internal("Error sending SMS".into()).into());
+        }
         if let Some(outbox) = &self.config.outbox {
             outbox.deliver(self.auth.project(), token, None);
         }
-        Ok(id)
+        Ok(())
     }
 
     /// Phone flows need phone sign-in on and an SMS sender.

@@ -15,7 +15,7 @@
 //! | `settings.rs` | `GET /settings`, `GET /health` |
 //! | `factors.rs` | `POST /factors`, `POST /factors/{id}/challenge`, `POST /factors/{id}/verify`, `DELETE /factors/{id}`, `/factors/recovery-codes…` (MFA) |
 //! | `jwks.rs` | `GET /.well-known/jwks.json` |
-//! | `oauth.rs` | `GET /authorize`, `GET /callback` (OAuth / OIDC providers) |
+//! | `oauth.rs` | `GET /authorize`, `GET /callback`, `GET /user/identities/authorize` (OAuth / OIDC providers, identity linking) |
 //!
 //! This module holds what they share: the request as the routes see it, error bodies in
 //! GoTrue's two shapes, query and form decoding, and the redirect allow-list.

@@ -1,4 +1,5 @@
-//! `GET /authorize?provider=…&redirect_to=…[&scopes=…][&code_challenge=…&code_challenge_method=…][&skip_http_redirect=true]`
+//! `GET /user/identities/authorize?provider=…` (the same, with the user's token: the
+//! account is linked to that user), `GET /authorize?provider=…&redirect_to=…[&scopes=…][&code_challenge=…&code_challenge_method=…][&skip_http_redirect=true]`
 //! and `GET /callback?code=…&state=…` ([`crate::oauth`]).
 //!
 //! `/authorize` answers `302 Found` to the provider (or `{"url": …}` with
@@ -52,6 +53,16 @@ async fn callback_url(call: &Call<'_>, settings: &OAuthSettings) -> Result<Strin
 }
 
 pub(crate) async fn authorize(call: &Call<'_>) -> RouteResult {
+    start(call, false).await
+}
+
+/// `GET /user/identities/authorize` (auth-js `linkIdentity`): as `/authorize`, with the
+/// user's token; the callback links the provider account to that user.
+pub(crate) async fn link_identity(call: &Call<'_>) -> RouteResult {
+    start(call, true).await
+}
+
+async fn start(call: &Call<'_>, link: bool) -> RouteResult {
     let settings = settings(call)?;
     let Some(provider) = call.query("provider").map(str::trim).filter(|p| !p.is_empty()) else {
         return Err(AuthError::ValidationFailed("Unsupported provider: missing provider".into()).into());
@@ -59,10 +70,14 @@ pub(crate) async fn authorize(call: &Call<'_>) -> RouteResult {
     let redirect_to = call.redirect_to().unwrap_or_else(|| call.auth.config().site_url.clone());
     let pkce = PkceChallenge::parse(call.query("code_challenge"), call.query("code_challenge_method"))?;
     let callback = callback_url(call, settings).await?;
-    let start = call
-        .auth
-        .authorize_oauth(settings, provider, &callback, &redirect_to, call.query("scopes"), pkce)
-        .await?;
+    let scopes = call.query("scopes");
+    let auth = &call.auth;
+    let start = if link {
+        let ctx = call.user_ctx()?;
+        auth.link_identity_oauth(ctx, settings, provider, &callback, &redirect_to, scopes, pkce).await?
+    } else {
+        auth.authorize_oauth(settings, provider, &callback, &redirect_to, scopes, pkce).await?
+    };
     if call.query("skip_http_redirect") == Some("true") {
         return Ok(json_response(200, &json!({ "url": start.url })));
     }

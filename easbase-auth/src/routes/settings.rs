@@ -36,8 +36,11 @@ pub(crate) fn settings(call: &Call<'_>) -> RouteResult {
     let config = call.auth.config();
     let mut external = serde_json::Map::new();
     for provider in EXTERNAL {
-        let on = call.config.oauth.as_ref().is_some_and(|o| o.has_provider(call.auth.project(), provider));
-        external.insert((*provider).into(), on.into());
+        external.insert((*provider).into(), false.into());
+    }
+    // The OAuth providers the project has, GoTrue's names or the host's own.
+    for name in call.config.oauth.iter().flat_map(|o| o.provider_names(call.auth.project())) {
+        external.insert(name, true.into());
     }
     external.insert("email".into(), config.email_enabled.into());
     external.insert("anonymous_users".into(), config.anonymous_enabled.into());

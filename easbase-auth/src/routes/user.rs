@@ -1,9 +1,11 @@
 //! `GET /user` and `PUT /user` (`{email?, password?, data?}`) with the user's access
 //! token ([`ProjectAuth::get_user`](crate::ProjectAuth::get_user),
-//! [`ProjectAuth::update_user`](crate::ProjectAuth::update_user)): the user object. The
-//! token confirming a new email address goes to the outbox with `redirect_to`.
+//! [`ProjectAuth::update_user`](crate::ProjectAuth::update_user),
+//! [`ProjectAuth::change_phone`](crate::ProjectAuth::change_phone) for `phone`): the user
+//! object. The token confirming a new email address is mailed with `redirect_to`; the
+//! code confirming a new phone number is sent by SMS (`verifyOtp({type: 'phone_change'})`).
 
-use super::{ApiError, Call, RouteResult, UserBody, json_response};
+use super::{Call, RouteResult, UserBody, json_response};
 use crate::auth::UserUpdate;
 
 pub(crate) async fn get_user(call: &Call<'_>) -> RouteResult {
@@ -14,8 +16,11 @@ pub(crate) async fn get_user(call: &Call<'_>) -> RouteResult {
 pub(crate) async fn update_user(call: &Call<'_>) -> RouteResult {
     let ctx = call.user_ctx()?;
     let body: UserBody = call.json()?;
-    if body.phone.is_some_and(|p| !p.is_empty()) {
-        return Err(ApiError::http(422, "phone_provider_disabled", "Phone logins are disabled"));
+    let phone = body.phone.filter(|p| !p.is_empty());
+    if let Some(phone) = &phone {
+        // Checked first, so a refused number changes nothing else.
+        call.require_sms()?;
+        crate::sms::normalize_phone(phone)?;
     }
     let mut update = UserUpdate::new();
     update.email = body.email.filter(|e| !e.is_empty());
@@ -25,5 +30,13 @@ pub(crate) async fn update_user(call: &Call<'_>) -> RouteResult {
     if let Some(token) = outcome.email_change {
         call.send_email(token, call.redirect_to()).await?;
     }
-    Ok(json_response(200, &outcome.user))
+    let mut user = outcome.user;
+    if let Some(phone) = phone {
+        let (changed, token) = call.auth.change_phone(ctx, &phone).await?;
+        if let Some(token) = token {
+            call.send_sms(token).await?;
+        }
+        user = changed;
+    }
+    Ok(json_response(200, &user))
 }

@@ -137,6 +137,27 @@ impl Store {
         Ok(!self.rows(self.stmt(&q)).await?.is_empty())
     }
 
+    /// Deletes `user_id`'s flows of `method` that have no auth code yet (a new flow of the
+    /// same kind supersedes them).
+    pub(crate) fn delete_pending_flow_states(&self, user_id: &str, method: &str) -> Stmt {
+        let q = Query::delete()
+            .from_table(self.table(FLOW_STATE))
+            .and_where(Expr::col(Alias::new("user_id")).eq(user_id))
+            .and_where(Expr::col(Alias::new("authentication_method")).eq(method))
+            .and_where(Expr::col(Alias::new("auth_code_hash")).is_null())
+            .to_owned();
+        self.stmt(&q)
+    }
+
+    /// Deletes flows created before `before` (Unix seconds).
+    pub(crate) fn delete_flow_states_before(&self, before: i64) -> Stmt {
+        let q = Query::delete()
+            .from_table(self.table(FLOW_STATE))
+            .and_where(Expr::col(Alias::new("created_at")).lt(before))
+            .to_owned();
+        self.stmt(&q)
+    }
+
     pub(crate) fn delete_flow_state(&self, id: &str) -> Stmt {
         let q = Query::delete()
             .from_table(self.table(FLOW_STATE))

@@ -138,6 +138,7 @@ impl Store {
             .table(self.table(FACTORS))
             .values([
                 (Alias::new("last_used_step"), step.into()),
+                (Alias::new("attempts"), 0i32.into()),
                 (Alias::new("status"), "verified".into()),
                 (Alias::new("updated_at"), now.into()),
             ])
@@ -149,6 +150,32 @@ impl Store {
             )
             .to_owned();
         self.stmt(&q)
+    }
+
+    /// Counts a verification attempt of factor `id`: the first statement starts a new
+    /// one-minute window when the last one ended; the second counts the attempt and
+    /// affects no row when `max` were already made in the window.
+    pub(crate) fn count_factor_attempt(&self, id: &str, max: u32, now: i64) -> [Stmt; 2] {
+        let reset = Query::update()
+            .table(self.table(FACTORS))
+            .values([
+                (Alias::new("attempts"), 0i32.into()),
+                (Alias::new("attempts_window_start"), now.into()),
+            ])
+            .and_where(id_eq(id))
+            .and_where(
+                Expr::col(Alias::new("attempts_window_start"))
+                    .is_null()
+                    .or(Expr::col(Alias::new("attempts_window_start")).lte(now - 60)),
+            )
+            .to_owned();
+        let count = Query::update()
+            .table(self.table(FACTORS))
+            .value(Alias::new("attempts"), Expr::col(Alias::new("attempts")).add(1))
+            .and_where(id_eq(id))
+            .and_where(Expr::col(Alias::new("attempts")).lt(i64::from(max)))
+            .to_owned();
+        [self.stmt(&reset), self.stmt(&count)]
     }
 
     pub(crate) fn touch_factor_challenged(&self, id: &str, now: i64) -> Stmt {

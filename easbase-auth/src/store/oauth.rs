@@ -15,6 +15,8 @@ pub(crate) struct OAuthStateRecord {
     pub(crate) provider: String,
     pub(crate) redirect_to: String,
     pub(crate) flow_state_id: Option<String>,
+    /// The signed-in user an identity is being linked to (`/user/identities/authorize`).
+    pub(crate) link_user_id: Option<String>,
     pub(crate) created_at: i64,
 }
 
@@ -23,8 +25,16 @@ impl Store {
         let q = Query::insert()
             .into_table(self.table(OAUTH_STATES))
             .columns(
-                ["id", "state_hash", "provider", "redirect_to", "flow_state_id", "created_at"]
-                    .map(Alias::new),
+                [
+                    "id",
+                    "state_hash",
+                    "provider",
+                    "redirect_to",
+                    "flow_state_id",
+                    "link_user_id",
+                    "created_at",
+                ]
+                .map(Alias::new),
             )
             .values_panic([
                 uuid::Uuid::new_v4().to_string().into(),
@@ -32,6 +42,7 @@ impl Store {
                 state.provider.clone().into(),
                 state.redirect_to.clone().into(),
                 state.flow_state_id.clone().into(),
+                state.link_user_id.clone().into(),
                 state.created_at.into(),
             ])
             .to_owned();
@@ -43,10 +54,9 @@ impl Store {
         let q = Query::delete()
             .from_table(self.table(OAUTH_STATES))
             .and_where(Expr::col(Alias::new("state_hash")).eq(hash))
-            .returning(
-                Query::returning()
-                    .columns(["provider", "redirect_to", "flow_state_id", "created_at"].map(Alias::new)),
-            )
+            .returning(Query::returning().columns(
+                ["provider", "redirect_to", "flow_state_id", "link_user_id", "created_at"].map(Alias::new),
+            ))
             .to_owned();
         let rows = self.rows(self.stmt(&q)).await?;
         let Some(row) = rows.first() else { return Ok(None) };
@@ -54,6 +64,7 @@ impl Store {
             provider: text(row, "provider")?,
             redirect_to: text(row, "redirect_to")?,
             flow_state_id: opt_text(row, "flow_state_id")?,
+            link_user_id: opt_text(row, "link_user_id")?,
             created_at: int(row, "created_at")?,
         }))
     }

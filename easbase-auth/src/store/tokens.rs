@@ -103,6 +103,15 @@ impl Store {
         self.stmt(&q)
     }
 
+    /// Deletes tokens created before `before` (Unix seconds).
+    pub(crate) fn delete_one_time_tokens_before(&self, before: i64) -> Stmt {
+        let q = Query::delete()
+            .from_table(self.table(ONE_TIME_TOKENS))
+            .and_where(Expr::col(Alias::new("created_at")).lt(before))
+            .to_owned();
+        self.stmt(&q)
+    }
+
     /// Deletes the token with this link hash and one of `kinds` and returns it: of two
     /// concurrent calls, one gets it.
     pub(crate) async fn consume_one_time_token(

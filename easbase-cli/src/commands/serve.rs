@@ -64,17 +64,15 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         name,
         schema,
         allow_destructive: args.allow_destructive,
-        state_dir: args.state_dir.unwrap_or_else(|| url.state_dir()),
+        state_dir: args.state_dir.or_else(|| url.state_dir()),
     };
     let provisioned = serve::provision(&platform, &wanted, &mut |line| eprintln!("easbase: {line}")).await?;
-    match &provisioned.outcome {
-        Outcome::Created => {
-            eprintln!(
-                "easbase: keys saved to {}",
-                serve::keys_path(&wanted.state_dir, provisioned.project.id.as_str()).display()
-            );
+    match (&provisioned.outcome, &wanted.state_dir) {
+        (Outcome::Created, Some(dir)) => {
+            let file = serve::keys_path(dir, provisioned.project.id.as_str());
+            eprintln!("easbase: keys saved to {}", file.display());
         }
-        Outcome::Reused => eprintln!("easbase: the schema is up to date"),
+        (Outcome::Reused, _) => eprintln!("easbase: the schema is up to date"),
         _ => {}
     }
     let services = host::Services::new(&platform, host::dev_auth_config(args.anonymous))?;

@@ -390,13 +390,18 @@ impl Db {
     /// [`Error::Config`] when the connection is not a MySQL one (PostgreSQL and SQLite
     /// hosts hand in a URL, a pool or a file instead).
     pub fn from_sea_orm(conn: &sea_orm::DatabaseConnection) -> Result<Db> {
-        match conn.get_database_backend() {
-            sea_orm::DatabaseBackend::MySql => {
+        // Matched on the variant (not `get_database_backend`, which panics on a
+        // disconnected handle, and a mock may claim to be MySQL without a pool).
+        match &conn.inner {
+            sea_orm::DatabaseConnectionType::SqlxMySqlPoolConnection(_) => {
                 Ok(Db::from_mysql_pool(conn.get_mysql_connection_pool().clone()))
             }
-            other => Err(Error::Config(format!(
-                "Db::from_sea_orm takes a MySQL connection; this one is {other:?}: hand in its URL or pool instead"
-            ))),
+            #[allow(unreachable_patterns)] // with only sea-orm's MySQL feature on
+            _ => Err(Error::Config(
+                "Db::from_sea_orm takes a sea-orm connection to MySQL; hand in the URL or the pool of \
+                 other databases instead"
+                    .into(),
+            )),
         }
     }
 }

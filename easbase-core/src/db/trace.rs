@@ -108,6 +108,19 @@ fn describe(sql: &str) -> (&'static str, Option<String>) {
     (operation, table.and_then(identifier))
 }
 
+/// Whether `sql` is one plain `SELECT` that cannot write or lock: it starts with `select`
+/// and has no `;`, `INTO` or `UPDATE` word anywhere (a false alarm only costs the caller
+/// a read-only transaction).
+#[cfg(feature = "mysql")]
+pub(crate) fn is_plain_select(sql: &str) -> bool {
+    let lower = sql.trim_start().to_ascii_lowercase();
+    lower.starts_with("select")
+        && !lower.contains(';')
+        && !lower
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .any(|w| w == "into" || w == "update")
+}
+
 /// `"s"."t"`, `` `t` ``, `t(` → `s.t`, `t`, `t`; `None` for anything else (a subquery, a
 /// literal, a placeholder).
 fn identifier(word: &str) -> Option<String> {
@@ -137,5 +150,18 @@ mod tests {
         assert_eq!(describe("select set_config($1, $2, true)"), ("select", None));
         assert_eq!(describe("create table t (id int)"), ("create", None));
         assert_eq!(describe(""), ("other", None));
+    }
+
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn plain_selects_are_told_apart() {
+        use super::is_plain_select;
+        assert!(is_plain_select("SELECT `a` FROM `t` WHERE `id` = ?"));
+        assert!(is_plain_select("  select count(*) from t"));
+        assert!(!is_plain_select("select * from t for update"));
+        assert!(!is_plain_select("select 1 into @x"));
+        assert!(!is_plain_select("select 1; delete from t"));
+        assert!(!is_plain_select("insert into t select 1"));
+        assert!(!is_plain_select("with x as (select 1) select * from x"));
     }
 }

@@ -40,6 +40,7 @@ mod provision;
 mod router;
 mod store;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -142,6 +143,8 @@ struct Inner {
     project_tables: Vec<String>,
     /// Whether the platform holds [`crate::quota::QuotaModule`]'s counters.
     quota_counters: bool,
+    /// Projects this process is provisioning now (a concurrent retry must not too).
+    provisioning: Mutex<HashSet<String>>,
     config: PlatformConfig,
     modules: Vec<Arc<dyn Module>>,
     resolver: ContextResolver,
@@ -316,6 +319,7 @@ impl Platform {
                 store,
                 project_tables,
                 quota_counters,
+                provisioning: Mutex::new(HashSet::new()),
                 config,
                 modules,
                 resolver,
@@ -538,7 +542,15 @@ impl Platform {
                 let existing = store::project_row(row, |id, slug| self.api_url(id, slug))?;
                 return match existing.project.status {
                     ProjectStatus::Failed(_) | ProjectStatus::Provisioning => {
-                        self.provision(existing, options.schema.as_ref()).await
+                        match self.inner.claim(existing.project.id.as_str()) {
+                            Some(claim) => self.provision(existing, options.schema.as_ref(), claim).await,
+                            // Being provisioned by this process right now (a double
+                            // submit): report it as it is, without keys.
+                            None => Ok(CreatedProject {
+                                project: Project { status: ProjectStatus::Provisioning, ..existing.project },
+                                keys: None,
+                            }),
+                        }
                     }
                     _ => Ok(CreatedProject { project: existing.project, keys: None }),
                 };
@@ -566,6 +578,8 @@ impl Platform {
         let project = Project { api_url: self.api_url(project.id.as_str(), &project.slug), ..project };
         let row =
             ProjectRow { project, jwt_secret: random_secret(), database_url: options.database_url.clone() };
+        // Claimed before the row exists, so a concurrent retry never provisions it too.
+        let claim = self.inner.claim(row.project.id.as_str());
         if let Err(e) = self
             .inner
             .db
@@ -578,11 +592,19 @@ impl Platform {
             }
             return Err(e);
         }
-        self.provision(row, options.schema.as_ref()).await
+        let claim =
+            claim.ok_or_else(|| Error::Provisioning("a fresh project id is already claimed".into()))?;
+        self.provision(row, options.schema.as_ref(), claim).await
     }
 
-    /// Provisions (or resumes provisioning) a stored project, then issues its keys.
-    async fn provision(&self, row: ProjectRow, schema: Option<&Schema>) -> Result<CreatedProject> {
+    /// Provisions (or resumes provisioning) a stored project, then issues its keys. The
+    /// claim says this task is the one provisioning it in this process.
+    async fn provision(
+        &self,
+        row: ProjectRow,
+        schema: Option<&Schema>,
+        _claim: Claim<'_>,
+    ) -> Result<CreatedProject> {
         let mut project = row.project.clone();
         match self.provision_steps(&row, schema).await {
             Ok(version) => {
@@ -913,7 +935,25 @@ impl Platform {
     }
 }
 
+/// A project being provisioned by this process (released when dropped).
+struct Claim<'a> {
+    claims: &'a Mutex<HashSet<String>>,
+    id: String,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.claims.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+    }
+}
+
 impl Inner {
+    /// Claims the provisioning of `id` in this process; `None` while another task holds it.
+    fn claim(&self, id: &str) -> Option<Claim<'_>> {
+        let fresh = self.provisioning.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_owned());
+        fresh.then(|| Claim { claims: &self.provisioning, id: id.to_owned() })
+    }
+
     fn invalidate_project_keys(&self, project: &str) {
         self.events.key_epoch.fetch_add(1, Ordering::SeqCst);
         self.resolver.cache().invalidate_if(|_, (_, state)| state.project.as_str() == project);

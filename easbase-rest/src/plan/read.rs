@@ -64,7 +64,13 @@ pub(super) fn write_window(
         order = table
             .primary_key
             .iter()
-            .map(|c| OrderItem { embed: None, column: c.clone(), json_path: Vec::new(), desc: false, nulls_first: false })
+            .map(|c| OrderItem {
+                embed: None,
+                column: c.clone(),
+                json_path: Vec::new(),
+                desc: false,
+                nulls_first: false,
+            })
             .collect();
     }
     let cap = |n: u64| n.min(i64::MAX as u64);

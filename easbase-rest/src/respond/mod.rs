@@ -46,8 +46,11 @@ pub fn respond(
             let n = result.main.rows.len() as u64;
             let offset = read.offset;
             let total = result.count;
-            if result.count.is_some() {
-                applied.push("count=exact");
+            match (result.count.is_some(), result.count_kind) {
+                (true, Some(crate::request::Count::Planned)) => applied.push("count=planned"),
+                (true, Some(crate::request::Count::Estimated)) => applied.push("count=estimated"),
+                (true, _) => applied.push("count=exact"),
+                (false, _) => {}
             }
             let range = match (n, total) {
                 (0, Some(t)) => format!("*/{t}"),

@@ -79,7 +79,13 @@ pub fn build(plan: &ActionPlan, target: &SqlTarget<'_>) -> Result<SqlPlan, RestE
         return Err(not_supported("MySQL"));
     }
     let singular = !plan.is_read() && matches!(plan.accept, crate::request::MediaType::SingleObject { .. });
-    let b = Builder { table: plan.table(), snapshot: plan.snapshot(), target, singular };
+    let b = Builder {
+        table: plan.table(),
+        snapshot: plan.snapshot(),
+        target,
+        singular,
+        max_affected: plan.max_affected,
+    };
     match &plan.crud {
         CrudPlan::Read(r) => b.read(r),
         CrudPlan::Insert(i) => b.insert(i),
@@ -119,11 +125,25 @@ struct Builder<'a> {
     /// A write answered with the single-object media type: it must change exactly one
     /// row, or roll back.
     singular: bool,
+    /// `Prefer: max-affected` (strict): more changed rows roll the write back.
+    max_affected: Option<u64>,
 }
 
 /// The marker of the error a singular write raises when it changes `n` rows (n ≠ 1):
 /// `EB_NOT_SINGULAR <n>`; [`not_singular_rows`] reads it back.
 const NOT_SINGULAR: &str = "EB_NOT_SINGULAR";
+
+/// The marker of the error a write raises when it changes more rows than `Prefer:
+/// max-affected` allows: `EB_MAX_AFFECTED <n>` ([`max_affected_rows`] reads it back).
+const MAX_AFFECTED: &str = "EB_MAX_AFFECTED";
+
+/// `Some(Some(n))`: a write changed `n` rows, more than `max-affected`; `Some(None)`: more
+/// (SQLite does not say how many); `None`: not the marker.
+pub(crate) fn max_affected_rows(message: &str) -> Option<Option<u64>> {
+    let rest = &message[message.find(MAX_AFFECTED)? + MAX_AFFECTED.len()..];
+    let digits: String = rest.trim_start().chars().take_while(char::is_ascii_digit).collect();
+    Some(digits.parse().ok())
+}
 
 /// `Some(Some(n))`: a singular write changed `n` rows; `Some(None)`: more than one (SQLite
 /// does not say how many); `None`: not the marker.
@@ -621,7 +641,7 @@ impl Builder<'_> {
         if let (Some(Count::Estimated), Some(cap)) = (kind, r.max_rows) {
             // Exact up to the cap (counting at most cap + 1 rows), the plan's estimate past it.
             let mut inner_rows = counted()?;
-            inner_rows.expr(Expr::cust("1")).limit(cap.saturating_add(1).min(i64::MAX as u64));
+            inner_rows.expr(Expr::cust("1")).limit(Ord::min(cap.saturating_add(1), i64::MAX as u64));
             let mut c = Query::select();
             c.expr(Expr::cust("count(*)")).from_subquery(inner_rows, Alias::new("_eb_e"));
             count = Some(statements.len());
@@ -640,8 +660,14 @@ impl Builder<'_> {
 
     /// `key IN (SELECT key FROM t WHERE … ORDER BY … LIMIT … OFFSET …)`: the window of a
     /// limited PATCH / DELETE, by `ctid` on PostgreSQL and `rowid` on SQLite.
-    fn windowed(&self, filter: &Condition, w: &crate::plan::Window, using: &[Operation]) -> Result<Expr, RestError> {
-        let key = || Expr::col(Alias::new(if self.dialect() == Dialect::Postgres { "ctid" } else { "rowid" }));
+    fn windowed(
+        &self,
+        filter: &Condition,
+        w: &crate::plan::Window,
+        using: &[Operation],
+    ) -> Result<Expr, RestError> {
+        let key =
+            || Expr::col(Alias::new(if self.dialect() == Dialect::Postgres { "ctid" } else { "rowid" }));
         let mut q = Query::select();
         q.expr(key()).from(self.table_ref());
         if !matches!(filter, Condition::And(tests) if tests.is_empty()) {
@@ -767,7 +793,7 @@ impl Builder<'_> {
     /// counted by the statement itself, failing with the marker in a cast error. SQLite:
     /// guards on `changes()` right after the write.
     fn write(&self, w: Write, returns_rows: bool) -> Vec<Stmt> {
-        if !self.singular {
+        if !self.singular && self.max_affected.is_none() {
             return vec![match w {
                 Write::Insert(q) => q.build_for(self.dialect()),
                 Write::Update(q) => q.build_for(self.dialect()),
@@ -787,11 +813,15 @@ impl Builder<'_> {
                     .build_for(self.dialect())
                     .with_guard(easbase_core::db::Guard::NoRows(message))
             };
-            return vec![
-                main,
-                guard("changes() = 0", format!("{NOT_SINGULAR} 0")),
-                guard("changes() > 1", format!("{NOT_SINGULAR} more")),
-            ];
+            let mut out = vec![main];
+            if let Some(max) = self.max_affected {
+                out.push(guard(&format!("changes() > {max}"), format!("{MAX_AFFECTED} more")));
+            }
+            if self.singular {
+                out.push(guard("changes() = 0", format!("{NOT_SINGULAR} 0")));
+                out.push(guard("changes() > 1", format!("{NOT_SINGULAR} more")));
+            }
+            return out;
         }
         let w_name = Alias::new("_eb_w");
         let sub: sea_query::SubQueryStatement = match w {
@@ -826,13 +856,21 @@ impl Builder<'_> {
             .table_name(Alias::new("_eb_n"))
             .to_owned();
         let mut select = Query::select();
-        select
-            .expr(Expr::cust(r#""_eb_w".*"#))
-            .from(Alias::new("_eb_n"))
-            .join(sea_query::JoinType::LeftJoin, w_name, Expr::cust("true"))
-            .and_where(Expr::cust(format!(
+        select.expr(Expr::cust(r#""_eb_w".*"#)).from(Alias::new("_eb_n")).join(
+            sea_query::JoinType::LeftJoin,
+            w_name,
+            Expr::cust("true"),
+        );
+        if self.singular {
+            select.and_where(Expr::cust(format!(
                 r#"CASE WHEN "_eb_n"."c" = 1 THEN true ELSE CAST('{NOT_SINGULAR} ' || "_eb_n"."c" AS integer) = 0 END"#
             )));
+        }
+        if let Some(max) = self.max_affected {
+            select.and_where(Expr::cust(format!(
+                r#"CASE WHEN "_eb_n"."c" <= {max} THEN true ELSE CAST('{MAX_AFFECTED} ' || "_eb_n"."c" AS integer) = 0 END"#
+            )));
+        }
         let with = sea_query::WithClause::new().cte(written).cte(count).to_owned();
         let (sql, values) = select.with(with).build(sea_query::PostgresQueryBuilder);
         vec![Stmt::new(sql, values)]
@@ -874,7 +912,11 @@ impl Builder<'_> {
                 rows.expr(rowid()).from(self.table_ref());
                 match &u.window {
                     Some(w) => {
-                        rows.and_where(self.windowed(&u.filter, w, &[Operation::Update, Operation::Select])?);
+                        rows.and_where(self.windowed(
+                            &u.filter,
+                            w,
+                            &[Operation::Update, Operation::Select],
+                        )?);
                     }
                     None => {
                         rows.and_where(self.condition(&u.filter)?);

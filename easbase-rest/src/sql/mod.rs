@@ -16,5 +16,5 @@ mod builder;
 mod expr;
 mod policy;
 
-pub(crate) use builder::not_singular_rows;
 pub use builder::{SqlPlan, SqlTarget, build};
+pub(crate) use builder::{max_affected_rows, not_singular_rows};

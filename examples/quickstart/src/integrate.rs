@@ -157,21 +157,17 @@ pub(crate) async fn run(client: &Client, keys: &Keys<'_>) -> Result<(), Failure>
     expect(rows(&seen).is_empty(), "anonymous visitors see no orders")?;
 
     println!();
-    line("Alice checks her order is intact:");
-    let res = send(
-        client,
-        keys,
-        &alice,
-        "GET",
-        &format!("/rest/v1/orders?id=eq.{first}&select=quantity,status"),
-        None,
-    )
-    .await?;
-    let intact = expect_status(&format!("GET /rest/v1/orders?id=eq.{first} as Alice"), &res, &[200])?;
+    line("Alice checks her order is intact (by its key, /orders/{id}):");
+    let path = format!("/rest/v1/orders/{first}?select=quantity,status");
+    let res = send(client, keys, &alice, "GET", &path, None).await?;
+    let intact = expect_status(&format!("GET {path} as Alice"), &res, &[200])?;
     expect(
         intact == json!([{ "quantity": 3, "status": "paid" }]),
         format!("unchanged by Bob, got {intact}"),
     )?;
+    let res = send(client, keys, &bob, "GET", &path, None).await?;
+    let seen = expect_status(&format!("GET {path} as Bob"), &res, &[200])?;
+    expect(rows(&seen).is_empty(), format!("Bob cannot read it by its key either, got {seen}"))?;
     Ok(())
 }
 

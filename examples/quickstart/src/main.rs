@@ -148,8 +148,10 @@ async fn journey(args: &Args) -> Result<(), Failure> {
 
     step(5, "The API");
     line(format!("API URL          {url}"));
-    line(format!("REST             {url}/rest/v1/customers | products | orders"));
-    line(format!("auth             {url}/auth/v1/signup | token | user | logout"));
+    line("endpoints        (paths under the API URL; `easbase gen endpoints` lists the same)");
+    endpoints(&valid, "/rest/v1");
+    line(format!("  {:<10} POST /auth/v1/signup  POST /auth/v1/token?grant_type=password", "auth"));
+    line(format!("  {:<10} GET|PUT /auth/v1/user  POST /auth/v1/logout", ""));
     line(format!("publishable key  {}", keys.publishable.secret));
     line("                 for browsers and apps: requests act as `anon`, or as the signed-in user");
     line(format!("secret key       {}", keys.secret.secret));
@@ -211,6 +213,22 @@ fn describe_tables(valid: &ValidSchema) {
         }
     }
     line("(policies bind signed-in users and anonymous visitors; the secret key bypasses them)");
+}
+
+/// Each table's endpoints, one line per table: collection, then one row by its key.
+fn endpoints(valid: &ValidSchema, base: &str) {
+    let listing = easbase_codegen::endpoints::listing(valid, base);
+    for table in valid.source().tables.iter().map(|t| t.name.as_str()) {
+        let mut by_path: Vec<(String, Vec<&str>)> = Vec::new();
+        for e in listing.iter().filter(|e| e.table == table) {
+            match by_path.iter_mut().find(|(p, _)| *p == e.path) {
+                Some((_, methods)) => methods.push(e.method),
+                None => by_path.push((e.path.clone(), vec![e.method])),
+            }
+        }
+        let parts: Vec<String> = by_path.iter().map(|(p, m)| format!("{} {p}", m.join("|"))).collect();
+        line(format!("  {table:<10} {}", parts.join("  ")));
+    }
 }
 
 /// The DDL of the engine the quickstart runs on, and PostgreSQL's (with RLS).

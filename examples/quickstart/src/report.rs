@@ -130,7 +130,11 @@ pub(crate) fn summary(body: &serde_json::Value) -> String {
 
 /// Checks one HTTP answer: prints `✓ what → status summary` when `status` is among
 /// `expected`, else stops the journey with the whole answer.
-pub(crate) fn expect_status(what: &str, res: &Response, expected: &[u16]) -> Result<serde_json::Value, Failure> {
+pub(crate) fn expect_status(
+    what: &str,
+    res: &Response,
+    expected: &[u16],
+) -> Result<serde_json::Value, Failure> {
     let body = res.expect(expected).map_err(|e| Failure(format!("{what}: {e}")))?;
     CHECKS.fetch_add(1, Ordering::Relaxed);
     println!("   ✓ {what} → {} {}", res.status, summary(&body));

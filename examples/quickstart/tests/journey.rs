@@ -25,13 +25,14 @@ fn the_journey_runs_to_the_end_and_exits_0() {
         "orders     id, customer_id, product_id, quantity, status",
         "select when customer_id = auth.uid",
         "email + password on",
-        "/rest/v1/customers | products | orders",
+        "orders     GET|POST /rest/v1/orders  GET|PATCH|DELETE /rest/v1/orders/{id}",
         "publishable key  eb_pk_",
         "secret key       eb_sk_",
         "✓ GET /rest/v1/orders as Bob → 200 no rows",
         "✓ PATCH /rest/v1/orders?id=eq.1 as Bob changes nothing → 200 no rows",
         "✓ POST /rest/v1/orders in Alice's name as Bob is refused → 403",
-        "✓ GET /rest/v1/orders?id=eq.1 as Alice → 200 1 row(s) {\"quantity\":3,\"status\":\"paid\"}",
+        "✓ GET /rest/v1/orders/1?select=quantity,status as Alice → 200 1 row(s) {\"quantity\":3,\"status\":\"paid\"}",
+        "✓ GET /rest/v1/orders/1?select=quantity,status as Bob → 200 no rows",
         "checks passed",
     ] {
         assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
@@ -113,4 +114,14 @@ fn serve_flag_keeps_serving_with_a_curl_line() {
     assert!(child.0.try_wait().unwrap().is_none(), "still running");
     drop(child);
     drop(lines);
+}
+
+#[test]
+fn a_failure_exits_1_with_the_reason() {
+    // The address is taken: the host cannot start, and the journey says so.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, _, stderr) = run(&["--listen", &addr]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("quickstart failed") && stderr.contains(&addr), "{stderr}");
 }

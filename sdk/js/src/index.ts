@@ -88,23 +88,29 @@ function checkOptions(options: ClientOptions): void {
 // ---------------------------------------------------------------------------------------
 // Types read from a generated `Database`.
 
-/** The part of a generated `Database` the SDK reads. */
-export type GenericDatabase = {
-  public: {
-    Tables: Record<string, { Row: Record<string, unknown>; Insert: Record<string, unknown>; Update: Record<string, unknown> }>;
-  };
-};
-
 type PublicTables<DB> = DB extends { public: { Tables: infer T } } ? T : never;
 
-/** The names of the tables of `DB`. */
-export type TableName<DB> = keyof PublicTables<DB> & string;
+/** Whether `T` is `any` (an untyped client: every name is a table, every row a record). */
+type IsAny<T> = 0 extends 1 & T ? true : false;
+
+/** `Row`, `Insert` or `Update` of table `T` in `DB`; `Untyped` for an untyped client. */
+type PartOf<DB, T, P extends 'Row' | 'Insert' | 'Update', Untyped> =
+  IsAny<DB> extends true
+    ? Untyped
+    : T extends keyof PublicTables<DB>
+      ? PublicTables<DB>[T] extends { [K in P]: infer X }
+        ? X
+        : never
+      : never;
+
+/** The names of the tables of `DB` (any string for an untyped client). */
+export type TableName<DB> = IsAny<DB> extends true ? string : keyof PublicTables<DB> & string;
 /** A row of table `T` as the host answers it. */
-export type RowOf<DB, T extends TableName<DB>> = PublicTables<DB>[T] extends { Row: infer R } ? R : never;
+export type RowOf<DB, T extends TableName<DB>> = PartOf<DB, T, 'Row', Record<string, any>>;
 /** What `create` accepts for table `T` (columns with defaults optional). */
-export type InsertOf<DB, T extends TableName<DB>> = PublicTables<DB>[T] extends { Insert: infer I } ? I : never;
+export type InsertOf<DB, T extends TableName<DB>> = PartOf<DB, T, 'Insert', Record<string, unknown>>;
 /** What `update` accepts for table `T` (every column optional). */
-export type UpdateOf<DB, T extends TableName<DB>> = PublicTables<DB>[T] extends { Update: infer U } ? U : never;
+export type UpdateOf<DB, T extends TableName<DB>> = PartOf<DB, T, 'Update', Record<string, unknown>>;
 
 /**
  * The value that identifies one row of `T`: `Keys[T]` when the generated module gives it
@@ -113,9 +119,11 @@ export type UpdateOf<DB, T extends TableName<DB>> = PublicTables<DB>[T] extends 
  */
 export type IdOf<DB, T extends TableName<DB>, Keys> = T extends keyof Keys
   ? Keys[T]
-  : RowOf<DB, T> extends { id: infer I }
-    ? I
-    : never;
+  : IsAny<DB> extends true
+    ? unknown
+    : RowOf<DB, T> extends { id: infer I }
+      ? I
+      : never;
 
 type Scalar = string | number | boolean | null;
 
@@ -195,9 +203,10 @@ export type TableApiOf<DB, T extends TableName<DB>, Keys = {}> = TableApi<
 type Reserved = 'supabase' | 'auth' | 'from' | 'table' | 'then' | '__proto__' | keyof Object;
 
 /** One accessor per table: `backend.products`. */
-export type TableAccessors<DB, Keys = {}> = {
-  readonly [T in Exclude<TableName<DB>, Reserved>]: TableApiOf<DB, T, Keys>;
-};
+export type TableAccessors<DB, Keys = {}> =
+  IsAny<DB> extends true
+    ? { readonly [name: string]: any }
+    : { readonly [T in Exclude<TableName<DB>, Reserved>]: TableApiOf<DB, T, Keys> };
 
 /** Options of {@link EasBaseClient}: {@link ClientOptions} and the tables' primary keys. */
 export interface EasBaseClientOptions extends ClientOptions {

@@ -140,6 +140,9 @@ describe('@easbase/sdk against example-axum-server', () => {
     assert.equal(backend.then, undefined);
     assert.equal(await Promise.resolve(backend), backend);
     assert.equal(backend.auth, backend.supabase.auth);
+    // A host that does not answer: an EasBaseError with status 0.
+    const nowhere = new EasBaseClient({ url: 'http://127.0.0.1:1', apiKey: 'k' });
+    await assert.rejects(nowhere.todos.findAll(), (e) => e.name === 'EasBaseError' && e.status === 0 && e.message !== '');
   });
 
   it('answers in the shape the OpenAPI document describes', async () => {

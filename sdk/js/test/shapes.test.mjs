@@ -1,6 +1,8 @@
 // The generated types against real answers: examples/axum-server serving a table with a
 // column of every type; its rows must satisfy the OpenAPI row schema (ajv, JSON Schema
-// 2020-12) and, pasted as a literal, the generated `Tables<'kinds'>` under tsc --strict.
+// 2020-12) and, pasted as a literal, the generated `Tables<'kinds'>` under tsc --strict;
+// its embeds (one-to-many, one-to-one) must satisfy supabase-js's result type, which it
+// derives from the generated `Relationships`.
 import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +11,8 @@ import { startServer } from '../../../tests/js/server.mjs';
 import { PKG, STRICT, gen, schemaValidator, scratch, tsc } from './helpers.mjs';
 
 const KINDS = join(PKG, 'test/fixtures/kinds.json');
+// notes: many per kind; details: its key is the foreign key, so at most one (isOneToOne).
+const EMBED = 'id, notes(body), details(summary)';
 
 /** Starts the example server on `schema`, through a wrapper that adds `--schema`. */
 async function serve(dir, schema) {
@@ -31,6 +35,7 @@ describe('generated types match what the server answers', () => {
   let cleanup;
   let server;
   let rows;
+  let embeds;
   let doc;
 
   before(async () => {
@@ -58,6 +63,15 @@ describe('generated types match what the server answers', () => {
     const all = await fetch(`${server.url}/rest/v1/kinds?order=id`, { headers });
     rows = await all.json();
     assert.equal(rows.length, 2, JSON.stringify(rows));
+    const post = async (table, body) => {
+      const r = await fetch(`${server.url}/rest/v1/${table}`, { method: 'POST', headers, body: JSON.stringify(body) });
+      assert.equal(r.status, 201, await r.text());
+    };
+    await post('notes', [{ kind_id: 1, body: 'one' }, { kind_id: 1, body: 'two' }]);
+    await post('details', { kind_id: 1, summary: 'the first' });
+    const embedded = await fetch(`${server.url}/rest/v1/kinds?select=${encodeURIComponent(EMBED)}&order=id`, { headers });
+    embeds = await embedded.json();
+    assert.equal(embedded.status, 200, JSON.stringify(embeds));
   });
 
   after(async () => {
@@ -73,6 +87,26 @@ describe('generated types match what the server answers', () => {
     }
     // Every column is there, and nothing else.
     assert.deepEqual(Object.keys(rows[0]).sort(), Object.keys(doc.components.schemas.kinds.properties).sort());
+  });
+
+  it('embeds as the relationships say: an array for many, one object for one-to-one', async () => {
+    assert.deepEqual(embeds, [
+      { id: 1, notes: [{ body: 'one' }, { body: 'two' }], details: { summary: 'the first' } },
+      { id: 2, notes: [], details: null },
+    ]);
+    // supabase-js's own result type for that select, from the generated relationships,
+    // accepts what the server answered.
+    const file = join(dir, 'embeds.ts');
+    writeFileSync(
+      file,
+      `import { createClient, type QueryData } from '@supabase/supabase-js';
+import type { Database } from './kinds.types.js';
+const query = createClient<Database>('http://127.0.0.1:1', 'k').from('kinds').select(${JSON.stringify(EMBED)});
+export const rows = ${JSON.stringify(embeds, null, 2)} satisfies QueryData<typeof query>;
+`,
+    );
+    const res = await tsc([...STRICT, '--noEmit', file]);
+    assert.equal(res.code, 0, `the embedded rows do not fit supabase-js's type:\n${res.output}`);
   });
 
   it("satisfies the generated Tables<'kinds'> under tsc --strict", async () => {

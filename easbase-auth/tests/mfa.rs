@@ -39,6 +39,14 @@ fn wrong_code(enrolled: &EnrolledFactor) -> String {
     (0..1_000_000).map(|n| format!("{n:06}")).find(|c| !valid.contains(c)).unwrap()
 }
 
+/// A `service_role` token of the project (what a dashboard's server holds).
+async fn service_token(fx: &Fixture) -> String {
+    let secret = fx.platform.jwt_secret(&fx.project).await.unwrap();
+    let claims = serde_json::json!({ "role": "service_role", "aud": "authenticated", "exp": now() + 600 });
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
+}
+
 async fn enrolled(fx: &Fixture, ctx: &RequestContext, name: Option<&str>) -> EnrolledFactor {
     fx.auth.enroll_factor(ctx, EnrollFactor::totp(name)).await.unwrap()
 }
@@ -383,6 +391,37 @@ async fn http_routes(engine: Engine) {
     let (status, counts) = call("GET", "/factors/recovery-codes".into(), aal2.clone(), Value::Null).await;
     assert_eq!((status, counts["total"].as_i64(), counts["remaining"].as_i64()), (200, Some(10), Some(9)));
 
+    // The admin routes (a service-role token): list and delete a user's factors.
+    let service = service_token(&fx).await;
+    let admin = |method: &str, uri: String| {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("apikey", &fx.publishable)
+            .header("authorization", format!("Bearer {service}"))
+            .body(Bytes::new())
+            .unwrap();
+        let svc = svc.clone();
+        async move {
+            let res = svc.handle(req).await;
+            (res.status().as_u16(), serde_json::from_slice::<Value>(res.body()).unwrap_or(Value::Null))
+        }
+    };
+    let user_id = ada.user.id.clone();
+    let (status, listed) = admin("GET", format!("/admin/users/{user_id}/factors")).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(listed[0]["status"], "verified");
+    let (status, body) = admin("GET", format!("/admin/users/{}/factors", uuid::Uuid::new_v4())).await;
+    assert_eq!((status, body["error_code"].as_str()), (404, Some("user_not_found")));
+    let (status, body) =
+        call("GET", format!("/admin/users/{user_id}/factors"), aal2.clone(), Value::Null).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (403, Some("not_admin")),
+        "a user's token is not enough"
+    );
+
     let (status, body) = call("GET", "/factors/a/b/c".into(), aal2.clone(), Value::Null).await;
     assert_eq!((status, body["error_code"].as_str()), (404, Some("not_found")));
     let (status, body) = call("PUT", "/factors".into(), aal2.clone(), Value::Null).await;
@@ -390,6 +429,11 @@ async fn http_routes(engine: Engine) {
     let (status, body) =
         call("DELETE", format!("/factors/{}", uuid::Uuid::new_v4()), aal2, Value::Null).await;
     assert_eq!((status, body["error_code"].as_str()), (404, Some("mfa_factor_not_found")));
+    let (status, deleted) = admin("DELETE", format!("/admin/users/{user_id}/factors/{id}")).await;
+    assert_eq!((status, deleted["id"].as_str()), (200, Some(id.as_str())));
+    let (status, body) = admin("DELETE", format!("/admin/users/{user_id}/factors/{id}")).await;
+    assert_eq!((status, body["error_code"].as_str()), (404, Some("mfa_factor_not_found")));
+    assert_eq!(admin("GET", format!("/admin/users/{user_id}/factors")).await.1, serde_json::json!([]));
     fx.cleanup().await;
 }
 

@@ -178,25 +178,59 @@ fn pg_url() -> String {
     std::env::var("EASBASE_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// Removes a PostgreSQL platform when dropped, even after a failed assertion: every
+/// project (its schema and roles, through `easbase project delete`), then the platform
+/// tables.
+struct PgPlatform {
+    url: String,
+    schema: String,
+    dir: tempfile::TempDir,
+}
+
+impl PgPlatform {
+    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut all = args.to_vec();
+        all.extend(["--database-url", &self.url, "--platform-schema", &self.schema]);
+        all
+    }
+}
+
+impl Drop for PgPlatform {
+    fn drop(&mut self) {
+        let (_, stdout, _) = easbase_in(self.dir.path(), &self.args(&["project", "list", "--json"]));
+        if let Ok(serde_json::Value::Array(projects)) = serde_json::from_str(&stdout) {
+            for p in projects {
+                let (id, slug) = (p["id"].as_str().unwrap_or(""), p["slug"].as_str().unwrap_or(""));
+                let (code, _, stderr) =
+                    easbase_in(self.dir.path(), &self.args(&["project", "delete", id, "--confirm", slug]));
+                assert!(code == Some(0) || std::thread::panicking(), "{stderr}");
+            }
+        }
+        let (url, schema) = (self.url.clone(), self.schema.clone());
+        block_on(async move {
+            if let Ok((client, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+                tokio::spawn(connection);
+                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await;
+            }
+        });
+    }
+}
+
 #[test]
 fn serve_on_postgres_reuses_its_project_and_cleans_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let url = pg_url();
-    let platform_schema = format!("cli_{}", uuid::Uuid::new_v4().simple());
+    let pg = PgPlatform {
+        url: pg_url(),
+        schema: format!("cli_{}", uuid::Uuid::new_v4().simple()),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let d = pg.dir.path();
     let schema = write(d, "todos.json", &todos_schema(""));
-    let args = [
-        "--database-url",
-        url.as_str(),
-        "--platform-schema",
-        platform_schema.as_str(),
-        "--schema",
-        schema.as_str(),
-        "--state-dir",
-        d.to_str().unwrap(),
-    ];
+    let args = pg.args(&["--schema", schema.as_str(), "--state-dir", d.to_str().unwrap()]);
     let server = serve(d, &args).unwrap_or_else(|e| {
-        panic!("easbase serve on {url} failed (is PostgreSQL running? EASBASE_PG_URL overrides it): {e:?}")
+        panic!(
+            "easbase serve on {} failed (is PostgreSQL running? EASBASE_PG_URL overrides it): {e:?}",
+            pg.url
+        )
     });
     let (pk, id) = (server.field("publishable_key").to_owned(), server.field("project_id").to_owned());
     block_on(async {
@@ -227,34 +261,7 @@ fn serve_on_postgres_reuses_its_project_and_cleans_up() {
     assert_eq!(server.field("project_id"), id);
     assert_eq!(server.field("publishable_key"), pk);
     drop(server);
-
-    // Clean up: the project (schema and roles), then the platform tables.
-    let (_, stdout, _) = easbase_in(
-        d,
-        &["project", "list", "--json", "--database-url", &url, "--platform-schema", &platform_schema],
-    );
-    let slug =
-        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()[0]["slug"].as_str().unwrap().to_owned();
-    let (code, _, stderr) = easbase_in(
-        d,
-        &[
-            "project",
-            "delete",
-            &id,
-            "--confirm",
-            &slug,
-            "--database-url",
-            &url,
-            "--platform-schema",
-            &platform_schema,
-        ],
-    );
-    assert_eq!(code, Some(0), "{stderr}");
-    block_on(async {
-        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(connection);
-        client.batch_execute(&format!("DROP SCHEMA \"{platform_schema}\" CASCADE")).await.unwrap();
-    });
+    drop(pg);
 }
 
 #[test]

@@ -8,9 +8,9 @@
 //! JWT verification ([`context`]), the project lifecycle ([`project`]), usage metering
 //! ([`usage`]) and request logs ([`logs`]) work on SQLite, PostgreSQL (shared and
 //! dedicated isolation; caches invalidated across processes by `LISTEN/NOTIFY`) and
-//! MySQL / MariaDB (a database per project; feature `mysql`, which has no cross-process
-//! invalidation yet: one process per platform database). Every engine emits `tracing`
-//! spans per transaction and statement (kind, table, rows; never values or claims).
+//! MySQL / MariaDB (feature `mysql`: a database per project; caches invalidated across
+//! processes through a polled events table). Every engine emits `tracing` spans per
+//! transaction and statement (kind, table, rows; never values or claims).
 //! Plans and quotas ([`quota`]: requests per minute on shared counters, rows, storage
 //! bytes) are checked by the layers that serve requests.
 //!

@@ -1,11 +1,14 @@
-//! Cross-process cache invalidation on PostgreSQL (`LISTEN/NOTIFY`): several platform
-//! instances — in this process, and in a second process — share one platform schema; a
-//! change made through one is seen by the others at once, although they cached the key
-//! or the schema it changes.
+//! Cross-process cache invalidation on PostgreSQL (`LISTEN/NOTIFY`) and MariaDB (a polled
+//! events table): several platform instances — in this process, and in a second process —
+//! share one platform schema; a change made through one is seen by the others at once,
+//! although they cached the key or the schema it changes.
 //!
 //! Waits are bounded polls (a change must be seen within a few seconds; the caches would
 //! otherwise serve it for their 60-second TTL), never performance claims.
 #![cfg(all(feature = "postgres", feature = "sqlite"))]
+
+#[cfg(feature = "mysql")]
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -90,16 +93,9 @@ async fn has_note(platform: &Platform, created: &CreatedProject) -> bool {
     pdb.schema().unwrap().table("orders").unwrap().column("note").is_some()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn changes_in_one_instance_reach_the_others() {
-    let schema = format!("t_platform_{}", uuid::Uuid::new_v4().simple());
-    let a = instance(&schema, true).await;
-    let b = instance(&schema, true).await;
-    // A control instance that does not listen: it keeps serving its cache.
-    let deaf = instance(&schema, false).await;
-    listening(&a).await;
-    listening(&b).await;
-
+/// A change made through `a` is seen by `b` although `b` cached what it changes, while
+/// `deaf` (which does not listen) keeps serving its cache.
+async fn changes_reach_the_other_instance(a: &Platform, b: &Platform, deaf: &Platform) {
     let created = a
         .create_project("o", "Shop", CreateProject { schema: Some(shop()), ..Default::default() })
         .await
@@ -108,7 +104,7 @@ async fn changes_in_one_instance_reach_the_others() {
     let keys = created.keys.clone().unwrap();
     let (pk, sk) = (keys.publishable.secret.clone(), keys.secret.secret.clone());
     // B and the control cache the keys and the project's schema.
-    for p in [&b, &deaf] {
+    for p in [b, deaf] {
         p.resolve(Some(&pk), None, None).await.unwrap();
         p.resolve(Some(&sk), None, None).await.unwrap();
         assert!(!has_note(p, &created).await);
@@ -141,8 +137,8 @@ async fn changes_in_one_instance_reach_the_others() {
 
     // Schema applied in A: B's handle shows the new column (reloaded on its own pool).
     a.apply_schema(&id, "2", &shop_v2(), false).await.unwrap();
-    eventually("B sees the new column", || has_note(&b, &created)).await;
-    assert!(!has_note(&deaf, &created).await, "the control keeps its cached schema");
+    eventually("B sees the new column", || has_note(b, &created)).await;
+    assert!(!has_note(deaf, &created).await, "the control keeps its cached schema");
 
     // Deleted in A: B refuses its keys and forgets its handle.
     a.delete_project(&id, &created.project.slug).await.unwrap();
@@ -152,6 +148,18 @@ async fn changes_in_one_instance_reach_the_others() {
     .await;
     eventually("B forgets the deleted project's handle", || async { b.open_databases() == 0 }).await;
     assert!(matches!(b.project_db(&id).await.unwrap_err(), Error::ProjectNotFound(_)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_in_one_instance_reach_the_others() {
+    let schema = format!("t_platform_{}", uuid::Uuid::new_v4().simple());
+    let a = instance(&schema, true).await;
+    let b = instance(&schema, true).await;
+    // A control instance that does not listen: it keeps serving its cache.
+    let deaf = instance(&schema, false).await;
+    listening(&a).await;
+    listening(&b).await;
+    changes_reach_the_other_instance(&a, &b, &deaf).await;
 
     // Dropping a platform stops its listener (its session ends).
     assert_eq!(listeners(&deaf, &schema).await, 2, "A and B listen");
@@ -159,6 +167,31 @@ async fn changes_in_one_instance_reach_the_others() {
     eventually("B's listener stops when B is dropped", || async { listeners(&deaf, &schema).await == 1 })
         .await;
     cleanup(&a, &schema).await;
+}
+
+/// MariaDB has no `NOTIFY`: the same changes travel through the `platform_events` table,
+/// polled by every instance.
+#[cfg(feature = "mysql")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_reach_the_others_on_mysql() {
+    let (first, name) = common::mysql_database(4).await;
+    let url = format!("{}/{name}", common::mysql_url().trim_end_matches('/'));
+    let instance = |db: Db, listen: bool| async move {
+        let mut config = PlatformConfig::new("http://api.test");
+        config.listen = listen;
+        config.event_poll_interval = Duration::from_millis(50);
+        Platform::open(db, config, Vec::new()).await.unwrap()
+    };
+    let connect = || async { Db::connect_mysql(easbase_core::db::MyConfig::new(url.clone())).await.unwrap() };
+    let a = instance(first, true).await;
+    let b = instance(connect().await, true).await;
+    let deaf = instance(connect().await, false).await;
+    listening(&a).await;
+    listening(&b).await;
+    assert!(!deaf.is_listening());
+    changes_reach_the_other_instance(&a, &b, &deaf).await;
+    let ids: Vec<String> = a.projects(None).await.unwrap().into_iter().map(|p| p.id.to_string()).collect();
+    common::drop_mysql_database(&name, &ids).await;
 }
 
 /// The sessions listening on `schema`'s channel.

@@ -169,6 +169,13 @@ pub enum RestError {
         /// The argument names given, comma-separated.
         args: String,
     },
+    /// More than one database function of that name takes the given arguments
+    /// (PGRST203, 300).
+    #[error("Could not choose the best candidate function between the overloads of public.{name}")]
+    AmbiguousFunction {
+        /// The function's name.
+        name: String,
+    },
     /// A host function failed with its own status and code (see [`crate::rpc::RpcError`]).
     #[error("{message}")]
     Function {
@@ -371,6 +378,7 @@ impl RestError {
             Self::NotOnEngine { .. } => (StatusCode::BAD_REQUEST, "EB203"),
             Self::RelatedOrderNotToOne { .. } => (StatusCode::BAD_REQUEST, "PGRST118"),
             Self::FunctionNotFound { .. } => (StatusCode::NOT_FOUND, "PGRST202"),
+            Self::AmbiguousFunction { .. } => (StatusCode::MULTIPLE_CHOICES, "PGRST203"),
             Self::Function { status, code, .. } => (*status, code.as_str()),
             Self::SpreadNotToOne { .. } => (StatusCode::BAD_REQUEST, "PGRST119"),
             Self::UnfilteredWrite { .. } => (StatusCode::BAD_REQUEST, "21000"),
@@ -447,6 +455,7 @@ impl RestError {
             | Self::InvalidCast { .. }
             | Self::NotOnEngine { .. }
             | Self::FunctionNotFound { .. }
+            | Self::AmbiguousFunction { .. }
             | Self::UnfilteredWrite { .. }
             | Self::InvalidPutFilters
             | Self::PutKeyMismatch
@@ -515,6 +524,8 @@ impl RestError {
     /// | `23502` not null, `23514` check, `22xxx` data | 400 |
     /// | `42501` permission / row policy | 401 anonymous, 403 authenticated |
     /// | `42P01` undefined table, `42883` undefined function | 404 |
+    /// | `P0001` raised by a function | 400 |
+    /// | `25006` a write in a read-only call | 405 |
     /// | `42703` undefined column, the rest of class `42` | 400 |
     /// | anything else | 500, with a generic message |
     ///
@@ -538,6 +549,8 @@ impl RestError {
                     "42501" if authenticated => StatusCode::FORBIDDEN,
                     "42501" => StatusCode::UNAUTHORIZED,
                     "42P01" | "42883" => StatusCode::NOT_FOUND,
+                    // RAISE EXCEPTION in a function, as PostgREST answers it.
+                    "P0001" => StatusCode::BAD_REQUEST,
                     // A write in a read-only transaction (a GET of a writing function).
                     "25006" => StatusCode::METHOD_NOT_ALLOWED,
                     // The rest of class 42 (e.g. 42704, an unknown text-search

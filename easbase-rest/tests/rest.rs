@@ -1595,6 +1595,53 @@ mod postgres {
     async fn postgres_insert_check_any_key() {
         run(pg_env().await, insert_check_any_key).await;
     }
+    /// The database's own functions in the project's schema, at `/rpc`.
+    async fn pg_functions(env: &'static Env) {
+        seed_products(env).await;
+        let project = env.platform.projects(None).await.unwrap().remove(0);
+        let pdb = env.platform.project_db(&project.id).await.unwrap();
+        let s = pdb.pg_schema().unwrap().as_str().to_owned();
+        env.platform
+            .db()
+            .execute_script(&[
+                format!("CREATE FUNCTION {s}.add_them(a integer, b integer DEFAULT 10) RETURNS integer LANGUAGE sql AS 'SELECT a + b'"),
+                format!("CREATE FUNCTION {s}.cheap(max_price numeric) RETURNS SETOF {s}.products LANGUAGE sql STABLE AS 'SELECT * FROM {s}.products WHERE price < max_price'"),
+                format!("CREATE FUNCTION {s}.boom() RETURNS void LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'kaboom'; END$$"),
+                format!("CREATE FUNCTION {s}.noop() RETURNS void LANGUAGE plpgsql AS $$BEGIN END$$"),
+                format!("CREATE FUNCTION {s}.shout(t text) RETURNS json LANGUAGE sql AS $$SELECT json_build_object('up', upper(t))$$"),
+            ])
+            .await
+            .unwrap();
+        let anon = Who::Anon;
+        let r = env.get(anon, "/rpc/add_them?a=1&b=2").await;
+        assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!(3)), "{}", r.body);
+        let r = env.send(anon, Method::POST, "/rpc/add_them", r#"{"a": 5}"#, &[]).await;
+        assert_eq!(r.body, json!(15));
+        let r = env.get(anon, "/rpc/cheap?max_price=1").await;
+        eprintln!("DEBUG {}", r.body);
+        let r = env.get(anon, "/rpc/cheap?max_price=1&select=id,name&order=id.desc").await;
+        assert_eq!(r.body, json!([{"id": 3, "name": "carrot"}, {"id": 2, "name": "banana"}]), "{}", r.body);
+        let r = env.send(anon, Method::GET, "/rpc/cheap?max_price=100&category=eq.fruit&order=id&limit=1", "", &[COUNT]).await;
+        assert_eq!((r.ids(), r.header("content-range")), (vec![1], "0-0/3"));
+        let r = env.get(anon, "/rpc/boom").await;
+        assert_eq!((r.status, r.code(), r.body["message"].clone()), (StatusCode::BAD_REQUEST, "P0001", json!("kaboom")));
+        let r = env.send(anon, Method::POST, "/rpc/noop", "", &[]).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        let r = env.get(anon, "/rpc/shout?t=hi").await;
+        assert_eq!(r.body, json!({"up": "HI"}));
+        let r = env.get(anon, "/rpc/add_them?x=1").await;
+        assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "PGRST202"));
+        let r = env.get(anon, "/rpc/add_them?a=x").await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "22P02"), "{}", r.body);
+        // A host function of the same name wins.
+        let r = env.get(anon, "/rpc/add?a=1&b=1").await;
+        assert_eq!(r.body, json!(2.0));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn postgres_functions() {
+        run(pg_env().await, pg_functions).await;
+    }
     #[tokio::test(flavor = "multi_thread")]
     async fn postgres_tower() {
         run(pg_env().await, tower).await;

@@ -108,9 +108,12 @@ fn insert_fills_uid_and_guards_on_sqlite() {
         expect![[r#"
             CREATE TEMP TABLE IF NOT EXISTS "_eb_written" ("k" integer)
             DELETE FROM "temp"."_eb_written"
-            INSERT INTO "temp"."_eb_written" ("k") SELECT coalesce(max(rowid), 0) FROM "notes"
+            CREATE TEMP TABLE IF NOT EXISTS "_eb_recording" ("on" integer)
+            CREATE TEMP TRIGGER IF NOT EXISTS "_eb_ins_notes" AFTER INSERT ON "notes" WHEN EXISTS (SELECT 1 FROM "_eb_recording") BEGIN INSERT INTO "_eb_written" ("k") VALUES (new.rowid); END
+            INSERT INTO "temp"."_eb_recording" ("on") VALUES (1)
             INSERT INTO "notes" ("title", "owner_id") VALUES (?, ?) RETURNING "author_id", "id", "owner_id", "title", "published"
-            SELECT count(*) FROM "notes" WHERE "rowid" > (SELECT max(k) FROM "temp"."_eb_written") AND (NOT COALESCE("owner_id" = ?, ?))  -- guard"#]],
+            DELETE FROM "temp"."_eb_recording"
+            SELECT count(*) FROM "notes" WHERE "rowid" IN (SELECT "k" FROM "temp"."_eb_written") AND (NOT COALESCE("owner_id" = ?, ?))  -- guard"#]],
     );
 }
 

@@ -509,6 +509,35 @@ impl ProjectAuth {
         self.raise_to_aal2(user, session, None, AuthMethod::MfaRecoveryCode, now).await
     }
 
+    /// A user's factors (`GET /admin/users/{id}/factors`, auth-js `admin.mfa.listFactors`).
+    ///
+    /// # Errors
+    /// [`UserNotFound`](AuthError::UserNotFound).
+    pub async fn admin_list_factors(&self, user_id: &str) -> Result<Vec<Factor>> {
+        let user = self.admin_user(user_id).await?;
+        user_factors(self, &user.id).await
+    }
+
+    /// Removes a user's factor whatever the session (`DELETE /admin/users/{id}/factors/{factor}`,
+    /// auth-js `admin.mfa.deleteFactor`); sessions raised with it fall back to `aal1`.
+    ///
+    /// # Errors
+    /// [`UserNotFound`](AuthError::UserNotFound), [`MfaFactorNotFound`](AuthError::MfaFactorNotFound).
+    pub async fn admin_delete_factor(&self, user_id: &str, factor_id: &str) -> Result<Factor> {
+        let user = self.admin_user(user_id).await?;
+        let factor = self.own_factor(&user.id, factor_id).await?;
+        let store = &self.store;
+        store
+            .run(vec![store.downgrade_sessions_of_factor(&factor.id, now()), store.delete_factor(&factor.id)])
+            .await?;
+        Ok(factor.to_factor())
+    }
+
+    async fn admin_user(&self, user_id: &str) -> Result<UserRecord> {
+        let Ok(id) = uuid::Uuid::parse_str(user_id) else { return Err(AuthError::UserNotFound) };
+        self.store.user_by_id(&id.to_string()).await?.ok_or(AuthError::UserNotFound)
+    }
+
     async fn own_factor(&self, user_id: &str, factor_id: &str) -> Result<FactorRecord> {
         let Ok(id) = uuid::Uuid::parse_str(factor_id) else { return Err(AuthError::MfaFactorNotFound) };
         self.store.factor(user_id, &id.to_string()).await?.ok_or(AuthError::MfaFactorNotFound)

@@ -12,9 +12,10 @@
 //! | `recover.rs` | [`ProjectAuth::recover`] | `POST /recover` |
 //! | [`verify`] | [`ProjectAuth::verify_otp`], [`ProjectAuth::verify_link`], [`ProjectAuth::confirm_email`], [`ProjectAuth::verify_recovery`], [`ProjectAuth::confirm_email_change`] | `POST /verify`, `GET /verify` |
 //! | `anonymous.rs` | [`ProjectAuth::sign_in_anonymously`] | `POST /signup` (no credentials) |
-//! | `otp.rs` | [`ProjectAuth::send_email_otp`], [`ProjectAuth::send_phone_otp`], [`ProjectAuth::signup_phone`], [`ProjectAuth::resend`] | `POST /otp`, `POST /resend`, `POST /signup` (phone) |
+//! | `otp.rs` | [`ProjectAuth::send_email_otp`], [`ProjectAuth::send_phone_otp`], [`ProjectAuth::signup_phone`], [`ProjectAuth::resend`], [`ProjectAuth::change_phone`] | `POST /otp`, `POST /resend`, `POST /signup` and `PUT /user` with `phone` |
+//! | [`admin`] | [`ProjectAuth::admin_list_users`], [`ProjectAuth::admin_create_user`], [`ProjectAuth::admin_get_user`], [`ProjectAuth::admin_update_user`], [`ProjectAuth::admin_delete_user`], [`ProjectAuth::admin_generate_link`] | `/admin/users…`, `/admin/generate_link`, `/invite` |
 //! | [`pkce`] | [`ProjectAuth::exchange_code_for_session`], the `auth_flow_state` of PKCE flows | `POST /token?grant_type=pkce` |
-//! | `one_time.rs` | issuing one-time tokens (link token + short code), checking them with attempt limits | — |
+//! | `one_time.rs` | issuing one-time tokens (link token + short code), checking them with attempt limits, [`ProjectAuth::purge_expired`] | — |
 //! | `user.rs` | [`ProjectAuth::get_user`], [`ProjectAuth::update_user`], [`ProjectAuth::update_password`] | `GET` / `PUT /user` |
 //! | [`mfa`] | [`ProjectAuth::enroll_factor`], [`ProjectAuth::challenge_factor`], [`ProjectAuth::verify_factor`], [`ProjectAuth::unenroll_factor`], recovery codes | `/factors…` |
 

@@ -23,6 +23,10 @@
 //!    browser goes back to the redirect with the session in the fragment (implicit
 //!    flow) or with `?code=` to exchange at `/token?grant_type=pkce` (PKCE flow); a
 //!    provider error goes back as `error`, `error_code`, `error_description`.
+//! 3. Linking (`GET /user/identities/authorize`, auth-js `linkIdentity`, with the user's
+//!    token): the same, and the callback adds the account to that user (refused with
+//!    `identity_already_exists` when another user has it); an anonymous user stops being
+//!    anonymous and gets the provider's address when it is verified and free.
 
 mod client;
 mod provider;

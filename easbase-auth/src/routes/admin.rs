@@ -8,6 +8,8 @@
 //! | `GET /admin/users/{id}` | — | the user |
 //! | `PUT /admin/users/{id}` | as `POST` | the user |
 //! | `DELETE /admin/users/{id}` | `{should_soft_delete?}` | `{}` |
+//! | `GET /admin/users/{id}/factors` | — | the user's MFA factors (an array) |
+//! | `DELETE /admin/users/{id}/factors/{factor}` | — | the removed factor |
 //! | `POST /invite` | `{email, data?}`, `?redirect_to=` | the invited user; the invitation is mailed |
 //! | `POST /admin/generate_link` | `{type, email, password?, data?, new_email?, redirect_to?}` | the user with `action_link`, `email_otp`, `hashed_token`, `redirect_to`, `verification_type` |
 //!
@@ -124,6 +126,12 @@ pub(crate) async fn admin(call: &Call<'_>, path: &str, method: &Method) -> Route
             Ok(json_response(200, &json!({})))
         }
         (["admin", "generate_link"], &Method::POST) => generate_link(call).await,
+        (["admin", "users", id, "factors"], &Method::GET) => {
+            super::factors::admin_factors(call, id, None).await
+        }
+        (["admin", "users", id, "factors", factor], &Method::DELETE) => {
+            super::factors::admin_factors(call, id, Some(factor)).await
+        }
         (["invite"], &Method::POST) => invite(call).await,
         (["admin", "users"] | ["admin", "users", _] | ["admin", "generate_link"] | ["invite"], _) => {
             Err(ApiError::http(405, "method_not_allowed", "Method Not Allowed"))

@@ -52,6 +52,22 @@ fn body<T: for<'de> Deserialize<'de> + Default>(call: &Call<'_>) -> Result<T, Ap
     if call.body.iter().all(u8::is_ascii_whitespace) { Ok(T::default()) } else { call.json() }
 }
 
+/// `GET /admin/users/{user}/factors` (the factors, a JSON array) and
+/// `DELETE /admin/users/{user}/factors/{factor}` (the removed factor), with the secret
+/// key: called from the admin routes once the caller is known to be the service role.
+pub(crate) async fn admin_factors(call: &Call<'_>, user: &str, factor: Option<&str>) -> RouteResult {
+    let not_found = |e: crate::AuthError| match e {
+        crate::AuthError::UserNotFound => ApiError::http(404, "user_not_found", "User not found"),
+        e => ApiError::Auth(e),
+    };
+    match factor {
+        None => Ok(json_response(200, &call.auth.admin_list_factors(user).await.map_err(not_found)?)),
+        Some(factor) => {
+            Ok(json_response(200, &call.auth.admin_delete_factor(user, factor).await.map_err(not_found)?))
+        }
+    }
+}
+
 /// Whether `path` is one of these routes (for the service's dispatch).
 pub(crate) fn is_factors_path(path: &str) -> bool {
     path == "/factors" || path.starts_with("/factors/")

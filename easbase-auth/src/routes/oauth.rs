@@ -1,6 +1,7 @@
-//! `GET /user/identities/authorize?provider=…` (the same, with the user's token: the
-//! account is linked to that user), `GET /authorize?provider=…&redirect_to=…[&scopes=…][&code_challenge=…&code_challenge_method=…][&skip_http_redirect=true]`
-//! and `GET /callback?code=…&state=…` ([`crate::oauth`]).
+//! `GET /authorize?provider=…&redirect_to=…[&scopes=…][&code_challenge=…&code_challenge_method=…][&skip_http_redirect=true]`,
+//! `GET /user/identities/authorize?provider=…` (the same with the user's token: the
+//! callback links the account to that user; auth-js `linkIdentity`), and
+//! `GET /callback?code=…&state=…` ([`crate::oauth`]).
 //!
 //! `/authorize` answers `302 Found` to the provider (or `{"url": …}` with
 //! `skip_http_redirect=true`). `/callback` answers `302 Found` to the stored redirect:

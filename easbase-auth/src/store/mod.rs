@@ -3,7 +3,9 @@
 //! as hashes: refresh tokens and one-time tokens as SHA-256, passwords as Argon2id.
 //!
 //! Each table has a file: [`users`] (users and identities), [`sessions`] (sessions and
-//! refresh tokens), [`tokens`] (one-time tokens).
+//! refresh tokens), [`tokens`] (one-time tokens: link hashes, code HMACs, attempts),
+//! [`flow_state`] (PKCE flows); [`accounts`] holds the user queries of the phone and
+//! admin flows (by phone, pages, deletion).
 
 pub(crate) mod accounts;
 pub(crate) mod flow_state;

@@ -16,6 +16,9 @@
 //! hear each other. The payload is JSON: `{"kind":"key_revoked","project":"<id>",
 //! "key_id":"<id>","origin":"<process>"}`; it carries no secret (a key id is public).
 //!
+//! MySQL / MariaDB has no `NOTIFY`: the same events are rows of a platform table, written
+//! in the change's transaction and polled by every process (`poll.rs`).
+//!
 //! SQLite is one process's database: there is nothing to invalidate across processes and
 //! nothing is sent. A host whose connections cannot `LISTEN` (a transaction-mode pooler)
 //! can carry the events another way and hand them to

@@ -36,6 +36,8 @@
 mod events;
 mod executor;
 mod model;
+#[cfg(feature = "mysql")]
+mod poll;
 mod provision;
 mod router;
 mod store;
@@ -101,6 +103,9 @@ pub struct PlatformConfig {
     /// PostgreSQL: start the cross-process invalidation listener in [`Platform::open`]
     /// (default `true`; see [`Platform::listen`]). Ignored on SQLite.
     pub listen: bool,
+    /// MySQL: how often each process reads the changes other processes made (default
+    /// 1 s; at least 10 ms). See [`Platform::listen`]. Ignored elsewhere.
+    pub event_poll_interval: Duration,
 }
 
 impl PlatformConfig {
@@ -119,6 +124,7 @@ impl PlatformConfig {
             postgres: None,
             dedicated_pool_size: 4,
             listen: true,
+            event_poll_interval: Duration::from_secs(1),
         }
     }
 }
@@ -277,7 +283,12 @@ impl Platform {
             return Err(Error::Config("at least one plan is needed".into()));
         }
         let store = Store { dialect: db.dialect(), schema: Some(config.platform_schema.clone()) };
-        let schema = store::platform_schema(modules.iter().map(|m| m.platform_schema()))?;
+        #[allow(unused_mut)]
+        let mut schema = store::platform_schema(modules.iter().map(|m| m.platform_schema()))?;
+        #[cfg(feature = "mysql")]
+        if db.dialect() == Dialect::Mysql {
+            schema.tables.extend(poll::schema().tables);
+        }
         let options = ApplyOptions {
             ddl: DdlOptions { schema: store.schema.clone(), security: false, ..Default::default() },
             allow_destructive: false,
@@ -339,7 +350,11 @@ impl Platform {
                 );
             }
         }
-        #[cfg(not(feature = "postgres"))]
+        #[cfg(feature = "mysql")]
+        if listen && platform.inner.db.dialect() == Dialect::Mysql {
+            platform.listen()?;
+        }
+        #[cfg(not(any(feature = "postgres", feature = "mysql")))]
         let _ = listen;
         Ok(platform)
     }
@@ -352,6 +367,11 @@ impl Platform {
     /// backoff, clears the caches after reconnecting (events may have been missed), and
     /// stops when the last clone of the platform is dropped. See [`PlatformEvent`].
     ///
+    /// MySQL: the changes are rows of the platform table `platform_events`, written in
+    /// the same transaction as each change; this starts a task that polls it every
+    /// [`PlatformConfig::event_poll_interval`] (so other processes see a change within
+    /// about one interval).
+    ///
     /// On SQLite it does nothing: one process owns the database, and it invalidates its
     /// caches itself.
     ///
@@ -359,6 +379,16 @@ impl Platform {
     /// [`Error::Config`] on PostgreSQL when the platform's connection settings are
     /// unknown (see [`PlatformConfig::postgres`]), or outside a tokio runtime.
     pub fn listen(&self) -> Result<()> {
+        #[cfg(feature = "mysql")]
+        if self.inner.db.dialect() == Dialect::Mysql {
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Err(Error::Config("listening needs a tokio runtime".into()));
+            }
+            let running = self.inner.events.listener.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+            if !running {
+                poll::spawn(self);
+            }
+        }
         #[cfg(feature = "postgres")]
         if self.inner.db.dialect() == Dialect::Postgres {
             let config = self.inner.pg_server.clone().ok_or_else(|| {
@@ -474,6 +504,11 @@ impl Platform {
     }
 
     /// Creates and provisions a project; see the module docs.
+    ///
+    /// With an idempotency key, a retry returns the project already made (without its
+    /// keys, shown only once), resumes a `failed` or stalled `provisioning` one, and — while
+    /// this process is still provisioning it (a double submit) — returns it as
+    /// `provisioning` without touching it.
     ///
     /// # Errors
     /// [`Error::InvalidName`], [`Error::QuotaExceeded`], [`Error::Provisioning`] (the
@@ -755,8 +790,9 @@ impl Platform {
         self.project(id).await
     }
 
-    /// Runs `stmts` in one transaction with the `NOTIFY` of `kind` (PostgreSQL), so other
-    /// processes hear of the change if and only if it commits.
+    /// Runs `stmts` in one transaction with the `NOTIFY` of `kind` (PostgreSQL) or its row
+    /// in `platform_events` (MySQL), so other processes hear of the change if and only if
+    /// it commits.
     async fn commit_with_event(
         &self,
         mut stmts: Vec<crate::db::Stmt>,
@@ -764,19 +800,24 @@ impl Platform {
         project: &ProjectId,
         key_id: Option<&str>,
     ) -> Result<Vec<crate::db::StmtResult>> {
-        if self.inner.db.dialect() == Dialect::Postgres {
-            let event = PlatformEvent {
-                kind,
-                project: project.as_str().to_owned(),
-                key_id: key_id.map(str::to_owned),
-                origin: Some(self.inner.events.origin.clone()),
-            };
-            let payload = serde_json::to_string(&event)
-                .map_err(|e| Error::Config(format!("cannot encode an event: {e}")))?;
-            stmts.push(crate::db::Stmt::new(
-                "select pg_notify($1, $2)",
-                sea_query::Values(vec![self.inner.events.channel.clone().into(), payload.into()]),
-            ));
+        let event = || PlatformEvent {
+            kind,
+            project: project.as_str().to_owned(),
+            key_id: key_id.map(str::to_owned),
+            origin: Some(self.inner.events.origin.clone()),
+        };
+        match self.inner.db.dialect() {
+            Dialect::Postgres => {
+                let payload = serde_json::to_string(&event())
+                    .map_err(|e| Error::Config(format!("cannot encode an event: {e}")))?;
+                stmts.push(crate::db::Stmt::new(
+                    "select pg_notify($1, $2)",
+                    sea_query::Values(vec![self.inner.events.channel.clone().into(), payload.into()]),
+                ));
+            }
+            #[cfg(feature = "mysql")]
+            Dialect::Mysql => stmts.push(poll::insert(&self.inner.store, &event())?),
+            _ => {}
         }
         self.inner.db.transaction(&Scope::default(), stmts).await
     }

@@ -1,6 +1,9 @@
 //! `/rpc/{name}`: functions the host registers in Rust — the embeddable counterpart of
 //! PostgREST's stored functions.
 //!
+//! On PostgreSQL the database's own functions in the project's schema are callable too
+//! (`pg.rs`), when no host function has the name.
+//!
 //! A host registers an async function under a name ([`Functions::register`], held by
 //! [`RestConfig::functions`](crate::RestConfig::functions)). A call gets an [`RpcCall`]:
 //! the request's [`RequestContext`], its arguments as a JSON object (`GET /rpc/f?a=1&b=x`
@@ -27,6 +30,7 @@
 //! assert!(functions.get("add").is_some());
 //! ```
 
+mod pg;
 mod rows;
 
 use std::collections::BTreeMap;
@@ -283,11 +287,16 @@ pub(crate) async fn call(
     ctx: &RequestContext,
 ) -> Result<RpcOutput, RestError> {
     let args = arguments(req)?;
+    let read_only = matches!(req.action, crate::request::Action::Call { read_only: true, .. });
     let Some(function) = functions.get(name) else {
+        if pdb.dialect() == Dialect::Postgres
+            && let Some(output) = pg::call(name, &args, read_only, pdb, ctx).await?
+        {
+            return Ok(output);
+        }
         let names: Vec<&str> = args.keys().map(String::as_str).collect();
         return Err(RestError::FunctionNotFound { name: name.to_owned(), args: names.join(", ") });
     };
-    let read_only = matches!(req.action, crate::request::Action::Call { read_only: true, .. });
     let session = RpcSession { pdb: pdb.clone(), ctx: ctx.clone(), read_only };
     function.call(RpcCall { ctx: ctx.clone(), args, session }).await.map_err(|e| RestError::Function {
         status: e.status,

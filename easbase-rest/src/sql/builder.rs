@@ -757,16 +757,11 @@ impl Builder<'_> {
         let mut guards = Vec::new();
         if let Some(p) = &policies {
             statements.extend(p.reset_written());
-            let mut mark = Query::select();
-            mark.expr(Expr::cust("coalesce(max(rowid), 0)")).from(self.table_ref());
-            let mut record = Query::insert();
-            record.into_table(written()).columns([Alias::new("k")]);
-            record.select_from(mark).map_err(|_| RestError::Internal)?;
-            statements.push(record.build_for(self.dialect()));
-            let mut after = Query::select();
-            after.expr(Expr::cust("max(k)")).from(written());
-            let after = Expr::SubQuery(None, Box::new(sea_query::SubQueryStatement::SelectStatement(after)));
-            guards.extend(p.guard(Operation::Insert, self.table_ref(), rowid().gt(after)));
+            // Every inserted row's rowid, wherever it falls (an explicit key below the
+            // largest one too), recorded by a temporary trigger.
+            statements.extend(p.record_inserts());
+            let keys = Query::select().column(Alias::new("k")).from(written()).to_owned();
+            guards.extend(p.guard(Operation::Insert, self.table_ref(), rowid().in_subquery(keys)));
             if let Some(c) = i.conflict.as_ref().filter(|c| c.merge) {
                 // The existing rows the upsert will update: checked before (update and
                 // select `using`) and after (update `check`).
@@ -784,6 +779,9 @@ impl Builder<'_> {
         }
         let main = statements.len();
         statements.extend(self.write(Write::Insert(q), i.returning.is_some()));
+        if let Some(p) = &policies {
+            statements.push(p.stop_recording());
+        }
         statements.extend(guards);
         Ok(SqlPlan { statements, main, ..SqlPlan::write() })
     }

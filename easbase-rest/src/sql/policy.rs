@@ -2,8 +2,9 @@
 //! request's role, bound to its [`AuthContext`], and the guard of written rows.
 //!
 //! Written rows are found again through a temporary table of rowids on the writer's
-//! connection (`temp._eb_written`): an insert records the largest rowid before it, an
-//! update the rowids it will change; the guard counts written rows that fail the
+//! connection (`temp._eb_written`): a temporary `AFTER INSERT` trigger on the table records
+//! each inserted rowid (whatever its key: an explicit key below the largest one too), an
+//! update records the rowids it will change; the guard counts written rows that fail the
 //! operation's `check` (NULL fails, as in PostgreSQL) and must find none.
 
 use easbase_core::db::{BuildStmt, Guard, Stmt};
@@ -51,6 +52,26 @@ impl Policies<'_> {
             Stmt::raw(r#"CREATE TEMP TABLE IF NOT EXISTS "_eb_written" ("k" integer)"#),
             Query::delete().from_table((schema, table)).to_owned().build_for(self.dialect),
         ]
+    }
+
+    /// What records every row the insert adds in `temp._eb_written`: a temporary
+    /// trigger (created once per writer connection) that fires only while
+    /// `temp._eb_recording` holds a row, which this insert sets.
+    pub(super) fn record_inserts(&self) -> Vec<Stmt> {
+        // The table name is a validated identifier (ASCII letters, digits, `_`).
+        let t = self.table.name.as_str();
+        vec![
+            Stmt::raw(r#"CREATE TEMP TABLE IF NOT EXISTS "_eb_recording" ("on" integer)"#),
+            Stmt::raw(format!(
+                r#"CREATE TEMP TRIGGER IF NOT EXISTS "_eb_ins_{t}" AFTER INSERT ON "{t}" WHEN EXISTS (SELECT 1 FROM "_eb_recording") BEGIN INSERT INTO "_eb_written" ("k") VALUES (new.rowid); END"#
+            )),
+            Stmt::raw(r#"INSERT INTO "temp"."_eb_recording" ("on") VALUES (1)"#),
+        ]
+    }
+
+    /// Stops recording inserted rows (after the insert).
+    pub(super) fn stop_recording(&self) -> Stmt {
+        Stmt::raw(r#"DELETE FROM "temp"."_eb_recording""#)
     }
 
     /// The statements that reset the temp table of conflicting rowids.

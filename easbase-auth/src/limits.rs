@@ -10,7 +10,8 @@
 //!   `over_sms_send_rate_limit` ("For security purposes, you can only request this after
 //!   N seconds.");
 //! - per project: [`RateLimits::emails`] and [`RateLimits::sms`] messages per window
-//!   (GoTrue's `RATE_LIMIT_EMAIL_SENT`).
+//!   (GoTrue's `RATE_LIMIT_EMAIL_SENT`);
+//! - per account: [`RateLimits::failed_logins`] failed password sign-ins per window.
 //!
 //! Recipient limits are counted before the account is looked up, so known and unknown
 //! addresses are limited alike. Counter keys hold a SHA-256 of the recipient, never the
@@ -56,6 +57,11 @@ pub struct RateLimits {
     /// The shortest interval between two messages of one kind to one recipient (default
     /// 60 s, GoTrue's `SMTP_MAX_FREQUENCY`).
     pub per_recipient_interval: Option<Duration>,
+    /// Failed password sign-ins per account (address or phone number) and window,
+    /// from any IP, before further attempts get 429 until the window ends (default 10
+    /// per 5 minutes). Only failures count, and only within the window: a throttle, not a
+    /// lockout.
+    pub failed_logins: Option<Limit>,
 }
 
 impl Default for RateLimits {
@@ -65,6 +71,7 @@ impl Default for RateLimits {
             emails: Some(Limit::new(30, Duration::from_secs(3600))),
             sms: Some(Limit::new(30, Duration::from_secs(3600))),
             per_recipient_interval: Some(Duration::from_secs(60)),
+            failed_logins: Some(Limit::new(10, Duration::from_secs(300))),
         }
     }
 }
@@ -72,7 +79,13 @@ impl Default for RateLimits {
 impl RateLimits {
     /// No limits at all.
     pub fn none() -> RateLimits {
-        RateLimits { per_ip: None, emails: None, sms: None, per_recipient_interval: None }
+        RateLimits {
+            per_ip: None,
+            emails: None,
+            sms: None,
+            per_recipient_interval: None,
+            failed_logins: None,
+        }
     }
 }
 
@@ -103,6 +116,43 @@ async fn hit(counters: &dyn CounterStore, key: &str, limit: Limit) -> Result<std
     let now = u64::try_from(now()).unwrap_or(0);
     let count = counters.incr(key, now / window, 1, window.saturating_mul(2)).await?;
     Ok(if count > limit.max { Err(window - now % window) } else { Ok(()) })
+}
+
+/// The throttle of failed password sign-ins of one account ([`RateLimits::failed_logins`]).
+pub(crate) struct FailedLogins<'a> {
+    counters: &'a dyn CounterStore,
+    limit: Limit,
+    key: String,
+}
+
+impl<'a> FailedLogins<'a> {
+    /// The throttle of `account` (a normalized address or number); `None` when off.
+    pub(crate) fn new(
+        counters: &'a dyn CounterStore,
+        limits: &RateLimits,
+        project: &ProjectId,
+        account: &str,
+    ) -> Option<FailedLogins<'a>> {
+        let key = format!("auth:{}:failed-login:{}", project.as_str(), token_hash(account));
+        limits.failed_logins.map(|limit| FailedLogins { counters, limit, key })
+    }
+
+    /// Adds `add` failures and returns the window's count.
+    async fn count(&self, add: u64) -> Result<u64> {
+        let window = self.limit.window.as_secs().max(1);
+        let now = u64::try_from(now()).unwrap_or(0);
+        Ok(self.counters.incr(&self.key, now / window, add, window.saturating_mul(2)).await?)
+    }
+
+    /// Refuses a sign-in while the account is over the limit (adds nothing).
+    pub(crate) async fn check(&self) -> Result<()> {
+        if self.count(0).await? >= self.limit.max { Err(AuthError::OverRequestRateLimit) } else { Ok(()) }
+    }
+
+    /// Counts a failed sign-in.
+    pub(crate) async fn record(&self) -> Result<()> {
+        self.count(1).await.map(|_| ())
+    }
 }
 
 /// Refuses a request of `route` from `ip` over [`RateLimits::per_ip`].

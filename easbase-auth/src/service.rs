@@ -216,7 +216,8 @@ impl fmt::Debug for AuthServiceConfig {
 /// `/signup`, `/otp`, `/recover`, `/resend`, `POST /verify` and `/token` (password and
 /// PKCE grants) count requests per client IP ([`AuthServiceConfig::client_ip_header`] or
 /// a [`ClientIp`] extension); messages are limited per recipient and per project (see
-/// [`RateLimits`](crate::RateLimits)), in [`AuthServiceConfig::counters`].
+/// [`RateLimits`](crate::RateLimits)), and failed password sign-ins per account, in
+/// [`AuthServiceConfig::counters`].
 #[derive(Clone)]
 pub struct AuthService {
     inner: Arc<Inner>,

@@ -495,6 +495,14 @@ async fn phone_codes(engine: Db) {
     let code = api.sms.take().remove(0).code;
     let res = api.post("/verify", json!({ "type": "sms", "phone": "+447700900123", "token": code })).await;
     assert_eq!(res.status, 200);
+    // Signing up again with the confirmed number: a look-alike, no code, nothing leaked.
+    let again =
+        api.post("/signup", json!({ "phone": "+15551234567", "password": PASSWORD, "data": {} })).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["user_metadata"], json!({}), "not the registered user's {{a: 1}}");
+    assert_eq!(again.json()["identities"], json!([]));
+    assert!(again.json()["phone_confirmed_at"].is_null());
+    assert!(api.sms.take().is_empty());
     let login = json!({ "phone": "+44 7700 900123", "password": PASSWORD });
     assert_eq!(api.post("/token?grant_type=password", login).await.status, 200);
     let wrong = json!({ "phone": "+447700900123", "password": "wrong password" });
@@ -750,6 +758,7 @@ async fn rate_limits(engine: Db) {
         emails: Some(Limit::new(5, std::time::Duration::from_secs(3600))),
         sms: None,
         per_recipient_interval: Some(std::time::Duration::from_secs(60)),
+        failed_logins: Some(Limit::new(5, std::time::Duration::from_secs(300))),
     };
     let api = Api::new(engine, AuthConfig { rate_limits: limits, ..test_config() }).await;
     api.fx
@@ -789,18 +798,37 @@ async fn rate_limits(engine: Db) {
     );
 
     // Per IP and route, from the trusted header.
-    let from = |ip: &str| {
+    let login = |ip: &str, email: &str, password: &str| {
         Request::post("/token?grant_type=password")
             .header("apikey", &api.fx.publishable)
             .header("x-forwarded-for", format!("{ip}, 10.0.0.1"))
-            .body(Bytes::from(json!({ "email": "ada@example.com", "password": "wrong" }).to_string()))
+            .body(Bytes::from(json!({ "email": email, "password": password }).to_string()))
             .unwrap()
     };
+    let from = |ip: &str| login(ip, "ada@example.com", "wrong");
     for _ in 0..3 {
         assert_eq!(api.send(from("203.0.113.7")).await.status, 400);
     }
     assert_error(&api.send(from("203.0.113.7")).await, 429, "over_request_rate_limit");
     assert_eq!(api.send(from("203.0.113.8")).await.status, 400);
+    // Per account: failures from any IP (4 so far; the refused one did not count).
+    assert_eq!(api.send(from("203.0.113.9")).await.status, 400);
+    assert_error(&api.send(from("203.0.113.10")).await, 429, "over_request_rate_limit");
+    assert_error(
+        &api.send(login("203.0.113.11", "ADA@example.com", PASSWORD)).await,
+        429,
+        "over_request_rate_limit",
+    );
+    // Unknown accounts alike; other accounts are not affected.
+    for ip in ["198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4", "198.51.100.5"] {
+        assert_eq!(api.send(login(ip, "nobody@example.com", "x")).await.status, 400);
+    }
+    assert_error(
+        &api.send(login("198.51.100.6", "nobody@example.com", "x")).await,
+        429,
+        "over_request_rate_limit",
+    );
+    assert_eq!(api.send(login("198.51.100.7", "bob@example.com", "x")).await.status, 400);
     // A project's own limits replace the defaults.
     api.svc.config().project_rate_limits.set(api.fx.project.clone(), RateLimits::none());
     assert_eq!(api.send(from("203.0.113.7")).await.status, 400);

@@ -222,7 +222,13 @@ async fn refusals(engine: Engine) {
     // At aal2 it works, and the sessions raised with the factor fall back to aal1.
     assert_eq!(fx.auth.unenroll_factor(&aal2, &factor.id).await.unwrap(), factor.id);
     let after = fx.auth.refresh(&session.refresh_token).await.unwrap();
-    assert_eq!(fx.ctx(&after).await.claims()["aal"], "aal1");
+    let claims = fx.ctx(&after).await.claims().clone();
+    assert_eq!(claims["aal"], "aal1");
+    assert_eq!(
+        claims["amr"],
+        serde_json::json!([{ "method": "password", "timestamp": claims["amr"][0]["timestamp"] }]),
+        "no totp left"
+    );
     assert!(fx.auth.get_user(&aal2).await.unwrap().factors.is_empty());
     fx.cleanup().await;
 }

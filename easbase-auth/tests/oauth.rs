@@ -209,6 +209,20 @@ fn handle(state: &Mutex<FakeState>, head: &str, body: &str) -> (String, String, 
                 json!({ "access_token": token, "token_type": "bearer", "refresh_token": "rt-1" }),
             )
         }
+        ("GET", "/.well-known/openid-configuration") => {
+            // The issuer is always the 127.0.0.1 address, however the host was named.
+            let host = head.lines().find_map(|l| l.strip_prefix("host: ")).unwrap_or("").trim();
+            let base = format!("http://{}", host.replace("localhost", "127.0.0.1"));
+            json_reply(
+                "200 OK",
+                json!({
+                    "issuer": base,
+                    "authorization_endpoint": format!("{base}/authorize"),
+                    "token_endpoint": format!("{base}/token"),
+                    "userinfo_endpoint": format!("{base}/userinfo"),
+                }),
+            )
+        }
         ("GET", "/userinfo") => match bearer.and_then(|t| s.tokens.get(&t).cloned()) {
             Some(profile) => json_reply("200 OK", profile),
             None => json_reply("401 Unauthorized", json!({ "error": "invalid_token" })),
@@ -569,6 +583,29 @@ async fn link_identity(engine: Db) {
     let to = location(&api.get(&callback, false).await);
     assert_eq!(fragment(&to)["error_code"], "identity_already_exists", "{to}");
     api.fx.cleanup().await;
+}
+
+#[tokio::test]
+async fn oidc_discovery() {
+    let provider = FakeProvider::start().await;
+    let http = HyperClient::new();
+    let found =
+        ProviderConfig::discover(&http, "kc", &format!("{}/", provider.base), "c", "s").await.unwrap();
+    assert_eq!(found.authorize_url, format!("{}/authorize", provider.base));
+    assert_eq!(found.token_url, format!("{}/token", provider.base));
+    assert_eq!(found.userinfo_url, format!("{}/userinfo", provider.base));
+    assert_eq!(found.issuer, provider.base);
+    // Another issuer's document, or none, is refused.
+    let other = provider.base.replace("127.0.0.1", "localhost");
+    let e = ProviderConfig::discover(&http, "kc", &other, "c", "s").await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Error from the external provider: the discovery document names another issuer"
+    );
+    let e = ProviderConfig::discover(&http, "kc", &format!("{}/nope", provider.base), "c", "s")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("answered 404"), "{e}");
 }
 
 on_both_engines!(

@@ -6,7 +6,7 @@
 //! | stage | module | output | status |
 //! |---|---|---|---|
 //! | parse the HTTP request | [`request`] | [`ApiRequest`](request::ApiRequest) | built |
-//! | check it against the project's schema | [`plan`] (+ [`schema_cache`]) | [`ActionPlan`](plan::ActionPlan) | built: tables, columns, JSON paths, casts, nested embeds, filters, order, range, writes |
+//! | check it against the project's schema | [`plan`] (+ [`schema_cache`]) | [`ActionPlan`](plan::ActionPlan) | built: tables, columns, JSON paths, casts, aggregates, nested embeds, filters, order, range, writes |
 //! | build the statements with bound values | [`sql`] | [`SqlPlan`](sql::SqlPlan) | built: PostgreSQL and SQLite (MySQL: refused) |
 //! | run them in core's scoped session | [`execute`] | [`DbResult`](execute::DbResult) | built |
 //! | shape the HTTP response | [`respond`] | `http::Response<Bytes>` | built: JSON, single object, CSV |
@@ -23,7 +23,10 @@
 //! - `select=` of columns with aliases, JSON paths (`meta->>c`, `meta->0`, keyed as
 //!   PostgREST keys them) and casts (`id::text`; the [`Cast`](plan::Cast) targets only, 400
 //!   `EB202` otherwise; on SQLite only the casts that give PostgreSQL's answer, 400 `EB203`
-//!   otherwise); embedded resources to any depth (`RequestLimits::max_embed_depth`) through
+//!   otherwise); aggregates (`count()`, `id.count()`, `sum`, `avg`, `max`, `min`, with
+//!   aliases and casts) grouped by the other selected columns (ordering only by those, 400
+//!   `42803` otherwise; SQLite sums and averages integers only, 400 `EB203` otherwise);
+//!   embedded resources to any depth (`RequestLimits::max_embed_depth`) through
 //!   foreign keys in both directions and many-to-many through a junction table
 //!   (`reviews(*)`, `product:products(name,tags(label))`, `!hint`, `!inner`), to-one
 //!   spreads (`...products(name)`, 400 `PGRST119` on to-many), with filters, `or`/`and`,
@@ -45,6 +48,7 @@
 //!   embeds, JSON paths and casts (subqueries of its `RETURNING`), `limit`/`offset` with
 //!   `order` on PATCH and DELETE (the primary key's order when none is given),
 //!   `Prefer: handling=strict, max-affected=n` (more rows roll back, 400 `PGRST124`), and
+//!   `Prefer: missing=default` with `columns=` (PostgreSQL), and
 //!   `GET|PUT|PATCH|DELETE /{table}/{key}`;
 //! - writes answered as one object (`.single()`) change exactly one row or roll back;
 //! - `/rpc/{name}` (GET with arguments in the query string, POST with a JSON object,
@@ -53,19 +57,21 @@
 //!   a session running statements under the request's role and claims (read-only on GET),
 //!   and answer a scalar, an object, nothing (204) or rows that `select=`, filters,
 //!   `order=`, ranges and counts shape like a table's; their errors keep their status and
-//!   code (404 `PGRST202` for an unknown name);
+//!   code (404 `PGRST202` for an unknown name); on PostgreSQL also the database's own
+//!   functions in the project's schema (found in `pg_proc` by name and argument names,
+//!   called with named arguments under the request's role and claims; set-returning ones
+//!   shaped like tables; `RAISE` → 400 `P0001`; overloads that both fit → 300 `PGRST203`);
 //! - on PostgreSQL row-level security filters; on SQLite the table's policies are compiled
 //!   into the statements and written rows are re-checked ([`sql`]);
 //! - errors in PostgREST's body with PostgreSQL's codes (`42703` unknown column, `22P02`
 //!   bad value, `23505` → 409, `42501` → 401/403, …).
 //!
 //! **Not yet**, each refused with 400 `EB200` (never answered wrongly): aggregates in
-//! `select=`; `!inner` in a write's answer; `gt`/`gte`/`lt`/`lte` on a JSON value (`->`; on
-//! text `->>` they work); OPTIONS and the OpenAPI root; `missing=default` with `columns=`;
-//! schemas other than `public` (406 `PGRST106`); MySQL. Also not yet: the database's own
-//! functions at `/rpc` on PostgreSQL (only host functions are found; others are 404
-//! `PGRST202`). `Prefer: timezone` and `tx` are ignored, as PostgREST does when lenient. A
-//! write answered as one object that changes other than one row rolls back with 406
+//! embedded resources, with embeds, or in a write's answer; `!inner` in a write's answer; `gt`/`gte`/`lt`/`lte` on a JSON value (`->`; on
+//! text `->>` they work); OPTIONS and the OpenAPI root; `missing=default` on SQLite (it
+//! works on PostgreSQL); schemas other than `public` (406 `PGRST106`); MySQL.
+//! `Prefer: timezone` and `tx` are ignored, as PostgREST does when lenient. A write
+//! answered as one object that changes other than one row rolls back with 406
 //! `PGRST116`, as PostgREST does (on SQLite the details say "more than 1 rows" without the
 //! exact count; likewise for `PGRST124`). Bodies are built from cells with the columns'
 //! types; building top-level bodies in the database (`json_agg`, as embeds already are) is

@@ -718,6 +718,56 @@ async fn json_and_casts(env: &Env) {
     }
 }
 
+/// Aggregates in `select=`, grouped by the other selected columns.
+async fn aggregates(env: &Env) {
+    seed_products(env).await;
+    let anon = Who::Anon;
+    let cases: &[(&str, Value)] = &[
+        ("select=count()", json!([{"count": 5}])),
+        ("select=count()&category=eq.veg", json!([{"count": 2}])),
+        ("select=rows:count()::text", json!([{"rows": "5"}])),
+        (
+            "select=category,count()&order=category",
+            json!([{"category": "fruit", "count": 3}, {"category": "veg", "count": 2}]),
+        ),
+        (
+            "select=category,n:id.count(),total:id.sum(),top:name.max(),low:id.min()&order=category.desc",
+            json!([
+                {"category": "veg", "n": 2, "total": 8, "top": "eggplant", "low": 3},
+                {"category": "fruit", "n": 3, "total": 7, "top": "banana", "low": 1}
+            ]),
+        ),
+        ("select=id.avg()&id=in.(1,2,3,4,5)", json!([{"avg": 3.0}])),
+        (
+            "select=in_stock,count()&order=in_stock.nullsfirst",
+            json!([
+            {"in_stock": null, "count": 1}, {"in_stock": false, "count": 2}, {"in_stock": true, "count": 2}]),
+        ),
+    ];
+    for (q, want) in cases {
+        let r = env.get(anon, &format!("/products?{q}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{q}: {}", r.body);
+        assert_eq!(&r.body, want, "{q}");
+    }
+    let r =
+        env.send(anon, Method::GET, "/products?select=category,count()&order=category", "", &[COUNT]).await;
+    assert_eq!(r.header("content-range"), "0-1/2");
+    let r = env.get(anon, "/products?select=price.sum()").await;
+    if env.pg {
+        assert_eq!(r.body, json!([{"sum": 14.5}]));
+    } else {
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "EB203"), "{}", r.body);
+    }
+    let r = env.get(anon, "/products?select=category,count()&order=id").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "42803"), "{}", r.body);
+    let r = env.get(anon, "/products?select=name.sum()").await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "42883"), "{}", r.body);
+    let r = env.get(anon, "/products?select=count(),reviews(id)").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "EB200"), "{}", r.body);
+    let r = env.get(anon, "/reviews?select=products(count())").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "EB200"), "{}", r.body);
+}
+
 /// Operators beyond comparisons: regular expressions, containment, full-text search, and
 /// the range operators no column can take.
 async fn operators(env: &Env) {
@@ -843,6 +893,32 @@ async fn limits_and_counts(env: &Env) {
     assert_eq!(r.ids(), [2]);
     let r = env.get(anon, "/products?select=id&order=id").await;
     assert_eq!(r.ids(), [4, 5]);
+
+    // `missing=default` with `columns=`: left-out keys take the column's default
+    // (PostgreSQL's DEFAULT; SQLite has no DEFAULT in a VALUES list and says so).
+    let body = r#"[{"title": "d1"}, {"title": "d2", "published": true}]"#;
+    let prefer = ("prefer", "missing=default, return=representation");
+    let r = env
+        .send(
+            user,
+            Method::POST,
+            "/notes?columns=title,published&select=title,published,owner_id",
+            body,
+            &[prefer],
+        )
+        .await;
+    if env.pg {
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(
+            r.body,
+            json!([{"title": "d1", "published": false, "owner_id": A}, {"title": "d2", "published": true, "owner_id": A}])
+        );
+    } else {
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "EB200"), "{}", r.body);
+        assert_eq!(r.body["message"], "Prefer: missing=default on SQLite is not supported yet");
+    }
+    let r = env.send(user, Method::POST, "/notes?columns=title,published", body, &[REPR]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "23502"), "without missing=default: null");
 
     // Strict max-affected: more rows roll back with PGRST124; lenient ignores it.
     let strict = ("prefer", "handling=strict, max-affected=1");
@@ -1071,7 +1147,9 @@ async fn policies(env: &Env) {
 async fn insert_check_any_key(env: &Env) {
     seed_products(env).await;
     let user = Who::User(A);
-    for body in [r#"{"id": -5, "name": "below"}"#, r#"[{"id": 6, "name": "ok"}, {"id": -6, "name": "below"}]"#] {
+    for body in
+        [r#"{"id": -5, "name": "below"}"#, r#"[{"id": 6, "name": "ok"}, {"id": -6, "name": "below"}]"#]
+    {
         let r = env.send(user, Method::POST, "/products", body, &[]).await;
         assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "42501"), "{body}: {}", r.body);
     }
@@ -1489,6 +1567,10 @@ mod sqlite {
         insert_check_any_key(&sqlite_env().await).await;
     }
     #[tokio::test]
+    async fn sqlite_aggregates() {
+        aggregates(&sqlite_env().await).await;
+    }
+    #[tokio::test]
     async fn sqlite_tower() {
         tower(&sqlite_env().await).await;
     }
@@ -1605,7 +1687,7 @@ mod postgres {
             .db()
             .execute_script(&[
                 format!("CREATE FUNCTION {s}.add_them(a integer, b integer DEFAULT 10) RETURNS integer LANGUAGE sql AS 'SELECT a + b'"),
-                format!("CREATE FUNCTION {s}.cheap(max_price numeric) RETURNS SETOF {s}.products LANGUAGE sql STABLE AS 'SELECT * FROM {s}.products WHERE price < max_price'"),
+                format!("CREATE FUNCTION {s}.cheap_db(max_price numeric) RETURNS SETOF {s}.products LANGUAGE sql STABLE AS 'SELECT * FROM {s}.products WHERE price < max_price'"),
                 format!("CREATE FUNCTION {s}.boom() RETURNS void LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'kaboom'; END$$"),
                 format!("CREATE FUNCTION {s}.noop() RETURNS void LANGUAGE plpgsql AS $$BEGIN END$$"),
                 format!("CREATE FUNCTION {s}.shout(t text) RETURNS json LANGUAGE sql AS $$SELECT json_build_object('up', upper(t))$$"),
@@ -1617,14 +1699,23 @@ mod postgres {
         assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!(3)), "{}", r.body);
         let r = env.send(anon, Method::POST, "/rpc/add_them", r#"{"a": 5}"#, &[]).await;
         assert_eq!(r.body, json!(15));
-        let r = env.get(anon, "/rpc/cheap?max_price=1").await;
-        eprintln!("DEBUG {}", r.body);
-        let r = env.get(anon, "/rpc/cheap?max_price=1&select=id,name&order=id.desc").await;
+        let r = env.get(anon, "/rpc/cheap_db?max_price=1&select=id,name&order=id.desc").await;
         assert_eq!(r.body, json!([{"id": 3, "name": "carrot"}, {"id": 2, "name": "banana"}]), "{}", r.body);
-        let r = env.send(anon, Method::GET, "/rpc/cheap?max_price=100&category=eq.fruit&order=id&limit=1", "", &[COUNT]).await;
+        let r = env
+            .send(
+                anon,
+                Method::GET,
+                "/rpc/cheap_db?max_price=100&category=eq.fruit&order=id&limit=1",
+                "",
+                &[COUNT],
+            )
+            .await;
         assert_eq!((r.ids(), r.header("content-range")), (vec![1], "0-0/3"));
         let r = env.get(anon, "/rpc/boom").await;
-        assert_eq!((r.status, r.code(), r.body["message"].clone()), (StatusCode::BAD_REQUEST, "P0001", json!("kaboom")));
+        assert_eq!(
+            (r.status, r.code(), r.body["message"].clone()),
+            (StatusCode::BAD_REQUEST, "P0001", json!("kaboom"))
+        );
         let r = env.send(anon, Method::POST, "/rpc/noop", "", &[]).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
         let r = env.get(anon, "/rpc/shout?t=hi").await;
@@ -1641,6 +1732,10 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread")]
     async fn postgres_functions() {
         run(pg_env().await, pg_functions).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn postgres_aggregates() {
+        run(pg_env().await, aggregates).await;
     }
     #[tokio::test(flavor = "multi_thread")]
     async fn postgres_tower() {

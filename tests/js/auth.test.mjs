@@ -38,23 +38,25 @@ function ok({ data, error }) {
   return data;
 }
 
-/** Waits for the next email to `to` written after the files in `seen`. */
+/** Waits for the next message file of `kind` (`email` or `sms`) to `to`, newer than those seen. */
 const seen = new Set();
-async function nextMail(to, { timeoutMs = 5_000 } = {}) {
+async function nextMessage(kind, to, { timeoutMs = 5_000 } = {}) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     for (const name of readdirSync(mailDir).sort()) {
-      if (seen.has(name) || !name.endsWith('-email.json')) continue;
-      const mail = JSON.parse(readFileSync(join(mailDir, name), 'utf8'));
-      if (mail.to === to) {
+      if (seen.has(name) || !name.endsWith(`-${kind}.json`)) continue;
+      const message = JSON.parse(readFileSync(join(mailDir, name), 'utf8'));
+      if (message.to === to) {
         seen.add(name);
-        return mail;
+        return message;
       }
     }
-    if (Date.now() > deadline) assert.fail(`no email to ${to} within ${timeoutMs} ms`);
+    if (Date.now() > deadline) assert.fail(`no ${kind} to ${to} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+const nextMail = (to) => nextMessage('email', to);
+const nextSms = (to) => nextMessage('sms', to);
 
 const codeOf = (mail) => /code: (\d{6})/.exec(mail.text)[1];
 const linkOf = (mail) => /(http:\/\/\S+\/auth\/v1\/verify\?\S+)/.exec(mail.text)[1];
@@ -156,6 +158,19 @@ describe('supabase-js auth against example-axum-server (emails captured)', () =>
     ok(await client().auth.signInWithPassword({ email: ada.email, password: 'a brand new password' }));
   });
 
+  it('signs in by phone with an SMS code', async () => {
+    const phone = `+1555${String(process.pid % 10_000_000).padStart(7, '0')}`;
+    const c = client();
+    ok(await c.auth.signInWithOtp({ phone }));
+    const sms = await nextSms(phone);
+    const code = /(\d{6})/.exec(sms.body)[1];
+    const { error } = await c.auth.verifyOtp({ phone, token: code === '000000' ? '111111' : '000000', type: 'sms' });
+    assert.equal(error?.code, 'otp_expired', 'a wrong code is refused');
+    const { session } = ok(await c.auth.verifyOtp({ phone, token: code, type: 'sms' }));
+    assert.equal(session.user.phone, phone.slice(1));
+    assert.ok(session.user.phone_confirmed_at);
+  });
+
   it('administers users with the secret key, and only with it', async () => {
     const admin = createClient(server.url, server.secret_key, {
       auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
@@ -175,6 +190,12 @@ describe('supabase-js auth against example-axum-server (emails captured)', () =>
     const link = ok(await admin.generateLink({ type: 'magiclink', email }));
     assert.equal(link.properties.verification_type, 'magiclink');
     ok(await client().auth.verifyOtp({ token_hash: link.properties.hashed_token, type: 'magiclink' }));
+    const invited = `invited-${run}@example.com`;
+    ok(await admin.inviteUserByEmail(invited, { data: { team: 'blue' } }));
+    const invitation = await nextMail(invited);
+    assert.equal(invitation.kind, 'invite');
+    const accepted = ok(await client().auth.verifyOtp({ email: invited, token: codeOf(invitation), type: 'invite' }));
+    assert.equal(accepted.user.user_metadata.team, 'blue');
     ok(await admin.deleteUser(user.id));
     const { error: gone } = await admin.getUserById(user.id);
     assert.equal(gone?.status, 404);

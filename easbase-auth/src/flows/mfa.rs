@@ -417,9 +417,7 @@ impl ProjectAuth {
         }
         let store = &self.store;
         let now = now();
-        store
-            .run(vec![store.downgrade_sessions_of_factor(&factor.id, now), store.delete_factor(&factor.id)])
-            .await?;
+        store.run(self.removal(&factor, now).await?).await?;
         Ok(factor.id)
     }
 
@@ -527,10 +525,16 @@ impl ProjectAuth {
         let user = self.admin_user(user_id).await?;
         let factor = self.own_factor(&user.id, factor_id).await?;
         let store = &self.store;
-        store
-            .run(vec![store.downgrade_sessions_of_factor(&factor.id, now()), store.delete_factor(&factor.id)])
-            .await?;
+        store.run(self.removal(&factor, now()).await?).await?;
         Ok(factor.to_factor())
+    }
+
+    /// The statements removing `factor`: its sessions back to `aal1`, then the factor.
+    async fn removal(&self, factor: &FactorRecord, now: i64) -> Result<Vec<easbase_core::db::Stmt>> {
+        let method = AuthMethod::Totp.as_str();
+        let mut stmts = self.store.downgrade_sessions_of_factor(&factor.id, method, now).await?;
+        stmts.push(self.store.delete_factor(&factor.id));
+        Ok(stmts)
     }
 
     async fn admin_user(&self, user_id: &str) -> Result<UserRecord> {

@@ -197,13 +197,12 @@ impl ProjectAuth {
             if self.config().autoconfirm {
                 return Err(AuthError::UserAlreadyExists);
             }
-            let identities = store.identities(&existing.id).await?;
-            let mut shown = existing.to_user(&identities);
             if existing.phone_confirmed_at.is_some() {
-                shown.id = uuid::Uuid::new_v4().to_string();
-                shown.identities.clear();
+                // A look-alike: nothing of the registered user shows.
+                let shown = super::signup::look_alike("", &phone, data.unwrap_or_default());
                 return Ok(SignupOutcome::ConfirmationRequired { user: Box::new(shown), confirmation: None });
             }
+            let shown = existing.to_user(&store.identities(&existing.id).await?);
             let (stmts, token) = one_time::issue(self, &existing.id, TokenKind::Phone, &phone, None, now);
             store.run(stmts).await?;
             return Ok(SignupOutcome::ConfirmationRequired {

@@ -156,7 +156,7 @@ async fn existing_user(
     let email = user.email.clone().unwrap_or_default();
     if user.email_confirmed_at.is_some() {
         return Ok(SignupOutcome::ConfirmationRequired {
-            user: Box::new(look_alike(&email, metadata)),
+            user: Box::new(look_alike(&email, "", metadata)),
             confirmation: None,
         });
     }
@@ -177,7 +177,7 @@ async fn existing_user(
 }
 
 /// GoTrue's sanitized user: a random id, no identities, nothing confirmed.
-fn look_alike(email: &str, metadata: Map<String, Value>) -> User {
+pub(crate) fn look_alike(email: &str, phone: &str, metadata: Map<String, Value>) -> User {
     let now = rfc3339(now());
     User {
         id: uuid::Uuid::new_v4().to_string(),
@@ -185,14 +185,14 @@ fn look_alike(email: &str, metadata: Map<String, Value>) -> User {
         role: "authenticated".into(),
         email: email.to_owned(),
         email_confirmed_at: None,
-        phone: String::new(),
+        phone: phone.to_owned(),
         phone_confirmed_at: None,
         confirmation_sent_at: Some(now.clone()),
         confirmed_at: None,
         recovery_sent_at: None,
         new_email: None,
         last_sign_in_at: None,
-        app_metadata: app_metadata("email"),
+        app_metadata: app_metadata(if email.is_empty() { "phone" } else { "email" }),
         user_metadata: metadata,
         identities: Vec::new(),
         created_at: now.clone(),

@@ -1,6 +1,7 @@
 //! OAuth 2 / OpenID Connect sign-in (GoTrue's `/authorize` and `/callback`): the
 //! [`Provider`] trait with [`ProviderConfig`]'s Google, GitHub and generic OIDC
-//! providers, the [`HttpClient`] they talk through (replaceable by the host; a plain-HTTP
+//! providers (configured endpoints, or [`ProviderConfig::discover`] from the issuer's
+//! discovery document), the [`HttpClient`] they talk through (replaceable by the host; a plain-HTTP
 //! default over hyper behind the `http-client` feature), and [`OAuthSettings`], which
 //! [`AuthServiceConfig::oauth`](crate::AuthServiceConfig::oauth) holds.
 //!

@@ -184,6 +184,53 @@ impl ProviderConfig {
         }
     }
 
+    /// A generic OIDC provider from its discovery document
+    /// (`{issuer}/.well-known/openid-configuration`): its `issuer` must be `issuer`, and
+    /// it must list the authorization, token and userinfo endpoints.
+    ///
+    /// # Errors
+    /// [`AuthError::OAuthProvider`] when the document cannot be fetched or is not one.
+    pub async fn discover(
+        http: &dyn HttpClient,
+        name: impl Into<String>,
+        issuer: &str,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Result<ProviderConfig> {
+        let issuer = issuer.trim_end_matches('/');
+        let url = format!("{issuer}/.well-known/openid-configuration");
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(&url)
+            .header(header::ACCEPT, "application/json")
+            .body(Bytes::new())
+            .map_err(|_| AuthError::OAuthProvider("the issuer URL is invalid".into()))?;
+        let response =
+            http.send(request).await.map_err(|e| AuthError::OAuthProvider(format!("discovery: {e}")))?;
+        if !response.status().is_success() {
+            return Err(AuthError::OAuthProvider(format!(
+                "the discovery document answered {}",
+                response.status().as_u16()
+            )));
+        }
+        let doc: Value = serde_json::from_slice(response.body())
+            .map_err(|_| AuthError::OAuthProvider("the discovery document is not JSON".into()))?;
+        if doc.get("issuer").and_then(Value::as_str).map(|i| i.trim_end_matches('/')) != Some(issuer) {
+            return Err(AuthError::OAuthProvider("the discovery document names another issuer".into()));
+        }
+        let endpoint = |key: &str| {
+            text(&doc, key)
+                .ok_or_else(|| AuthError::OAuthProvider(format!("the discovery document has no {key}")))
+        };
+        let endpoints = [
+            endpoint("authorization_endpoint")?,
+            endpoint("token_endpoint")?,
+            endpoint("userinfo_endpoint")?,
+        ];
+        let [a, t, u] = &endpoints;
+        Ok(ProviderConfig::oidc(name, issuer, [a.as_str(), t.as_str(), u.as_str()], client_id, client_secret))
+    }
+
     async fn get_json(&self, http: &dyn HttpClient, url: &str, token: &str, what: &str) -> Result<Value> {
         let request = Request::builder()
             .method(Method::GET)

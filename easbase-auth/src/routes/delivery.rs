@@ -29,6 +29,29 @@ impl Call<'_> {
         Ok(())
     }
 
+    /// A password grant, refused while `account` (a normalized address or number) has
+    /// had too many failed attempts ([`RateLimits::failed_logins`](crate::RateLimits::failed_logins));
+    /// a failure counts against it. Unknown accounts are counted like known ones.
+    pub(crate) async fn password_grant_throttled(
+        &self,
+        login: crate::flows::password::Login<'_>,
+        account: Option<&str>,
+        password: &str,
+    ) -> Result<crate::model::Session, ApiError> {
+        let project = self.auth.project();
+        let limits = self.config.project_rate_limits.get(project, &self.auth.config().rate_limits);
+        let throttle =
+            account.and_then(|a| limits::FailedLogins::new(&*self.config.counters, &limits, project, a));
+        if let Some(throttle) = &throttle {
+            throttle.check().await?;
+        }
+        let outcome = crate::flows::password::password_grant_for(&self.auth, login, password).await;
+        if let (Err(AuthError::InvalidCredentials), Some(throttle)) = (&outcome, &throttle) {
+            throttle.record().await?;
+        }
+        Ok(outcome?)
+    }
+
     /// The publishable key this request came with (for links: an email link cannot carry
     /// headers); never the secret key.
     fn link_apikey(&self) -> Option<String> {

@@ -5,11 +5,14 @@
 //! (`{auth_code, code_verifier}`,
 //! [`ProjectAuth::exchange_code_for_session`](crate::ProjectAuth::exchange_code_for_session)):
 //! the session. Another grant type gets GoTrue's OAuth-shaped `unsupported_grant_type`.
+//! Password grants are throttled per account after repeated failures
+//! ([`RateLimits::failed_logins`](crate::RateLimits::failed_logins)).
 
 use serde::Deserialize;
 
 use super::{ApiError, Call, RouteResult, json_response};
 use crate::error::AuthError;
+use crate::flows::password::Login;
 
 #[derive(Deserialize)]
 struct PasswordBody {
@@ -40,20 +43,16 @@ pub(crate) async fn token(call: &Call<'_>) -> RouteResult {
         Some("password") => {
             let body: PasswordBody = call.json()?;
             let email = body.email.filter(|e| !e.is_empty());
-            if let (None, Some(phone)) = (&email, body.phone.as_deref().filter(|p| !p.is_empty())) {
-                let password = body.password.as_deref().unwrap_or("");
-                let session = crate::flows::password::password_grant_for(
-                    &call.auth,
-                    crate::flows::password::Login::Phone(phone),
-                    password,
-                )
-                .await?;
-                return Ok(json_response(200, &session));
-            }
-            let Some(email) = email else {
-                return Err(AuthError::ValidationFailed("missing email or phone".into()).into());
+            let phone = body.phone.filter(|p| !p.is_empty());
+            let (login, account) = match (&email, &phone) {
+                (Some(email), _) => (Login::Email(email), crate::flows::normalize_email(email).ok()),
+                (None, Some(phone)) => (Login::Phone(phone), crate::sms::normalize_phone(phone).ok()),
+                (None, None) => {
+                    return Err(AuthError::ValidationFailed("missing email or phone".into()).into());
+                }
             };
-            call.auth.password_grant(&email, body.password.as_deref().unwrap_or("")).await?
+            let password = body.password.as_deref().unwrap_or("");
+            call.password_grant_throttled(login, account.as_deref(), password).await?
         }
         Some("refresh_token") => {
             let body: RefreshBody = call.json()?;

@@ -4,8 +4,9 @@ use easbase_core::db::{Row, Stmt};
 use sea_query::{Alias, Expr, ExprTrait, Order, Query};
 
 use super::sessions::SESSIONS;
-use super::{Store, int, opt_int, opt_text, text};
+use super::{Store, int, json_value, opt_int, opt_text, text};
 use crate::error::Result;
+use crate::model::AmrEntry;
 
 pub(crate) const FACTORS: &str = "auth_mfa_factors";
 pub(crate) const CHALLENGES: &str = "auth_mfa_challenges";
@@ -252,18 +253,38 @@ impl Store {
         self.stmt(&q)
     }
 
-    /// Lowers the sessions raised with a factor to `aal1` (the factor was removed).
-    pub(crate) fn downgrade_sessions_of_factor(&self, factor_id: &str, now: i64) -> Stmt {
-        let q = Query::update()
-            .table(self.table(SESSIONS))
-            .values([
-                (Alias::new("aal"), "aal1".into()),
-                (Alias::new("factor_id"), None::<String>.into()),
-                (Alias::new("updated_at"), now.into()),
-            ])
+    /// Statements lowering the sessions raised with a factor to `aal1`, without the
+    /// factor's method in their `amr` (the factor is being removed), as GoTrue does.
+    pub(crate) async fn downgrade_sessions_of_factor(
+        &self,
+        factor_id: &str,
+        method: &str,
+        now: i64,
+    ) -> Result<Vec<Stmt>> {
+        let q = Query::select()
+            .columns(["id", "amr"].map(Alias::new))
+            .from(self.table(SESSIONS))
             .and_where(Expr::col(Alias::new("factor_id")).eq(factor_id))
             .to_owned();
-        self.stmt(&q)
+        let mut stmts = Vec::new();
+        for row in self.rows(self.stmt(&q)).await? {
+            let mut amr: Vec<AmrEntry> = serde_json::from_value(json_value(&row, "amr")?).unwrap_or_default();
+            amr.retain(|a| a.method != method);
+            let amr = serde_json::to_string(&amr).unwrap_or_else(|_| "[]".into());
+            let q = Query::update()
+                .table(self.table(SESSIONS))
+                .values([
+                    (Alias::new("aal"), "aal1".into()),
+                    (Alias::new("factor_id"), None::<String>.into()),
+                    (Alias::new("amr"), amr.into()),
+                    (Alias::new("updated_at"), now.into()),
+                ])
+                .and_where(id_eq(&text(&row, "id")?))
+                .and_where(Expr::col(Alias::new("factor_id")).eq(factor_id))
+                .to_owned();
+            stmts.push(self.stmt(&q));
+        }
+        Ok(stmts)
     }
 
     /// Revokes a session's live refresh tokens (a new one replaces them).

@@ -162,6 +162,30 @@ pub fn mysql_sqlstate(number: u16) -> Option<&'static str> {
 ///
 /// Errors carry the PostgreSQL SQLSTATE of MySQL's error number where [`mysql_sqlstate`]
 /// knows one, MySQL's own SQLSTATE otherwise; the message names the error number.
+///
+/// ```no_run
+/// use easbase_core::db::{Db, Guard, MyConfig, Scope, Stmt, portable_sqlstate};
+///
+/// # async fn demo() -> easbase_core::Result<()> {
+/// let db = Db::connect_mysql(MyConfig::new("mysql://root@127.0.0.1:3306/app")).await?;
+/// // A write and the policy check compiled for it, in one transaction: the insert is
+/// // undone when the check finds a row the caller may not write.
+/// let insert = Stmt::new(
+///     "insert into notes (owner, body) values (?, ?)",
+///     sea_query::Values(vec!["alice".into(), "hi".into()]),
+/// );
+/// let check = Stmt::new(
+///     "select count(*) from notes where owner <> ?",
+///     sea_query::Values(vec!["alice".into()]),
+/// )
+/// .with_guard(Guard::NoRows("new row violates row-level security policy".into()));
+/// match db.transaction(&Scope::default(), vec![insert, check]).await {
+///     Err(e) if portable_sqlstate(&e) == Some("42501") => println!("refused"),
+///     other => println!("{other:?}"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct MyDb {
     inner: Arc<MyInner>,

@@ -108,13 +108,12 @@ pub(super) struct Opened {
 
 /// Opens the handle holding a project's tables.
 pub(super) async fn database(platform: &Platform, row: &ProjectRow) -> Result<Opened> {
-    let id = &row.project.id;
     let counter = platform.inner.router.pool_counter();
     match platform.inner.db.dialect() {
         #[cfg(feature = "postgres")]
         Dialect::Postgres if row.project.isolation == Isolation::Dedicated => {
             let server = dedicated::Server::of(platform, row)?;
-            let db = dedicated::pool(server.project_config(&database_name(id)), platform)?;
+            let db = dedicated::pool(server.project_config(&database_name(&row.project.id)), platform)?;
             Ok(Opened { guard: Some(PoolGuard::new(db.clone(), counter)), db, in_memory: false })
         }
         Dialect::Postgres => Ok(Opened { db: platform.inner.db.clone(), guard: None, in_memory: false }),
@@ -130,7 +129,8 @@ pub(super) async fn database(platform: &Platform, row: &ProjectRow) -> Result<Op
             match &platform.inner.config.data_dir {
                 Some(dir) => {
                     std::fs::create_dir_all(dir).map_err(|e| Error::Config(format!("data_dir: {e}")))?;
-                    let db = Db::open_sqlite(SqliteConfig::file(dir.join(format!("{id}.sqlite"))))?;
+                    let db =
+                        Db::open_sqlite(SqliteConfig::file(dir.join(format!("{}.sqlite", row.project.id))))?;
                     Ok(Opened { guard: Some(PoolGuard::new(db.clone(), counter)), db, in_memory: false })
                 }
                 None => Ok(Opened {

@@ -177,7 +177,13 @@ pub(crate) fn embeds(
         for c in children {
             match c {
                 SelectItem::Star => outputs.extend(child.columns.iter().map(|c| Output::column(&c.name))),
-                SelectItem::Field { .. } => outputs.push(output(child, c)?),
+                SelectItem::Field { .. } => {
+                    let o = output(child, c)?;
+                    if o.aggregate.is_some() {
+                        return Err(crate::plan::not_supported("aggregates in embedded resources"));
+                    }
+                    outputs.push(o);
+                }
                 SelectItem::Relation { .. } | SelectItem::Spread { .. } => {}
             }
         }

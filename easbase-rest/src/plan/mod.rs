@@ -20,7 +20,7 @@ use std::sync::Arc;
 use easbase_schema::{ColumnName, TableDef, TableName};
 
 pub use self::embed::{Embed, Junction};
-pub use self::select::{Cast, Output};
+pub use self::select::{Cast, Output, OutputAggregate};
 pub use self::value::Value;
 
 use crate::error::RestError;
@@ -222,6 +222,8 @@ pub struct ReadPlan {
     pub max_rows: Option<u64>,
     /// Embedded resources (each with its own below it).
     pub embeds: Vec<Embed>,
+    /// Some output is an aggregate: rows are grouped by the other outputs.
+    pub grouped: bool,
 }
 
 /// An insert, possibly an upsert.
@@ -347,7 +349,11 @@ pub fn action_plan(
             return Err(not_supported("!inner in the answer of a write"));
         }
         read::embed_params(req, snapshot, &mut embeds)?;
-        Ok((Some(columns_of(req, table)?), embeds))
+        let outputs = columns_of(req, table)?;
+        if outputs.iter().any(|o| o.aggregate.is_some()) {
+            return Err(not_supported("aggregates in the answer of a write"));
+        }
+        Ok((Some(outputs), embeds))
     };
     if !matches!(req.action, Action::Read { .. })
         && req.preferences.representation != Some(Representation::Full)

@@ -30,9 +30,8 @@ pub(super) fn insert(
     table: &TableDef,
     returning: Option<Vec<Output>>,
 ) -> Result<InsertPlan, RestError> {
-    if req.preferences.missing == Some(Missing::Default) && req.query.columns.is_some() {
-        return Err(not_supported("Prefer: missing=default"));
-    }
+    let missing =
+        if req.preferences.missing == Some(Missing::Default) { Value::Default } else { Value::Null };
     let columns = columns(req, table)?;
     let body = rows(req)?;
     let mut out = Vec::with_capacity(body.len());
@@ -42,7 +41,7 @@ pub(super) fn insert(
             let def = column(table, c.as_str())?;
             values.push(match row.get(c.as_str()) {
                 Some(v) => Value::from_json(v, def)?,
-                None => Value::Null,
+                None => missing.clone(),
             });
         }
         out.push(values);

@@ -36,8 +36,33 @@ pub(super) fn plan(
     };
     // Databases take signed 64-bit limits and offsets; no table has more rows.
     let cap = |n: u64| n.min(i64::MAX as u64);
+    let outputs = columns_of(req, table)?;
+    let grouped = outputs.iter().any(|o| o.aggregate.is_some());
+    if grouped {
+        if !embeds.is_empty() {
+            return Err(crate::plan::not_supported("aggregates with embedded resources"));
+        }
+        // Only grouped columns can order groups (PostgreSQL's 42803 on every engine).
+        for o in &order {
+            let in_group = outputs
+                .iter()
+                .any(|x| x.aggregate.is_none() && x.column == o.column && x.json_path == o.json_path);
+            if !in_group {
+                return Err(RestError::Database {
+                    status: http::StatusCode::BAD_REQUEST,
+                    code: "42803".to_owned(),
+                    message: format!(
+                        "column \"{}.{}\" must appear in the GROUP BY clause or be used in an aggregate function",
+                        table.name.as_str(),
+                        o.column.as_str()
+                    ),
+                });
+            }
+        }
+    }
     Ok(ReadPlan {
-        outputs: columns_of(req, table)?,
+        outputs,
+        grouped,
         embeds,
         filter,
         order,

@@ -1,12 +1,12 @@
 //! The columns of an answer: `select=` items → [`Output`]s, with JSON paths
-//! (`data->a->>b`, keyed as PostgREST keys them) and casts (`price::text`, to the
-//! [`Cast`] targets only).
+//! (`data->a->>b`, keyed as PostgREST keys them), casts (`price::text`, to the [`Cast`]
+//! targets only) and aggregates (`count()`, `price.sum()`, grouped by the other outputs).
 
 use easbase_schema::{ColumnDef, ColumnName, ColumnType, TableDef};
 
 use crate::error::RestError;
-use crate::plan::{column, not_supported};
-use crate::request::{JsonArrow, JsonOperand, JsonStep, SelectItem};
+use crate::plan::column;
+use crate::request::{Aggregate, JsonArrow, JsonOperand, JsonStep, SelectItem};
 
 /// A column of the answer: which column (possibly a JSON path into it, possibly cast),
 /// under which key.
@@ -21,17 +21,50 @@ pub struct Output {
     pub json_path: Vec<JsonStep>,
     /// `::type`.
     pub cast: Option<Cast>,
+    /// `.sum()`, `count()`, …: the value is an aggregate over each group of rows.
+    pub aggregate: Option<OutputAggregate>,
+}
+
+/// An aggregate output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputAggregate {
+    /// The function.
+    pub func: Aggregate,
+    /// `count()` alone: the rows, not a column (`column` is then only a placeholder).
+    pub rows: bool,
+    /// `::type` after the aggregate.
+    pub cast: Option<Cast>,
 }
 
 impl Output {
     /// The plain column under its own name.
     pub fn column(name: &ColumnName) -> Output {
-        Output { column: name.clone(), key: name.as_str().to_owned(), json_path: Vec::new(), cast: None }
+        Output {
+            column: name.clone(),
+            key: name.as_str().to_owned(),
+            json_path: Vec::new(),
+            cast: None,
+            aggregate: None,
+        }
     }
 
     /// The type of the value in the answer: the cast's, a JSON path's (`->`: JSON,
     /// `->>`: text), else the column's.
     pub fn answer_type(&self, table: &TableDef) -> Option<ColumnType> {
+        if let Some(agg) = self.aggregate {
+            if let Some(cast) = agg.cast {
+                return Some(cast.column_type());
+            }
+            let inner = Output { aggregate: None, ..self.clone() }.answer_type(table);
+            return match agg.func {
+                Aggregate::Count => Some(ColumnType::BigInt),
+                Aggregate::Sum if inner.as_ref().is_some_and(ColumnType::is_integer) => {
+                    Some(ColumnType::BigInt)
+                }
+                Aggregate::Sum | Aggregate::Avg => Some(ColumnType::Decimal(None)),
+                Aggregate::Max | Aggregate::Min => inner,
+            };
+        }
         if let Some(cast) = self.cast {
             return Some(cast.column_type());
         }
@@ -149,25 +182,77 @@ fn json_key(column: &str, path: &[JsonStep]) -> String {
 /// One field item of `select=` (not `*`, not an embed) as an [`Output`] of `table`.
 ///
 /// # Errors
-/// 400 `42703` (unknown column), 404 `42883` (JSON path on a non-JSON column), 400
-/// `EB202` (a cast target not in [`Cast`]), 400 `EB200` (aggregates).
+/// 400 `42703` (unknown column), 404 `42883` (JSON path on a non-JSON column, `sum`/`avg`
+/// of a non-number), 400 `EB202` (a cast target not in [`Cast`]).
 pub(crate) fn output(table: &TableDef, item: &SelectItem) -> Result<Output, RestError> {
     let SelectItem::Field { field, alias, cast, aggregate, aggregate_cast } = item else {
         return Err(RestError::Internal);
     };
-    if aggregate.is_some() || aggregate_cast.is_some() {
-        return Err(not_supported("aggregates in select"));
+    let parse_cast = |c: &Option<String>| -> Result<Option<Cast>, RestError> {
+        match c {
+            None => Ok(None),
+            Some(name) => {
+                Cast::parse(name).map(Some).ok_or_else(|| RestError::InvalidCast { target: name.clone() })
+            }
+        }
+    };
+    let aggregate = aggregate
+        .map(|func| -> Result<OutputAggregate, RestError> {
+            Ok(OutputAggregate { func, rows: field.name == "*", cast: parse_cast(aggregate_cast)? })
+        })
+        .transpose()?;
+    let agg_key = |a: &OutputAggregate| {
+        match a.func {
+            Aggregate::Count => "count",
+            Aggregate::Sum => "sum",
+            Aggregate::Avg => "avg",
+            Aggregate::Max => "max",
+            Aggregate::Min => "min",
+        }
+        .to_owned()
+    };
+    if let Some(agg) = aggregate.filter(|a| a.rows) {
+        // `count()`: the rows of each group; any column stands in for them.
+        let first = table.columns.first().ok_or(RestError::Internal)?;
+        return Ok(Output {
+            column: first.name.clone(),
+            key: alias.clone().unwrap_or_else(|| agg_key(&agg)),
+            json_path: Vec::new(),
+            cast: None,
+            aggregate: Some(agg),
+        });
     }
     let def = column(table, &field.name)?;
     check_json_path(def, &field.json_path)?;
-    let cast = match cast {
-        None => None,
-        Some(name) => Some(Cast::parse(name).ok_or_else(|| RestError::InvalidCast { target: name.clone() })?),
+    let cast = parse_cast(cast)?;
+    let key = match (alias, &aggregate) {
+        (Some(a), _) => a.clone(),
+        (None, Some(agg)) => agg_key(agg),
+        (None, None) if field.json_path.is_empty() => field.name.clone(),
+        (None, None) => json_key(&field.name, &field.json_path),
     };
-    let key = match alias {
-        Some(a) => a.clone(),
-        None if field.json_path.is_empty() => field.name.clone(),
-        None => json_key(&field.name, &field.json_path),
-    };
-    Ok(Output { column: def.name.clone(), key, json_path: field.json_path.clone(), cast })
+    if let Some(agg) = aggregate
+        && matches!(agg.func, Aggregate::Sum | Aggregate::Avg)
+    {
+        let ty = Output {
+            column: def.name.clone(),
+            key: String::new(),
+            json_path: field.json_path.clone(),
+            cast,
+            aggregate: None,
+        }
+        .answer_type(table);
+        if !ty.as_ref().is_some_and(ColumnType::is_numeric) {
+            let name = if agg.func == Aggregate::Sum { "sum" } else { "avg" };
+            return Err(RestError::Database {
+                status: http::StatusCode::NOT_FOUND,
+                code: "42883".to_owned(),
+                message: format!(
+                    "function {name}({}) does not exist",
+                    ty.map_or("unknown".to_owned(), |t| t.to_string())
+                ),
+            });
+        }
+    }
+    Ok(Output { column: def.name.clone(), key, json_path: field.json_path.clone(), cast, aggregate })
 }

@@ -22,6 +22,9 @@ pub enum Value {
     Text(String),
     /// JSON text, for json / jsonb columns.
     Json(String),
+    /// The column's default: a key a row of an insert leaves out, with `Prefer:
+    /// missing=default`.
+    Default,
 }
 
 /// The type's name as PostgreSQL writes it in `invalid input syntax for type …`.

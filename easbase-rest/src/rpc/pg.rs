@@ -98,10 +98,8 @@ pub(crate) async fn call(
     let authenticated = ctx.role() == easbase_schema::Role::Authenticated;
     let map = |e: easbase_core::Error| RestError::from_core(&e, authenticated);
     let scope = pdb.scope(ctx, true).map_err(map)?;
-    let lookup = Stmt::new(
-        LOOKUP,
-        sea_query::Values(vec![schema.as_str().to_owned().into(), name.to_owned().into()]),
-    );
+    let lookup =
+        Stmt::new(LOOKUP, sea_query::Values(vec![schema.as_str().to_owned().into(), name.to_owned().into()]));
     let found = pdb.db().transaction(&scope, vec![lookup]).await.map_err(map)?;
     let procs: Vec<Proc> = found
         .first()
@@ -134,11 +132,16 @@ pub(crate) async fn call(
         format!("SELECT to_json({call})::text")
     };
     let scope = pdb.scope(ctx, read_only).map_err(map)?;
-    let results = pdb.db().transaction(&scope, vec![Stmt::new(sql, sea_query::Values(values))]).await.map_err(map)?;
+    let results =
+        pdb.db().transaction(&scope, vec![Stmt::new(sql, sea_query::Values(values))]).await.map_err(map)?;
     if proc.returns == "void" {
         return Ok(Some(RpcOutput::Void));
     }
-    let text = results.first().and_then(|r| r.rows.first()).and_then(|row| row.cells.first()).and_then(|c| c.as_str());
+    let text = results
+        .first()
+        .and_then(|r| r.rows.first())
+        .and_then(|row| row.cells.first())
+        .and_then(|c| c.as_str());
     let value: Json = text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Json::Null);
     Ok(Some(match value {
         Json::Array(items) if proc.set && items.iter().all(Json::is_object) => RpcOutput::Rows(

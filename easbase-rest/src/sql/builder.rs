@@ -194,6 +194,9 @@ impl Builder<'_> {
     }
 
     fn bind(&self, v: &Value) -> Expr {
+        if *v == Value::Default {
+            return Expr::cust("DEFAULT");
+        }
         Expr::val(match v {
             Value::Null => sea_query::Value::String(None),
             Value::Bool(b) => (*b).into(),
@@ -204,6 +207,7 @@ impl Builder<'_> {
                 Err(_) => s.parse::<f64>().unwrap_or(f64::NAN).into(),
             },
             Value::Text(s) | Value::Json(s) => s.clone().into(),
+            Value::Default => sea_query::Value::String(None),
         })
     }
 
@@ -349,14 +353,67 @@ impl Builder<'_> {
         }
     }
 
-    /// One output column: the column, its JSON path, its cast.
+    /// One output column: the column, its JSON path, its cast, its aggregate.
     fn output_expr(&self, table: &TableDef, alias: Option<&str>, o: &Output) -> Result<Expr, RestError> {
+        if let Some(agg) = o.aggregate {
+            return self.aggregate_expr(table, alias, o, agg);
+        }
         let def = table.column(o.column.as_str()).ok_or(RestError::Internal)?;
         let e = expr::json_path(self.dialect(), self.col(alias, &o.column), &def.ty, &o.json_path, false)?;
         match o.cast {
             None => Ok(e),
             Some(cast) => {
                 let from = Output { cast: None, ..o.clone() }.answer_type(table);
+                expr::cast(self.dialect(), e, from.as_ref(), cast)
+            }
+        }
+    }
+
+    /// `count(*)`, `sum(x)`, … (then its cast). SQLite sums and averages only integers:
+    /// its floating sums of decimals differ from PostgreSQL's exact ones.
+    fn aggregate_expr(
+        &self,
+        table: &TableDef,
+        alias: Option<&str>,
+        o: &Output,
+        agg: crate::plan::OutputAggregate,
+    ) -> Result<Expr, RestError> {
+        use crate::request::Aggregate as A;
+        let plain = Output { aggregate: None, ..o.clone() };
+        let e = if agg.rows {
+            Expr::cust("count(*)")
+        } else {
+            let inner = self.output_expr(table, alias, &plain)?;
+            let ty = plain.answer_type(table);
+            if self.dialect() != Dialect::Postgres
+                && matches!(agg.func, A::Sum | A::Avg)
+                && !ty.as_ref().is_some_and(ColumnType::is_integer)
+            {
+                return Err(RestError::NotOnEngine {
+                    what: format!(
+                        "summing or averaging {} values",
+                        ty.map_or("these".to_owned(), |t| t.to_string())
+                    ),
+                    engine: "SQLite",
+                });
+            }
+            let func = match agg.func {
+                A::Count => "count",
+                A::Sum => "sum",
+                A::Avg => "avg",
+                A::Max => "max",
+                A::Min => "min",
+            };
+            expr::tmpl(self.dialect(), &format!("{func}($1)"), &[inner])
+        };
+        match agg.cast {
+            None => Ok(e),
+            Some(cast) => {
+                let from = Output {
+                    aggregate: Some(crate::plan::OutputAggregate { cast: None, ..agg }),
+                    ..o.clone()
+                }
+                .answer_type(table);
                 expr::cast(self.dialect(), e, from.as_ref(), cast)
             }
         }
@@ -600,6 +657,16 @@ impl Builder<'_> {
             q.expr(Expr::cust("1"));
         }
         self.filtered(&mut q, &r.filter)?;
+        let groups = if r.grouped {
+            r.outputs
+                .iter()
+                .filter(|o| o.aggregate.is_none())
+                .map(|o| self.output_expr(self.table, None, o))
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            Vec::new()
+        };
+        q.add_group_by(groups.clone());
         let inner = self.inner_conditions(&r.embeds, Parent::Root, 0)?;
         for c in &inner {
             q.and_where(c.clone());
@@ -632,7 +699,15 @@ impl Builder<'_> {
             Some(Count::Estimated) if r.max_rows.is_none() => Some(Count::Exact),
             other => other,
         };
-        if matches!(kind, Some(Count::Exact)) {
+        if matches!(kind, Some(Count::Exact)) && r.grouped {
+            // The groups are the rows of the answer.
+            let mut g = counted()?;
+            g.expr(Expr::cust("1")).add_group_by(groups.clone());
+            let mut c = Query::select();
+            c.expr(Expr::cust("count(*)")).from_subquery(g, Alias::new("_eb_g"));
+            count = Some(statements.len());
+            statements.push(c.build_for(self.dialect()));
+        } else if matches!(kind, Some(Count::Exact)) {
             let mut c = counted()?;
             c.expr(Expr::cust("count(*)"));
             count = Some(statements.len());
@@ -715,6 +790,10 @@ impl Builder<'_> {
     }
 
     fn insert(&self, i: &InsertPlan) -> Result<SqlPlan, RestError> {
+        if self.dialect() != Dialect::Postgres && i.rows.iter().flatten().any(|v| *v == Value::Default) {
+            // SQLite has no DEFAULT in a multi-row VALUES list.
+            return Err(not_supported("Prefer: missing=default on SQLite"));
+        }
         let policies = self.policies();
         let mut q = Query::insert();
         q.into_table(self.table_ref());

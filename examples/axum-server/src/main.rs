@@ -30,6 +30,7 @@ use std::sync::Arc;
 
 mod outbox;
 
+use easbase_auth::keys::{KeyAlgorithm, SigningKeys};
 use easbase_auth::mail::MailSettings;
 use easbase_auth::oauth::{HyperClient, OAuthSettings, ProviderConfig};
 use easbase_auth::{Auth, AuthConfig, AuthModule, AuthService, AuthServiceConfig, SmsSettings};
@@ -51,6 +52,9 @@ const USAGE: &str = "usage: example-axum-server [--listen ADDR] [--schema FILE]
                   an OpenID Connect provider NAME with its endpoints at URL/authorize,
                   URL/token and URL/userinfo (client `example-client`, secret
                   `example-secret`; plain http only), for /authorize?provider=NAME
+  --signing-key es256
+                  sign access tokens with a new ES256 key (its public key served at
+                  /auth/v1/.well-known/jwks.json) instead of the HS256 secret
 
 DATABASE_URL: a postgres:// URL (with the `postgres` feature) instead of in-memory SQLite.";
 
@@ -60,6 +64,7 @@ struct Args {
     mail_dir: Option<std::path::PathBuf>,
     confirm_email: bool,
     oauth_oidc: Vec<(String, String)>,
+    es256: bool,
 }
 
 fn args() -> Result<Args, String> {
@@ -69,6 +74,7 @@ fn args() -> Result<Args, String> {
         mail_dir: None,
         confirm_email: false,
         oauth_oidc: Vec::new(),
+        es256: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -81,6 +87,10 @@ fn args() -> Result<Args, String> {
             "--schema" => args.schema = Some(value("--schema")?),
             "--mail-dir" => args.mail_dir = Some(value("--mail-dir")?.into()),
             "--confirm-email" => args.confirm_email = true,
+            "--signing-key" => match value("--signing-key")?.as_str() {
+                "es256" => args.es256 = true,
+                other => return Err(format!("--signing-key {other}: only `es256` is generated")),
+            },
             "--oauth-oidc" => {
                 let v = value("--oauth-oidc")?;
                 let (name, url) =
@@ -110,6 +120,15 @@ async fn open_db() -> Result<Db, Box<dyn Error>> {
         }
         _ => Ok(Db::open_sqlite(SqliteConfig::in_memory())?),
     }
+}
+
+/// Puts the connection's peer address into the request for easbase-auth's per-IP limits.
+async fn client_ip(
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    mut request: axum::extract::Request,
+) -> axum::extract::Request {
+    request.extensions_mut().insert(easbase_auth::ClientIp(peer.ip()));
+    request
 }
 
 async fn shutdown() {
@@ -159,6 +178,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .await?;
     let keys = created.keys.ok_or("a new project shows its keys")?;
     let jwt_secret = platform.jwt_secret(&created.project.id).await?;
+    if args.es256 {
+        let keys = SigningKeys::new(&platform);
+        let key = keys.generate(&created.project.id, KeyAlgorithm::Es256).await?;
+        keys.activate(&created.project.id, &key.kid).await?;
+    }
 
     let auth_config = AuthConfig {
         autoconfirm: !args.confirm_email,
@@ -204,6 +228,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let app = axum::Router::new()
         .nest_service("/rest/v1", rest)
         .nest_service("/auth/v1", auth)
+        // The auth service limits some routes per client IP: tell it the peer's address.
+        .layer(axum::middleware::map_request(client_ip))
         .layer(tower_http::cors::CorsLayer::permissive());
 
     let ready = serde_json::json!({
@@ -215,6 +241,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("{ready}");
     std::io::Write::flush(&mut std::io::stdout())?;
 
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown())
+        .await?;
     Ok(())
 }

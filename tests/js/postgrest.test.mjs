@@ -241,6 +241,38 @@ describe('postgrest-js against example-axum-server', () => {
     fails(past, 416, 'PGRST103');
   });
 
+  it('aggregates, grouped by the other selected columns', async () => {
+    const groups = ok(await a.client.from('tasks').select('tag, n:count(), total:points.sum()').order('tag'));
+    assert.deepEqual(groups, [
+      { tag: 'eng', n: 1, total: 2 },
+      { tag: 'ops', n: 2, total: 8 },
+      { tag: null, n: 1, total: 8 },
+    ]);
+    assert.deepEqual(ok(await a.client.from('tasks').select('count()')), [{ count: 4 }]);
+    fails(await a.client.from('tasks').select('tag, count()').order('id'), 400, '42803');
+  });
+
+  it('bulk insert with missing=default (defaultToNull: false)', async () => {
+    const [, gemini] = a.projects;
+    const res = await a.client
+      .from('tasks')
+      .insert([{ project_id: gemini.id, title: 'tmp1' }, { project_id: gemini.id, title: 'tmp2', points: 7 }], {
+        defaultToNull: false,
+      })
+      .select('title, points');
+    if (res.error) {
+      // SQLite has no DEFAULT in a multi-row VALUES list: refused, nothing stored.
+      fails(res, 400, 'EB200');
+      assert.match(res.error.message, /missing=default on SQLite/);
+    } else {
+      assert.deepEqual(res.data, [
+        { title: 'tmp1', points: 1 },
+        { title: 'tmp2', points: 7 },
+      ]);
+    }
+    ok(await a.client.from('tasks').delete().like('title', 'tmp%'));
+  });
+
   it('single objects: .single() and .maybeSingle()', async () => {
     const one = ok(await a.client.from('projects').select('name').eq('name', 'apollo').single());
     assert.deepEqual(one, { name: 'apollo' });

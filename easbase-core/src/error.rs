@@ -58,6 +58,16 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+    /// The project's plan allows no more requests this minute
+    /// ([`Plan::requests_per_minute`](crate::project::Plan::requests_per_minute)): the
+    /// HTTP layers answer 429 with `Retry-After: retry_after_secs`.
+    #[error("rate limit exceeded: {limit} requests per minute; retry after {retry_after_secs} s")]
+    RateLimited {
+        /// The plan's requests per minute.
+        limit: u64,
+        /// Seconds until the current window ends and requests are admitted again (1–60).
+        retry_after_secs: u64,
+    },
     /// Provisioning a project failed; nothing half-made is left.
     #[error("provisioning failed: {0}")]
     Provisioning(String),
@@ -90,10 +100,20 @@ impl Error {
             Error::ProjectNotFound(_) => "project_not_found",
             Error::InvalidName(_) => "invalid_name",
             Error::QuotaExceeded { .. } => "quota_exceeded",
+            Error::RateLimited { .. } => "rate_limited",
             Error::Provisioning(_) => "provisioning",
             Error::Guard(_) => "guard",
             Error::Schema(e) => e.code(),
             Error::Config(_) => "config",
+        }
+    }
+
+    /// How many seconds to wait before retrying, for errors that say so
+    /// ([`Error::RateLimited`]): what a `Retry-After` header carries.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Error::RateLimited { retry_after_secs, .. } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 

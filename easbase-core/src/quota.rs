@@ -3,10 +3,17 @@
 //!
 //! - [`RateLimiter::check_request`] counts a project's requests in fixed one-minute
 //!   windows in a [`CounterStore`] and refuses the request that goes over its
-//!   [`Plan::requests_per_minute`] with [`Error::QuotaExceeded`]
-//!   (`what = "requests per minute"`). The store is shared by every process that serves
-//!   the platform: [`DbCounters`] (a table of the platform database, from [`QuotaModule`]),
-//!   `RedisCounters` (feature `redis`), or [`MemoryCounters`] for a single process.
+//!   [`Plan::requests_per_minute`] with [`Error::RateLimited`] (code `rate_limited`,
+//!   with the seconds until the window ends, for `Retry-After`). The store is shared by
+//!   every process that serves the platform: [`DbCounters`] (a table of the platform
+//!   database, from [`QuotaModule`]), `RedisCounters` (feature `redis`), or
+//!   [`MemoryCounters`] for a single process.
+//! - The request path calls it for every request:
+//!   [`Platform::resolve`](crate::project::Platform::resolve) admits each resolved request
+//!   through the platform's limiter ([`PlatformConfig::rate_limiter`](crate::project::PlatformConfig::rate_limiter);
+//!   see [`Platform::admit`](crate::project::Platform::admit)), so every HTTP layer built
+//!   on it (REST, auth) is limited without doing anything. A paused project or a bad key
+//!   is refused before anything is counted.
 //! - [`check_rows`] and [`check_storage`] are pure: the REST and storage layers pass the
 //!   current size and what a request adds.
 //! - [`Platform::plan_of`](crate::project::Platform::plan_of) gives a project's [`Plan`].
@@ -27,11 +34,11 @@
 //! let limiter = RateLimiter::new(Arc::new(MemoryCounters::default()));
 //! let plan = Plan { requests_per_minute: Some(2), ..Plan::unlimited("tiny") };
 //! let project = ProjectId::new("acme")?;
-//! let now = 1_700_000_000; // Unix seconds
+//! let now = 1_700_000_000; // Unix seconds: 20 s into a minute
 //! limiter.check_request_at(&project, &plan, now).await?;
 //! limiter.check_request_at(&project, &plan, now).await?;
 //! let refused = limiter.check_request_at(&project, &plan, now).await.unwrap_err();
-//! assert!(matches!(refused, Error::QuotaExceeded { limit: 2, .. }));
+//! assert!(matches!(refused, Error::RateLimited { limit: 2, retry_after_secs: 40 }));
 //! // The next minute starts afresh.
 //! limiter.check_request_at(&project, &plan, now + 60).await?;
 //! # Ok(())
@@ -53,7 +60,8 @@ use crate::module::Module;
 use crate::project::Plan;
 use crate::usage::PlatformTables;
 
-/// What [`RateLimiter`] reports in [`Error::QuotaExceeded::what`](Error::QuotaExceeded).
+/// The name of the requests-per-minute limit (in messages and docs; [`RateLimiter`]
+/// refuses with [`Error::RateLimited`]).
 pub const REQUESTS_PER_MINUTE: &str = "requests per minute";
 /// What [`check_rows`] reports.
 pub const ROWS: &str = "rows";
@@ -463,7 +471,7 @@ impl RateLimiter {
     /// A plan without [`Plan::requests_per_minute`] costs nothing.
     ///
     /// # Errors
-    /// [`Error::QuotaExceeded`] (`what = "requests per minute"`, the plan's limit); the
+    /// [`Error::RateLimited`] (the plan's limit, the seconds left in the minute); the
     /// store's errors.
     pub async fn check_request(&self, project: &ProjectId, plan: &Plan) -> Result<()> {
         self.check_request_at(project, plan, now_secs()).await
@@ -480,11 +488,11 @@ impl RateLimiter {
             None => self.store.incr(&key_of(project), window, 1, RATE_TTL_SECS).await?,
             Some(batching) => match self.local_check(project, window, limit, batching) {
                 LocalDecision::Admit => return Ok(()),
-                LocalDecision::Refuse => return Err(exceeded(limit)),
+                LocalDecision::Refuse => return Err(exceeded(limit, unix_secs)),
                 LocalDecision::Sync(pending) => self.sync(project, window, pending).await?,
             },
         };
-        if count > limit { Err(exceeded(limit)) } else { Ok(()) }
+        if count > limit { Err(exceeded(limit, unix_secs)) } else { Ok(()) }
     }
 
     /// The local decision in batching mode (no `.await` under the lock).
@@ -560,6 +568,7 @@ fn key_of(project: &ProjectId) -> String {
     format!("rpm:{}", project.as_str())
 }
 
-fn exceeded(limit: u64) -> Error {
-    Error::QuotaExceeded { what: REQUESTS_PER_MINUTE.to_owned(), limit }
+/// The refusal of a request over `limit` at `unix_secs`: retry when its minute ends.
+fn exceeded(limit: u64, unix_secs: u64) -> Error {
+    Error::RateLimited { limit, retry_after_secs: 60 - unix_secs % 60 }
 }

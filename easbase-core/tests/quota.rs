@@ -205,11 +205,11 @@ const T0: u64 = 1_700_000_000 - 1_700_000_000 % 60;
 
 fn assert_rpm_exceeded(result: easbase_core::Result<()>, limit: u64) {
     match result {
-        Err(Error::QuotaExceeded { what, limit: l }) => {
-            assert_eq!(what, "requests per minute");
+        Err(Error::RateLimited { limit: l, retry_after_secs }) => {
             assert_eq!(l, limit);
+            assert!((1..=60).contains(&retry_after_secs), "{retry_after_secs}");
         }
-        other => panic!("expected QuotaExceeded (limit {limit}), got {other:?}"),
+        other => panic!("expected RateLimited (limit {limit}), got {other:?}"),
     }
 }
 
@@ -221,9 +221,13 @@ async fn limit_is_enforced_with_the_typed_error_and_a_new_window_resets(env: &En
         limiter.check_request_at(&p, &plan, T0 + i).await.unwrap();
     }
     let err = limiter.check_request_at(&p, &plan, T0 + 59).await.unwrap_err();
-    assert_eq!(err.code(), "quota_exceeded");
-    assert_eq!(err.to_string(), "quota exceeded: requests per minute (limit 5)");
-    assert_rpm_exceeded(limiter.check_request_at(&p, &plan, T0 + 30).await, 5);
+    assert_eq!(err.code(), "rate_limited");
+    assert_eq!(err.to_string(), "rate limit exceeded: 5 requests per minute; retry after 1 s");
+    // Retry-After: the seconds left in the window.
+    assert_eq!(err.retry_after_secs(), Some(1));
+    let err = limiter.check_request_at(&p, &plan, T0 + 30).await.unwrap_err();
+    assert_eq!(err.retry_after_secs(), Some(30));
+    assert_rpm_exceeded(Err(err), 5);
     // The next minute starts afresh, with the full limit.
     for _ in 0..5 {
         limiter.check_request_at(&p, &plan, T0 + 60).await.unwrap();

@@ -123,6 +123,16 @@ pub enum RestError {
         /// What is wrong with it.
         details: String,
     },
+    /// The project's plan allows no more requests this minute (EB103, 429, with a
+    /// `Retry-After` header): easbase-core's `Error::RateLimited`. PostgREST has no code
+    /// for it (it leaves rate limits to a proxy).
+    #[error("Rate limit exceeded: the project's plan allows {limit} requests per minute")]
+    RateLimited {
+        /// The plan's requests per minute.
+        limit: u64,
+        /// Seconds until requests are admitted again (the `Retry-After` header).
+        retry_after_secs: u64,
+    },
 
     // ---- plan stage (`plan/` → `ActionPlan`) -------------------------------------------
     /// The table does not exist or is hidden from REST (PGRST205, 404).
@@ -363,6 +373,7 @@ impl RestError {
             Self::LimitExceeded { .. } => (StatusCode::BAD_REQUEST, "EB100"),
             Self::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "EB101"),
             Self::InvalidHeader { .. } => (StatusCode::BAD_REQUEST, "EB102"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "EB103"),
             // PGRST2xx: schema cache (plan stage); PostgreSQL's own codes where PostgREST
             // passes the database's error through; EB2xx: EasBase's plan-stage codes.
             Self::UnacceptableSchema { .. } => (StatusCode::NOT_ACCEPTABLE, "PGRST106"),
@@ -396,6 +407,15 @@ impl RestError {
             Self::MaxAffected { .. } => (StatusCode::BAD_REQUEST, "PGRST124"),
             // Response stage.
             Self::NotSingular { .. } => (StatusCode::NOT_ACCEPTABLE, "PGRST116"),
+        }
+    }
+
+    /// The seconds a client should wait before retrying (the `Retry-After` header), for
+    /// the errors that say so ([`RestError::RateLimited`]).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs, .. } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 
@@ -477,6 +497,9 @@ impl RestError {
                 "The host sets {limit} in RequestLimits; split the request or ask for a higher limit."
             )),
             Self::BodyTooLarge { .. } => Some("Send fewer rows per request.".to_owned()),
+            Self::RateLimited { retry_after_secs, .. } => {
+                Some(format!("Retry after {retry_after_secs} seconds."))
+            }
             Self::AmbiguousRelationship { .. } => Some(
                 "Pick one with !hint: the foreign key's name or its column, e.g. table!fk_column(*)"
                     .to_owned(),
@@ -564,6 +587,9 @@ impl RestError {
             E::MissingCredentials | E::MissingApiKey => RestError::MissingCredentials,
             E::InvalidApiKey | E::ProjectNotFound(_) => RestError::InvalidApiKey,
             E::ProjectPaused => RestError::ProjectPaused,
+            E::RateLimited { limit, retry_after_secs } => {
+                RestError::RateLimited { limit: *limit, retry_after_secs: *retry_after_secs }
+            }
             E::InvalidToken(detail) => RestError::InvalidJwt(format!("JWT invalid: {detail}")),
             E::ExpiredToken => RestError::ExpiredJwt,
             E::TokenNotYetValid => RestError::InvalidJwt("JWT not yet valid".to_owned()),

@@ -51,6 +51,7 @@
 //!   `Prefer: missing=default` with `columns=` (PostgreSQL), and
 //!   `GET|PUT|PATCH|DELETE /{table}/{key}`;
 //! - writes answered as one object (`.single()`) change exactly one row or roll back;
+//! - OPTIONS: 200 with the allowed methods in `Allow` (404 `PGRST205` for unknown tables);
 //! - `/rpc/{name}` (GET with arguments in the query string, POST with a JSON object,
 //!   `Prefer: params=single-object`) calls async Rust functions the host registers in
 //!   [`RestConfig::functions`] ([`rpc`]): they get the request's context, the arguments and
@@ -68,7 +69,7 @@
 //!
 //! **Not yet**, each refused with 400 `EB200` (never answered wrongly): aggregates in
 //! embedded resources, with embeds, or in a write's answer; `!inner` in a write's answer; `gt`/`gte`/`lt`/`lte` on a JSON value (`->`; on
-//! text `->>` they work); OPTIONS and the OpenAPI root; `missing=default` on SQLite (it
+//! text `->>` they work); the OpenAPI root; `missing=default` on SQLite (it
 //! works on PostgreSQL); schemas other than `public` (406 `PGRST106`); MySQL.
 //! `Prefer: timezone` and `tx` are ignored, as PostgREST does when lenient. A write
 //! answered as one object that changes other than one row rolls back with 406

@@ -109,6 +109,19 @@ impl RestService {
         )?;
         let pdb =
             inner.platform.project_db(ctx.project()).await.map_err(|e| RestError::from_core(&e, false))?;
+        if req.action == crate::request::Action::Info {
+            // OPTIONS: the methods the resource allows (a table must exist and be exposed).
+            if let crate::request::Target::Relation { name, .. } = &req.target {
+                let exists = pdb
+                    .schema()
+                    .map(|schema| inner.cache.snapshot(ctx.project().as_str(), schema))
+                    .is_some_and(|snapshot| snapshot.table(name).is_some());
+                if !exists {
+                    return Err(RestError::TableNotFound { table: name.clone() });
+                }
+            }
+            return Ok(crate::respond::options(&req.target));
+        }
         if let crate::request::Target::Function { name } = &req.target {
             if let Some(profile) = req.profile.as_deref().filter(|p| *p != "public") {
                 return Err(RestError::UnacceptableSchema { schema: profile.to_owned() });

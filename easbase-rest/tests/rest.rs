@@ -1230,6 +1230,13 @@ async fn refusals(env: &Env) {
         (r.status, r.body["message"].clone()),
         (StatusCode::BAD_REQUEST, json!(r#"invalid input syntax for type json: "{1}""#))
     );
+    // OPTIONS: the allowed methods, for tables that exist.
+    let r = env.send(anon, Method::OPTIONS, "/products", "", &[]).await;
+    assert_eq!((r.status, r.header("allow")), (StatusCode::OK, "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE"));
+    let r = env.send(anon, Method::OPTIONS, "/rpc/add", "", &[]).await;
+    assert_eq!((r.status, r.header("allow")), (StatusCode::OK, "OPTIONS,GET,HEAD,POST"));
+    let r = env.send(anon, Method::OPTIONS, "/secrets", "", &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "PGRST205"));
     // Injection through a column name is refused; through a value it is only a value.
     for q in [
         "select=name;drop table products",

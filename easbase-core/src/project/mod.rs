@@ -60,6 +60,7 @@ use crate::db::{Db, Scope};
 use crate::error::{Error, Result};
 use crate::keys::{self, GeneratedKey, KeyCache, KeyCacheConfig, KeyKind, StoredKey};
 use crate::module::Module;
+use crate::quota::RateLimiter;
 
 pub use events::{EventKind, PlatformEvent};
 pub use model::{CreateProject, CreatedProject, Isolation, Plan, Project, ProjectKeys, ProjectStatus};
@@ -106,6 +107,16 @@ pub struct PlatformConfig {
     /// MySQL: how often each process reads the changes other processes made (default
     /// 1 s; at least 10 ms). See [`Platform::listen`]. Ignored elsewhere.
     pub event_poll_interval: Duration,
+    /// Counts each project's requests against its plan's
+    /// [`Plan::requests_per_minute`] in [`Platform::resolve`] (see [`Platform::admit`]).
+    /// `None` (the default): when the platform holds
+    /// [`QuotaModule`](crate::quota::QuotaModule)'s table, a limiter on those counters
+    /// (shared by every process on the platform database) with the default
+    /// [`Batching`](crate::quota::Batching); otherwise an exact limiter in this process's
+    /// memory. Give one over [`RedisCounters`](crate::quota::CounterStore) or exact
+    /// database counters to choose otherwise. When no plan limits requests, nothing is
+    /// counted.
+    pub rate_limiter: Option<Arc<RateLimiter>>,
 }
 
 impl PlatformConfig {
@@ -125,6 +136,7 @@ impl PlatformConfig {
             dedicated_pool_size: 4,
             listen: true,
             event_poll_interval: Duration::from_secs(1),
+            rate_limiter: None,
         }
     }
 }
@@ -151,6 +163,10 @@ struct Inner {
     quota_counters: bool,
     /// Projects this process is provisioning now (a concurrent retry must not too).
     provisioning: Mutex<HashSet<String>>,
+    /// The request limiter; `None` when no plan limits requests.
+    limiter: Option<Arc<RateLimiter>>,
+    /// Projects' plans, for the limiter (by project id; invalidated with its keys).
+    plans: KeyCache<Plan>,
     config: PlatformConfig,
     modules: Vec<Arc<dyn Module>>,
     resolver: ContextResolver,
@@ -323,6 +339,20 @@ impl Platform {
             listener: Mutex::new(None),
         };
         let listen = config.listen;
+        let limiter = config.plans.iter().any(|p| p.requests_per_minute.is_some()).then(|| {
+            config.rate_limiter.clone().unwrap_or_else(|| {
+                Arc::new(if quota_counters {
+                    let tables = crate::usage::PlatformTables::new(db.clone(), store.schema.clone());
+                    RateLimiter::with_batching(
+                        Arc::new(crate::quota::DbCounters::new(tables)),
+                        crate::quota::Batching::default(),
+                    )
+                } else {
+                    RateLimiter::new(Arc::new(crate::quota::MemoryCounters::default()))
+                })
+            })
+        });
+        let plans = KeyCache::new(config.key_cache);
         let platform = Platform {
             inner: Arc::new(Inner {
                 router: Router::new(config.max_open_databases),
@@ -331,6 +361,8 @@ impl Platform {
                 project_tables,
                 quota_counters,
                 provisioning: Mutex::new(HashSet::new()),
+                limiter,
+                plans,
                 config,
                 modules,
                 resolver,
@@ -900,18 +932,49 @@ impl Platform {
         Ok(())
     }
 
-    /// The request context of a request's `apikey` and `Authorization` headers.
+    /// The request context of a request's `apikey` and `Authorization` headers, admitted
+    /// against its project's plan ([`Platform::admit`]): the one call every request of
+    /// every HTTP layer goes through. Credentials are checked first, so a bad key or a
+    /// paused project is refused before anything is counted.
     ///
     /// # Errors
     /// [`Error::MissingCredentials`], [`Error::InvalidApiKey`], [`Error::ProjectPaused`],
-    /// token errors.
+    /// token errors, [`Error::RateLimited`] (and the errors of [`Platform::admit`]).
     pub async fn resolve(
         &self,
         apikey: Option<&str>,
         authorization: Option<&str>,
         request_id: Option<&str>,
     ) -> Result<RequestContext> {
-        self.inner.resolver.resolve_headers(apikey, authorization, request_id).await
+        let ctx = self.inner.resolver.resolve_headers(apikey, authorization, request_id).await?;
+        self.admit(ctx.project()).await?;
+        Ok(ctx)
+    }
+
+    /// Counts one request of `project` against its plan's
+    /// [`Plan::requests_per_minute`] in the platform's
+    /// [limiter](PlatformConfig::rate_limiter). [`Platform::resolve`] calls it; a host
+    /// that resolves credentials itself ([`Platform::resolver`]) calls it once per
+    /// request. Free when no configured plan limits requests; otherwise the project's
+    /// plan comes from a cache (one platform query per project and
+    /// [`PlatformConfig::key_cache`] TTL) and the count from the limiter.
+    ///
+    /// # Errors
+    /// [`Error::RateLimited`] over the limit; [`Error::ProjectNotFound`]; the counter
+    /// store's errors ([`Error::Database`], [`Error::Unavailable`]).
+    pub async fn admit(&self, project: &ProjectId) -> Result<()> {
+        let Some(limiter) = &self.inner.limiter else { return Ok(()) };
+        let plan = match self.inner.plans.get(project.as_str()) {
+            Some(plan) => plan,
+            None => self.inner.plans.insert(project.as_str(), self.plan_of(project).await?),
+        };
+        limiter.check_request(project, &plan).await
+    }
+
+    /// The request limiter [`Platform::admit`] uses (`None` when no plan limits
+    /// requests).
+    pub fn rate_limiter(&self) -> Option<&Arc<RateLimiter>> {
+        self.inner.limiter.as_ref()
     }
 
     /// The resolver (to share its cache or call it with parsed credentials).
@@ -996,6 +1059,7 @@ impl Inner {
     }
 
     fn invalidate_project_keys(&self, project: &str) {
+        self.plans.invalidate(project);
         self.events.key_epoch.fetch_add(1, Ordering::SeqCst);
         self.resolver.cache().invalidate_if(|_, (_, state)| state.project.as_str() == project);
     }
@@ -1004,6 +1068,7 @@ impl Inner {
     fn clear_caches(&self) {
         self.events.key_epoch.fetch_add(1, Ordering::SeqCst);
         self.resolver.cache().clear();
+        self.plans.clear();
         self.router.mark_all_stale();
     }
 

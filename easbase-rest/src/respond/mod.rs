@@ -26,6 +26,9 @@ pub fn error_response(error: &RestError) -> Response<Bytes> {
     *res.status_mut() = error.status();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    if let Some(secs) = error.retry_after_secs() {
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
     res
 }
 
@@ -98,6 +101,20 @@ pub fn respond(
             write(plan, prefs, (&d.returning, &d.embeds), &result, StatusCode::OK, applied)
         }
     }
+}
+
+/// The answer to OPTIONS: 200 with the methods the resource allows in `Allow`, as
+/// PostgREST answers it.
+pub fn options(target: &crate::request::Target) -> Response<Bytes> {
+    use crate::request::Target;
+    let allow = match target {
+        Target::Root => "OPTIONS,GET,HEAD",
+        Target::Function { .. } => "OPTIONS,GET,HEAD,POST",
+        Target::Relation { .. } => "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE",
+    };
+    let mut res = Response::new(Bytes::new());
+    set(&mut res, header::ALLOW, allow);
+    res
 }
 
 /// The response to a host function's answer (`/rpc/{name}`): rows shaped by the

@@ -13,6 +13,7 @@ use crate::flows;
 use crate::jwt::{CustomClaimsHook, Signer};
 use crate::model::{OneTimeToken, Session, User};
 use crate::password::PasswordHasher;
+use crate::settings::{self, Effective, ProjectSettings, Provisioned, SettingsCache, Template};
 use crate::store::Store;
 
 /// The auth service of a platform: configuration, the password hasher (with its bound on
@@ -26,6 +27,9 @@ struct Inner {
     config: AuthConfig,
     hasher: PasswordHasher,
     hook: Option<Arc<dyn CustomClaimsHook>>,
+    settings: SettingsCache,
+    /// The effective settings of a project without its own.
+    defaults: Arc<Effective>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -44,12 +48,65 @@ impl Auth {
     /// [`AuthError::Internal`](crate::AuthError::Internal) when the Argon2 parameters are invalid.
     pub fn new(config: AuthConfig, hook: Option<Arc<dyn CustomClaimsHook>>) -> Result<Auth> {
         let hasher = PasswordHasher::new(&config.password_hash)?;
-        Ok(Auth { inner: Arc::new(Inner { config, hasher, hook }) })
+        let settings = SettingsCache::new(config.settings_cache_ttl);
+        let defaults = Arc::new(Effective::defaults(&config));
+        Ok(Auth { inner: Arc::new(Inner { config, hasher, hook, settings, defaults }) })
     }
 
-    /// The configuration.
+    /// The process-wide configuration (each project's [`ProjectSettings`] apply over it:
+    /// [`ProjectAuth::effective_config`]).
     pub fn config(&self) -> &AuthConfig {
         &self.inner.config
+    }
+
+    /// Applies an auth template to `project` (see [`crate::settings`]): idempotent, a
+    /// second template adds to the first.
+    ///
+    /// # Errors
+    /// [`AuthError::ValidationFailed`](crate::AuthError::ValidationFailed) (a `social-oauth`
+    /// template without a client, an empty client id or secret),
+    /// [`AuthError::Core`](crate::AuthError::Core) for an unknown project.
+    pub async fn provision(&self, platform: &Platform, project: &ProjectId, template: Template) -> Result<Provisioned> {
+        let outcome = settings::provision(platform, project, &template).await;
+        self.inner.settings.invalidate(project);
+        outcome
+    }
+
+    /// The project's own settings (`None` fields inherit this `Auth`'s configuration);
+    /// client secrets are never returned.
+    ///
+    /// # Errors
+    /// [`AuthError::Core`](crate::AuthError::Core) for an unknown project.
+    pub async fn project_settings(&self, platform: &Platform, project: &ProjectId) -> Result<ProjectSettings> {
+        settings::read_settings(platform, project).await
+    }
+
+    /// Replaces the project's settings (provisioned templates stay recorded; a provider's
+    /// `client_secret: None` keeps its stored secret). This process sees the change at
+    /// once, others within [`AuthConfig::settings_cache_ttl`].
+    ///
+    /// # Errors
+    /// [`AuthError::ValidationFailed`](crate::AuthError::ValidationFailed) naming the bad
+    /// field, [`AuthError::Core`](crate::AuthError::Core) for an unknown project.
+    pub async fn update_project_settings(
+        &self,
+        platform: &Platform,
+        project: &ProjectId,
+        settings: ProjectSettings,
+    ) -> Result<Provisioned> {
+        let outcome = settings::write_settings(platform, project, settings).await;
+        self.inner.settings.invalidate(project);
+        outcome
+    }
+
+    /// The project's effective settings, from the cache or the platform table.
+    async fn effective(&self, platform: &Platform, id: &ProjectId, jwt_secret: &[u8]) -> Result<Arc<Effective>> {
+        if let Some(hit) = self.inner.settings.get(id) {
+            return Ok(hit);
+        }
+        let effective = Arc::new(settings::load_effective(platform, id, jwt_secret, &self.inner.config).await?);
+        self.inner.settings.put(id, effective.clone());
+        Ok(effective)
     }
 
     /// The handle of one project: its database and its signing secret
@@ -67,6 +124,7 @@ impl Auth {
         let issuer =
             self.inner.config.jwt_issuer.clone().unwrap_or_else(|| format!("{}/auth/v1", project.api_url));
         let mut handle = self.project_with(pdb, secret.as_bytes(), Some(issuer))?;
+        handle.effective = self.effective(platform, id, secret.as_bytes()).await?;
         if let Some(current) = crate::keys::current_key(platform, id).await? {
             handle.signer = Arc::new(handle.signer.with_key(current));
         }
@@ -88,7 +146,8 @@ impl Auth {
     ) -> Result<ProjectAuth> {
         let issuer = issuer.or_else(|| self.inner.config.jwt_issuer.clone());
         let signer = Signer::new(jwt_secret, self.inner.config.jwt_kid.clone(), issuer)?;
-        Ok(ProjectAuth { auth: self.clone(), store: Store::new(pdb), signer: Arc::new(signer) })
+        let effective = self.inner.defaults.clone();
+        Ok(ProjectAuth { auth: self.clone(), store: Store::new(pdb), signer: Arc::new(signer), effective })
     }
 }
 
@@ -98,6 +157,7 @@ pub struct ProjectAuth {
     auth: Auth,
     pub(crate) store: Store,
     pub(crate) signer: Arc<Signer>,
+    effective: Arc<Effective>,
 }
 
 /// The scope of [`ProjectAuth::logout`] (GoTrue's `scope` parameter).
@@ -162,7 +222,23 @@ pub struct UserUpdateOutcome {
 
 impl ProjectAuth {
     pub(crate) fn config(&self) -> &AuthConfig {
-        &self.auth.inner.config
+        &self.effective.config
+    }
+
+    /// The configuration this project's flows follow: its [`ProjectSettings`] over the
+    /// process-wide [`AuthConfig`].
+    pub fn effective_config(&self) -> &AuthConfig {
+        &self.effective.config
+    }
+
+    /// The project's own redirect allow-list, when its settings have one.
+    pub(crate) fn redirect_urls(&self) -> Option<&[String]> {
+        self.effective.redirect_urls.as_deref()
+    }
+
+    /// The project's own enabled OAuth providers, by name.
+    pub(crate) fn own_providers(&self) -> &[(String, Arc<dyn crate::oauth::Provider>)] {
+        &self.effective.providers
     }
 
     pub(crate) fn hasher(&self) -> &PasswordHasher {

@@ -64,6 +64,10 @@ pub struct AuthConfig {
     pub rate_limits: crate::limits::RateLimits,
     /// Multi-factor authentication (TOTP) settings.
     pub mfa: MfaConfig,
+    /// How long a project's settings ([`crate::settings`]) are cached (default 5 s):
+    /// changes made by another process (or another [`Auth`](crate::Auth)) take effect
+    /// within it; `Duration::ZERO` reads them on every request.
+    pub settings_cache_ttl: Duration,
 }
 
 /// MFA settings (GoTrue's `MFA_*`).
@@ -118,6 +122,7 @@ impl AuthConfig {
             otp_max_attempts: 5,
             rate_limits: crate::limits::RateLimits::default(),
             mfa: MfaConfig::default(),
+            settings_cache_ttl: Duration::from_secs(5),
         }
     }
 }

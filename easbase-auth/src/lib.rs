@@ -117,6 +117,7 @@ mod password;
 mod routes;
 mod secret;
 mod service;
+pub mod settings;
 mod sms;
 mod store;
 mod time;

@@ -288,3 +288,49 @@ impl std::fmt::Debug for OneTimeToken {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::AuthMethod;
+
+    /// Every method, checked by a match without a wildcard: a new variant fails to compile
+    /// here until it is listed (and so covered by `from_name` below).
+    const ALL: [AuthMethod; 11] = [
+        AuthMethod::Password,
+        AuthMethod::EmailSignup,
+        AuthMethod::Recovery,
+        AuthMethod::EmailChange,
+        AuthMethod::MagicLink,
+        AuthMethod::Otp,
+        AuthMethod::Anonymous,
+        AuthMethod::Invite,
+        AuthMethod::Totp,
+        AuthMethod::MfaRecoveryCode,
+        AuthMethod::OAuth,
+    ];
+
+    fn index(m: AuthMethod) -> usize {
+        match m {
+            AuthMethod::Password => 0,
+            AuthMethod::EmailSignup => 1,
+            AuthMethod::Recovery => 2,
+            AuthMethod::EmailChange => 3,
+            AuthMethod::MagicLink => 4,
+            AuthMethod::Otp => 5,
+            AuthMethod::Anonymous => 6,
+            AuthMethod::Invite => 7,
+            AuthMethod::Totp => 8,
+            AuthMethod::MfaRecoveryCode => 9,
+            AuthMethod::OAuth => 10,
+        }
+    }
+
+    #[test]
+    fn from_name_inverts_as_str_for_every_method() {
+        for (i, m) in ALL.into_iter().enumerate() {
+            assert_eq!(index(m), i, "ALL lists each method once, in order");
+            assert_eq!(AuthMethod::from_name(m.as_str()), Some(m), "{}", m.as_str());
+        }
+        assert_eq!(AuthMethod::from_name(""), None);
+    }
+}

@@ -24,6 +24,7 @@
 //! | table | holds |
 //! |---|---|
 //! | `auth_signing_keys` | projects' asymmetric signing keys by `kid` (see [`crate::keys`]) |
+//! | `auth_project_settings` | each project's auth settings over the process defaults, OAuth client secrets sealed (see [`crate::settings`]) |
 //!
 //! Times are `bigint` Unix seconds (portable across SQLite, PostgreSQL and MySQL); JSON
 //! is `json`. No table has a policy for `anon` or `authenticated`, so row-level security
@@ -98,7 +99,7 @@ impl Module for AuthModule {
     }
 
     fn platform_schema(&self) -> Schema {
-        crate::keys::platform_schema()
+        crate::settings::platform_schema()
     }
 
     async fn jwt_keys(

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use bytes::Bytes;
-use common::{Engine as Db, Fixture, autoconfirm};
+use common::{Engine as Db, Fixture, autoconfirm, urlencode};
 use easbase_auth::oauth::{HttpClient, HyperClient, OAuthSettings, ProviderConfig};
 use easbase_auth::{Auth, AuthService, AuthServiceConfig};
 use http::{Method, Request, Response, StatusCode};
@@ -186,7 +186,7 @@ fn handle(state: &Mutex<FakeState>, head: &str, body: &str) -> (String, String, 
             let code = format!("code-{}", s.counter);
             let profile = s.profile.clone();
             s.codes.insert(code.clone(), (q["code_challenge"].clone(), q["redirect_uri"].clone(), profile));
-            let location = format!("{}?code={code}&state={}", q["redirect_uri"], easbase_encode(&q["state"]));
+            let location = format!("{}?code={code}&state={}", q["redirect_uri"], urlencode(&q["state"]));
             ("302 Found".into(), format!("Location: {location}\r\n"), String::new())
         }
         ("POST", "/token") => {
@@ -232,18 +232,6 @@ fn handle(state: &Mutex<FakeState>, head: &str, body: &str) -> (String, String, 
         }
         _ => json_reply("404 Not Found", json!({})),
     }
-}
-
-fn easbase_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Auto-confirmation and anonymous sign-ins.
@@ -425,7 +413,7 @@ async fn bad_states_and_provider_errors(engine: Db) {
 
     // A wrong state: malformed, another project's shape, unknown.
     for state in ["garbage", "no-such-project.abc", &format!("{}.forged", api.fx.project)] {
-        let res = api.get(&format!("/callback?code=x&state={}", easbase_encode(state)), false).await;
+        let res = api.get(&format!("/callback?code=x&state={}", urlencode(state)), false).await;
         assert_eq!(res.status(), 400, "{state}");
         assert_eq!(body(&res)["error_code"], "bad_oauth_state");
     }
@@ -453,7 +441,7 @@ async fn bad_states_and_provider_errors(engine: Db) {
     let callback =
         api.to_callback("/authorize?provider=keycloak&redirect_to=http%3A%2F%2Fmobile.test%2Fcb").await;
     let q = query(&callback);
-    let forged = format!("/callback?code=not-issued&state={}", easbase_encode(&q["state"]));
+    let forged = format!("/callback?code=not-issued&state={}", urlencode(&q["state"]));
     let res = api.get(&forged, false).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     let to = location(&res);
@@ -465,7 +453,7 @@ async fn bad_states_and_provider_errors(engine: Db) {
     let q = query(&callback);
     let denied = format!(
         "/callback?error=access_denied&error_description=The+user+said+no&state={}",
-        easbase_encode(&q["state"])
+        urlencode(&q["state"])
     );
     let to = location(&api.get(&denied, false).await);
     let f = fragment(&to);

@@ -1,8 +1,9 @@
 //! `SmtpMailer` against a real SMTP server that the test starts: a minimal receiver
 //! speaking the protocol over TCP (EHLO, MAIL, RCPT, DATA, QUIT). A confirmation email
-//! is sent through `AuthService`, received, decoded, and its link opened; a server that
-//! refuses the recipient, and one that is not there, make the route answer 500 without
-//! issuing a usable session.
+//! is sent through `AuthService`, received, decoded, and its link opened; with a server
+//! that refuses the recipient, or one that is not there, `/recover` and `/otp` answer a
+//! known address exactly as an unknown one (the failure is only logged), while the
+//! service role's `/invite` answers 500.
 
 mod common;
 
@@ -210,19 +211,25 @@ async fn confirmation_over_smtp() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn smtp_failures_are_500s() {
+async fn smtp_failures_do_not_tell_known_addresses() {
     let auth_config = AuthConfig { rate_limits: RateLimits::none(), ..config() };
     let fx = Fixture::new(Db::Sqlite, auth_config.clone()).await;
     let (port, inbox) = smtp_server(true).await;
     let svc = service(&fx, port, auth_config.clone(), false).await;
-    let (status, body) = post(&svc, &fx.publishable, "/recover", json!({ "email": "x@example.com" })).await;
-    assert_eq!(status, 200, "an unknown address sends nothing: {body}");
+    let unknown = post(&svc, &fx.publishable, "/recover", json!({ "email": "x@example.com" })).await;
+    assert_eq!(unknown, (200, json!({})), "an unknown address sends nothing");
     fx.auth.signup("ada@example.com", "correct horse", None).await.unwrap();
-    let (status, body) = post(&svc, &fx.publishable, "/recover", json!({ "email": "ada@example.com" })).await;
-    assert_eq!(status, 500, "{body}");
-    assert_eq!(body["error_code"], "unexpected_failure");
+    let known = post(&svc, &fx.publishable, "/recover", json!({ "email": "ada@example.com" })).await;
+    assert_eq!(known, unknown, "the refused send is not told");
+    let (status, _) = post(&svc, &fx.publishable, "/otp", json!({ "email": "ada@example.com" })).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&svc, &fx.publishable, "/resend", json!({ "type": "signup", "email": "ada@example.com" })).await;
+    assert_eq!(status, 200);
     assert!(inbox.lock().unwrap().is_empty());
-    // Sending in the background: the answer does not wait for (or tell) the failure.
+    // The service role is told.
+    let (status, body) = post(&svc, &fx.secret, "/invite", json!({ "email": "new@example.com" })).await;
+    assert_eq!((status, body["error_code"].as_str()), (500, Some("unexpected_failure")), "{body}");
+    // Sending in the background: the answer does not wait for the mailer either.
     let svc = service(&fx, port, auth_config.clone(), true).await;
     let (status, _) = post(&svc, &fx.publishable, "/recover", json!({ "email": "ada@example.com" })).await;
     assert_eq!(status, 200);
@@ -230,7 +237,9 @@ async fn smtp_failures_are_500s() {
     // Nobody listening.
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
     let svc = service(&fx, closed, auth_config, false).await;
-    let (status, _) = post(&svc, &fx.publishable, "/otp", json!({ "email": "ada@example.com" })).await;
-    assert_eq!(status, 500);
+    let known = post(&svc, &fx.publishable, "/otp", json!({ "email": "ada@example.com" })).await;
+    let unknown = post(&svc, &fx.publishable, "/otp", json!({ "email": "y@example.com" })).await;
+    assert_eq!(known, unknown);
+    assert_eq!(known.0, 200);
     fx.cleanup().await;
 }

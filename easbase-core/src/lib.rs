@@ -11,8 +11,13 @@
 //! MySQL / MariaDB (feature `mysql`: a database per project; caches invalidated across
 //! processes through a polled events table). Every engine emits `tracing` spans per
 //! transaction and statement (kind, table, rows; never values or claims).
-//! Plans and quotas ([`quota`]: requests per minute on shared counters, rows, storage
-//! bytes) are checked by the layers that serve requests.
+//! Plans and quotas ([`quota`]): every request that
+//! [`Platform::resolve`](project::Platform::resolve) resolves is admitted against its
+//! project's plan (requests per minute, on counters in memory, the platform database or
+//! Redis, shared by every process), refused with [`Error::RateLimited`] (code
+//! `rate_limited`, with the seconds to wait: REST answers 429 `EB103`, auth 429
+//! `over_request_rate_limit`, both with `Retry-After`); rows and storage bytes are pure
+//! checks ([`quota::check_rows`], [`quota::check_storage`]) for the layers that write.
 //!
 //! ## Feature flags
 //!

@@ -200,6 +200,10 @@ pub enum RestError {
         /// Its hint.
         hint: Option<String>,
     },
+    /// A filter on an embedded resource itself other than `is.null` / `not.is.null`
+    /// (PGRST120, 400).
+    #[error("Bad operator on the embedded resource")]
+    EmbedFilter,
     /// `order=rel(col)` where `rel` is not a to-one embed of the same level (PGRST118, 400).
     #[error("A related order on '{child}' is not possible")]
     RelatedOrderNotToOne {
@@ -389,6 +393,7 @@ impl RestError {
             Self::NotOnEngine { .. } => (StatusCode::BAD_REQUEST, "EB203"),
             Self::RelatedOrderNotToOne { .. } => (StatusCode::BAD_REQUEST, "PGRST118"),
             Self::FunctionNotFound { .. } => (StatusCode::NOT_FOUND, "PGRST202"),
+            Self::EmbedFilter => (StatusCode::BAD_REQUEST, "PGRST120"),
             Self::AmbiguousFunction { .. } => (StatusCode::MULTIPLE_CHOICES, "PGRST203"),
             Self::Function { status, code, .. } => (*status, code.as_str()),
             Self::SpreadNotToOne { .. } => (StatusCode::BAD_REQUEST, "PGRST119"),
@@ -463,6 +468,7 @@ impl RestError {
             | Self::InvalidResourcePath
             | Self::LimitExceeded { .. }
             | Self::BodyTooLarge { .. }
+            | Self::RateLimited { .. }
             | Self::TableNotFound { .. }
             | Self::NoRelationship { .. }
             | Self::UnacceptableSchema { .. }
@@ -475,6 +481,7 @@ impl RestError {
             | Self::InvalidCast { .. }
             | Self::NotOnEngine { .. }
             | Self::FunctionNotFound { .. }
+            | Self::EmbedFilter
             | Self::AmbiguousFunction { .. }
             | Self::UnfilteredWrite { .. }
             | Self::InvalidPutFilters
@@ -509,6 +516,9 @@ impl RestError {
             }
             Self::MissingCredentials => Some("Send the project's key in the apikey header.".to_owned()),
             Self::Function { hint, .. } => hint.clone(),
+            Self::EmbedFilter => {
+                Some("Only is null or not is null filters are allowed on embedded resources".to_owned())
+            }
             Self::InvalidCast { .. } => Some(
                 "Cast to text, smallint, integer, bigint, numeric, real, float8, boolean, json or jsonb"
                     .to_owned(),

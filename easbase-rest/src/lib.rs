@@ -31,7 +31,8 @@
 //!   (`reviews(*)`, `product:products(name,tags(label))`, `!hint`, `!inner`), to-one
 //!   spreads (`...products(name)`, 400 `PGRST119` on to-many), with filters, `or`/`and`,
 //!   `order`, `limit`, `offset` at any level (`reviews.products.tags.label=eq.x`), each table
-//!   under its own policies, all in one statement;
+//!   under its own policies, all in one statement; `rel=not.is.null` / `rel=is.null` keep the
+//!   rows with / without a related row (an anti-join; other operators: 400 `PGRST120`);
 //! - filters `eq neq gt gte lt lte like ilike match imatch in is isdistinct`, `(any)`/`(all)`,
 //!   `not.`, nested `or`/`and`, on columns and JSON paths; `cs cd` on json/jsonb and `cs cd
 //!   ov` on arrays, `fts plfts phfts wfts` with `(config)` (PostgreSQL; on SQLite 400 `EB203`

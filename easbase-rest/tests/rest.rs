@@ -526,6 +526,34 @@ async fn nesting(env: &Env) {
         )
         .await;
     assert_eq!(r.body[0]["reviews"][0]["id"], 2, "{}", r.body);
+    // `rel=not.is.null` keeps rows with a related row (under the embed's filters),
+    // `rel=is.null` those without one (an anti-join).
+    let related: &[(&str, &[i64])] = &[
+        ("reviews=not.is.null", &[1, 3]),
+        ("reviews=is.null", &[2, 4, 5]),
+        ("reviews=not.is.null&reviews.stars=gt.4", &[1]),
+        ("reviews=is.null&reviews.stars=gt.4", &[2, 3, 4, 5]),
+    ];
+    for (q, want) in related {
+        let r = env
+            .send(anon, Method::GET, &format!("/products?select=id,reviews(id)&order=id&{q}"), "", &[COUNT])
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{q}: {}", r.body);
+        assert_eq!(r.ids(), *want, "{q}");
+        assert_eq!(r.header("content-range"), format!("0-{}/{}", want.len() - 1, want.len()), "{q}");
+    }
+    let r = env.get(anon, "/products?select=id,reviews(id)&reviews=eq.1").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "PGRST120"), "{}", r.body);
+    let r = env
+        .send(
+            Who::User(A),
+            Method::PATCH,
+            "/products?select=id,reviews(id)&reviews=is.null&id=eq.5",
+            r#"{"name": "x"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "EB200"), "{}", r.body);
     // Refusals, in PostgREST's words.
     let r = env.get(anon, "/products?select=id,...reviews(stars)").await;
     assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "PGRST119"));

@@ -1,9 +1,13 @@
 //! Sending one-time tokens: the verification link, the project's template, the mailer
-//! or SMS sender, then the host's [`TokenOutbox`](crate::TokenOutbox). A send that fails
-//! answers the request with a 500 (`unexpected_failure`, as GoTrue), logged without the
-//! message's secrets — unless [`AuthServiceConfig::send_in_background`](crate::AuthServiceConfig::send_in_background)
-//! is set: then the answer does not wait for the mailer (so its time does not tell a
-//! known address from an unknown one) and failures are only logged.
+//! or SMS sender, then the host's [`TokenOutbox`](crate::TokenOutbox). A failed send is
+//! logged without the message's secrets. The routes that must answer alike for known and
+//! unknown accounts (`/signup`, `/recover`, `/otp`, `/resend`) send with
+//! [`Call::send_email_hidden`] / [`Call::send_sms_hidden`]: a failure is only logged and
+//! the answer is the same `200` an unknown address gets (GoTrue answers 500, which tells
+//! that the address is registered). The routes of a signed-in user or the service role
+//! (email change, invite) answer 500 `unexpected_failure`. With
+//! [`AuthServiceConfig::send_in_background`](crate::AuthServiceConfig::send_in_background)
+//! the answer does not wait for the mailer either, so its time does not tell them apart.
 
 use easbase_core::schema::Role;
 
@@ -130,6 +134,21 @@ impl Call<'_> {
             outbox.deliver(self.auth.project(), token, redirect_to);
         }
         Ok(())
+    }
+
+    /// [`Call::send_email`] for a route that answers alike for known and unknown
+    /// accounts: a failure is logged, not answered.
+    pub(crate) async fn send_email_hidden(&self, token: OneTimeToken, redirect_to: Option<String>) {
+        if let Err(e) = self.send_email(token, redirect_to).await {
+            tracing::warn!(error = ?e, "an auth email was not sent; answering as for an unknown account");
+        }
+    }
+
+    /// [`Call::send_sms`] for a route that answers alike for known and unknown accounts.
+    pub(crate) async fn send_sms_hidden(&self, token: OneTimeToken) {
+        if let Err(e) = self.send_sms(token).await {
+            tracing::warn!(error = ?e, "an auth SMS was not sent; answering as for an unknown account");
+        }
     }
 
     /// Sends `token`'s code by SMS.

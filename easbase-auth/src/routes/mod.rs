@@ -70,11 +70,14 @@ impl Call<'_> {
 
     /// The allow-listed `redirect_to` query parameter, or the site URL.
     pub(crate) fn redirect_to(&self) -> Option<String> {
-        Some(allowed_redirect(
-            &self.auth.config().site_url,
-            &self.config.redirect_urls,
-            self.query("redirect_to"),
-        ))
+        Some(self.allowed_redirect(self.query("redirect_to")))
+    }
+
+    /// `redirect_to` if the project's allow-list (its settings' list, else the
+    /// service's) or the site URL's origin allows it, else the site URL.
+    pub(crate) fn allowed_redirect(&self, redirect_to: Option<&str>) -> String {
+        let list = self.auth.redirect_urls().unwrap_or(&self.config.redirect_urls);
+        allowed_redirect(&self.auth.config().site_url, list, redirect_to)
     }
 
     /// The body as JSON of type `T` (GoTrue's `bad_json` when it is not).
@@ -125,6 +128,9 @@ pub(crate) enum ApiError {
     Http { status: u16, code: &'static str, msg: String },
     /// GoTrue's OAuth-shaped error of `/token` (`{error, error_description}`, 400).
     OAuth { error: &'static str, description: String },
+    /// The project's plan allows no more requests this minute (easbase-core's
+    /// `Error::RateLimited`): 429 `over_request_rate_limit` with `Retry-After`.
+    RateLimited { retry_after_secs: u64 },
 }
 
 impl From<AuthError> for ApiError {
@@ -151,6 +157,7 @@ impl ApiError {
             E::ExpiredToken => ApiError::http(401, "bad_jwt", "invalid JWT: token is expired"),
             E::TokenNotYetValid => ApiError::http(401, "bad_jwt", "invalid JWT: token is not valid yet"),
             E::ProjectPaused => ApiError::http(503, "project_paused", "The project is paused"),
+            E::RateLimited { retry_after_secs, .. } => ApiError::RateLimited { retry_after_secs },
             other => ApiError::Auth(AuthError::Core(other)),
         }
     }
@@ -160,6 +167,7 @@ impl ApiError {
             ApiError::Auth(e) => e.status(),
             ApiError::Http { status, .. } => *status,
             ApiError::OAuth { .. } => 400,
+            ApiError::RateLimited { .. } => AuthError::OverRequestRateLimit.status(),
         }
     }
 
@@ -192,6 +200,10 @@ impl ApiError {
                 (e.code(), msg, extra)
             }
             ApiError::Http { code, msg, .. } => (*code, msg.clone(), None),
+            ApiError::RateLimited { .. } => {
+                let e = AuthError::OverRequestRateLimit;
+                (e.code(), e.to_string(), None)
+            }
         };
         let mut body = if versioned {
             json!({ "code": code, "message": msg })
@@ -202,6 +214,9 @@ impl ApiError {
             obj.insert("weak_password".into(), extra);
         }
         let mut res = json_response(status, &body);
+        if let ApiError::RateLimited { retry_after_secs } = self {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
         if versioned {
             res.headers_mut().insert(API_VERSION_HEADER, HeaderValue::from_static("2024-01-01"));
         }
@@ -213,6 +228,7 @@ impl ApiError {
             ApiError::Auth(e) => e.to_string(),
             ApiError::Http { msg, .. } => msg.clone(),
             ApiError::OAuth { description, .. } => description.clone(),
+            ApiError::RateLimited { .. } => AuthError::OverRequestRateLimit.to_string(),
         }
     }
 }

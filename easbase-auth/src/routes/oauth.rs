@@ -10,6 +10,8 @@
 //! there as `error`, `error_code` and `error_description` (in the query and the
 //! fragment); a bad state is a 400 `bad_oauth_state` (there is no trusted place to go).
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use serde_json::json;
@@ -25,11 +27,25 @@ use crate::flows::pkce::PkceChallenge;
 use crate::oauth::OAuthSettings;
 use crate::service::AuthServiceConfig;
 
-fn settings<'a>(call: &'a Call<'_>) -> Result<&'a OAuthSettings, ApiError> {
-    call.config
+/// The service's OAuth settings with the project's own providers (its
+/// [`ProjectSettings::providers`](crate::settings::ProjectSettings::providers)) added.
+/// Those need the service's settings too, for the HTTP client and the callback URL.
+fn settings<'a>(call: &'a Call<'_>) -> Result<Cow<'a, OAuthSettings>, ApiError> {
+    let service = call
+        .config
         .oauth
         .as_deref()
-        .ok_or_else(|| AuthError::ProviderDisabled("provider is not enabled".into()).into())
+        .ok_or_else(|| ApiError::from(AuthError::ProviderDisabled("provider is not enabled".into())))?;
+    let own = call.auth.own_providers();
+    if own.is_empty() {
+        return Ok(Cow::Borrowed(service));
+    }
+    let mut settings = service.clone();
+    let entry = settings.project_providers.entry(call.auth.project().clone()).or_default();
+    for (name, provider) in own {
+        entry.insert(name.clone(), provider.clone());
+    }
+    Ok(Cow::Owned(settings))
 }
 
 /// A `302 Found` to `location`.
@@ -70,14 +86,14 @@ async fn start(call: &Call<'_>, link: bool) -> RouteResult {
     };
     let redirect_to = call.redirect_to().unwrap_or_else(|| call.auth.config().site_url.clone());
     let pkce = PkceChallenge::parse(call.query("code_challenge"), call.query("code_challenge_method"))?;
-    let callback = callback_url(call, settings).await?;
+    let callback = callback_url(call, &settings).await?;
     let scopes = call.query("scopes");
     let auth = &call.auth;
     let start = if link {
         let ctx = call.user_ctx()?;
-        auth.link_identity_oauth(ctx, settings, provider, &callback, &redirect_to, scopes, pkce).await?
+        auth.link_identity_oauth(ctx, &settings, provider, &callback, &redirect_to, scopes, pkce).await?
     } else {
-        auth.authorize_oauth(settings, provider, &callback, &redirect_to, scopes, pkce).await?
+        auth.authorize_oauth(&settings, provider, &callback, &redirect_to, scopes, pkce).await?
     };
     if call.query("skip_http_redirect") == Some("true") {
         return Ok(json_response(200, &json!({ "url": start.url })));
@@ -88,7 +104,7 @@ async fn start(call: &Call<'_>, link: bool) -> RouteResult {
 pub(crate) async fn callback(call: &Call<'_>) -> RouteResult {
     let settings = settings(call)?;
     let state = call.query("state").unwrap_or("");
-    let record = call.auth.take_oauth_state(settings, state).await?;
+    let record = call.auth.take_oauth_state(&settings, state).await?;
     let target = record.redirect_to.clone();
     let pkce = record.flow_state_id.is_some();
     let outcome = match call.query("error").filter(|e| !e.is_empty()) {
@@ -101,8 +117,8 @@ pub(crate) async fn callback(call: &Call<'_>) -> RouteResult {
         }
         None => {
             let code = call.query("code").unwrap_or("");
-            let callback = callback_url(call, settings).await?;
-            call.auth.finish_oauth(settings, state, record, code, &callback).await
+            let callback = callback_url(call, &settings).await?;
+            call.auth.finish_oauth(&settings, state, record, code, &callback).await
         }
     };
     match outcome {

@@ -50,7 +50,7 @@ pub(crate) async fn otp(call: &Call<'_>) -> RouteResult {
         }
         call.check_send(Channel::Email, "otp", &email).await?;
         if let Some(token) = call.auth.send_email_otp(&email, create_user, body.data, pkce.as_ref()).await? {
-            call.send_email(token, call.redirect_to()).await?;
+            call.send_email_hidden(token, call.redirect_to()).await;
         }
         return Ok(json_response(200, &json!({})));
     }
@@ -62,7 +62,7 @@ pub(crate) async fn otp(call: &Call<'_>) -> RouteResult {
         let phone = normalize_phone(phone)?;
         call.check_send(Channel::Sms, "otp", &phone).await?;
         if let Some(token) = call.auth.send_phone_otp(&phone, create_user, body.data).await? {
-            call.send_sms(token).await?;
+            call.send_sms_hidden(token).await;
         }
         return Ok(json_response(200, &json!({})));
     }
@@ -80,14 +80,14 @@ pub(crate) async fn resend(call: &Call<'_>) -> RouteResult {
         let phone = normalize_phone(body.phone.as_deref().unwrap_or(""))?;
         call.check_send(Channel::Sms, "otp", &phone).await?;
         if let Some(token) = call.auth.resend(kind, &phone, None).await? {
-            call.send_sms(token).await?;
+            call.send_sms_hidden(token).await;
         }
     } else {
         let email = normalize_email(body.email.as_deref().unwrap_or(""))?;
         let group = if kind == ResendType::Signup { "signup" } else { "email_change" };
         call.check_send(Channel::Email, group, &email).await?;
         if let Some(token) = call.auth.resend(kind, &email, pkce.as_ref()).await? {
-            call.send_email(token, call.redirect_to()).await?;
+            call.send_email_hidden(token, call.redirect_to()).await;
         }
     }
     Ok(json_response(200, &json!({})))

@@ -27,7 +27,7 @@ pub(crate) async fn recover(call: &Call<'_>) -> RouteResult {
     let email = normalize_email(body.email.as_deref().unwrap_or(""))?;
     call.check_send(Channel::Email, "recovery", &email).await?;
     if let Some(token) = crate::flows::recover::recover(&call.auth, &email, pkce.as_ref()).await? {
-        call.send_email(token, call.redirect_to()).await?;
+        call.send_email_hidden(token, call.redirect_to()).await;
     }
     Ok(json_response(200, &json!({})))
 }

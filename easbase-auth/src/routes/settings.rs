@@ -5,7 +5,8 @@ use serde_json::json;
 
 use super::{Call, RouteResult, json_response};
 
-/// The external providers GoTrue lists; on when the service's OAuth settings have them.
+/// The external providers GoTrue lists; on when the service's OAuth settings or the
+/// project's settings have them.
 const EXTERNAL: &[&str] = &[
     "apple",
     "azure",
@@ -41,6 +42,12 @@ pub(crate) fn settings(call: &Call<'_>) -> RouteResult {
     // The OAuth providers the project has, GoTrue's names or the host's own.
     for name in call.config.oauth.iter().flat_map(|o| o.provider_names(call.auth.project())) {
         external.insert(name, true.into());
+    }
+    // The project's own providers (they need the service's OAuth client to work).
+    if call.config.oauth.is_some() {
+        for (name, _) in call.auth.own_providers() {
+            external.insert(name.clone(), true.into());
+        }
     }
     external.insert("email".into(), config.email_enabled.into());
     external.insert("anonymous_users".into(), config.anonymous_enabled.into());

@@ -36,7 +36,7 @@ pub(crate) async fn signup(call: &Call<'_>) -> RouteResult {
             SignupOutcome::Session(session) => Ok(json_response(200, &session)),
             SignupOutcome::ConfirmationRequired { user, confirmation } => {
                 if let Some(token) = confirmation {
-                    call.send_sms(token).await?;
+                    call.send_sms_hidden(token).await;
                 }
                 Ok(json_response(200, &user))
             }
@@ -59,7 +59,7 @@ pub(crate) async fn signup(call: &Call<'_>) -> RouteResult {
         SignupOutcome::Session(session) => Ok(json_response(200, &session)),
         SignupOutcome::ConfirmationRequired { user, confirmation } => {
             if let Some(token) = confirmation {
-                call.send_email(token, call.redirect_to()).await?;
+                call.send_email_hidden(token, call.redirect_to()).await;
             }
             Ok(json_response(200, &user))
         }

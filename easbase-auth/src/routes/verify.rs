@@ -103,11 +103,7 @@ async fn redirect_flow(call: &Call<'_>, fields: &[(String, String)]) -> Response
         .filter(|t| !t.is_empty())
         .or_else(|| query_value(fields, "token_hash"))
         .unwrap_or("");
-    let target = super::allowed_redirect(
-        &call.auth.config().site_url,
-        &call.config.redirect_urls,
-        query_value(fields, "redirect_to"),
-    );
+    let target = call.allowed_redirect(query_value(fields, "redirect_to"));
     let outcome = match verify_type(kind) {
         Ok(t) => call.auth.verify_link(t, token).await,
         Err(e) => Err(e),

@@ -224,6 +224,9 @@ pub struct ReadPlan {
     pub embeds: Vec<Embed>,
     /// Some output is an aggregate: rows are grouped by the other outputs.
     pub grouped: bool,
+    /// `rel=not.is.null` (`true`: rows with a related row) and `rel=is.null` (`false`:
+    /// rows without one), by index into `embeds`.
+    pub related: Vec<(usize, bool)>,
 }
 
 /// An insert, possibly an upsert.
@@ -450,12 +453,31 @@ pub(crate) fn columns_of(req: &ApiRequest, table: &TableDef) -> Result<Vec<Outpu
 fn filters(req: &ApiRequest, table: &TableDef) -> Result<Vec<Condition>, RestError> {
     let mut out = Vec::new();
     for f in req.query.filters.iter().filter(|f| f.path.is_empty()) {
+        if is_embed_filter(req, table, f) {
+            if !matches!(req.action, Action::Read { .. }) {
+                return Err(not_supported("filtering a write by an embedded resource"));
+            }
+            continue; // `read::plan` resolves it against the embeds.
+        }
         out.push(test(table, &f.field, &f.expr)?);
     }
     for logic in req.query.logic.iter().filter(|l| l.path.is_empty()) {
         out.push(tree(table, &logic.tree)?);
     }
     Ok(out)
+}
+
+/// `rel=is.null` / `rel=not.is.null`: a root filter naming an embedded resource of
+/// `select=` (not a column), PostgREST's anti-join and its `!inner` replacement.
+pub(crate) fn is_embed_filter(req: &ApiRequest, table: &TableDef, f: &crate::request::Filter) -> bool {
+    f.path.is_empty()
+        && f.field.json_path.is_empty()
+        && table.column(&f.field.name).is_none()
+        && req.query.select.iter().any(|i| match i {
+            SelectItem::Relation { name, alias, .. } => alias.as_ref().unwrap_or(name) == &f.field.name,
+            SelectItem::Spread { name, .. } => name == &f.field.name,
+            SelectItem::Star | SelectItem::Field { .. } => false,
+        })
 }
 
 pub(crate) fn tree(table: &TableDef, node: &LogicTree) -> Result<Condition, RestError> {

@@ -7,7 +7,7 @@ use crate::error::RestError;
 use crate::plan::{
     Condition, Embed, OrderItem, PlanConfig, ReadPlan, Window, column, columns_of, embed, select, test, tree,
 };
-use crate::request::{ApiRequest, Direction, Nulls, OrderTerm};
+use crate::request::{ApiRequest, Direction, IsValue, Nulls, Operation, OrderTerm};
 use crate::schema_cache::SchemaSnapshot;
 
 pub(super) fn plan(
@@ -19,6 +19,16 @@ pub(super) fn plan(
 ) -> Result<ReadPlan, RestError> {
     let mut embeds = embed::embeds(&req.query.select, table, snapshot)?;
     embed_params(req, snapshot, &mut embeds)?;
+    let mut related = Vec::new();
+    for f in req.query.filters.iter().filter(|f| crate::plan::is_embed_filter(req, table, f)) {
+        let i = embeds.iter().position(|e| e.key == f.field.name).ok_or(RestError::Internal)?;
+        let present = match (&f.expr.operation, f.expr.negated) {
+            (Operation::Is(IsValue::Null), negated) => negated,
+            (Operation::Is(IsValue::NotNull), negated) => !negated,
+            _ => return Err(RestError::EmbedFilter),
+        };
+        related.push((i, present));
+    }
     let order = order_items(
         snapshot,
         table,
@@ -63,6 +73,7 @@ pub(super) fn plan(
     Ok(ReadPlan {
         outputs,
         grouped,
+        related,
         embeds,
         filter,
         order,

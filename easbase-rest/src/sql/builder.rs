@@ -667,7 +667,18 @@ impl Builder<'_> {
             Vec::new()
         };
         q.add_group_by(groups.clone());
-        let inner = self.inner_conditions(&r.embeds, Parent::Root, 0)?;
+        let mut inner = self.inner_conditions(&r.embeds, Parent::Root, 0)?;
+        for &(i, present) in &r.related {
+            // `rel=not.is.null` is `!inner`; `rel=is.null` its negation (an anti-join).
+            let e = r.embeds.get(i).ok_or(RestError::Internal)?;
+            let mut exists = self.inner_conditions(
+                std::slice::from_ref(&Embed { inner: true, ..e.clone() }),
+                Parent::Root,
+                0,
+            )?;
+            let c = exists.pop().ok_or(RestError::Internal)?;
+            inner.push(if present { c } else { c.not() });
+        }
         for c in &inner {
             q.and_where(c.clone());
         }

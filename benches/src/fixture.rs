@@ -149,16 +149,22 @@ impl Fixture {
         };
         let pg_schema = matches!(backend, Backend::Postgres(_)).then_some(platform_schema.as_str());
         let setup = runtime.block_on(async {
-            let (listener, base_url) =
-                host::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.map_err(|e| Error::setup("bind", e))?;
+            let (listener, base_url) = host::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+                .await
+                .map_err(|e| Error::setup("bind", e))?;
             let platform = database::open_platform(&url, &base_url, pg_schema)
                 .await
                 .map_err(|e| Error::setup("open the platform", e))?;
-            let services = Services::new(&platform, auth_config()).map_err(|e| Error::setup("services", e))?;
+            let services =
+                Services::new(&platform, auth_config()).map_err(|e| Error::setup("services", e))?;
             let easbase = servers::serve(listener, host::router(services))?;
             let schema = Schema::from_json(SCHEMA).map_err(|e| Error::setup("schema", e))?;
             let created = platform
-                .create_project("bench", "load bench", CreateProject { schema: Some(schema), ..Default::default() })
+                .create_project(
+                    "bench",
+                    "load bench",
+                    CreateProject { schema: Some(schema), ..Default::default() },
+                )
                 .await
                 .map_err(|e| Error::setup("create the project", e))?;
             let keys = created.keys.ok_or_else(|| Error::Setup("a new project shows its keys".into()))?;
@@ -235,7 +241,10 @@ impl Fixture {
         let Fixture { runtime, platform, project, easbase, pg, .. } = self;
         let result = runtime.block_on(async {
             easbase.stop().await;
-            platform.delete_project(&project.0, &project.1).await.map_err(|e| Error::setup("delete the project", e))?;
+            platform
+                .delete_project(&project.0, &project.1)
+                .await
+                .map_err(|e| Error::setup("delete the project", e))?;
             drop(platform);
             if let Some(pg) = &pg {
                 servers::drop_pg_schema(&pg.url, &pg.platform_schema).await?;

@@ -192,12 +192,7 @@ pub async fn run(addr: SocketAddr, workload: &Workload, config: RunConfig) -> Re
     Ok(sample)
 }
 
-async fn connection(
-    addr: SocketAddr,
-    workload: Workload,
-    number: u64,
-    deadline: Instant,
-) -> Result<Sample> {
+async fn connection(addr: SocketAddr, workload: Workload, number: u64, deadline: Instant) -> Result<Sample> {
     let mut sample = Sample::default();
     let mut sender = None;
     // Spread the connections over the rows: connection c starts at row c * 7919.

@@ -101,6 +101,16 @@ impl Row {
         self
     }
 
+    /// The row on one line, with the first failure if any (the harness's progress).
+    pub fn line(&self) -> String {
+        let s = &self.stats;
+        let failure = s.first_error.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default();
+        format!(
+            "{} | {}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors{failure}",
+            self.scenario, self.server, s.rps, s.p50_ms, s.p99_ms, s.errors
+        )
+    }
+
     /// Whether a target is set and missed.
     pub fn missed_target(&self) -> Option<(f64, f64)> {
         let ratio = self.ratio.as_ref()?;
@@ -128,7 +138,14 @@ pub fn markdown(rows: &[Row]) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} |",
-            row.scenario, row.server, row.stats.rps, row.stats.p50_ms, row.stats.p99_ms, row.stats.errors, ratio, target
+            row.scenario,
+            row.server,
+            row.stats.rps,
+            row.stats.p50_ms,
+            row.stats.p99_ms,
+            row.stats.errors,
+            ratio,
+            target
         );
     }
     out
@@ -139,7 +156,9 @@ pub fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, m)| m.trim().to_owned()))
+        .find_map(|l| {
+            l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, m)| m.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();

@@ -152,9 +152,8 @@ pub fn run(settings: &Settings, scenarios: &[Scenario], progress: &mut dyn FnMut
     if !sqlite.is_empty() {
         let logins = if sqlite.contains(&Scenario::Auth) { settings.logins } else { 0 };
         let fixture = Fixture::start(Backend::Sqlite, settings.server_threads, logins)?;
-        let result = sqlite.iter().try_for_each(|s| {
-            bench.scenario(*s, &fixture, &mut |row| emit(row, &mut rows))
-        });
+        let result =
+            sqlite.iter().try_for_each(|s| bench.scenario(*s, &fixture, &mut |row| emit(row, &mut rows)));
         let teardown = fixture.teardown();
         result?;
         teardown?;
@@ -162,7 +161,8 @@ pub fn run(settings: &Settings, scenarios: &[Scenario], progress: &mut dyn FnMut
     let pg: Vec<_> = scenarios.iter().copied().filter(|s| s.on_postgres()).collect();
     if !pg.is_empty() {
         let fixture = Fixture::start(Backend::Postgres(settings.pg_url.clone()), settings.server_threads, 0)?;
-        let result = pg.iter().try_for_each(|s| bench.scenario(*s, &fixture, &mut |row| emit(row, &mut rows)));
+        let result =
+            pg.iter().try_for_each(|s| bench.scenario(*s, &fixture, &mut |row| emit(row, &mut rows)));
         let teardown = fixture.teardown();
         result?;
         teardown?;
@@ -212,7 +212,9 @@ impl Kind {
         match self {
             Kind::Get => Workload::get(PathPattern::cycling(format!("/{route}/items/"), ROWS, "")),
             Kind::Page => Workload::get(PathPattern::cycling(format!("/{route}/page/"), CATEGORIES, "")),
-            Kind::Insert => Workload::post_json(&format!("/{route}/notes"), &json!({ "body": "a note" }), 201),
+            Kind::Insert => {
+                Workload::post_json(&format!("/{route}/notes"), &json!({ "body": "a note" }), 201)
+            }
         }
     }
 }
@@ -243,14 +245,21 @@ impl Bench<'_> {
         let scenario = format!("{} ({})", kind.label(), fixture.backend.name());
         emit(Row::new(&scenario, "bare axum route, same bytes (ceiling)", reference.clone()));
         let target = (kind == Kind::Get).then_some(0.6);
-        emit(Row::new(&scenario, "EasBase (apikey, JWT, plan, policy, JSON)", easbase).ratio_to(&reference, "bare", target));
+        emit(
+            Row::new(&scenario, "EasBase (apikey, JWT, plan, policy, JSON)", easbase)
+                .ratio_to(&reference, "bare", target),
+        );
         Ok(())
     }
 
     /// EasBase under RLS vs sqlx's plain statement, with PostgREST's transaction for context.
     fn against_sqlx(&self, kind: Kind, fixture: &Fixture, emit: &mut dyn FnMut(Row)) -> Result<()> {
         let names = fixture.pg.as_ref().ok_or_else(|| Error::Setup("no PostgreSQL fixture".into()))?;
-        let router = fixture.runtime.block_on(servers::pg_reference(names, &fixture.owner, self.settings.pg_pool_size))?;
+        let router = fixture.runtime.block_on(servers::pg_reference(
+            names,
+            &fixture.owner,
+            self.settings.pg_pool_size,
+        ))?;
         let served = fixture.runtime.block_on(servers::serve_local(router))?;
         let measured = (|| {
             let plain = self.measure(served.addr, &kind.reference("plain"))?;
@@ -267,10 +276,11 @@ impl Bench<'_> {
                 .ratio_to(&plain, "sqlx plain", None),
         );
         let target = (kind == Kind::Get).then_some(0.8);
-        emit(
-            Row::new(&scenario, "EasBase (RLS, role + claims, user JWT)", easbase)
-                .ratio_to(&plain, "sqlx plain", target),
-        );
+        emit(Row::new(&scenario, "EasBase (RLS, role + claims, user JWT)", easbase).ratio_to(
+            &plain,
+            "sqlx plain",
+            target,
+        ));
         Ok(())
     }
 
@@ -330,13 +340,20 @@ impl Bench<'_> {
                     load::run(addr, workload, self.run_config(self.settings.warmup)).await?;
                 }
                 for _ in 0..self.settings.runs.max(1) {
-                    runs.push(Stats::from(&load::run(addr, workload, self.run_config(self.settings.duration)).await?));
+                    runs.push(Stats::from(
+                        &load::run(addr, workload, self.run_config(self.settings.duration)).await?,
+                    ));
                 }
                 Ok::<_, Error>(())
             })?,
             Generator::Wrk => {
                 if !self.settings.warmup.is_zero() {
-                    wrk::run(addr, workload, self.run_config(self.settings.warmup), self.settings.client_threads)?;
+                    wrk::run(
+                        addr,
+                        workload,
+                        self.run_config(self.settings.warmup),
+                        self.settings.client_threads,
+                    )?;
                 }
                 for _ in 0..self.settings.runs.max(1) {
                     let config = self.run_config(self.settings.duration);

@@ -139,8 +139,10 @@ pub async fn pg_reference(names: &PgNames, owner: &User, pool_size: u32) -> Resu
     let schema = quote(&names.schema);
     let array = |inner: &str| format!("select coalesce(json_agg(t), '[]')::text from ({inner}) t");
     let sql = Statements {
-        by_id: array(&format!("select id, owner_id, name, category, price from {schema}.items where id = $1"))
-            .into(),
+        by_id: array(&format!(
+            "select id, owner_id, name, category, price from {schema}.items where id = $1"
+        ))
+        .into(),
         page: array(&format!(
             "select id, owner_id, name, category, price from {schema}.items \
              where category = $1 order by id desc limit 20"
@@ -210,7 +212,10 @@ async fn plain_insert(State(s): Shared, body: Bytes) -> Response {
 
 /// Runs `statement` with one bound value in PostgREST's transaction: `BEGIN`, role and
 /// claims by `set_config(…, true)`, the statement, `COMMIT`.
-async fn in_transaction<T>(s: &PgState, run: impl AsyncFnOnce(&mut sqlx::PgConnection) -> sqlx::Result<T>) -> sqlx::Result<T> {
+async fn in_transaction<T>(
+    s: &PgState,
+    run: impl AsyncFnOnce(&mut sqlx::PgConnection) -> sqlx::Result<T>,
+) -> sqlx::Result<T> {
     let mut tx = s.pool.begin().await?;
     sqlx::query("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)")
         .bind(&s.role)
@@ -253,7 +258,8 @@ async fn tx_insert(State(s): Shared, body: Bytes) -> Response {
 /// # Errors
 /// [`Error::Setup`] when PostgreSQL cannot be reached or refuses.
 pub async fn drop_pg_schema(url: &str, schema: &str) -> Result<()> {
-    let pool = PgPoolOptions::new().max_connections(1).connect(url).await.map_err(|e| Error::setup("sqlx", e))?;
+    let pool =
+        PgPoolOptions::new().max_connections(1).connect(url).await.map_err(|e| Error::setup("sqlx", e))?;
     sqlx::query(sqlx::AssertSqlSafe(format!("drop schema if exists {} cascade", quote(schema))))
         .execute(&pool)
         .await

@@ -33,11 +33,13 @@ pub fn script(workload: &Workload) -> Result<String> {
     }
     for (name, value) in &workload.headers {
         let value = value.to_str().map_err(|e| Error::setup("wrk header", e))?;
-        lua += &format!("wrk.headers[{}] = {}\n", lua_string(name.as_str()), lua_string(value));
+        lua += &format!("wrk.headers[ {} ] = {}\n", lua_string(name.as_str()), lua_string(value));
     }
     let path = &workload.path;
     match &path.cycle {
-        None => lua += &format!("request = function() return wrk.format(nil, {}) end\n", lua_string(&path.prefix)),
+        None => {
+            lua += &format!("request = function() return wrk.format(nil, {}) end\n", lua_string(&path.prefix))
+        }
         Some((modulo, suffix)) => {
             lua += &format!(
                 "local n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, {} .. tostring(n % {modulo} + 1) .. {})\nend\n",
@@ -69,8 +71,10 @@ pub fn run(addr: SocketAddr, workload: &Workload, config: RunConfig, threads: us
         .output()
         .map_err(|e| Error::Load(format!("cannot run wrk (apt-get install wrk): {e}")))?;
     let text = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(Error::Load(format!("wrk failed: {text}{}", String::from_utf8_lossy(&output.stderr))));
+    let errors = String::from_utf8_lossy(&output.stderr);
+    // wrk runs on with its default request when the script fails: treat that as failure.
+    if !output.status.success() || !errors.trim().is_empty() {
+        return Err(Error::Load(format!("wrk failed: {text}{errors}")));
     }
     parse(&text)
 }
@@ -84,7 +88,8 @@ pub fn parse(text: &str) -> Result<Stats> {
     let field = |prefix: &str| {
         text.lines().find_map(|l| l.trim().strip_prefix(prefix).map(|rest| rest.trim().to_owned()))
     };
-    let rps: f64 = field("Requests/sec:").and_then(|v| v.parse().ok()).ok_or_else(|| missing("Requests/sec"))?;
+    let rps: f64 =
+        field("Requests/sec:").and_then(|v| v.parse().ok()).ok_or_else(|| missing("Requests/sec"))?;
     let p50 = field("50%").and_then(|v| duration_ms(&v)).ok_or_else(|| missing("50% latency"))?;
     let p99 = field("99%").and_then(|v| duration_ms(&v)).ok_or_else(|| missing("99% latency"))?;
     let total: u64 = text
@@ -104,7 +109,8 @@ pub fn parse(text: &str) -> Result<Stats> {
         p99_ms: p99,
         ok,
         errors,
-        first_error: (errors > 0).then(|| format!("wrk: {non_2xx} non-2xx answers, {socket_errors} socket errors")),
+        first_error: (errors > 0)
+            .then(|| format!("wrk: {non_2xx} non-2xx answers, {socket_errors} socket errors")),
     })
 }
 
@@ -154,11 +160,10 @@ Transfer/sec:      2.47MB
 
     #[test]
     fn scripts_cycle_the_path() {
-        let w = Workload::get(PathPattern::cycling("/items?id=eq.", 10, "&x=]]"))
-            .header("apikey", "k")
-            .unwrap();
+        let w =
+            Workload::get(PathPattern::cycling("/items?id=eq.", 10, "&x=]]")).header("apikey", "k").unwrap();
         let lua = script(&w).unwrap();
-        assert!(lua.contains("wrk.headers[[=[apikey]=]] = [=[k]=]"), "{lua}");
+        assert!(lua.contains("wrk.headers[ [=[apikey]=] ] = [=[k]=]"), "{lua}");
         assert!(lua.contains("[=[/items?id=eq.]=] .. tostring(n % 10 + 1) .. [=[&x=]]]=]"), "{lua}");
     }
 }

@@ -66,7 +66,12 @@ impl Auth {
     /// [`AuthError::ValidationFailed`](crate::AuthError::ValidationFailed) (a `social-oauth`
     /// template without a client, an empty client id or secret),
     /// [`AuthError::Core`](crate::AuthError::Core) for an unknown project.
-    pub async fn provision(&self, platform: &Platform, project: &ProjectId, template: Template) -> Result<Provisioned> {
+    pub async fn provision(
+        &self,
+        platform: &Platform,
+        project: &ProjectId,
+        template: Template,
+    ) -> Result<Provisioned> {
         let outcome = settings::provision(platform, project, &template).await;
         self.inner.settings.invalidate(project);
         outcome
@@ -77,7 +82,11 @@ impl Auth {
     ///
     /// # Errors
     /// [`AuthError::Core`](crate::AuthError::Core) for an unknown project.
-    pub async fn project_settings(&self, platform: &Platform, project: &ProjectId) -> Result<ProjectSettings> {
+    pub async fn project_settings(
+        &self,
+        platform: &Platform,
+        project: &ProjectId,
+    ) -> Result<ProjectSettings> {
         settings::read_settings(platform, project).await
     }
 
@@ -100,11 +109,17 @@ impl Auth {
     }
 
     /// The project's effective settings, from the cache or the platform table.
-    async fn effective(&self, platform: &Platform, id: &ProjectId, jwt_secret: &[u8]) -> Result<Arc<Effective>> {
+    async fn effective(
+        &self,
+        platform: &Platform,
+        id: &ProjectId,
+        jwt_secret: &[u8],
+    ) -> Result<Arc<Effective>> {
         if let Some(hit) = self.inner.settings.get(id) {
             return Ok(hit);
         }
-        let effective = Arc::new(settings::load_effective(platform, id, jwt_secret, &self.inner.config).await?);
+        let effective =
+            Arc::new(settings::load_effective(platform, id, jwt_secret, &self.inner.config).await?);
         self.inner.settings.put(id, effective.clone());
         Ok(effective)
     }
@@ -201,6 +216,9 @@ pub struct UserUpdate {
     pub password: Option<String>,
     /// Keys to merge into `user_metadata` (a `null` value removes the key).
     pub data: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The reauthentication code ([`ProjectAuth::reauthenticate`]) a password change
+    /// needs when [`AuthConfig::secure_password_change`] is on and the session is old.
+    pub nonce: Option<String>,
 }
 
 impl UserUpdate {

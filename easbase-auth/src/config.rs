@@ -46,6 +46,11 @@ pub struct AuthConfig {
     pub email_enabled: bool,
     /// Anonymous sign-ins are on (default `false`, as in GoTrue).
     pub anonymous_enabled: bool,
+    /// A password change (`PUT /user`) from a session signed in more than 24 hours ago
+    /// needs a reauthentication code as `nonce` (default `false`; GoTrue's
+    /// `SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION`; see
+    /// [`crate::flows::reauthenticate`]).
+    pub secure_password_change: bool,
     /// What a password must satisfy.
     pub password: PasswordRules,
     /// How long confirmation, recovery and email-change tokens stay valid (default 3600 s).
@@ -114,6 +119,7 @@ impl AuthConfig {
             signup_enabled: true,
             email_enabled: true,
             anonymous_enabled: false,
+            secure_password_change: false,
             password: PasswordRules::default(),
             otp_lifetime: Duration::from_secs(3600),
             password_hash: PasswordHashConfig::default(),

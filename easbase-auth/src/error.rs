@@ -102,6 +102,13 @@ pub enum AuthError {
     /// The `code_verifier` does not match the flow's `code_challenge`.
     #[error("code challenge does not match previously saved code verifier")]
     BadCodeVerifier,
+    /// A password change needs a reauthentication code (`nonce`) first: secure password
+    /// change is on and the session signed in more than 24 hours ago.
+    #[error("Password update requires reauthentication")]
+    ReauthenticationNeeded,
+    /// The reauthentication code (`nonce`) is wrong, used or expired.
+    #[error("Requires reauthentication")]
+    ReauthenticationNotValid,
     /// Phone sign-ups and sign-ins are turned off (or no SMS sender is set).
     #[error("Phone logins are disabled")]
     PhoneProviderDisabled,
@@ -207,6 +214,8 @@ impl AuthError {
             AuthError::UserNotFound => "user_not_found",
             AuthError::BadJwt(_) => "bad_jwt",
             AuthError::OtpExpired => "otp_expired",
+            AuthError::ReauthenticationNeeded => "reauthentication_needed",
+            AuthError::ReauthenticationNotValid => "reauthentication_not_valid",
             AuthError::ValidationFailed(_) => "validation_failed",
             AuthError::OverRequestRateLimit => "over_request_rate_limit",
             AuthError::OverEmailSendRateLimit(_) => "over_email_send_rate_limit",
@@ -263,6 +272,8 @@ impl AuthError {
             AuthError::FlowStateNotFound => 404,
             AuthError::FlowStateExpired | AuthError::PhoneProviderDisabled | AuthError::PhoneExists => 422,
             AuthError::BadCodeVerifier | AuthError::PhoneNotConfirmed => 400,
+            AuthError::ReauthenticationNeeded => 400,
+            AuthError::ReauthenticationNotValid => 422,
             AuthError::MfaFactorNotFound => 404,
             AuthError::MfaChallengeNotFound
             | AuthError::MfaFactorNameConflict(_)

@@ -60,18 +60,19 @@
 //! |---|---|
 //! | [`AuthModule`] | the tables (`auth_users`, `auth_identities`, `auth_sessions`, `auth_refresh_tokens`, `auth_one_time_tokens`, `auth_flow_state`, …; the list is [`AuthModule::TABLES`]) |
 //! | [`Auth`], [`ProjectAuth`] | the service and one project's handle; the flows are [`ProjectAuth`]'s methods |
-//! | [`flows`] | one file per flow (sign-up, password, [`flows::refresh`], logout, recovery, [`flows::verify`], passwordless and phone (`otp.rs`), [`flows::pkce`], [`flows::admin`], anonymous, user) |
+//! | [`flows`] | one file per flow (sign-up, password, [`flows::refresh`], logout, recovery, [`flows::verify`], passwordless and phone (`otp.rs`), [`flows::pkce`], [`flows::admin`], anonymous, user, [`flows::reauthenticate`]) |
 //! | [`flows::mfa`], [`Factor`] | TOTP MFA: enroll (secret, `otpauth://` URI, QR code as SVG), challenge, verify (the session becomes `aal2`, its `amr` gains `totp`; a used time step is refused), unenroll; single-use recovery codes |
 //! | [`keys`] | asymmetric signing keys by `kid` (ES256 generated; RS256 / EdDSA imported), rotation (standby → current → previous → retired), the JWKS; HS256 stays the default |
 //! | [`oauth`], [`flows::oauth`] | OAuth 2 / OIDC sign-in: the [`Provider`](oauth::Provider) trait, Google / GitHub / OIDC [`ProviderConfig`](oauth::ProviderConfig)s, the host-replaceable [`HttpClient`](oauth::HttpClient) |
 //! | [`mail`] | the [`Mailer`](mail::Mailer) trait, [`SmtpMailer`](mail::SmtpMailer) (lettre), [`MemoryMailer`](mail::MemoryMailer), per-project [`EmailTemplates`](mail::EmailTemplates) |
 //! | [`SmsSender`], [`MemorySms`] | phone codes, and [`normalize_phone`] (E.164) |
 //! | [`RateLimits`], [`ClientIp`] | per-IP, per-recipient and per-project limits over easbase-core's `CounterStore` |
-//! | [`AuthConfig`] | token lifetimes, auto-confirmation, sign-up switches, password rules, Argon2 cost |
+//! | [`AuthConfig`] | the process-wide defaults: token lifetimes, auto-confirmation, sign-up switches, password rules, secure password change, Argon2 cost |
+//! | [`settings`] | per-project [`ProjectSettings`](settings::ProjectSettings) over [`AuthConfig`] (site URL, redirect allow-list, lifetimes, switches, password rules, rate limits, Google / GitHub clients), stored in the platform table `auth_project_settings`, cached; the templates ([`settings::Template`]: `email-password`, `magic-link`, `social-oauth`, `phone-otp`) and [`Auth::provision`] |
 //! | [`jwt`] | access-token claims and the [`CustomClaimsHook`] |
 //! | [`Session`], [`User`] | GoTrue's token response and user object, serialized as auth-js expects |
 //! | [`AuthError`] | GoTrue's error codes and HTTP statuses |
-//! | [`AuthService`] | the GoTrue routes (`/signup`, `/token`, `/user`, `/verify`, `/factors…`, `/authorize`, `/callback`, `/.well-known/jwks.json`, …) as a tower service, mounted at `/auth/v1` |
+//! | [`AuthService`] | the GoTrue routes (`/signup`, `/token`, `/user`, `/reauthenticate`, `/verify`, `/factors…`, `/authorize`, `/callback`, `/settings`, `/.well-known/jwks.json`, …) as a tower service, mounted at `/auth/v1`; every route follows the project's effective settings |
 //!
 //! ## Secrets (DESIGN.md, invariant 3)
 //!
@@ -89,6 +90,9 @@
 //!   SHA-256; OAuth `state` values as SHA-256, and the PKCE verifier sent to a provider
 //!   is derived from the state with the project secret, never stored. Asymmetric private
 //!   keys are stored as the project's HS256 secret is (platform table), never shown.
+//! - OAuth client secrets in project settings are sealed (HMAC-SHA256 keystream and tag
+//!   keyed by the project's JWT secret, a random nonce each) and write-only: settings read
+//!   back never carry them, and `Debug` hides them.
 //! - Tokens are never logged; [`Session`] and [`OneTimeToken`] hide them from `Debug`.
 //!
 //! ## Feature flags

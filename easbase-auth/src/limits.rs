@@ -3,7 +3,8 @@
 //! picks, so several processes share the counts) in fixed windows:
 //!
 //! - per client IP and route (`/signup`, `/otp`, `/recover`, `/resend`, `/verify`,
-//!   `/token?grant_type=password|pkce`): [`RateLimits::per_ip`], answered with 429
+//!   `/token?grant_type=password|pkce`, `/authorize`, `/user/identities/authorize`,
+//!   `/callback`, `/factors/{id}/verify`): [`RateLimits::per_ip`], answered with 429
 //!   `over_request_rate_limit`;
 //! - per recipient (an address or phone number, and the kind of message): one message
 //!   per [`RateLimits::per_recipient_interval`], 429 `over_email_send_rate_limit` /
@@ -204,8 +205,11 @@ pub(crate) async fn check_send(
     Ok(())
 }
 
-/// Per-project overrides of [`AuthConfig::rate_limits`](crate::AuthConfig::rate_limits)
-/// (a project on a bigger plan, a project under attack). Cheap to clone (shared).
+/// In-process per-project overrides of the rate limits (a project on a bigger plan, a
+/// project under attack), set by the host's code; they win over the project's stored
+/// settings ([`ProjectSettings::rate_limits`](crate::settings::ProjectSettings::rate_limits)),
+/// which win over [`AuthConfig::rate_limits`](crate::AuthConfig::rate_limits). Cheap to
+/// clone (shared).
 ///
 /// ```
 /// use easbase_auth::{RateLimits, ProjectRateLimits};

@@ -235,11 +235,14 @@ pub enum TokenKind {
     Phone,
     /// A code sent by SMS to a user's new phone number.
     PhoneChange,
+    /// A code confirming a signed-in user before a sensitive change (`GET
+    /// /reauthenticate`; the `nonce` of a password change).
+    Reauthentication,
 }
 
 impl TokenKind {
     /// Every kind.
-    pub const ALL: [TokenKind; 7] = [
+    pub const ALL: [TokenKind; 8] = [
         TokenKind::Confirmation,
         TokenKind::Recovery,
         TokenKind::EmailChange,
@@ -247,6 +250,7 @@ impl TokenKind {
         TokenKind::Invite,
         TokenKind::Phone,
         TokenKind::PhoneChange,
+        TokenKind::Reauthentication,
     ];
 
     /// The value of the `kind` column (GoTrue's names).
@@ -259,6 +263,7 @@ impl TokenKind {
             TokenKind::Invite => "invite_token",
             TokenKind::Phone => "phone_otp_token",
             TokenKind::PhoneChange => "phone_change_token",
+            TokenKind::Reauthentication => "reauthentication_token",
         }
     }
 }

@@ -75,7 +75,8 @@ pub struct AuthServiceConfig {
     /// accounts as for known ones, but a failed send is only logged (the caller gets
     /// `200` and no message).
     pub send_in_background: bool,
-    /// Projects whose rate limits differ from [`AuthConfig::rate_limits`](crate::AuthConfig::rate_limits).
+    /// Projects whose rate limits this process overrides (over their stored settings and
+    /// [`AuthConfig::rate_limits`](crate::AuthConfig::rate_limits)).
     pub project_rate_limits: crate::limits::ProjectRateLimits,
     /// Where this service is reachable from a browser (GoTrue's `API_EXTERNAL_URL`,
     /// e.g. `https://api.example.com/auth/v1`), for the links in emails. `None`: the
@@ -131,7 +132,8 @@ impl fmt::Debug for AuthServiceConfig {
 /// | `POST /token?grant_type=pkce` | `{auth_code, code_verifier}` | session |
 /// | `POST /token?grant_type=refresh_token` | `{refresh_token}` | session |
 /// | `POST /logout?scope=global\|local\|others` | — | 204 |
-/// | `GET /user`, `PUT /user` | `{email?, password?, data?}` | the user |
+/// | `GET /user`, `PUT /user` | `{email?, password?, data?, nonce?}` | the user |
+/// | `GET /reauthenticate` | — (the user's token) | `{}`; a code by email or SMS, the `nonce` of a password change |
 /// | `POST /recover` | `{email, code_challenge?, code_challenge_method?}` | `{}` (known and unknown addresses alike) |
 /// | `POST /otp` | `{email \| phone, create_user?, data?, code_challenge?, code_challenge_method?}` | `{}` (known and unknown alike) |
 /// | `POST /resend` | `{type: signup \| email_change \| sms, email \| phone}` | `{}` |
@@ -213,8 +215,9 @@ impl fmt::Debug for AuthServiceConfig {
 ///
 /// ## Rate limits
 ///
-/// `/signup`, `/otp`, `/recover`, `/resend`, `POST /verify` and `/token` (password and
-/// PKCE grants) count requests per client IP ([`AuthServiceConfig::client_ip_header`] or
+/// `/signup`, `/otp`, `/recover`, `/resend`, `POST /verify`, `/token` (password and
+/// PKCE grants), `/authorize`, `/user/identities/authorize` and `/callback` count
+/// requests per client IP ([`AuthServiceConfig::client_ip_header`] or
 /// a [`ClientIp`] extension); messages are limited per recipient and per project (see
 /// [`RateLimits`](crate::RateLimits)), and failed password sign-ins per account, in
 /// [`AuthServiceConfig::counters`].
@@ -263,6 +266,7 @@ enum Route {
     Logout,
     GetUser,
     UpdateUser,
+    Reauthenticate,
     Recover,
     VerifyGet,
     VerifyPost,
@@ -319,6 +323,7 @@ impl AuthService {
             ("/logout", &Method::POST) => (Access::User, Route::Logout),
             ("/user", &Method::GET) => (Access::User, Route::GetUser),
             ("/user", &Method::PUT) => (Access::User, Route::UpdateUser),
+            ("/reauthenticate", &Method::GET) => (Access::User, Route::Reauthenticate),
             ("/recover", &Method::POST) => (Access::Key, Route::Recover),
             ("/verify", &Method::GET) => (Access::KeyOrQuery, Route::VerifyGet),
             ("/verify", &Method::POST) => (Access::KeyOrQuery, Route::VerifyPost),
@@ -335,8 +340,8 @@ impl AuthService {
             ("/callback", &Method::GET) => (Access::Browser, Route::Callback),
             ("/health", &Method::GET) => (Access::Key, Route::Health),
             (
-                "/signup" | "/token" | "/logout" | "/user" | "/recover" | "/verify" | "/settings" | "/health"
-                | "/otp" | "/resend" | "/authorize" | "/callback",
+                "/signup" | "/token" | "/logout" | "/user" | "/reauthenticate" | "/recover" | "/verify"
+                | "/settings" | "/health" | "/otp" | "/resend" | "/authorize" | "/callback",
                 _,
             ) => {
                 return Err(ApiError::http(405, "method_not_allowed", "Method Not Allowed"));
@@ -390,6 +395,8 @@ impl AuthService {
             Route::Resend => Some("resend"),
             Route::VerifyPost => Some("verify"),
             Route::Factors if path.ends_with("/verify") => Some("mfa_verify"),
+            Route::Authorize | Route::LinkIdentity => Some("authorize"),
+            Route::Callback => Some("callback"),
             Route::Token if routes::query_value(&query, "grant_type") != Some("refresh_token") => {
                 Some("token")
             }
@@ -406,6 +413,7 @@ impl AuthService {
             Route::Logout => routes::logout::logout(&call).await,
             Route::GetUser => routes::user::get_user(&call).await,
             Route::UpdateUser => routes::user::update_user(&call).await,
+            Route::Reauthenticate => routes::user::reauthenticate(&call).await,
             Route::Recover => routes::recover::recover(&call).await,
             Route::VerifyGet => routes::verify::verify_get(&call).await,
             Route::VerifyPost => routes::verify::verify_post(&call).await,

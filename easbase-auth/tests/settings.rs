@@ -7,8 +7,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use common::NoHttp;
 use common::{Engine, Fixture, config};
-use easbase_auth::oauth::{HttpClient, OAuthSettings};
+use easbase_auth::oauth::OAuthSettings;
 use easbase_auth::settings::{
     OAuthClient, ProjectSettings, Provisioned, RateLimitSettings, SocialProvider, Template,
 };
@@ -25,16 +26,6 @@ struct Outbox(Mutex<Vec<(ProjectId, Option<String>)>>);
 impl TokenOutbox for Outbox {
     fn deliver(&self, project: &ProjectId, _token: OneTimeToken, redirect_to: Option<String>) {
         self.0.lock().unwrap().push((project.clone(), redirect_to));
-    }
-}
-
-/// Never called: `/authorize` only builds the provider's URL.
-struct NoHttp;
-
-#[async_trait::async_trait]
-impl HttpClient for NoHttp {
-    async fn send(&self, _request: Request<Bytes>) -> Result<http::Response<Bytes>, String> {
-        Err("no network in this test".into())
     }
 }
 
@@ -71,7 +62,13 @@ impl Two {
         if *project == self.fx.project { &self.fx.publishable } else { &self.b_key }
     }
 
-    async fn call(&self, project: &ProjectId, method: Method, uri: &str, body: Option<Value>) -> (u16, Value, String) {
+    async fn call(
+        &self,
+        project: &ProjectId,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+    ) -> (u16, Value, String) {
         let req = Request::builder()
             .method(method)
             .uri(uri)
@@ -80,7 +77,8 @@ impl Two {
             .body(body.map(|b| Bytes::from(b.to_string())).unwrap_or_default())
             .unwrap();
         let res = self.svc.handle(req).await;
-        let location = res.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+        let location =
+            res.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
         let json = serde_json::from_slice(res.body()).unwrap_or(Value::Null);
         (res.status().as_u16(), json, location)
     }
@@ -125,8 +123,9 @@ async fn two_projects_behave_by_their_settings(engine: Engine) {
         t.call(&a, Method::POST, "/signup", Some(json!({"email": "ada@a.test", "password": PASSWORD}))).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.get("access_token").is_none() && body["email"] == "ada@a.test", "{body}");
-    let (status, body, _) =
-        t.call(&b, Method::POST, "/signup", Some(json!({"email": "bo@b.test", "password": "longpassword1"}))).await;
+    let (status, body, _) = t
+        .call(&b, Method::POST, "/signup", Some(json!({"email": "bo@b.test", "password": "longpassword1"})))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["expires_in"], 120, "{body}");
     assert!(body["access_token"].is_string());
@@ -135,8 +134,9 @@ async fn two_projects_behave_by_their_settings(engine: Engine) {
     let (status, body, _) =
         t.call(&b, Method::POST, "/signup", Some(json!({"email": "cy@b.test", "password": "short1"}))).await;
     assert_eq!((status, body["error_code"].as_str()), (422, Some("weak_password")), "{body}");
-    let (status, body, _) =
-        t.call(&b, Method::POST, "/signup", Some(json!({"email": "cy@b.test", "password": "no digits here"}))).await;
+    let (status, body, _) = t
+        .call(&b, Method::POST, "/signup", Some(json!({"email": "cy@b.test", "password": "no digits here"})))
+        .await;
     assert_eq!((status, body["error_code"].as_str()), (422, Some("weak_password")), "{body}");
     let (status, _, _) =
         t.call(&a, Method::POST, "/signup", Some(json!({"email": "cy@a.test", "password": "abcdef"}))).await;
@@ -186,12 +186,18 @@ async fn two_projects_behave_by_their_settings(engine: Engine) {
     let (status, body, _) =
         t.call(&a, Method::POST, "/signup", Some(json!({"email": "dee@a.test", "password": PASSWORD}))).await;
     assert_eq!((status, body["error_code"].as_str()), (422, Some("signup_disabled")), "{body}");
-    let (status, _, _) =
-        t.call(&b, Method::POST, "/signup", Some(json!({"email": "dee@b.test", "password": "longpassword1"}))).await;
+    let (status, _, _) = t
+        .call(&b, Method::POST, "/signup", Some(json!({"email": "dee@b.test", "password": "longpassword1"})))
+        .await;
     assert_eq!(status, 200);
     // …and sign-in still works there.
     let (status, body, _) = t
-        .call(&a, Method::POST, "/token?grant_type=password", Some(json!({"email": "cy@a.test", "password": "abcdef"})))
+        .call(
+            &a,
+            Method::POST,
+            "/token?grant_type=password",
+            Some(json!({"email": "cy@a.test", "password": "abcdef"})),
+        )
         .await;
     assert_eq!(status, 400, "not confirmed yet: {body}");
     assert_eq!(body["error_code"], "email_not_confirmed");
@@ -199,8 +205,14 @@ async fn two_projects_behave_by_their_settings(engine: Engine) {
     // /settings reports each project's effective settings.
     let (_, sa, _) = t.call(&a, Method::GET, "/settings", None).await;
     let (_, sb, _) = t.call(&b, Method::GET, "/settings", None).await;
-    assert_eq!((sa["disable_signup"].as_bool(), sa["mailer_autoconfirm"].as_bool()), (Some(true), Some(false)));
-    assert_eq!((sb["disable_signup"].as_bool(), sb["mailer_autoconfirm"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(
+        (sa["disable_signup"].as_bool(), sa["mailer_autoconfirm"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(
+        (sb["disable_signup"].as_bool(), sb["mailer_autoconfirm"].as_bool()),
+        (Some(false), Some(true))
+    );
     t.fx.cleanup().await;
 }
 
@@ -265,8 +277,14 @@ async fn templates_are_idempotent_and_add_up(engine: Engine) {
     // /settings lists B's providers (not A's); /authorize sends B's client id to Google.
     let (_, sb, _) = t.call(&b, Method::GET, "/settings", None).await;
     let (_, sa, _) = t.call(&a, Method::GET, "/settings", None).await;
-    assert_eq!((sb["external"]["google"].as_bool(), sb["external"]["github"].as_bool()), (Some(true), Some(true)));
-    assert_eq!((sa["external"]["google"].as_bool(), sa["external"]["github"].as_bool()), (Some(false), Some(false)));
+    assert_eq!(
+        (sb["external"]["google"].as_bool(), sb["external"]["github"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(
+        (sa["external"]["google"].as_bool(), sa["external"]["github"].as_bool()),
+        (Some(false), Some(false))
+    );
     let (status, _, location) = t.call(&b, Method::GET, "/authorize?provider=google", None).await;
     assert_eq!(status, 302);
     assert!(location.starts_with("https://accounts.google.com/"), "{location}");
@@ -279,7 +297,10 @@ async fn templates_are_idempotent_and_add_up(engine: Engine) {
     off.providers.get_mut(&SocialProvider::Github).unwrap().enabled = false;
     t.set(&b, off).await;
     let (_, sb, _) = t.call(&b, Method::GET, "/settings", None).await;
-    assert_eq!((sb["external"]["google"].as_bool(), sb["external"]["github"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(
+        (sb["external"]["google"].as_bool(), sb["external"]["github"].as_bool()),
+        (Some(true), Some(false))
+    );
     let (status, _, _) = t.call(&b, Method::GET, "/authorize?provider=google", None).await;
     assert_eq!(status, 302, "the Google secret was kept");
 
@@ -289,7 +310,10 @@ async fn templates_are_idempotent_and_add_up(engine: Engine) {
     assert!(matches!(e, AuthError::ValidationFailed(ref m) if m.contains("social-oauth")), "{e}");
     let blank = Template::SocialOAuth { google: Some(OAuthClient::new("id", "")), github: None };
     let e = t.auth.provision(platform, &b, blank).await.unwrap_err();
-    assert!(matches!(e, AuthError::ValidationFailed(ref m) if m.contains("providers.google.client_secret")), "{e}");
+    assert!(
+        matches!(e, AuthError::ValidationFailed(ref m) if m.contains("providers.google.client_secret")),
+        "{e}"
+    );
     let unknown = ProjectId::new("p_doesnotexist").unwrap();
     assert!(t.auth.provision(platform, &unknown, Template::PhoneOtp).await.is_err());
     t.fx.cleanup().await;
@@ -301,19 +325,22 @@ async fn bad_settings_are_refused(engine: Engine) {
     let cases: Vec<(ProjectSettings, &str)> = vec![
         (ProjectSettings { site_url: Some("ftp://x".into()), ..Default::default() }, "site_url"),
         (ProjectSettings { site_url: Some("https://".into()), ..Default::default() }, "site_url"),
-        (ProjectSettings { redirect_urls: Some(vec!["not a url".into()]), ..Default::default() }, "redirect_urls"),
+        (
+            ProjectSettings { redirect_urls: Some(vec!["not a url".into()]), ..Default::default() },
+            "redirect_urls",
+        ),
         (ProjectSettings { password_min_length: Some(3), ..Default::default() }, "password_min_length"),
-        (ProjectSettings { access_token_lifetime_secs: Some(5), ..Default::default() }, "access_token_lifetime_secs"),
+        (
+            ProjectSettings { access_token_lifetime_secs: Some(5), ..Default::default() },
+            "access_token_lifetime_secs",
+        ),
         (ProjectSettings { otp_lifetime_secs: Some(10 * 86_400), ..Default::default() }, "otp_lifetime_secs"),
         (
             ProjectSettings { password_required_characters: Some(vec![String::new()]), ..Default::default() },
             "password_required_characters",
         ),
         (
-            ProjectSettings {
-                templates: ["sso".to_owned()].into_iter().collect(),
-                ..Default::default()
-            },
+            ProjectSettings { templates: ["sso".to_owned()].into_iter().collect(), ..Default::default() },
             "templates",
         ),
     ];
@@ -323,14 +350,15 @@ async fn bad_settings_are_refused(engine: Engine) {
     }
     // A new provider needs its secret.
     let mut settings = ProjectSettings::default();
-    settings.providers.insert(
-        SocialProvider::Github,
-        serde_json::from_value(json!({"client_id": "gh"})).unwrap(),
-    );
+    settings
+        .providers
+        .insert(SocialProvider::Github, serde_json::from_value(json!({"client_id": "gh"})).unwrap());
     let e = t.auth.update_project_settings(&t.fx.platform, &a, settings).await.unwrap_err();
     assert!(matches!(e, AuthError::ValidationFailed(ref m) if m.contains("client_secret")), "{e}");
     // Unknown JSON fields are refused, not ignored.
-    assert!(serde_json::from_value::<ProjectSettings>(json!({"autoconfirm": true, "autoconfrim": true})).is_err());
+    assert!(
+        serde_json::from_value::<ProjectSettings>(json!({"autoconfirm": true, "autoconfrim": true})).is_err()
+    );
     // Nothing was stored.
     assert_eq!(t.auth.project_settings(&t.fx.platform, &a).await.unwrap(), ProjectSettings::default());
     t.fx.cleanup().await;
@@ -339,8 +367,11 @@ async fn bad_settings_are_refused(engine: Engine) {
 async fn other_auth_values_see_changes_after_their_ttl(engine: Engine) {
     let t = Two::new(engine).await;
     let a = t.fx.project.clone();
-    let uncached = Auth::new(easbase_auth::AuthConfig { settings_cache_ttl: std::time::Duration::ZERO, ..config() }, None)
-        .unwrap();
+    let uncached = Auth::new(
+        easbase_auth::AuthConfig { settings_cache_ttl: std::time::Duration::ZERO, ..config() },
+        None,
+    )
+    .unwrap();
     assert!(!uncached.project(&t.fx.platform, &a).await.unwrap().effective_config().autoconfirm);
     // Another `Auth` (as another process would) changes the settings.
     t.set(&a, ProjectSettings { autoconfirm: Some(true), ..Default::default() }).await;

@@ -223,7 +223,8 @@ async fn smtp_failures_do_not_tell_known_addresses() {
     assert_eq!(known, unknown, "the refused send is not told");
     let (status, _) = post(&svc, &fx.publishable, "/otp", json!({ "email": "ada@example.com" })).await;
     assert_eq!(status, 200);
-    let (status, _) = post(&svc, &fx.publishable, "/resend", json!({ "type": "signup", "email": "ada@example.com" })).await;
+    let (status, _) =
+        post(&svc, &fx.publishable, "/resend", json!({ "type": "signup", "email": "ada@example.com" })).await;
     assert_eq!(status, 200);
     assert!(inbox.lock().unwrap().is_empty());
     // The service role is told.

@@ -2,7 +2,9 @@
 //!
 //! The binary is `easbase` (see `src/main.rs` and `easbase --help`): schema files
 //! (`schema check | sql | plan | apply | json-schema`), projects on a platform database
-//! (`project create | list | keys`) and `serve`, a ready-to-use server for a schema. This
+//! (`project create | list | keys`) and `serve`, a ready-to-use server for a schema file or,
+//! with `--introspect SCHEMA_NAME`, for the existing tables of a PostgreSQL schema (served
+//! as PostgREST serves them, under their own row-level security). This
 //! library holds what the command, the quickstart and the server examples share, so a
 //! host is assembled one way:
 //!
@@ -11,7 +13,7 @@
 //! | [`database`] | [`DatabaseUrl`](database::DatabaseUrl) (`postgres://`, `sqlite://FILE`, `sqlite::memory:`) and [`open_platform`](database::open_platform) |
 //! | [`host`] | REST at `/rest/v1` and auth at `/auth/v1`: [`Services`](host::Services) for any framework, an axum [`router`](host::router), [`Running`](host::Running), the [`Ready`](host::Ready) JSON line |
 //! | [`migrate`] | bring a project to a schema through the migration planner (destructive steps opt-in) |
-//! | [`serve`] | find or create the project of a schema across restarts, migrate it, keep its keys |
+//! | [`serve`] | find or create the project of a schema across restarts, migrate it, keep its keys; [`provision_adopted`](serve::provision_adopted) for an existing PostgreSQL schema |
 //! | [`client`] | a small loopback HTTP client (examples and tests) |
 //! | [`error`] | [`Error`] and its exit status |
 //!

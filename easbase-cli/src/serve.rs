@@ -10,6 +10,14 @@
 //! applied as a new version, and destructive steps (dropping tables or columns, narrowing
 //! types) are refused unless `allow_destructive` is set.
 //!
+//! ## An existing PostgreSQL schema (`--introspect`)
+//!
+//! [`provision_adopted`] serves the tables of an existing schema instead, as PostgREST
+//! does: the project is created with [`CreateProject::adopt`] (idempotency key
+//! `serve-introspect:<name>`), requests run as the schema's roles under its own
+//! row-level security, and its description is read from the database (again on each
+//! start). Nothing is migrated; the keys are kept as below.
+//!
 //! ## Keys on a restart
 //!
 //! easbase-core shows a project's keys once, when it issues them, and stores only their
@@ -27,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use easbase_core::keys::KeyKind;
-use easbase_core::project::{CreateProject, Platform, Project};
+use easbase_core::project::{AdoptSchema, CreateProject, CreatedProject, Platform, Project};
 use easbase_core::schema::Schema;
 use easbase_core::schema::migrate::ApplyReport;
 use serde::{Deserialize, Serialize};
@@ -90,6 +98,42 @@ pub struct ServeProject {
     pub state_dir: Option<PathBuf>,
 }
 
+/// What to serve with `--introspect`: an existing PostgreSQL schema.
+#[derive(Debug, Clone)]
+pub struct AdoptProject {
+    /// The project's name (and idempotency key): one project per name.
+    pub name: String,
+    /// The schema and the roles requests run as.
+    pub adopt: AdoptSchema,
+    /// Where the keys file lives (see the module docs).
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Finds or creates the project serving an existing PostgreSQL schema (see the module
+/// docs), reads its description again when it existed, and returns its keys.
+///
+/// # Errors
+/// [`Error::Core`] (a platform that is not PostgreSQL, a schema that does not exist, an
+/// invalid name); [`Error::Io`] when the keys file cannot be written.
+pub async fn provision_adopted(
+    platform: &Platform,
+    wanted: &AdoptProject,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Provisioned> {
+    let create = CreateProject {
+        adopt: Some(wanted.adopt.clone()),
+        idempotency_key: Some(format!("serve-introspect:{}", wanted.name)),
+        ..Default::default()
+    };
+    let created = platform.create_project(SERVE_OWNER, &wanted.name, create).await?;
+    if created.keys.is_none() {
+        progress(&format!("reusing project `{}` ({})", created.project.name, created.project.id));
+        // Its tables may have changed since the last start.
+        platform.refresh_schema(&created.project.id).await?;
+    }
+    with_keys(platform, created, wanted.state_dir.as_deref(), Outcome::Reused, progress).await
+}
+
 /// Finds or creates the project of `wanted`, migrates it to the schema, and returns its
 /// keys (see the module docs). `progress` gets one line per long step.
 ///
@@ -109,6 +153,29 @@ pub async fn provision(
         ..Default::default()
     };
     let created = platform.create_project(SERVE_OWNER, &wanted.name, create).await?;
+    let outcome = if created.keys.is_some() {
+        Outcome::Created
+    } else {
+        progress(&format!("reusing project `{}` ({})", created.project.name, created.project.id));
+        let options = MigrateOptions { allow_destructive: wanted.allow_destructive, ..Default::default() };
+        match migrate::migrate(platform, &created.project.id, &wanted.schema, &options, progress).await? {
+            Migration::UpToDate => Outcome::Reused,
+            Migration::Applied(report) => Outcome::Migrated(report),
+            Migration::Planned(_) => unreachable!("not a dry run"),
+        }
+    };
+    with_keys(platform, created, wanted.state_dir.as_deref(), outcome, progress).await
+}
+
+/// The keys of a project just created (saved to the keys file) or found again (read
+/// from it, or issued anew when missing or stale).
+async fn with_keys(
+    platform: &Platform,
+    created: CreatedProject,
+    state_dir: Option<&Path>,
+    outcome: Outcome,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Provisioned> {
     let id = created.project.id.clone();
     let jwt_secret = platform.jwt_secret(&id).await?;
     if let Some(keys) = created.keys {
@@ -118,7 +185,7 @@ pub async fn provision(
             publishable_key: keys.publishable.secret,
             secret_key: keys.secret.secret,
         };
-        if let Some(dir) = &wanted.state_dir {
+        if let Some(dir) = state_dir {
             save_keys(dir, &pair)?;
         }
         return Ok(Provisioned {
@@ -129,14 +196,7 @@ pub async fn provision(
             reissued_keys: false,
         });
     }
-    progress(&format!("reusing project `{}` ({id})", created.project.name));
-    let options = MigrateOptions { allow_destructive: wanted.allow_destructive, ..Default::default() };
-    let outcome = match migrate::migrate(platform, &id, &wanted.schema, &options, progress).await? {
-        Migration::UpToDate => Outcome::Reused,
-        Migration::Applied(report) => Outcome::Migrated(report),
-        Migration::Planned(_) => unreachable!("not a dry run"),
-    };
-    let saved = match &wanted.state_dir {
+    let saved = match state_dir {
         Some(dir) => load_keys(dir, id.as_str())?,
         None => None,
     };
@@ -144,7 +204,7 @@ pub async fn provision(
         Some(pair) if keys_work(platform, &pair).await => (pair, false),
         stale => {
             let why = if stale.is_some() { "no longer valid" } else { "missing" };
-            let file = wanted.state_dir.as_deref().map_or_else(
+            let file = state_dir.map_or_else(
                 || "(none: no state dir)".to_owned(),
                 |dir| keys_path(dir, id.as_str()).display().to_string(),
             );
@@ -152,7 +212,7 @@ pub async fn provision(
                 "the keys file {file} is {why}: issuing a new key pair (the old keys stop working now)"
             ));
             let pair = reissue_keys(platform, &created.project).await?;
-            if let Some(dir) = &wanted.state_dir {
+            if let Some(dir) = state_dir {
                 save_keys(dir, &pair)?;
             }
             (pair, true)

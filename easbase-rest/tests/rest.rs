@@ -1,6 +1,8 @@
 //! The REST engine end to end, in process through `RestService::handle`: one table of
-//! cases run on SQLite (in-memory platform) and on PostgreSQL (`EASBASE_PG_URL`, default
-//! `host=127.0.0.1 user=postgres dbname=postgres`), which must give the same results.
+//! cases run on SQLite (in-memory platform), on PostgreSQL (`EASBASE_PG_URL`, default
+//! `host=127.0.0.1 user=postgres dbname=postgres`) and on MariaDB / MySQL
+//! (`EASBASE_MYSQL_URL`, default `mysql://root@127.0.0.1:3306`), which must give the same
+//! results (or, where an engine cannot, refuse with `EB203` naming it).
 
 use bytes::Bytes;
 use easbase_core::db::Db;
@@ -80,6 +82,8 @@ struct Env {
     jwt_secret: String,
     /// Whether the project runs on PostgreSQL (some features are PostgreSQL-only).
     pg: bool,
+    /// The engine's name as `EB203` refusals give it.
+    engine: &'static str,
     /// PostgreSQL: the platform schema to drop at the end.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pg_schema: Option<String>,
@@ -110,6 +114,11 @@ impl Res {
 
 impl Env {
     async fn new(platform: Platform, pg_schema: Option<String>, config: RestConfig) -> Env {
+        let engine = match platform.db().dialect() {
+            easbase_core::schema::Dialect::Postgres => "PostgreSQL",
+            easbase_core::schema::Dialect::Sqlite => "SQLite",
+            easbase_core::schema::Dialect::Mysql => "MySQL/MariaDB",
+        };
         let created = platform
             .create_project("owner", "Shop", CreateProject { schema: Some(schema()), ..Default::default() })
             .await
@@ -123,6 +132,7 @@ impl Env {
             secret: keys.secret.secret,
             jwt_secret,
             pg: pg_schema.is_some(),
+            engine,
             pg_schema,
         }
     }
@@ -136,6 +146,7 @@ impl Env {
             secret: self.secret.clone(),
             jwt_secret: self.jwt_secret.clone(),
             pg: self.pg,
+            engine: self.engine,
             pg_schema: None,
         }
     }
@@ -736,7 +747,7 @@ async fn json_and_casts(env: &Env) {
         assert_eq!(r.body, json!([{"price": "1.5"}]));
     } else {
         assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "EB203"), "{}", r.body);
-        assert_eq!(r.body["message"], "casting decimal to text is not supported on SQLite");
+        assert_eq!(r.body["message"], format!("casting decimal to text is not supported on {}", env.engine));
     }
     let r = env.get(anon, "/products?select=name::integer&id=eq.1").await;
     if env.pg {
@@ -781,7 +792,8 @@ async fn aggregates(env: &Env) {
         env.send(anon, Method::GET, "/products?select=category,count()&order=category", "", &[COUNT]).await;
     assert_eq!(r.header("content-range"), "0-1/2");
     let r = env.get(anon, "/products?select=price.sum()").await;
-    if env.pg {
+    // MySQL sums decimals exactly; SQLite does not.
+    if env.engine != "SQLite" {
         assert_eq!(r.body, json!([{"sum": 14.5}]));
     } else {
         assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "EB203"), "{}", r.body);
@@ -847,7 +859,7 @@ async fn operators(env: &Env) {
         } else {
             assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "EB203"), "{q}: {}", r.body);
             assert!(
-                r.body["message"].as_str().unwrap().ends_with("is not supported on SQLite"),
+                r.body["message"].as_str().unwrap().ends_with(&format!("is not supported on {}", env.engine)),
                 "{}",
                 r.body
             );
@@ -935,7 +947,7 @@ async fn limits_and_counts(env: &Env) {
             &[prefer],
         )
         .await;
-    if env.pg {
+    if env.engine != "SQLite" {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         assert_eq!(
             r.body,
@@ -1775,5 +1787,115 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread")]
     async fn postgres_tower() {
         run(pg_env().await, tower).await;
+    }
+}
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    use super::*;
+    use easbase_core::db::MyConfig;
+
+    fn mysql_url() -> String {
+        std::env::var("EASBASE_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+    }
+
+    async fn server() -> Db {
+        Db::connect_mysql(MyConfig::new(mysql_url()).pool_size(1)).await.unwrap_or_else(|e| {
+            panic!(
+                "cannot reach MariaDB/MySQL at {} ({e}); start it: start-stop-daemon --start --oknodo \
+                 --background --exec /usr/sbin/mariadbd, or set EASBASE_MYSQL_URL",
+                mysql_url()
+            )
+        })
+    }
+
+    /// A platform on a fresh database `t_rest_<random>` (its projects: databases `p_<id>`).
+    async fn my_env() -> (Env, String) {
+        let name = format!("t_rest_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        server().await.execute_script(&[format!("create database {name}")]).await.unwrap();
+        let url = format!("{}/{name}", mysql_url().trim_end_matches('/'));
+        let db = Db::connect_mysql(MyConfig::new(url).pool_size(4)).await.unwrap();
+        let platform = Platform::open(db, PlatformConfig::new("http://api.test"), Vec::new()).await.unwrap();
+        match tokio::spawn(Env::new(platform, None, config())).await {
+            Ok(env) => (env, name),
+            Err(e) => {
+                server().await.execute_script(&[format!("drop database {name}")]).await.unwrap();
+                std::panic::resume_unwind(e.into_panic())
+            }
+        }
+    }
+
+    async fn run<F>(f: impl FnOnce(&'static Env) -> F + Send + 'static)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (env, name) = my_env().await;
+        let env: &'static Env = Box::leak(Box::new(env));
+        let outcome = tokio::spawn(async move { f(env).await }).await;
+        // Clean up even when the suite failed, then report the failure.
+        for p in env.platform.projects(None).await.unwrap() {
+            env.platform.delete_project(&p.id, &p.slug).await.unwrap();
+        }
+        server().await.execute_script(&[format!("drop database {name}")]).await.unwrap();
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_reads() {
+        run(reads).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_embedding() {
+        run(embedding).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_isolation() {
+        run(isolation).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_writes() {
+        run(writes).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_policies() {
+        run(policies).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_refusals() {
+        run(refusals).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_nesting() {
+        run(nesting).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_json_and_casts() {
+        run(json_and_casts).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_operators() {
+        run(operators).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_rpc() {
+        run(rpc).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_limits_and_counts() {
+        run(limits_and_counts).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_insert_check_any_key() {
+        run(insert_check_any_key).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_aggregates() {
+        run(aggregates).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_tower() {
+        run(tower).await;
     }
 }

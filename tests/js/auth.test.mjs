@@ -1,7 +1,8 @@
 // supabase-js's auth client against examples/axum-server with emails captured
 // (`--mail-dir`) and confirmation required (`--confirm-email`): sign-up confirmed by the
 // emailed code and link, sign-in, refresh, get/update user, sign-out, magic link and
-// email OTP, the PKCE flow, recovery, and the admin API with the secret key.
+// email OTP, the PKCE flow, recovery, reauthentication (`reauthenticate()` + `nonce`), and
+// the admin API with the secret key.
 //
 //   EASBASE_EXAMPLE_BIN=$CARGO_TARGET_DIR/debug/example-axum-server \
 //     node --experimental-websocket --test tests/js/auth.test.mjs
@@ -169,6 +170,26 @@ describe('supabase-js auth against example-axum-server (emails captured)', () =>
     const { session } = ok(await c.auth.verifyOtp({ phone, token: code, type: 'sms' }));
     assert.equal(session.user.phone, phone.slice(1));
     assert.ok(session.user.phone_confirmed_at);
+  });
+
+  it('reauthenticates with an emailed code and sends it as the nonce of a password change', async () => {
+    const email = `reauth-${run}@example.com`;
+    const c = client();
+    ok(await c.auth.signUp({ email, password: PASSWORD }));
+    ok(await c.auth.verifyOtp({ email, token: codeOf(await nextMail(email)), type: 'signup' }));
+    ok(await c.auth.reauthenticate());
+    const mail = await nextMail(email);
+    assert.equal(mail.kind, 'reauthentication');
+    assert.equal(mail.subject, 'Confirm reauthentication');
+    const nonce = codeOf(mail);
+    // The code is not a sign-in code.
+    const { error: notSignIn } = await client().auth.verifyOtp({ email, token: nonce, type: 'email' });
+    assert.equal(notSignIn?.code, 'otp_expired');
+    ok(await c.auth.updateUser({ password: 'changed after reauthentication', nonce }));
+    ok(await client().auth.signInWithPassword({ email, password: 'changed after reauthentication' }));
+    // Without a session, reauthenticate is refused.
+    const { error } = await client().auth.reauthenticate();
+    assert.ok(error, 'needs a signed-in user');
   });
 
   it('administers users with the secret key, and only with it', async () => {

@@ -57,8 +57,12 @@ fn args() -> Result<(Settings, Vec<Scenario>, Option<String>)> {
             "--warmup" => settings.warmup = seconds("--warmup", &value("--warmup")?)?,
             "--runs" => settings.runs = number("--runs", &value("--runs")?)?,
             "--connections" => settings.connections = number("--connections", &value("--connections")?)?,
-            "--client-threads" => settings.client_threads = number("--client-threads", &value("--client-threads")?)?,
-            "--server-threads" => settings.server_threads = number("--server-threads", &value("--server-threads")?)?,
+            "--client-threads" => {
+                settings.client_threads = number("--client-threads", &value("--client-threads")?)?
+            }
+            "--server-threads" => {
+                settings.server_threads = number("--server-threads", &value("--server-threads")?)?
+            }
             "--pg-pool" => settings.pg_pool_size = number("--pg-pool", &value("--pg-pool")?)?,
             "--pg-url" => settings.pg_url = value("--pg-url")?,
             "--logins" => settings.logins = number("--logins", &value("--logins")?)?,
@@ -111,18 +115,7 @@ fn main() -> ExitCode {
         }
     };
     eprintln!("{}", header(&settings));
-    let mut progress = |row: &Row| {
-        eprintln!(
-            "{} | {}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors{}",
-            row.scenario,
-            row.server,
-            row.stats.rps,
-            row.stats.p50_ms,
-            row.stats.p99_ms,
-            row.stats.errors,
-            row.stats.first_error.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default()
-        );
-    };
+    let mut progress = |row: &Row| eprintln!("{}", row.line());
     let rows = match scenario::run(&settings, &scenarios, &mut progress) {
         Ok(rows) => rows,
         Err(e) => {

@@ -136,8 +136,11 @@ impl ProjectAuth {
         self.store.user_by_id(&id).await?.ok_or(AuthError::UserNotFound)
     }
 
+    /// The user object as GoTrue's admin API shows it: identities and MFA factors.
     async fn shown(&self, user: &UserRecord) -> Result<User> {
-        Ok(user.to_user(&self.store.identities(&user.id).await?))
+        let mut out = user.to_user(&self.store.identities(&user.id).await?);
+        out.factors = super::mfa::user_factors(self, &user.id).await?;
+        Ok(out)
     }
 
     /// A page of live users (`page` from 1, `per_page` per page), oldest first, and
@@ -311,7 +314,9 @@ impl ProjectAuth {
             other => other?,
         };
         user.updated_at = now;
-        Ok(user.to_user(&identities))
+        let mut out = user.to_user(&identities);
+        out.factors = super::mfa::user_factors(self, &user.id).await?;
+        Ok(out)
     }
 
     /// Deletes a user (`DELETE /admin/users/{id}`): with `soft`, as GoTrue's

@@ -28,6 +28,7 @@ pub(crate) mod one_time;
 pub(crate) mod otp;
 pub(crate) mod password;
 pub mod pkce;
+pub mod reauthenticate;
 pub(crate) mod recover;
 pub mod refresh;
 pub(crate) mod signup;

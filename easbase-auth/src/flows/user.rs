@@ -126,6 +126,8 @@ pub(crate) async fn update_user(
         {
             return Err(AuthError::SamePassword);
         }
+        super::reauthenticate::check_password_change(auth, &user, &session_id, update.nonce.as_deref())
+            .await?;
         let hash = auth.hasher().hash(&password).await?;
         user.encrypted_password = Some(hash.clone());
         stmts.push(store.update_user(&user.id, now, vec![Set::Text("encrypted_password", Some(hash))]));

@@ -193,6 +193,8 @@ pub(crate) async fn verify(
             )
         }
         TokenKind::Phone => (confirm_stmts(auth, &mut user, &mut identities, now, "phone"), AuthMethod::Otp),
+        // Never among a verify type's kinds: spent only as a password change's `nonce`.
+        TokenKind::Reauthentication => return Err(AuthError::OtpExpired),
         TokenKind::PhoneChange => {
             let phone = record.relates_to.clone();
             (super::otp::set_phone_stmts(auth, &mut user, &mut identities, &phone, now), AuthMethod::Otp)

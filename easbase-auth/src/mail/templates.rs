@@ -22,6 +22,8 @@ pub enum EmailKind {
     Recovery,
     /// Confirming a new address (`type=email_change`).
     EmailChange,
+    /// A code confirming a signed-in user (`GET /reauthenticate`; no link).
+    Reauthentication,
 }
 
 impl EmailKind {
@@ -33,6 +35,7 @@ impl EmailKind {
             EmailKind::MagicLink => "magiclink",
             EmailKind::Recovery => "recovery",
             EmailKind::EmailChange => "email_change",
+            EmailKind::Reauthentication => "reauthentication",
         }
     }
 }
@@ -153,6 +156,8 @@ pub struct EmailTemplates {
     pub recovery: EmailTemplate,
     /// Email change.
     pub email_change: EmailTemplate,
+    /// Reauthentication (a code only).
+    pub reauthentication: EmailTemplate,
 }
 
 impl EmailTemplates {
@@ -164,6 +169,7 @@ impl EmailTemplates {
             EmailKind::MagicLink => &self.magic_link,
             EmailKind::Recovery => &self.recovery,
             EmailKind::EmailChange => &self.email_change,
+            EmailKind::Reauthentication => &self.reauthentication,
         }
     }
 }
@@ -216,6 +222,11 @@ impl Default for EmailTemplates {
                 "Confirm Change of Email\n\nFollow this link to confirm the update of your email from \
                  {{ .Email }} to {{ .NewEmail }}:\n{{ .ConfirmationURL }}\n\n\
                  Or enter this code: {{ .Token }}\n",
+            ),
+            reauthentication: EmailTemplate::new(
+                "Confirm reauthentication",
+                "<h2>Confirm reauthentication</h2><p>Enter the code: {{ .Token }}</p>",
+                "Confirm reauthentication\n\nEnter the code: {{ .Token }}\n",
             ),
         }
     }

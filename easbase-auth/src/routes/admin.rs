@@ -204,7 +204,8 @@ async fn generate_link(call: &Call<'_>) -> RouteResult {
         )
         .await
         .map_err(admin_error)?;
-    let redirect_to = call.allowed_redirect(body.redirect_to.as_deref().or_else(|| call.query("redirect_to")));
+    let redirect_to =
+        call.allowed_redirect(body.redirect_to.as_deref().or_else(|| call.query("redirect_to")));
     let action_link = call.verify_link(&token, Some(&redirect_to)).await?;
     let mut out = match serde_json::to_value(&user) {
         Ok(Value::Object(map)) => map,

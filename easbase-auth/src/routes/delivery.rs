@@ -194,6 +194,7 @@ fn email_kind(kind: TokenKind) -> Option<EmailKind> {
         TokenKind::EmailChange => EmailKind::EmailChange,
         TokenKind::MagicLink => EmailKind::MagicLink,
         TokenKind::Invite => EmailKind::Invite,
+        TokenKind::Reauthentication => EmailKind::Reauthentication,
         _ => return None,
     })
 }

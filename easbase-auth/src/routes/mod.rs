@@ -465,6 +465,8 @@ pub(crate) struct UserBody {
     #[serde(default)]
     pub(crate) data: Option<Map<String, Value>>,
     #[serde(default)]
+    pub(crate) nonce: Option<String>,
+    #[serde(default)]
     pub(crate) code_challenge: Option<String>,
     #[serde(default)]
     pub(crate) code_challenge_method: Option<String>,

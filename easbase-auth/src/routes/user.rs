@@ -1,4 +1,4 @@
-//! `GET /user` and `PUT /user` (`{email?, password?, data?}`) with the user's access
+//! `GET /user`, `GET /reauthenticate` and `PUT /user` (`{email?, password?, data?, nonce?}`) with the user's access
 //! token ([`ProjectAuth::get_user`](crate::ProjectAuth::get_user),
 //! [`ProjectAuth::update_user`](crate::ProjectAuth::update_user),
 //! [`ProjectAuth::change_phone`](crate::ProjectAuth::change_phone) for `phone`): the user
@@ -7,10 +7,25 @@
 
 use super::{Call, RouteResult, UserBody, json_response};
 use crate::auth::UserUpdate;
+use crate::limits::Channel;
 
 pub(crate) async fn get_user(call: &Call<'_>) -> RouteResult {
     let user = call.auth.get_user(call.user_ctx()?).await?;
     Ok(json_response(200, &user))
+}
+
+/// `GET /reauthenticate`: a code for the signed-in user, by email or SMS; `200 {}`.
+pub(crate) async fn reauthenticate(call: &Call<'_>) -> RouteResult {
+    let token = call.auth.reauthenticate(call.user_ctx()?).await?;
+    if crate::flows::reauthenticate::is_phone(&token.email) {
+        call.require_sms()?;
+        call.check_send(Channel::Sms, "reauthentication", &token.email).await?;
+        call.send_sms(token).await?;
+    } else {
+        call.check_send(Channel::Email, "reauthentication", &token.email).await?;
+        call.send_email(token, None).await?;
+    }
+    Ok(json_response(200, &serde_json::json!({})))
 }
 
 pub(crate) async fn update_user(call: &Call<'_>) -> RouteResult {
@@ -26,6 +41,7 @@ pub(crate) async fn update_user(call: &Call<'_>) -> RouteResult {
     update.email = body.email.filter(|e| !e.is_empty());
     update.password = body.password.filter(|p| !p.is_empty());
     update.data = body.data;
+    update.nonce = body.nonce;
     let outcome = call.auth.update_user(ctx, update).await?;
     if let Some(token) = outcome.email_change {
         call.send_email(token, call.redirect_to()).await?;

@@ -232,7 +232,8 @@ pub struct RateLimitSettings {
 
 impl From<&RateLimits> for RateLimitSettings {
     fn from(r: &RateLimits) -> RateLimitSettings {
-        let limit = |l: Option<Limit>| l.map(|l| LimitSettings { max: l.max, window_secs: l.window.as_secs() });
+        let limit =
+            |l: Option<Limit>| l.map(|l| LimitSettings { max: l.max, window_secs: l.window.as_secs() });
         RateLimitSettings {
             per_ip: limit(r.per_ip),
             emails: limit(r.emails),
@@ -245,7 +246,8 @@ impl From<&RateLimits> for RateLimitSettings {
 
 impl RateLimitSettings {
     fn to_limits(&self) -> RateLimits {
-        let limit = |l: Option<LimitSettings>| l.map(|l| Limit::new(l.max, Duration::from_secs(l.window_secs)));
+        let limit =
+            |l: Option<LimitSettings>| l.map(|l| Limit::new(l.max, Duration::from_secs(l.window_secs)));
         RateLimits {
             per_ip: limit(self.per_ip),
             emails: limit(self.emails),
@@ -293,6 +295,9 @@ pub struct ProjectSettings {
     /// [`AuthConfig::anonymous_enabled`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub anonymous_enabled: Option<bool>,
+    /// [`AuthConfig::secure_password_change`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secure_password_change: Option<bool>,
     /// [`PasswordRules::min_length`](crate::PasswordRules::min_length) (6 to 128).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_min_length: Option<usize>,
@@ -334,10 +339,10 @@ impl ProjectSettings {
     /// [`AuthError::ValidationFailed`].
     pub fn validate(&self) -> Result<()> {
         let invalid = |m: String| Err(AuthError::ValidationFailed(m));
-        if let Some(url) = &self.site_url {
-            if !http_url(url) {
-                return invalid(format!("site_url must be an http(s) URL (got {url:?})"));
-            }
+        if let Some(url) = &self.site_url
+            && !http_url(url)
+        {
+            return invalid(format!("site_url must be an http(s) URL (got {url:?})"));
         }
         for url in self.redirect_urls.iter().flatten() {
             if !http_url(url) && !url.contains("://") {
@@ -347,10 +352,10 @@ impl ProjectSettings {
         bounded(self.access_token_lifetime_secs, "access_token_lifetime_secs", 30, 7 * DAY)?;
         bounded(self.refresh_token_reuse_interval_secs, "refresh_token_reuse_interval_secs", 0, 3600)?;
         bounded(self.otp_lifetime_secs, "otp_lifetime_secs", 60, DAY)?;
-        if let Some(n) = self.password_min_length {
-            if !(6..=128).contains(&n) {
-                return invalid(format!("password_min_length must be between 6 and 128 (got {n})"));
-            }
+        if let Some(n) = self.password_min_length
+            && !(6..=128).contains(&n)
+        {
+            return invalid(format!("password_min_length must be between 6 and 128 (got {n})"));
         }
         if self.password_required_characters.iter().flatten().any(|set| set.is_empty()) {
             return invalid("password_required_characters: a character set is empty".into());
@@ -363,7 +368,10 @@ impl ProjectSettings {
         }
         for (provider, p) in &self.providers {
             if p.client_id.trim().is_empty() || p.client_id.len() > 255 {
-                return invalid(format!("providers.{}.client_id must be 1 to 255 characters", provider.as_str()));
+                return invalid(format!(
+                    "providers.{}.client_id must be 1 to 255 characters",
+                    provider.as_str()
+                ));
             }
             if p.client_secret.as_ref().is_some_and(|s| s.is_empty() || s.len() > 1024) {
                 return invalid(format!(
@@ -400,6 +408,7 @@ impl ProjectSettings {
             (self.email_enabled, &mut c.email_enabled),
             (self.phone_enabled, &mut c.phone_enabled),
             (self.anonymous_enabled, &mut c.anonymous_enabled),
+            (self.secure_password_change, &mut c.secure_password_change),
         ];
         for (value, field) in flags {
             if let Some(v) = value {
@@ -497,6 +506,10 @@ impl Effective {
                 Some((kind.as_str().to_owned(), provider))
             })
             .collect();
-        Effective { config: settings.apply_to(base), redirect_urls: settings.redirect_urls.clone(), providers }
+        Effective {
+            config: settings.apply_to(base),
+            redirect_urls: settings.redirect_urls.clone(),
+            providers,
+        }
     }
 }

@@ -85,14 +85,18 @@ async fn write(
 ) -> Result<bool> {
     let db = platform.db();
     let tbl = table(db, &platform.config().platform_schema);
-    let settings = serde_json::to_string(next).map_err(|_| AuthError::Internal("cannot encode settings".into()))?;
-    let sealed = serde_json::to_string(sealed).map_err(|_| AuthError::Internal("cannot encode secrets".into()))?;
+    let settings =
+        serde_json::to_string(next).map_err(|_| AuthError::Internal("cannot encode settings".into()))?;
+    let sealed =
+        serde_json::to_string(sealed).map_err(|_| AuthError::Internal("cannot encode secrets".into()))?;
     let now = now();
     let stmt = match expected {
         None => db.stmt(
             &Query::insert()
                 .into_table(tbl)
-                .columns(["project_id", "settings", "sealed_secrets", "version", "updated_at"].map(Alias::new))
+                .columns(
+                    ["project_id", "settings", "sealed_secrets", "version", "updated_at"].map(Alias::new),
+                )
                 .values_panic([
                     project.as_str().into(),
                     settings.into(),
@@ -205,7 +209,11 @@ pub(crate) async fn write_settings(
 }
 
 /// Applies a template (see the module docs).
-pub(crate) async fn provision(platform: &Platform, project: &ProjectId, template: &Template) -> Result<Provisioned> {
+pub(crate) async fn provision(
+    platform: &Platform,
+    project: &ProjectId,
+    template: &Template,
+) -> Result<Provisioned> {
     update(platform, project, |current| current.with_template(template)).await
 }
 

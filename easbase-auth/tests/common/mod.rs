@@ -204,3 +204,17 @@ pub fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// An OAuth HTTP client that refuses every request (for tests where `/authorize` only
+/// builds the provider's URL).
+pub struct NoHttp;
+
+#[async_trait::async_trait]
+impl easbase_auth::oauth::HttpClient for NoHttp {
+    async fn send(
+        &self,
+        _request: http::Request<bytes::Bytes>,
+    ) -> Result<http::Response<bytes::Bytes>, String> {
+        Err("no network in this test".into())
+    }
+}

@@ -5,14 +5,24 @@ use std::path::PathBuf;
 
 use clap::Args;
 use easbase_cli::database::{self, DatabaseUrl};
-use easbase_cli::serve::{self, Outcome, ServeProject};
+use easbase_cli::serve::{self, AdoptProject, Outcome, ServeProject};
 use easbase_cli::{Error, Result, host};
+use easbase_core::project::AdoptSchema;
 use easbase_core::schema::Schema;
+
+/// Where the served tables come from.
+enum Source {
+    /// A schema file (and its path).
+    File(Schema, PathBuf),
+    /// An existing PostgreSQL schema.
+    Introspect(String),
+}
 
 /// Serve a schema's project: REST at /rest/v1, auth at /auth/v1.
 ///
 /// Finds the project of the schema's name (creating it on the first start), migrates it
-/// to the schema file, and prints one JSON line on stdout when ready: url,
+/// to the schema file (or, with --introspect, serves an existing PostgreSQL schema with
+/// its own row-level security), and prints one JSON line on stdout when ready: url,
 /// publishable_key, secret_key, jwt_secret, project_id. Progress goes to stderr. Stops on
 /// Ctrl-C or SIGTERM.
 #[derive(Debug, Args)]
@@ -22,13 +32,29 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
     /// The schema file (.json or .toml).
-    #[arg(long, value_name = "FILE")]
-    schema: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "introspect", conflicts_with = "introspect")]
+    schema: Option<PathBuf>,
+    /// PostgreSQL: serve the existing tables of this schema as PostgREST does, with their
+    /// own grants and row-level security, instead of a schema file.
+    #[arg(long, value_name = "SCHEMA_NAME")]
+    introspect: Option<String>,
+    /// With --introspect: the role anonymous requests run as (created if missing;
+    /// default anon).
+    #[arg(long, value_name = "ROLE")]
+    anon_role: Option<String>,
+    /// With --introspect: the role signed-in users' requests run as (created if missing;
+    /// default authenticated).
+    #[arg(long, value_name = "ROLE")]
+    authenticated_role: Option<String>,
+    /// With --introspect: the role secret-key requests run as (created if missing;
+    /// default service_role).
+    #[arg(long, value_name = "ROLE")]
+    service_role: Option<String>,
     /// Where to listen (port 0 picks a free port; the JSON line names it).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// The project's name, which is also how a restart finds it again (default: the
-    /// schema file's name without extension).
+    /// schema file's name without extension, or the introspected schema's name).
     #[arg(long, value_name = "NAME")]
     project: Option<String>,
     /// Apply schema changes that lose data (dropped tables or columns, narrowed types).
@@ -50,24 +76,59 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         Some(u) => u.parse()?,
         None => DatabaseUrl::default(),
     };
-    let schema = Schema::from_path(&args.schema)?;
-    let name = match args.project {
-        Some(name) => name,
-        None => args.schema.file_stem().map(|s| s.to_string_lossy().into_owned()).ok_or_else(|| {
-            Error::Usage(format!("{}: name the project with --project", args.schema.display()))
-        })?,
+    if args.introspect.is_none()
+        && (args.anon_role.is_some() || args.authenticated_role.is_some() || args.service_role.is_some())
+    {
+        return Err(Error::Usage(
+            "--anon-role, --authenticated-role and --service-role go with --introspect".into(),
+        ));
+    }
+    let source = match (&args.schema, &args.introspect) {
+        (Some(path), _) => Source::File(Schema::from_path(path)?, path.clone()),
+        (None, Some(schema)) => Source::Introspect(schema.clone()),
+        (None, None) => return Err(Error::Usage("give --schema FILE or --introspect SCHEMA_NAME".into())),
     };
+    let name = match (args.project, &source) {
+        (Some(name), _) => name,
+        (None, Source::Introspect(schema)) => schema.clone(),
+        (None, Source::File(_, path)) => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .ok_or_else(|| Error::Usage(format!("{}: name the project with --project", path.display())))?,
+    };
+    let state_dir = args.state_dir.or_else(|| url.state_dir());
     let (listener, base_url) = host::bind(args.listen).await?;
     eprintln!("easbase: platform {url}");
     let platform = database::open_platform(&url, &base_url, Some(&args.platform_schema)).await?;
-    let wanted = ServeProject {
-        name,
-        schema,
-        allow_destructive: args.allow_destructive,
-        state_dir: args.state_dir.or_else(|| url.state_dir()),
+    let progress = &mut |line: &str| eprintln!("easbase: {line}");
+    let provisioned = match source {
+        Source::File(schema, _) => {
+            let wanted = ServeProject {
+                name,
+                schema,
+                allow_destructive: args.allow_destructive,
+                state_dir: state_dir.clone(),
+            };
+            serve::provision(&platform, &wanted, progress).await?
+        }
+        Source::Introspect(schema) => {
+            if platform.db().dialect() != easbase_core::schema::Dialect::Postgres {
+                return Err(Error::Usage(
+                    "--introspect serves a PostgreSQL schema: give --database-url postgres://…".into(),
+                ));
+            }
+            let defaults = AdoptSchema::new(schema);
+            let adopt = AdoptSchema {
+                anon_role: args.anon_role.unwrap_or(defaults.anon_role.clone()),
+                authenticated_role: args.authenticated_role.unwrap_or(defaults.authenticated_role.clone()),
+                service_role: args.service_role.unwrap_or(defaults.service_role.clone()),
+                ..defaults
+            };
+            let wanted = AdoptProject { name, adopt, state_dir: state_dir.clone() };
+            serve::provision_adopted(&platform, &wanted, progress).await?
+        }
     };
-    let provisioned = serve::provision(&platform, &wanted, &mut |line| eprintln!("easbase: {line}")).await?;
-    match (&provisioned.outcome, &wanted.state_dir) {
+    match (&provisioned.outcome, &state_dir) {
         (Outcome::Created, Some(dir)) => {
             let file = serve::keys_path(dir, provisioned.project.id.as_str());
             eprintln!("easbase: keys saved to {}", file.display());

@@ -63,7 +63,9 @@ use crate::module::Module;
 use crate::quota::RateLimiter;
 
 pub use events::{EventKind, PlatformEvent};
-pub use model::{CreateProject, CreatedProject, Isolation, Plan, Project, ProjectKeys, ProjectStatus};
+pub use model::{
+    AdoptSchema, CreateProject, CreatedProject, Isolation, Plan, Project, ProjectKeys, ProjectStatus,
+};
 use router::{Lookup, PoolGuard, Router};
 use store::{ProjectRow, Store};
 
@@ -167,6 +169,8 @@ struct Inner {
     limiter: Option<Arc<RateLimiter>>,
     /// Projects' plans, for the limiter (by project id; invalidated with its keys).
     plans: KeyCache<Plan>,
+    /// Usage sinks told when a project is deleted ([`Platform::attach_usage_sink`]).
+    usage_sinks: Mutex<Vec<std::sync::Weak<dyn crate::usage::UsageSink>>>,
     config: PlatformConfig,
     modules: Vec<Arc<dyn Module>>,
     resolver: ContextResolver,
@@ -217,6 +221,8 @@ pub struct ProjectDb {
     schema: Option<Arc<ValidSchema>>,
     /// An in-memory SQLite database: never closed.
     in_memory: bool,
+    /// It serves an adopted schema: its description is read from the database.
+    adopted: bool,
     /// Closes a dedicated pool or a database file when the last handle goes.
     _pool: Option<Arc<PoolGuard>>,
 }
@@ -363,6 +369,7 @@ impl Platform {
                 provisioning: Mutex::new(HashSet::new()),
                 limiter,
                 plans,
+                usage_sinks: Mutex::new(Vec::new()),
                 config,
                 modules,
                 resolver,
@@ -592,6 +599,18 @@ impl Platform {
         {
             provision::parse_url(url)?;
         }
+        if let Some(adopt) = &options.adopt {
+            provision::check_adopt(self, adopt)?;
+            if options.isolation != Isolation::Shared
+                || options.database_url.is_some()
+                || options.schema.is_some()
+            {
+                return Err(Error::Config(
+                    "an adopted schema is served as it is: no schema, isolation or database URL with it"
+                        .into(),
+                ));
+            }
+        }
         #[cfg(feature = "postgres")]
         if options.isolation == Isolation::Dedicated
             && self.inner.db.dialect() == Dialect::Postgres
@@ -643,8 +662,12 @@ impl Platform {
             created_at: store::unix(SystemTime::now()),
         };
         let project = Project { api_url: self.api_url(project.id.as_str(), &project.slug), ..project };
-        let row =
-            ProjectRow { project, jwt_secret: random_secret(), database_url: options.database_url.clone() };
+        let row = ProjectRow {
+            project,
+            jwt_secret: random_secret(),
+            database_url: options.database_url.clone(),
+            adopt: options.adopt.clone(),
+        };
         // Claimed before the row exists, so a concurrent retry never provisions it too.
         let claim = self.inner.claim(row.project.id.as_str());
         if let Err(e) = self
@@ -771,11 +794,30 @@ impl Platform {
         if !matches!(row.project.status, ProjectStatus::Ready | ProjectStatus::Paused) {
             return Err(Error::Config(format!("project {id} is {}", row.project.status)));
         }
+        if row.adopt.is_some() {
+            return Err(Error::Config(format!(
+                "project {id} serves an existing schema: change it in the database, then call refresh_schema"
+            )));
+        }
         let merged = self.merged_schema(Some(schema))?;
         let report = self.apply_merged(id, version, &merged, allow_destructive).await?;
         let stmts = vec![self.inner.store.set_schema_version(id.as_str(), version)];
         self.commit_with_event(stmts, EventKind::SchemaApplied, id, None).await?;
         Ok(report)
+    }
+
+    /// Reads a project's schema description again, in this process and (through the
+    /// `SchemaApplied` event) in every other one on the platform database: for a project
+    /// that serves an existing schema ([`CreateProject::adopt`]) after its tables were
+    /// changed in the database, the description is introspected afresh.
+    ///
+    /// # Errors
+    /// [`Error::ProjectNotFound`], [`Error::Database`].
+    pub async fn refresh_schema(&self, id: &ProjectId) -> Result<()> {
+        self.row(id).await?;
+        self.commit_with_event(Vec::new(), EventKind::SchemaApplied, id, None).await?;
+        self.inner.router.mark_stale(id.as_str());
+        Ok(())
     }
 
     /// Renames a project (its slug and URL stay).
@@ -866,6 +908,8 @@ impl Platform {
         if !bool::from(subtle::ConstantTimeEq::ct_eq(row.project.slug.as_bytes(), confirm_slug.as_bytes())) {
             return Err(Error::Guard(format!("deleting project {id} needs its slug as confirmation")));
         }
+        // Nothing more is metered for it here (other processes hear of it with the event).
+        self.inner.forget_usage(id);
         // Paused first, and every process told: its keys are refused and its handles
         // (a dedicated pool) closed before its database goes.
         let paused = self.inner.store.set_status(id.as_str(), &ProjectStatus::Paused);
@@ -977,6 +1021,17 @@ impl Platform {
         self.inner.limiter.as_ref()
     }
 
+    /// Attaches a usage sink (held weakly: dropping it detaches it): when a project is
+    /// deleted — through this handle, or by another process on the platform database
+    /// (heard through [`Platform::listen`]) — the sink drops the counters it holds for it
+    /// ([`UsageSink::forget_project`](crate::usage::UsageSink::forget_project)), so they
+    /// are not written back after the project's usage rows are gone.
+    pub fn attach_usage_sink(&self, sink: &Arc<dyn crate::usage::UsageSink>) {
+        let mut sinks = self.inner.usage_sinks.lock().unwrap_or_else(|e| e.into_inner());
+        sinks.retain(|s| s.strong_count() > 0);
+        sinks.push(Arc::downgrade(sink));
+    }
+
     /// The resolver (to share its cache or call it with parsed credentials).
     pub fn resolver(&self) -> &ContextResolver {
         &self.inner.resolver
@@ -1011,8 +1066,8 @@ impl Platform {
         }
         let row = self.row(id).await?;
         let opened = provision::database(self, &row).await?;
-        let pg_schema = provision::pg_schema(self, id);
-        let roles = provision::role_names(self, id);
+        let pg_schema = provision::pg_schema_of(self, &row);
+        let roles = provision::role_names_of(self, &row);
         let mut pdb = ProjectDb {
             project: id.clone(),
             db: opened.db,
@@ -1020,6 +1075,7 @@ impl Platform {
             roles,
             schema: None,
             in_memory: opened.in_memory,
+            adopted: row.adopt.is_some(),
             _pool: opened.guard,
         };
         pdb.schema = provision::current_schema(&pdb).await?.map(Arc::new);
@@ -1058,6 +1114,18 @@ impl Inner {
         fresh.then(|| Claim { claims: &self.provisioning, id: id.to_owned() })
     }
 
+    /// Tells the attached usage sinks that `project` is deleted (dropping those gone).
+    fn forget_usage(&self, project: &ProjectId) {
+        let mut sinks = self.usage_sinks.lock().unwrap_or_else(|e| e.into_inner());
+        sinks.retain(|sink| match sink.upgrade() {
+            Some(sink) => {
+                sink.forget_project(project);
+                true
+            }
+            None => false,
+        });
+    }
+
     fn invalidate_project_keys(&self, project: &str) {
         self.plans.invalidate(project);
         self.events.key_epoch.fetch_add(1, Ordering::SeqCst);
@@ -1093,6 +1161,9 @@ impl Inner {
                 self.invalidate_project_keys(&event.project)
             }
             EventKind::ProjectDeleted => {
+                if let Ok(id) = ProjectId::new(event.project.as_str()) {
+                    self.forget_usage(&id);
+                }
                 self.invalidate_project_keys(&event.project);
                 self.router.forget(&event.project);
             }

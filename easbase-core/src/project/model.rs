@@ -155,6 +155,57 @@ pub struct CreateProject {
     /// authentication between the servers). It is never logged, never part of a
     /// [`Project`] nor of an error message.
     pub database_url: Option<String>,
+    /// PostgreSQL: serve an **existing** schema of the platform database, as PostgREST
+    /// does, rather than a schema of the project's own. See [`AdoptSchema`].
+    pub adopt: Option<AdoptSchema>,
+}
+
+/// An existing PostgreSQL schema a project serves ([`CreateProject::adopt`]): its tables,
+/// with their own grants and row-level security, as PostgREST serves them.
+///
+/// - Requests run as the three roles named here (`SET LOCAL ROLE`, the claims in
+///   `request.jwt.claims`, as PostgREST does), so the schema's policies apply as written
+///   (`current_setting('request.jwt.claims', true)::json->>'sub'`, `auth.uid()` where an
+///   `auth` schema defines it).
+/// - Provisioning creates a role that is missing (`NOLOGIN NOINHERIT`; the service role
+///   with `BYPASSRLS` when the platform's login may grant it) and grants it
+///   `SELECT, INSERT, UPDATE, DELETE` on the schema's tables, `USAGE, SELECT` on its
+///   sequences and `EXECUTE` on its functions, as Supabase's setup does. A role that
+///   exists keeps its privileges as they are (only `USAGE` on the schema is granted), so
+///   an existing PostgREST setup is served with exactly its grants. The platform's login
+///   is made a member of the three roles (to `SET ROLE`); it never takes ownership of
+///   the tables.
+/// - The project's schema description is read from the database
+///   ([`easbase_schema::introspect::introspect_postgres`]) when its handle opens, and
+///   again after [`Platform::refresh_schema`](crate::project::Platform::refresh_schema)
+///   (every process hears of it through the `SchemaApplied` event).
+///   [`Platform::apply_schema`](crate::project::Platform::apply_schema) is refused: the
+///   schema is changed in the database. Modules' tables (auth's) are created in the
+///   schema beside the existing ones, and stay there when the project is deleted.
+/// - Deleting the project drops neither the schema nor its tables nor the roles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdoptSchema {
+    /// The schema's name.
+    pub schema: String,
+    /// The role anonymous requests (the publishable key) run as (default `anon`).
+    pub anon_role: String,
+    /// The role requests with a user's token run as (default `authenticated`).
+    pub authenticated_role: String,
+    /// The role requests with the secret key run as (default `service_role`).
+    pub service_role: String,
+}
+
+impl AdoptSchema {
+    /// `schema`, served with Supabase's role names `anon`, `authenticated` and
+    /// `service_role`.
+    pub fn new(schema: impl Into<String>) -> AdoptSchema {
+        AdoptSchema {
+            schema: schema.into(),
+            anon_role: "anon".into(),
+            authenticated_role: "authenticated".into(),
+            service_role: "service_role".into(),
+        }
+    }
 }
 
 impl fmt::Debug for CreateProject {
@@ -165,6 +216,7 @@ impl fmt::Debug for CreateProject {
             .field("plan", &self.plan)
             .field("schema", &self.schema)
             .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
+            .field("adopt", &self.adopt)
             .finish()
     }
 }

@@ -63,6 +63,102 @@ pub(super) fn role_names(platform: &Platform, id: &ProjectId) -> RoleNames {
     }
 }
 
+/// The PostgreSQL schema holding a project's tables: its own, or the schema it adopted.
+pub(super) fn pg_schema_of(platform: &Platform, row: &ProjectRow) -> Option<Ident> {
+    match &row.adopt {
+        Some(adopt) if platform.inner.db.dialect() == Dialect::Postgres => {
+            Ident::new(adopt.schema.as_str()).ok()
+        }
+        _ => pg_schema(platform, &row.project.id),
+    }
+}
+
+/// The database roles of a project's request roles: its own, or those of the schema it
+/// adopted.
+pub(super) fn role_names_of(platform: &Platform, row: &ProjectRow) -> RoleNames {
+    match adopted_roles(row) {
+        Some(roles) if platform.inner.db.dialect() == Dialect::Postgres => roles,
+        _ => role_names(platform, &row.project.id),
+    }
+}
+
+fn adopted_roles(row: &ProjectRow) -> Option<RoleNames> {
+    let adopt = row.adopt.as_ref()?;
+    Some(RoleNames {
+        anon: Ident::new(adopt.anon_role.as_str()).ok()?,
+        authenticated: Ident::new(adopt.authenticated_role.as_str()).ok()?,
+        service: Ident::new(adopt.service_role.as_str()).ok()?,
+    })
+}
+
+/// Checks an adoption request before anything is stored.
+pub(super) fn check_adopt(platform: &Platform, adopt: &super::AdoptSchema) -> Result<()> {
+    if platform.inner.db.dialect() != Dialect::Postgres {
+        return Err(Error::Config("adopting an existing schema is for PostgreSQL platforms".into()));
+    }
+    let bad = |what: &str, name: &str, why: String| {
+        Error::Config(format!("adopt: the {what} `{name}` is not a valid name: {why}"))
+    };
+    for (what, name) in [
+        ("schema", &adopt.schema),
+        ("anon role", &adopt.anon_role),
+        ("authenticated role", &adopt.authenticated_role),
+        ("service role", &adopt.service_role),
+    ] {
+        Ident::new(name.as_str()).map_err(|e| bad(what, name, e.to_string()))?;
+    }
+    let schema = adopt.schema.to_ascii_lowercase();
+    if schema.starts_with("pg_")
+        || schema == "information_schema"
+        || schema == platform.inner.config.platform_schema.as_str()
+    {
+        return Err(Error::Config(format!("adopt: the schema `{}` cannot be served", adopt.schema)));
+    }
+    let roles = [&adopt.anon_role, &adopt.authenticated_role, &adopt.service_role];
+    if roles.iter().any(|r| r.starts_with("pg_")) {
+        return Err(Error::Config("adopt: the roles cannot be PostgreSQL's own (pg_*)".into()));
+    }
+    Ok(())
+}
+
+/// The statements that prepare an adopted schema: its roles (created if missing), the
+/// login's membership in them, and the grants. See [`super::AdoptSchema`].
+fn adopt_script(schema: &Ident, roles: &RoleNames) -> Vec<String> {
+    let s = quoted(schema);
+    let mut script = Vec::new();
+    for (role, extra) in [(&roles.anon, ""), (&roles.authenticated, ""), (&roles.service, " BYPASSRLS")] {
+        let r = quoted(role);
+        let name = role.as_str().replace('\'', "''");
+        // A new role gets Supabase's grants on the schema's objects; an existing one
+        // keeps its own (only USAGE on the schema, below). BYPASSRLS needs a superuser:
+        // without it the service role is made without.
+        let grants = format!(
+            "EXECUTE 'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {r}'; \
+             EXECUTE 'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {r}'; \
+             EXECUTE 'GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {s} TO {r}';",
+            s = s.replace('\'', "''"),
+            r = r.replace('\'', "''"),
+        );
+        let create = if extra.is_empty() {
+            format!("CREATE ROLE {r} NOLOGIN NOINHERIT;")
+        } else {
+            format!(
+                "BEGIN CREATE ROLE {r} NOLOGIN NOINHERIT{extra}; \
+                 EXCEPTION WHEN insufficient_privilege THEN CREATE ROLE {r} NOLOGIN NOINHERIT; END;"
+            )
+        };
+        script.push(format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{name}') THEN {create} {grants} END IF; END $$"
+        ));
+        script.push(format!(
+            "DO $$ BEGIN IF NOT pg_has_role(CURRENT_USER, '{name}', 'MEMBER') THEN EXECUTE 'GRANT {q} TO CURRENT_USER'; END IF; END $$",
+            q = r.replace('\'', "''")
+        ));
+        script.push(format!("GRANT USAGE ON SCHEMA {s} TO {r}"));
+    }
+    script
+}
+
 fn roles(platform: &Platform, id: &ProjectId) -> [Ident; 3] {
     let r = role_names(platform, id);
     [r.anon, r.authenticated, r.service]
@@ -157,6 +253,17 @@ pub(super) async fn prepare(platform: &Platform, row: &ProjectRow) -> Result<()>
     if db.dialect() != Dialect::Postgres {
         return Ok(());
     }
+    if let (Some(schema), Some(roles)) = (pg_schema_of(platform, row), adopted_roles(row)) {
+        // The schema must exist: an adopted schema is never created.
+        let exists = Stmt::new(
+            "select count(*) from pg_namespace where nspname = $1",
+            sea_query::Values(vec![schema.as_str().to_owned().into()]),
+        );
+        if super::store::count(&db.query(exists).await?)? == 0 {
+            return Err(Error::Config(format!("there is no schema `{schema}` to adopt in the database")));
+        }
+        return db.execute_script(&adopt_script(&schema, &roles)).await;
+    }
     let create_schema = format!(
         "CREATE SCHEMA IF NOT EXISTS {}",
         quoted(&pg_schema(platform, &project.id).unwrap_or_else(|| database_name(&project.id)))
@@ -182,6 +289,10 @@ pub(super) async fn undo(platform: &Platform, row: &ProjectRow) -> Result<()> {
     let project = &row.project;
     platform.inner.router.forget(project.id.as_str());
     let db = &platform.inner.db;
+    if row.adopt.is_some() {
+        // Neither the adopted schema, its tables nor its roles belong to the project.
+        return Ok(());
+    }
     match db.dialect() {
         #[cfg(feature = "postgres")]
         Dialect::Postgres if project.isolation == Isolation::Dedicated => {
@@ -467,6 +578,18 @@ mod mysql {
 
 /// The schema last applied to a project, from its migration history.
 pub(super) async fn current_schema(pdb: &ProjectDb) -> Result<Option<ValidSchema>> {
+    #[cfg(feature = "postgres")]
+    if pdb.adopted
+        && let (Db::Postgres(pg), Some(schema)) = (pdb.db(), pdb.pg_schema())
+    {
+        let client = pg.pool().get().await.map_err(|e| Error::Unavailable(e.to_string()))?;
+        let found = easbase_schema::introspect::introspect_postgres(&client, schema.as_str()).await?;
+        for warning in &found.warnings {
+            tracing::debug!(schema = %schema, warning = %warning, "adopted schema");
+        }
+        let valid = found.schema.validate_for(Dialect::Postgres).map_err(easbase_schema::Error::from)?;
+        return Ok(Some(valid));
+    }
     let table = match pdb.pg_schema() {
         Some(s) => format!(
             "{}.{}",

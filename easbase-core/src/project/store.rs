@@ -30,7 +30,9 @@ pub(crate) const PLATFORM_SCHEMA: &str = r#"{ "tables": [
       { "name": "schema_version", "type": "varchar(100)" },
       { "name": "created_at", "type": "bigint", "required": true },
       { "name": "database_url", "type": "text",
-        "comment": "Dedicated projects on another server: its connection string, which may hold a password" }
+        "comment": "Dedicated projects on another server: its connection string, which may hold a password" },
+      { "name": "adopted", "type": "text",
+        "comment": "Projects serving an existing PostgreSQL schema: the schema and roles (JSON)" }
     ],
     "unique": [ ["owner", "idempotency_key"] ],
     "indexes": [ { "columns": ["owner"] } ] },
@@ -87,7 +89,7 @@ pub(crate) struct Store {
     pub(crate) schema: Option<Ident>,
 }
 
-const PROJECT_COLUMNS: [&str; 13] = [
+const PROJECT_COLUMNS: [&str; 14] = [
     "id",
     "slug",
     "name",
@@ -101,6 +103,7 @@ const PROJECT_COLUMNS: [&str; 13] = [
     "schema_version",
     "created_at",
     "database_url",
+    "adopted",
 ];
 
 /// A project row with the platform-private fields.
@@ -110,6 +113,8 @@ pub(crate) struct ProjectRow {
     pub(crate) jwt_secret: String,
     /// Dedicated projects on another server: its connection string (may hold a password).
     pub(crate) database_url: Option<String>,
+    /// An existing PostgreSQL schema the project serves.
+    pub(crate) adopt: Option<super::model::AdoptSchema>,
 }
 
 impl std::fmt::Debug for ProjectRow {
@@ -192,6 +197,7 @@ impl Store {
             p.schema_version.clone().into(),
             p.created_at.into(),
             row.database_url.clone().into(),
+            row.adopt.as_ref().and_then(|a| serde_json::to_string(a).ok()).into(),
         ]);
         self.stmt(&q)
     }
@@ -339,6 +345,10 @@ pub(crate) fn project_row(row: &Row, api_url: impl Fn(&str, &str) -> String) -> 
         },
         jwt_secret: row.text("jwt_secret")?,
         database_url: row.opt_text("database_url")?,
+        adopt: row
+            .opt_text("adopted")?
+            .map(|json| serde_json::from_str(&json).map_err(|_| corrupt("adopted schema")))
+            .transpose()?,
     })
 }
 

@@ -9,7 +9,10 @@
 //! the same on PostgreSQL and SQLite). So the hot path writes no row per request.
 //!
 //! The table comes from [`UsageModule`] (give it to [`Platform::open`]); a dashboard reads
-//! it with [`series`] and [`totals`].
+//! it with [`series`] and [`totals`]. Attach the sink to the platform
+//! ([`Platform::attach_usage_sink`]) so that deleting a project (here or in another
+//! process) drops the counters the sink still holds for it, rather than writing them back
+//! after the project's rows are gone.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -333,7 +336,19 @@ pub trait UsageSink: Send + Sync {
     async fn flush(&self) -> Result<()> {
         Ok(())
     }
+
+    /// Drops what is pending for `project`, which was deleted, and whatever is recorded
+    /// for it from now on, so a flush never writes counters of a deleted project back.
+    /// [`Platform::delete_project`] calls it on the sinks attached with
+    /// [`Platform::attach_usage_sink`] (in every process on the platform database, through
+    /// its cross-process events). The default does nothing.
+    fn forget_project(&self, project: &ProjectId) {
+        let _ = project;
+    }
 }
+
+/// How many deleted projects a [`BatchingSink`] remembers, to drop their late events.
+const FORGOTTEN_PROJECTS: usize = 1024;
 
 // ---- the batching sink ----------------------------------------------------------------------
 
@@ -370,6 +385,8 @@ struct UsageState {
     wake: Notify,
     flushing: tokio::sync::Mutex<()>,
     counters: Counters,
+    /// Projects deleted lately (bounded, oldest first): their events are dropped.
+    forgotten: Mutex<std::collections::VecDeque<ProjectId>>,
 }
 
 /// The default [`UsageSink`]: counters aggregated in memory and written by a background
@@ -406,6 +423,7 @@ impl BatchingSink {
             wake: Notify::new(),
             flushing: tokio::sync::Mutex::new(()),
             counters: Counters::default(),
+            forgotten: Mutex::new(std::collections::VecDeque::new()),
         });
         let worker = Worker::spawn(Arc::clone(&state), every)?;
         Ok(BatchingSink { state, worker })
@@ -443,11 +461,32 @@ impl UsageSink for BatchingSink {
     async fn flush(&self) -> Result<()> {
         self.state.flush().await
     }
+
+    fn forget_project(&self, project: &ProjectId) {
+        self.state.forget_project(project);
+    }
 }
 
 impl UsageState {
+    fn is_forgotten(&self, project: &ProjectId) -> bool {
+        self.forgotten.lock().unwrap_or_else(PoisonError::into_inner).contains(project)
+    }
+
+    fn forget_project(&self, project: &ProjectId) {
+        {
+            let mut forgotten = self.forgotten.lock().unwrap_or_else(PoisonError::into_inner);
+            if !forgotten.contains(project) {
+                if forgotten.len() >= FORGOTTEN_PROJECTS {
+                    forgotten.pop_front();
+                }
+                forgotten.push_back(project.clone());
+            }
+        }
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner).retain(|k, _| &k.project != project);
+    }
+
     fn record(&self, event: UsageEvent) {
-        if event.value == 0 {
+        if event.value == 0 || self.is_forgotten(&event.project) {
             return;
         }
         let key = Key {
@@ -476,7 +515,8 @@ impl UsageState {
     }
 
     /// Puts counters that could not be written back, within the pending bound.
-    fn restore(&self, rows: Vec<(Key, i64)>) {
+    fn restore(&self, mut rows: Vec<(Key, i64)>) {
+        rows.retain(|(k, _)| !self.is_forgotten(&k.project));
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         let mut lost = 0;
         for (key, value) in rows {
@@ -526,11 +566,29 @@ impl UsageState {
     /// Writes counters in one transaction (one statement up to 2,000 counters); on
     /// failure they go back to the pending map.
     #[tracing::instrument(name = "usage.flush", level = "debug", skip_all, fields(counters = rows.len()))]
-    async fn write(&self, rows: Vec<(Key, i64)>) -> Result<()> {
+    async fn write(&self, mut rows: Vec<(Key, i64)>) -> Result<()> {
+        rows.retain(|(k, _)| !self.is_forgotten(&k.project));
+        if rows.is_empty() {
+            return Ok(());
+        }
         let statements: Vec<Stmt> = rows.chunks(ROWS_PER_STATEMENT).map(|c| self.upsert(c)).collect();
         let n = statements.len() as u64;
         match self.tables.db.transaction(&Scope::default(), statements).await {
             Ok(_) => {
+                // A project deleted while this batch was being written: remove what was
+                // just written back for it (its own deletion may have run before).
+                let late: std::collections::BTreeSet<&str> = rows
+                    .iter()
+                    .filter(|(k, _)| self.is_forgotten(&k.project))
+                    .map(|(k, _)| k.project.as_str())
+                    .collect();
+                if !late.is_empty() {
+                    let q = Query::delete()
+                        .from_table(self.tables.table(USAGE_TABLE))
+                        .and_where(Expr::col(Alias::new("project_id")).is_in(late))
+                        .to_owned();
+                    self.tables.db.execute(self.tables.stmt(&q)).await?;
+                }
                 Counters::add(&self.counters.flushes, 1);
                 Counters::add(&self.counters.statements, n);
                 Counters::add(&self.counters.rows, rows.len() as u64);

@@ -9,6 +9,9 @@ use sea_query::{
 };
 
 use crate::error::RestError;
+
+mod mysql;
+
 /// The alias of an embedded resource's table in its subquery (followed by its depth).
 const EMBED_ALIAS: &str = "_eb_c";
 /// The alias of a many-to-many embed's junction table (followed by its depth).
@@ -73,11 +76,9 @@ impl SqlPlan {
 /// Builds the statements of `plan` for `target`.
 ///
 /// # Errors
-/// 400 `EB200` for what this engine cannot do yet (MySQL).
+/// 400 `EB203` for what this engine cannot answer as PostgreSQL does, `EB200` for what is
+/// not built yet.
 pub fn build(plan: &ActionPlan, target: &SqlTarget<'_>) -> Result<SqlPlan, RestError> {
-    if target.dialect == Dialect::Mysql {
-        return Err(not_supported("MySQL"));
-    }
     let singular = !plan.is_read() && matches!(plan.accept, crate::request::MediaType::SingleObject { .. });
     let b = Builder {
         table: plan.table(),
@@ -201,7 +202,8 @@ impl Builder<'_> {
             Value::Null => sea_query::Value::String(None),
             Value::Bool(b) => (*b).into(),
             Value::Int(i) => (*i).into(),
-            Value::Number(s) if self.dialect() == Dialect::Postgres => s.clone().into(),
+            // MySQL converts decimal text exactly.
+            Value::Number(s) if self.dialect() != Dialect::Sqlite => s.clone().into(),
             Value::Number(s) => match s.parse::<i64>() {
                 Ok(i) => i.into(),
                 Err(_) => s.parse::<f64>().unwrap_or(f64::NAN).into(),
@@ -254,14 +256,27 @@ impl Builder<'_> {
                 // `->` values are JSON: SQLite compares its minified text.
                 let json_value = self.dialect() != Dialect::Postgres
                     && json_path.last().is_some_and(|s| s.arrow == crate::request::JsonArrow::Json);
+                let my_json = json_value && self.dialect() == Dialect::Mysql;
                 let bind = |v: &Value| {
-                    if json_value && !matches!(v, Value::Null) {
+                    if json_value && !matches!(v, Value::Null) && !my_json {
                         expr::tmpl(self.dialect(), "json($1)", &[self.bind(v)])
                     } else {
                         self.bind(v)
                     }
                 };
+                // MySQL compares JSON values with JSON_EQUALS (their text differs in spacing);
+                // `= 1` keeps its NULL a NULL (MariaDB's WHERE takes a bare NULL one as true).
+                let json_eq = |v: &Value| {
+                    expr::tmpl(self.dialect(), "(JSON_EQUALS($1, $2) = 1)", &[col.clone(), self.bind(v)])
+                };
                 match test {
+                    Test::Cmp(CmpOp::Eq, v) if my_json && *v != Value::Null => json_eq(v),
+                    Test::Cmp(CmpOp::Neq, v) if my_json && *v != Value::Null => json_eq(v).not(),
+                    Test::In(values) if my_json && !values.is_empty() => values
+                        .iter()
+                        .map(json_eq)
+                        .reduce(|a, b| a.or(b))
+                        .unwrap_or_else(|| Expr::cust("1 = 0")),
                     Test::Cmp(op, v) => {
                         let v = bind(v);
                         match op {
@@ -278,6 +293,14 @@ impl Builder<'_> {
                         (Dialect::Postgres, true) => {
                             col.binary(BinOper::Custom("ILIKE"), Expr::val(pattern.clone()))
                         }
+                        // The project's MySQL database compares with `utf8mb4_bin` (JSON paths
+                        // too): LIKE is case-sensitive; ILIKE compares lower-cased text.
+                        (Dialect::Mysql, false) => col.binary(BinOper::Like, Expr::val(pattern.clone())),
+                        (Dialect::Mysql, true) => expr::tmpl(
+                            self.dialect(),
+                            "(LOWER($1) LIKE LOWER($2))",
+                            &[col, Expr::val(pattern.clone())],
+                        ),
                         // SQLite's LIKE ignores ASCII case; GLOB is the case-sensitive match.
                         (_, false) => col.binary(BinOper::Custom("GLOB"), Expr::val(like_to_glob(pattern))),
                         (_, true) => col.binary(BinOper::Like, Expr::val(pattern.clone())),
@@ -291,6 +314,7 @@ impl Builder<'_> {
                     }
                     Test::IsDistinct(v) => match self.dialect() {
                         Dialect::Postgres => col.binary(BinOper::Custom("IS DISTINCT FROM"), bind(v)),
+                        Dialect::Mysql => col.binary(BinOper::Custom("<=>"), bind(v)).not(),
                         _ => col.binary(BinOper::IsNot, bind(v)),
                     },
                     Test::Is(IsValue::Null | IsValue::Unknown) => col.is_null(),
@@ -385,17 +409,32 @@ impl Builder<'_> {
         } else {
             let inner = self.output_expr(table, alias, &plain)?;
             let ty = plain.answer_type(table);
-            if self.dialect() != Dialect::Postgres
-                && matches!(agg.func, A::Sum | A::Avg)
-                && !ty.as_ref().is_some_and(ColumnType::is_integer)
-            {
-                return Err(RestError::NotOnEngine {
-                    what: format!(
+            // SQLite's floating sums of decimals differ from PostgreSQL's exact ones;
+            // MySQL sums decimals exactly but rounds their averages to 4 places.
+            let integer = ty.as_ref().is_some_and(ColumnType::is_integer);
+            let exact_sum = self.dialect() == Dialect::Mysql && matches!(ty, Some(ColumnType::Decimal(_)));
+            let refused = match agg.func {
+                A::Sum => !integer && !exact_sum,
+                A::Avg => !integer,
+                _ => false,
+            };
+            if self.dialect() != Dialect::Postgres && refused {
+                return Err(expr::not_on(
+                    self.dialect(),
+                    format!(
                         "summing or averaging {} values",
                         ty.map_or("these".to_owned(), |t| t.to_string())
                     ),
-                    engine: "SQLite",
-                });
+                ));
+            }
+            if self.dialect() == Dialect::Mysql && agg.func == A::Avg {
+                // AVG rounds to 4 places on MySQL: divide as a double, as SQLite does.
+                return self.cast_aggregate(
+                    table,
+                    o,
+                    agg,
+                    expr::tmpl(self.dialect(), "(SUM($1) / CAST(COUNT($1) AS DOUBLE))", &[inner]),
+                );
             }
             let func = match agg.func {
                 A::Count => "count",
@@ -406,6 +445,17 @@ impl Builder<'_> {
             };
             expr::tmpl(self.dialect(), &format!("{func}($1)"), &[inner])
         };
+        self.cast_aggregate(table, o, agg, e)
+    }
+
+    /// An aggregate's value, then its cast (`count()::text`).
+    fn cast_aggregate(
+        &self,
+        table: &TableDef,
+        o: &Output,
+        agg: crate::plan::OutputAggregate,
+        e: Expr,
+    ) -> Result<Expr, RestError> {
         match agg.cast {
             None => Ok(e),
             Some(cast) => {
@@ -509,18 +559,18 @@ impl Builder<'_> {
                 depth + 1,
             )?;
             let sub = Expr::SubQuery(None, Box::new(sea_query::SubQueryStatement::SelectStatement(sub)));
-            // SQLite would embed the subquery's JSON text as a string.
-            cols.push(if self.dialect() == Dialect::Postgres {
-                sub
-            } else {
-                expr::tmpl(self.dialect(), "json($1)", &[sub])
+            // SQLite and MySQL would embed the subquery's JSON text as a string.
+            cols.push(match self.dialect() {
+                Dialect::Postgres => sub,
+                Dialect::Sqlite => expr::tmpl(self.dialect(), "json($1)", &[sub]),
+                Dialect::Mysql => expr::tmpl(self.dialect(), "JSON_EXTRACT($1, '$')", &[sub]),
             });
         }
         Ok(Expr::FunctionCall(
-            sea_query::Func::cust(Alias::new(if self.dialect() == Dialect::Postgres {
-                "json_build_array"
-            } else {
-                "json_array"
+            sea_query::Func::cust(Alias::new(match self.dialect() {
+                Dialect::Postgres => "json_build_array",
+                Dialect::Sqlite => "json_array",
+                Dialect::Mysql => "JSON_ARRAY",
             }))
             .args(cols),
         ))
@@ -541,6 +591,12 @@ impl Builder<'_> {
         self.embed_from(e, child, parent, depth, &mut inner)?;
         if e.to_one {
             inner.expr(row).limit(1);
+            return Ok(inner);
+        }
+        if self.dialect() == Dialect::Mysql {
+            // MariaDB has no correlated derived tables: the order and window go inside
+            // JSON_ARRAYAGG.
+            inner.expr(self.my_array_agg(e, child, row, &alias, depth)?);
             return Ok(inner);
         }
         inner.expr_as(row, Alias::new("r"));
@@ -801,6 +857,9 @@ impl Builder<'_> {
     }
 
     fn insert(&self, i: &InsertPlan) -> Result<SqlPlan, RestError> {
+        if self.dialect() == Dialect::Mysql {
+            return self.my_insert(i);
+        }
         if self.dialect() != Dialect::Postgres && i.rows.iter().flatten().any(|v| *v == Value::Default) {
             // SQLite has no DEFAULT in a multi-row VALUES list.
             return Err(not_supported("Prefer: missing=default on SQLite"));
@@ -985,6 +1044,9 @@ impl Builder<'_> {
     }
 
     fn update(&self, u: &UpdatePlan) -> Result<SqlPlan, RestError> {
+        if self.dialect() == Dialect::Mysql {
+            return self.my_update(u);
+        }
         let mut q = Query::update();
         q.table(self.table_ref());
         q.values(u.set.iter().map(|(c, v)| (Alias::new(c.as_str()), self.bind(v))));
@@ -1040,6 +1102,9 @@ impl Builder<'_> {
     }
 
     fn delete(&self, d: &DeletePlan) -> Result<SqlPlan, RestError> {
+        if self.dialect() == Dialect::Mysql {
+            return self.my_delete(d);
+        }
         let mut q = Query::delete();
         q.from_table(self.table_ref());
         match &d.window {

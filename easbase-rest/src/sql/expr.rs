@@ -2,8 +2,8 @@
 //! full-text search. Keys, patterns and values are always bound; the only text spliced
 //! into SQL is ours (operators, type names from [`Cast`], array indexes that are `i64`s).
 //!
-//! What SQLite cannot answer as PostgreSQL does is refused with 400 `EB203` naming the
-//! feature, never answered differently.
+//! What SQLite or MySQL/MariaDB cannot answer as PostgreSQL does is refused with 400
+//! `EB203` naming the feature and the engine, never answered differently.
 
 use easbase_schema::{ColumnType, Dialect};
 use sea_query::Expr;
@@ -39,13 +39,24 @@ pub(super) fn tmpl(dialect: Dialect, template: &str, args: &[Expr]) -> Expr {
     Expr::cust_with_exprs(sql, ordered)
 }
 
-fn on_sqlite(what: impl Into<String>) -> RestError {
-    RestError::NotOnEngine { what: what.into(), engine: "SQLite" }
+/// The engine's name in `EB203` messages.
+pub(super) fn engine_name(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => "PostgreSQL",
+        Dialect::Sqlite => "SQLite",
+        Dialect::Mysql => "MySQL/MariaDB",
+    }
+}
+
+/// 400 `EB203`: `what` cannot be answered as PostgreSQL does on `dialect`'s engine.
+pub(super) fn not_on(dialect: Dialect, what: impl Into<String>) -> RestError {
+    RestError::NotOnEngine { what: what.into(), engine: engine_name(dialect) }
 }
 
 /// `base` followed by a JSON path, on a column of type `ty`. PostgreSQL: `->` / `->>`
-/// step by step (json columns read as jsonb). SQLite: one JSON path string; `->>` gives
-/// text as PostgreSQL does (`true`, not `1`).
+/// step by step (json columns read as jsonb). SQLite and MySQL: one JSON path string;
+/// `->>` gives text as PostgreSQL does (`true`, not `1`; JSON null is SQL NULL), compared
+/// case-sensitively on MySQL (`utf8mb4_bin`, as the project's columns).
 pub(super) fn json_path(
     dialect: Dialect,
     base: Expr,
@@ -67,19 +78,42 @@ pub(super) fn json_path(
         return Ok(e);
     }
     let mut p = String::from("$");
+    // MySQL reads `$[0]` of a non-array as the value itself: PostgreSQL's NULL is asked
+    // for by checking that each indexed value is an array.
+    let mut arrays = Vec::new();
     for step in path {
+        if matches!(step.operand, JsonOperand::Index(_)) {
+            arrays.push(p.clone());
+        }
         match &step.operand {
             JsonOperand::Key(k) if k.contains(['"', '\\']) => {
-                return Err(on_sqlite("a JSON key with '\"' or '\\'"));
+                return Err(not_on(dialect, "a JSON key with '\"' or '\\'"));
             }
             JsonOperand::Key(k) => {
                 p.push_str(".\"");
                 p.push_str(k);
                 p.push('"');
             }
-            JsonOperand::Index(i) if *i >= 0 => p.push_str(&format!("[{i}]")),
+            JsonOperand::Index(i) if *i >= 0 || dialect == Dialect::Mysql => p.push_str(&format!("[{i}]")),
             JsonOperand::Index(i) => p.push_str(&format!("[#{i}]")),
         }
+    }
+    if dialect == Dialect::Mysql {
+        let value = match last.arrow {
+            JsonArrow::Json => "JSON_EXTRACT($1, $2)",
+            JsonArrow::Text => {
+                "(CASE JSON_TYPE(JSON_EXTRACT($1, $2)) WHEN 'NULL' THEN NULL \
+                 ELSE JSON_UNQUOTE(JSON_EXTRACT($1, $2)) END COLLATE utf8mb4_bin)"
+            }
+        };
+        let mut args = vec![base, Expr::val(p)];
+        if arrays.is_empty() {
+            return Ok(tmpl(dialect, value, &args));
+        }
+        let checks: Vec<String> =
+            (0..arrays.len()).map(|n| format!("JSON_TYPE(JSON_EXTRACT($1, ${})) = 'ARRAY'", n + 3)).collect();
+        args.extend(arrays.into_iter().map(Expr::val));
+        return Ok(tmpl(dialect, &format!("(CASE WHEN {} THEN {value} END)", checks.join(" AND ")), &args));
     }
     Ok(match last.arrow {
         // Ordering by a JSON value: by its SQL value (numbers as numbers), as jsonb orders
@@ -95,7 +129,7 @@ pub(super) fn json_path(
     })
 }
 
-/// `CAST(e AS type)`. SQLite casts silently where PostgreSQL fails or formats
+/// `CAST(e AS type)`. SQLite and MySQL cast silently where PostgreSQL fails or format
 /// differently, so there only casts that give PostgreSQL's answer are made: widening
 /// integers, anything textual or integral to text, booleans to text, and a type to itself.
 pub(super) fn cast(
@@ -114,16 +148,22 @@ pub(super) fn cast(
         _ => None,
     };
     let refuse = || {
-        on_sqlite(format!(
-            "casting {} to {}",
-            from.map_or("this value".to_owned(), |t| t.to_string()),
-            to.pg_name()
-        ))
+        not_on(
+            dialect,
+            format!(
+                "casting {} to {}",
+                from.map_or("this value".to_owned(), |t| t.to_string()),
+                to.pg_name()
+            ),
+        )
     };
     let Some(from) = from else { return Err(refuse()) };
     Ok(match (to, from) {
         (Cast::Text, ColumnType::Boolean) => {
             tmpl(dialect, "(CASE WHEN $1 IS NULL THEN NULL WHEN $1 THEN 'true' ELSE 'false' END)", &[e])
+        }
+        (Cast::Text, f) if width(f).is_some() && dialect == Dialect::Mysql => {
+            tmpl(dialect, "CAST($1 AS CHAR)", &[e])
         }
         (Cast::Text, f) if width(f).is_some() => tmpl(dialect, "CAST($1 AS TEXT)", &[e]),
         (Cast::Text, f) if f.is_textual() => e,
@@ -141,8 +181,9 @@ pub(super) fn cast(
 }
 
 /// `e ~ pattern` / `e ~* pattern`; on SQLite `e REGEXP pattern` (easbase-core registers
-/// `regexp` with the `regex` crate; `(?i)` makes it case-insensitive), the pattern
-/// compiled here first so a bad one is a 400 `2201B` as on PostgreSQL.
+/// `regexp` with the `regex` crate; `(?i)` makes it case-insensitive), on MySQL/MariaDB
+/// its own (PCRE) `REGEXP` with `(?i)` or `(?-i)` leading, whatever the collation; the
+/// pattern compiled here first so a bad one is a 400 `2201B` as on PostgreSQL.
 pub(super) fn regex(
     dialect: Dialect,
     e: Expr,
@@ -153,7 +194,11 @@ pub(super) fn regex(
         let op = if case_insensitive { "~*" } else { "~" };
         return Ok(tmpl(dialect, &format!("($1 {op} $2)"), &[e, Expr::val(pattern.to_owned())]));
     }
-    let pattern = if case_insensitive { format!("(?i){pattern}") } else { pattern.to_owned() };
+    let pattern = match (case_insensitive, dialect) {
+        (true, _) => format!("(?i){pattern}"),
+        (false, Dialect::Mysql) => format!("(?-i){pattern}"),
+        (false, _) => pattern.to_owned(),
+    };
     if let Err(err) = regex::RegexBuilder::new(&pattern).size_limit(1 << 20).build() {
         return Err(RestError::Database {
             status: http::StatusCode::BAD_REQUEST,
@@ -178,7 +223,7 @@ pub(super) fn containment(
             Containment::ContainedIn => "cd",
             Containment::Overlaps => "ov",
         };
-        return Err(on_sqlite(format!("the operator {word} (JSON containment)")));
+        return Err(not_on(dialect, format!("the operator {word} (JSON containment)")));
     }
     let text = match value {
         Value::Json(s) | Value::Text(s) => s.clone(),
@@ -208,7 +253,7 @@ pub(super) fn fts(
         FtsOperator::Websearch => "wfts",
     };
     if dialect != Dialect::Postgres {
-        return Err(on_sqlite(format!("full-text search ({word})")));
+        return Err(not_on(dialect, format!("full-text search ({word})")));
     }
     let func = match op {
         FtsOperator::Fts => "to_tsquery",

@@ -1,0 +1,352 @@
+//! MySQL / MariaDB: embeds aggregated in `JSON_ARRAYAGG`, and writes without `RETURNING`.
+//!
+//! A write finds its rows by primary key through a temporary table (`CREATE TEMPORARY
+//! TABLE` commits nothing, unlike other DDL): `_eb_k` holds the keys of the rows the
+//! write changes (recorded before an update or delete, from the payload's keys or the
+//! generated `AUTO_INCREMENT` range after an insert), `_eb_c` the keys an upsert finds
+//! in conflict. Policy guards, the singular / `max-affected` checks and the answer (a
+//! `SELECT` of the written rows, with embeds; a delete's is read before it deletes) all
+//! read those keys, in the same transaction.
+
+use super::*;
+
+/// The temporary table of the written rows' keys.
+const KEYS: &str = "_eb_k";
+/// The temporary table of the keys of the rows an upsert finds in conflict.
+const EXISTING: &str = "_eb_c";
+
+/// How the rows an insert writes are found again.
+enum Written {
+    /// By these columns, whose values every row of the payload gives (a unique key).
+    ByValues(Vec<ColumnName>),
+    /// By the `AUTO_INCREMENT` range the insert of `n` rows generated.
+    Generated(u64),
+}
+
+impl Builder<'_> {
+    /// `JSON_ARRAYAGG(row ORDER BY … LIMIT … OFFSET …)`, `[]` when nothing relates.
+    pub(super) fn my_array_agg(
+        &self,
+        e: &Embed,
+        child: &TableDef,
+        row: Expr,
+        alias: &str,
+        depth: usize,
+    ) -> Result<Expr, RestError> {
+        let mut args = vec![row];
+        let mut terms = Vec::new();
+        if e.order.is_empty() {
+            for pk in &child.primary_key {
+                args.push(self.col(Some(alias), pk));
+                terms.push(format!("${} ASC", args.len()));
+            }
+        }
+        for o in &e.order {
+            let parent = Parent::Embed { table: child, alias };
+            args.push(self.order_expr(o, child, &e.embeds, parent, Some(alias), depth + 1)?);
+            let n = args.len();
+            terms.push(format!(
+                "(${n} IS NULL) {}, ${n} {}",
+                if o.nulls_first { "DESC" } else { "ASC" },
+                if o.desc { "DESC" } else { "ASC" }
+            ));
+        }
+        let mut template = String::from("COALESCE(JSON_ARRAYAGG($1");
+        if !terms.is_empty() {
+            template.push_str(" ORDER BY ");
+            template.push_str(&terms.join(", "));
+        }
+        match (e.limit, e.offset) {
+            (Some(l), o) => template.push_str(&format!(" LIMIT {l} OFFSET {o}")),
+            (None, 0) => {}
+            (None, o) => template.push_str(&format!(" LIMIT {} OFFSET {o}", i64::MAX)),
+        }
+        template.push_str("), JSON_ARRAY())");
+        Ok(expr::tmpl(Dialect::Mysql, &template, &args))
+    }
+
+    /// `DROP` and `CREATE TEMPORARY TABLE name` with one column `k<i>` per primary key
+    /// column, of its type.
+    fn my_temp(&self, name: &str) -> Vec<Stmt> {
+        // Identifiers are validated names (ASCII letters, digits, `_`).
+        let columns: Vec<String> = self
+            .table
+            .primary_key
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("`{}` AS `k{i}`", c.as_str()))
+            .collect();
+        vec![
+            Stmt::raw(format!("DROP TEMPORARY TABLE IF EXISTS `{name}`")),
+            Stmt::raw(format!(
+                "CREATE TEMPORARY TABLE `{name}` AS SELECT {} FROM `{}` LIMIT 0",
+                columns.join(", "),
+                self.table.name.as_str()
+            )),
+        ]
+    }
+
+    /// The primary key as an expression (a tuple when composite).
+    fn my_pk(&self) -> Expr {
+        let cols: Vec<Expr> = self.table.primary_key.iter().map(|c| self.col(None, c)).collect();
+        match <[Expr; 1]>::try_from(cols) {
+            Ok([one]) => one,
+            Err(many) => Expr::tuple(many),
+        }
+    }
+
+    /// `SELECT k0, k1, … FROM name`, a key column replaced by the value an update sets it to.
+    fn my_keys(&self, name: &str, set: &[(ColumnName, Value)]) -> SelectStatement {
+        let mut q = Query::select();
+        for (i, pk) in self.table.primary_key.iter().enumerate() {
+            match set.iter().find(|(c, _)| c == pk) {
+                Some((_, v)) => q.expr(self.bind(v)),
+                None => q.expr(Expr::col(Alias::new(format!("k{i}")))),
+            };
+        }
+        q.from(Alias::new(name));
+        q
+    }
+
+    /// `INSERT INTO name (k0, …) <rows>`.
+    fn my_record(&self, name: &str, rows: SelectStatement) -> Result<Stmt, RestError> {
+        let mut q = Query::insert();
+        q.into_table(Alias::new(name))
+            .columns((0..self.table.primary_key.len()).map(|i| Alias::new(format!("k{i}"))));
+        q.select_from(rows).map_err(|_| RestError::Internal)?;
+        Ok(q.build_for(Dialect::Mysql))
+    }
+
+    /// The keys of the rows `filter`, the policies' `using` of `ops` and the window select.
+    fn my_target_rows(
+        &self,
+        filter: &Condition,
+        win: Option<&crate::plan::Window>,
+        ops: &[Operation],
+    ) -> Result<SelectStatement, RestError> {
+        let mut q = Query::select();
+        q.exprs(self.table.primary_key.iter().map(|c| self.col(None, c))).from(self.table_ref());
+        if !matches!(filter, Condition::And(tests) if tests.is_empty()) {
+            q.and_where(self.condition(filter)?);
+        }
+        for op in ops {
+            if let Some(c) = self.using(*op) {
+                q.and_where(c);
+            }
+        }
+        if let Some(w) = win {
+            for o in &w.order {
+                q.order_by_expr_with_nulls(
+                    self.order_expr(o, self.table, &[], Parent::Root, None, 0)?,
+                    if o.desc { Order::Desc } else { Order::Asc },
+                    if o.nulls_first { NullOrdering::First } else { NullOrdering::Last },
+                );
+            }
+            window(&mut q, w.limit, w.offset);
+        }
+        Ok(q)
+    }
+
+    /// The answer: the written rows (outputs and embeds) by key, in key order; without a
+    /// representation, one row per written row (their count).
+    fn my_answer(
+        &self,
+        outputs: &Option<Vec<Output>>,
+        embeds: &[Embed],
+        set: &[(ColumnName, Value)],
+    ) -> Result<Stmt, RestError> {
+        let Some(outputs) = outputs else {
+            let mut q = Query::select();
+            q.expr(Expr::cust("1")).from(Alias::new(KEYS));
+            return Ok(q.build_for(Dialect::Mysql));
+        };
+        let mut q = Query::select();
+        for o in outputs {
+            q.expr(self.output_expr(self.table, None, o)?);
+        }
+        q.exprs(self.embed_columns(embeds)?);
+        if outputs.is_empty() && embeds.is_empty() {
+            q.expr(Expr::cust("1"));
+        }
+        q.from(self.table_ref()).and_where(self.my_pk().in_subquery(self.my_keys(KEYS, set)));
+        for pk in &self.table.primary_key {
+            q.order_by(Alias::new(pk.as_str()), Order::Asc);
+        }
+        Ok(q.build_for(Dialect::Mysql))
+    }
+
+    /// The singular and `max-affected` checks on the number of written rows.
+    fn my_count_guards(&self) -> Vec<Stmt> {
+        let guard = |cond: &str, message: String| {
+            let mut q = Query::select();
+            q.expr(Expr::cust(format!("count(*) {cond}"))).from(Alias::new(KEYS));
+            q.build_for(Dialect::Mysql).with_guard(easbase_core::db::Guard::NoRows(message))
+        };
+        let mut out = Vec::new();
+        if let Some(max) = self.max_affected {
+            out.push(guard(&format!("> {max}"), format!("{MAX_AFFECTED} more")));
+        }
+        if self.singular {
+            out.push(guard("= 0", format!("{NOT_SINGULAR} 0")));
+            out.push(guard("> 1", format!("{NOT_SINGULAR} more")));
+        }
+        out
+    }
+
+    pub(super) fn my_update(&self, u: &UpdatePlan) -> Result<SqlPlan, RestError> {
+        let mut statements = self.my_temp(KEYS);
+        let rows =
+            self.my_target_rows(&u.filter, u.window.as_ref(), &[Operation::Update, Operation::Select])?;
+        statements.push(self.my_record(KEYS, rows)?);
+        let mut q = Query::update();
+        q.table(self.table_ref())
+            .values(u.set.iter().map(|(c, v)| (Alias::new(c.as_str()), self.bind(v))))
+            .and_where(self.my_pk().in_subquery(self.my_keys(KEYS, &[])));
+        statements.push(q.build_for(Dialect::Mysql));
+        if let Some(p) = self.policies() {
+            let written = self.my_pk().in_subquery(self.my_keys(KEYS, &u.set));
+            statements.extend(p.guard(Operation::Update, self.table_ref(), written));
+        }
+        statements.extend(self.my_count_guards());
+        let main = statements.len();
+        statements.push(self.my_answer(&u.returning, &u.embeds, &u.set)?);
+        Ok(SqlPlan { statements, main, ..SqlPlan::write() })
+    }
+
+    pub(super) fn my_delete(&self, d: &DeletePlan) -> Result<SqlPlan, RestError> {
+        let mut statements = self.my_temp(KEYS);
+        let rows =
+            self.my_target_rows(&d.filter, d.window.as_ref(), &[Operation::Delete, Operation::Select])?;
+        statements.push(self.my_record(KEYS, rows)?);
+        // The answer is read before the rows go (as `RETURNING` sees them).
+        let main = statements.len();
+        statements.push(self.my_answer(&d.returning, &d.embeds, &[])?);
+        let mut q = Query::delete();
+        q.from_table(self.table_ref()).and_where(self.my_pk().in_subquery(self.my_keys(KEYS, &[])));
+        statements.push(q.build_for(Dialect::Mysql));
+        statements.extend(self.my_count_guards());
+        Ok(SqlPlan { statements, main, ..SqlPlan::write() })
+    }
+
+    /// How an insert's rows are found again, or 400 `EB203` when they cannot be.
+    fn my_written(&self, i: &InsertPlan) -> Result<Written, RestError> {
+        let given = |cols: &[ColumnName]| {
+            let positions: Option<Vec<usize>> =
+                cols.iter().map(|c| i.columns.iter().position(|x| x == c)).collect();
+            positions.is_some_and(|p| {
+                i.rows.iter().all(|row| p.iter().all(|&at| !matches!(row[at], Value::Null | Value::Default)))
+            })
+        };
+        if !i.rows.is_empty() && given(&self.table.primary_key) {
+            return Ok(Written::ByValues(self.table.primary_key.clone()));
+        }
+        if let Some(c) = i.conflict.as_ref().filter(|c| !i.rows.is_empty() && given(&c.columns)) {
+            return Ok(Written::ByValues(c.columns.clone()));
+        }
+        let generated = match self.table.primary_key.as_slice() {
+            [pk] => self.table.column(pk.as_str()).is_some_and(|c| c.ty == ColumnType::Identity),
+            _ => false,
+        };
+        let omitted = |pk: &ColumnName| match i.columns.iter().position(|x| x == pk) {
+            None => true,
+            Some(at) => i.rows.iter().all(|row| matches!(row[at], Value::Null | Value::Default)),
+        };
+        if generated && i.conflict.is_none() && self.table.primary_key.iter().all(omitted) {
+            return Ok(Written::Generated(i.rows.len().max(1) as u64));
+        }
+        Err(expr::not_on(
+            Dialect::Mysql,
+            "an insert whose rows leave out a primary key that the database does not generate",
+        ))
+    }
+
+    pub(super) fn my_insert(&self, i: &InsertPlan) -> Result<SqlPlan, RestError> {
+        let written = self.my_written(i)?;
+        let policies = self.policies();
+        let mut statements = self.my_temp(KEYS);
+        if let Some(c) = &i.conflict {
+            // The existing rows the upsert meets: checked against the update's and the
+            // select's `using` before it (merge), left out of its answer (ignore).
+            statements.extend(self.my_temp(EXISTING));
+            let mut existing = Query::select();
+            existing
+                .exprs(self.table.primary_key.iter().map(|c| self.col(None, c)))
+                .from(self.table_ref())
+                .and_where(self.conflicting(i, &c.columns));
+            statements.push(self.my_record(EXISTING, existing)?);
+            if let (Some(p), true) = (&policies, c.merge) {
+                statements.extend(p.upsert_using_guard(
+                    self.table_ref(),
+                    self.my_pk().in_subquery(self.my_keys(EXISTING, &[])),
+                ));
+            }
+        }
+        let mut q = Query::insert();
+        q.into_table(self.table_ref());
+        let mut columns: Vec<Alias> = i.columns.iter().map(|c| Alias::new(c.as_str())).collect();
+        let uid = self.target.auth.uid.clone().filter(|_| !i.uid_defaults.is_empty());
+        if uid.is_some() {
+            columns.extend(i.uid_defaults.iter().map(|c| Alias::new(c.as_str())));
+        }
+        if columns.is_empty() {
+            q.or_default_values_many(u32::try_from(i.rows.len().max(1)).unwrap_or(u32::MAX));
+        } else {
+            q.columns(columns);
+            for row in &i.rows {
+                let mut values: Vec<Expr> = row.iter().map(|v| self.bind(v)).collect();
+                if let Some(uid) = &uid {
+                    values.extend(i.uid_defaults.iter().map(|_| Expr::val(uid.clone())));
+                }
+                q.values(values).map_err(|_| RestError::Internal)?;
+            }
+        }
+        if let Some(c) = &i.conflict {
+            // MySQL meets a conflict on any unique key (it takes no target).
+            let mut on = OnConflict::new();
+            let updates: Vec<Alias> =
+                i.columns.iter().filter(|x| !c.columns.contains(x)).map(|x| Alias::new(x.as_str())).collect();
+            if c.merge && !updates.is_empty() {
+                on.update_columns(updates);
+            } else {
+                on.do_nothing_on(self.table.primary_key.iter().take(1).map(|c| Alias::new(c.as_str())));
+            }
+            q.on_conflict(on);
+        }
+        statements.push(q.build_for(Dialect::Mysql));
+        let mut rows = Query::select();
+        rows.exprs(self.table.primary_key.iter().map(|c| self.col(None, c))).from(self.table_ref());
+        match written {
+            Written::ByValues(cols) => {
+                rows.and_where(self.conflicting(i, &cols));
+            }
+            Written::Generated(n) => {
+                let pk = self.my_pk();
+                rows.and_where(expr::tmpl(
+                    Dialect::Mysql,
+                    &format!("$1 BETWEEN LAST_INSERT_ID() AND LAST_INSERT_ID() + {}", n - 1),
+                    &[pk],
+                ));
+            }
+        }
+        if i.conflict.as_ref().is_some_and(|c| !c.merge) {
+            // Ignored rows are not the insert's.
+            rows.and_where(self.my_pk().not_in_subquery(self.my_keys(EXISTING, &[])));
+        }
+        statements.push(self.my_record(KEYS, rows)?);
+        if let Some(p) = &policies {
+            let mut inserted = self.my_pk().in_subquery(self.my_keys(KEYS, &[]));
+            if i.conflict.is_some() {
+                inserted = inserted.and(self.my_pk().not_in_subquery(self.my_keys(EXISTING, &[])));
+            }
+            statements.extend(p.guard(Operation::Insert, self.table_ref(), inserted));
+            if i.conflict.as_ref().is_some_and(|c| c.merge) {
+                let updated = self.my_pk().in_subquery(self.my_keys(EXISTING, &[]));
+                statements.extend(p.guard(Operation::Update, self.table_ref(), updated));
+            }
+        }
+        statements.extend(self.my_count_guards());
+        let main = statements.len();
+        statements.push(self.my_answer(&i.returning, &i.embeds, &[])?);
+        Ok(SqlPlan { statements, main, ..SqlPlan::write() })
+    }
+}

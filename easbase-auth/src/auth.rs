@@ -148,7 +148,9 @@ impl Auth {
 
     /// The handle of a project from its parts (a host that keeps them itself). `issuer`
     /// overrides [`AuthConfig::jwt_issuer`]. It signs with the HS256 secret; the
-    /// project's asymmetric keys ([`crate::keys`]) are used by [`Auth::project`].
+    /// project's asymmetric keys ([`crate::keys`]) and its stored settings
+    /// ([`crate::settings`]) are used by [`Auth::project`] only: this handle follows the
+    /// process-wide configuration.
     ///
     /// # Errors
     /// [`AuthError::Internal`](crate::AuthError::Internal) when the secret is shorter

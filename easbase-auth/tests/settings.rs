@@ -381,7 +381,41 @@ async fn other_auth_values_see_changes_after_their_ttl(engine: Engine) {
     t.fx.cleanup().await;
 }
 
+async fn concurrent_writers_do_not_lose_changes(engine: Engine) {
+    let t = Two::new(engine).await;
+    let a = t.fx.project.clone();
+    let platform = &t.fx.platform;
+    let templates = [Template::EmailPassword, Template::MagicLink, Template::PhoneOtp];
+    let runs = templates.iter().map(|template| {
+        let (auth, a, template, platform) = (t.auth.clone(), a.clone(), template.clone(), platform.clone());
+        async move { auth.provision(&platform, &a, template).await }
+    });
+    for outcome in futures_join(runs).await {
+        assert_eq!(outcome.unwrap(), Provisioned::Applied);
+    }
+    let settings = t.auth.project_settings(platform, &a).await.unwrap();
+    assert_eq!(settings.templates.len(), 3, "{settings:?}");
+    assert_eq!((settings.email_enabled, settings.phone_enabled), (Some(true), Some(true)));
+    t.fx.cleanup().await;
+}
+
+/// Runs futures concurrently on the runtime and collects their outputs in order.
+async fn futures_join<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
 on_both_engines!(
+    concurrent_writers_do_not_lose_changes,
     two_projects_behave_by_their_settings,
     templates_are_idempotent_and_add_up,
     bad_settings_are_refused,

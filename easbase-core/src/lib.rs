@@ -11,6 +11,10 @@
 //! MySQL / MariaDB (feature `mysql`: a database per project; caches invalidated across
 //! processes through a polled events table). Every engine emits `tracing` spans per
 //! transaction and statement (kind, table, rows; never values or claims).
+//! A project may also serve an existing PostgreSQL schema with its own row-level security
+//! ([`project::AdoptSchema`], as PostgREST does). Idempotent creation holds across
+//! processes (a unique `(owner, idempotency_key)` and a provisioning claim in the platform
+//! table). Usage sinks attached to the platform drop a deleted project's counters.
 //! Plans and quotas ([`quota`]): every request that
 //! [`Platform::resolve`](project::Platform::resolve) resolves is admitted against its
 //! project's plan (requests per minute, on counters in memory, the platform database or

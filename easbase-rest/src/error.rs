@@ -328,6 +328,10 @@ pub enum RestError {
         /// How many rows the result has (`None`: more than one, count unknown).
         rows: Option<usize>,
     },
+    /// The row route `/{table}/{key}` names no row the request may see (404, `PGRST116`
+    /// with the details "The result contains 0 rows", as a single-object read of no row).
+    #[error("JSON object requested, multiple (or no) rows returned")]
+    RowNotFound,
 }
 
 impl RestError {
@@ -412,6 +416,7 @@ impl RestError {
             Self::MaxAffected { .. } => (StatusCode::BAD_REQUEST, "PGRST124"),
             // Response stage.
             Self::NotSingular { .. } => (StatusCode::NOT_ACCEPTABLE, "PGRST116"),
+            Self::RowNotFound => (StatusCode::NOT_FOUND, "PGRST116"),
         }
     }
 
@@ -456,6 +461,7 @@ impl RestError {
             Self::InvalidHeader { details, .. } => Some(details.clone()),
             Self::NotSingular { rows: Some(rows) } => Some(format!("The result contains {rows} rows")),
             Self::NotSingular { rows: None } => Some("The result contains more than 1 rows".to_owned()),
+            Self::RowNotFound => Some("The result contains 0 rows".to_owned()),
             Self::Function { details, .. } => details.clone(),
             Self::MaxAffected { rows: Some(n), .. } => Some(format!("The query affects {n} rows")),
             Self::MaxAffected { rows: None, max } => Some(format!("The query affects more than {max} rows")),

@@ -64,10 +64,18 @@ pub async fn execute(
         (Some(Count::Planned), _, _) => planned,
         (_, n, _) => n,
     };
-    if plan.main >= results.len() {
+    if plan.main >= results.len() || plan.more.iter().any(|&i| i >= results.len()) {
         return Err(RestError::Internal);
     }
-    let main = results.swap_remove(plan.main);
+    let mut more = Vec::with_capacity(plan.more.len());
+    for &i in &plan.more {
+        more.push(std::mem::take(&mut results[i]));
+    }
+    let mut main = results.swap_remove(plan.main);
+    for r in more {
+        main.rows.extend(r.rows);
+        main.affected += r.affected;
+    }
     Ok(DbResult { main, count, count_kind: plan.count_kind })
 }
 

@@ -30,7 +30,7 @@ use crate::schema_cache::SchemaCache;
 use crate::sql::{SqlTarget, build};
 
 /// What a host configures.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RestConfig {
     /// Bounds on one request (body size, filters, …).
     pub limits: RequestLimits,
@@ -42,6 +42,22 @@ pub struct RestConfig {
     pub max_rows: Option<u64>,
     /// Functions callable at `/rpc/{name}`.
     pub functions: crate::rpc::Functions,
+    /// Where the host mounts the service under each project's API URL (default
+    /// `/rest/v1`): the OpenAPI document at `/` names `{api_url}{mount_path}` as its server.
+    pub mount_path: String,
+}
+
+impl Default for RestConfig {
+    fn default() -> Self {
+        RestConfig {
+            limits: RequestLimits::default(),
+            hidden_tables: Vec::new(),
+            allow_unfiltered_writes: false,
+            max_rows: None,
+            functions: crate::rpc::Functions::default(),
+            mount_path: "/rest/v1".to_owned(),
+        }
+    }
 }
 
 /// The REST engine of a platform's projects. Cheap to clone.
@@ -144,6 +160,18 @@ impl RestService {
             });
         };
         let snapshot = inner.cache.snapshot(ctx.project().as_str(), schema);
+        if let (crate::request::Target::Root, crate::request::Action::Read { headers_only }) =
+            (&req.target, &req.action)
+        {
+            if let Some(profile) = req.profile.as_deref().filter(|p| *p != "public") {
+                return Err(RestError::UnacceptableSchema { schema: profile.to_owned() });
+            }
+            let project =
+                inner.platform.project(ctx.project()).await.map_err(|e| RestError::from_core(&e, false))?;
+            let server = format!("{}{}", project.api_url.trim_end_matches('/'), inner.config.mount_path);
+            let doc = crate::respond::openapi::document(&snapshot, &project.name, &server);
+            return crate::respond::openapi::respond(req.accept, &doc, *headers_only);
+        }
         let plan_config = PlanConfig {
             max_rows: inner.config.max_rows,
             allow_unfiltered_writes: inner.config.allow_unfiltered_writes,
@@ -153,8 +181,13 @@ impl RestService {
         let target =
             SqlTarget { dialect: pdb.dialect(), pg_schema: pdb.pg_schema(), role: ctx.role(), auth: &auth };
         let sql = build(&plan, &target)?;
-        let result = crate::execute::execute(&pdb, &ctx, sql, plan.max_affected).await?;
-        let mut res = respond(&plan, &req.preferences, result)?;
+        // The row route: no such row (or none the policies let this request see) is a 404.
+        let not_found = |e: RestError| match e {
+            RestError::NotSingular { rows: Some(0) } if plan.by_key => RestError::RowNotFound,
+            other => other,
+        };
+        let result = crate::execute::execute(&pdb, &ctx, sql, plan.max_affected).await.map_err(not_found)?;
+        let mut res = respond(&plan, &req.preferences, result).map_err(not_found)?;
         if let Ok(id) = http::HeaderValue::from_str(ctx.request_id()) {
             res.headers_mut().insert("x-request-id", id);
         }

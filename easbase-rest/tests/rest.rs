@@ -343,9 +343,24 @@ async fn reads(env: &Env) {
     let r = env.send(Who::Anon, Method::GET, "/products?id=eq.99", "", &[object]).await;
     assert_eq!(r.body["details"], "The result contains 0 rows");
 
-    // The row route.
+    // The row route: one object; 404 when there is no such row or a policy hides it.
     let r = env.get(Who::Anon, "/products/3?select=name").await;
-    assert_eq!(r.body, json!([{"name": "carrot"}]));
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!({"name": "carrot"})));
+    for uri in ["/products/99", "/products/-1"] {
+        let r = env.get(Who::Anon, uri).await;
+        assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "PGRST116"), "{uri}: {}", r.body);
+        assert_eq!(r.body["details"], "The result contains 0 rows");
+        assert_eq!(r.body["message"], "JSON object requested, multiple (or no) rows returned");
+    }
+    let r = env.send(Who::Service, Method::POST, "/products", r#"{"id": -1, "name": "hidden"}"#, &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = env.get(Who::Anon, "/products/-1").await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "PGRST116"), "the policy hides it");
+    assert_eq!(env.get(Who::Service, "/products/-1?select=id").await.body, json!({"id": -1}));
+    let r = env.send(Who::Anon, Method::GET, "/products/3?select=id", "", &[("accept", "text/csv")]).await;
+    assert_eq!(r.body, json!("id\n3"));
+    let r = env.send(Who::Service, Method::DELETE, "/products/-1", "", &[]).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
 
     // CSV.
     let r = env
@@ -934,9 +949,9 @@ async fn limits_and_counts(env: &Env) {
     let r = env.get(anon, "/products?select=id&order=id").await;
     assert_eq!(r.ids(), [4, 5]);
 
-    // `missing=default` with `columns=`: left-out keys take the column's default
-    // (PostgreSQL's DEFAULT; SQLite has no DEFAULT in a VALUES list and says so).
-    let body = r#"[{"title": "d1"}, {"title": "d2", "published": true}]"#;
+    // `missing=default` with `columns=`: left-out keys take the column's default (the
+    // payload's order kept when rows leave out different keys).
+    let body = r#"[{"title": "d1"}, {"title": "d2", "published": true}, {"title": "d3"}]"#;
     let prefer = ("prefer", "missing=default, return=representation");
     let r = env
         .send(
@@ -947,16 +962,30 @@ async fn limits_and_counts(env: &Env) {
             &[prefer],
         )
         .await;
-    if env.engine != "SQLite" {
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        assert_eq!(
-            r.body,
-            json!([{"title": "d1", "published": false, "owner_id": A}, {"title": "d2", "published": true, "owner_id": A}])
-        );
-    } else {
-        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "EB200"), "{}", r.body);
-        assert_eq!(r.body["message"], "Prefer: missing=default on SQLite is not supported yet");
-    }
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        r.body,
+        json!([{"title": "d1", "published": false, "owner_id": A}, {"title": "d2", "published": true, "owner_id": A},
+               {"title": "d3", "published": false, "owner_id": A}])
+    );
+    // Under the insert policy still: another user's row is refused, nothing is left.
+    let body_b = format!(r#"[{{"title": "e1"}}, {{"title": "e2", "owner_id": "{B}"}}]"#);
+    let r = env
+        .send(user, Method::POST, "/notes?columns=title,owner_id", &body_b, &[("prefer", "missing=default")])
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "42501"), "{}", r.body);
+    let r = env.send(Who::Service, Method::GET, "/notes?select=title&title=like.e*", "", &[]).await;
+    assert_eq!(r.body, json!([]));
+    let r = env
+        .send(
+            user,
+            Method::POST,
+            "/notes?columns=title,owner_id&select=owner_id",
+            r#"[{"title": "e3"}]"#,
+            &[("prefer", "missing=default, return=representation")],
+        )
+        .await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::CREATED, json!([{"owner_id": A}])), "{}", r.body);
     let r = env.send(user, Method::POST, "/notes?columns=title,published", body, &[REPR]).await;
     assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "23502"), "without missing=default: null");
 
@@ -990,7 +1019,17 @@ async fn writes(env: &Env) {
     assert_eq!(r.body[0]["in_stock"], json!(true));
     let r = env.send(user, Method::PATCH, "/products/4", r#"{"name": "durian"}"#, &[]).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    assert_eq!(env.get(Who::Anon, "/products/4?select=name").await.body, json!([{"name": "durian"}]));
+    assert_eq!(env.get(Who::Anon, "/products/4?select=name").await.body, json!({"name": "durian"}));
+    // Writes through the row route answer one object, 404 for no such row.
+    let r =
+        env.send(user, Method::PATCH, "/products/4?select=id,name", r#"{"name": "Durian"}"#, &[REPR]).await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!({"id": 4, "name": "Durian"})));
+    let r = env.send(user, Method::PATCH, "/products/99", r#"{"name": "x"}"#, &[REPR]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "PGRST116"), "{}", r.body);
+    let r = env.send(user, Method::PATCH, "/products/99", r#"{"name": "x"}"#, &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "PGRST116"), "{}", r.body);
+    let r = env.send(user, Method::DELETE, "/products/99", "", &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "PGRST116"), "{}", r.body);
 
     // A write answered as one object must change exactly one row, or it rolls back.
     let object = ("accept", "application/vnd.pgrst.object+json");
@@ -1087,7 +1126,7 @@ async fn writes(env: &Env) {
     let r =
         env.send(Who::Service, Method::POST, "/products", r#"{"id": 1, "name": "nope"}"#, &[ignore]).await;
     assert_eq!(r.status, StatusCode::CREATED);
-    assert_eq!(env.get(Who::Anon, "/products/1?select=name").await.body, json!([{"name": "APPLE"}]));
+    assert_eq!(env.get(Who::Anon, "/products/1?select=name").await.body, json!({"name": "APPLE"}));
 }
 
 /// Row policies: users see and change only their rows; anon sees only published ones.
@@ -1178,7 +1217,7 @@ async fn policies(env: &Env) {
     assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "PGRST102"));
     let new_row = format!(r#"{{"id": 2000, "owner_id": "{A}", "title": "new by put", "published": true}}"#);
     let r = put(a, "/notes/2000".to_owned(), new_row).await;
-    assert_eq!((r.status, r.body[0]["title"].clone()), (StatusCode::OK, json!("new by put")), "{}", r.body);
+    assert_eq!((r.status, r.body["title"].clone()), (StatusCode::OK, json!("new by put")), "{}", r.body);
     assert_eq!(ids(Who::Anon).await, [2000]);
 }
 
@@ -1527,7 +1566,7 @@ async fn rpc(env: &Env) {
     assert_eq!((r.status, r.code()), (StatusCode::METHOD_NOT_ALLOWED, "25006"), "{}", r.body);
     let r = env.send(Who::User(A), Method::POST, "/rpc/rename_first", "{}", &[]).await;
     assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!(1)), "{}", r.body);
-    assert_eq!(env.get(anon, "/products/1?select=name").await.body, json!([{"name": "renamed"}]));
+    assert_eq!(env.get(anon, "/products/1?select=name").await.body, json!({"name": "renamed"}));
     // Unknown functions and methods.
     let r = env.get(anon, "/rpc/nope?a=1").await;
     assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "PGRST202"));
@@ -1535,6 +1574,40 @@ async fn rpc(env: &Env) {
     let r = env.send(anon, Method::PATCH, "/rpc/add", "{}", &[]).await;
     assert_eq!((r.status, r.code()), (StatusCode::METHOD_NOT_ALLOWED, "PGRST101"));
     let r = env.get(Who::NoKey, "/rpc/add?a=1&b=2").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+/// `GET /`: the OpenAPI document of the exposed tables, the project's REST URL its server.
+async fn openapi(env: &Env) {
+    let r = env.get(Who::Anon, "/").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.header("content-type"), "application/openapi+json; charset=utf-8");
+    assert_eq!(r.body["openapi"], "3.1.0");
+    let project = env.platform.projects(None).await.unwrap().remove(0);
+    assert_eq!(r.body["info"]["title"], "Shop");
+    assert_eq!(r.body["servers"][0]["url"], format!("{}/rest/v1", project.api_url));
+    let paths = r.body["paths"].as_object().unwrap();
+    for path in ["/products", "/products/{id}", "/notes", "/product_tags"] {
+        assert!(paths.contains_key(path), "{path}: {:?}", paths.keys());
+    }
+    // The hidden table leaves nothing behind.
+    assert!(!r.body.to_string().contains("secrets"), "{}", r.body);
+    assert!(r.body["components"]["schemas"]["products"].is_object());
+    assert!(r.body["components"]["parameters"]["rowFilter.products.name"].is_object());
+    let accept = |v: &'static str| [("accept", v)];
+    let r = env.send(Who::Anon, Method::GET, "/", "", &accept("application/openapi+json")).await;
+    assert_eq!((r.status, r.body["openapi"].clone()), (StatusCode::OK, json!("3.1.0")));
+    let r = env.send(Who::Anon, Method::HEAD, "/", "", &[]).await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, Value::Null));
+    let r = env.send(Who::Anon, Method::GET, "/", "", &accept("text/csv")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_ACCEPTABLE, "PGRST107"));
+    let r = env.send(Who::Anon, Method::GET, "/products", "", &accept("application/openapi+json")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_ACCEPTABLE, "PGRST107"));
+    let r = env.send(Who::Anon, Method::GET, "/", "", &[("accept-profile", "private")]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_ACCEPTABLE, "PGRST106"));
+    let r = env.send(Who::Anon, Method::POST, "/", "{}", &[]).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", r.body);
+    let r = env.get(Who::NoKey, "/").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -1616,6 +1689,10 @@ mod sqlite {
     #[tokio::test]
     async fn sqlite_aggregates() {
         aggregates(&sqlite_env().await).await;
+    }
+    #[tokio::test]
+    async fn sqlite_openapi() {
+        openapi(&sqlite_env().await).await;
     }
     #[tokio::test]
     async fn sqlite_tower() {
@@ -1785,6 +1862,10 @@ mod postgres {
         run(pg_env().await, aggregates).await;
     }
     #[tokio::test(flavor = "multi_thread")]
+    async fn postgres_openapi() {
+        run(pg_env().await, openapi).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
     async fn postgres_tower() {
         run(pg_env().await, tower).await;
     }
@@ -1893,6 +1974,10 @@ mod mysql {
     #[tokio::test(flavor = "multi_thread")]
     async fn mysql_aggregates() {
         run(aggregates).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_openapi() {
+        run(openapi).await;
     }
     #[tokio::test(flavor = "multi_thread")]
     async fn mysql_tower() {

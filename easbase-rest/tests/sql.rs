@@ -149,7 +149,9 @@ fn update_and_delete() {
         "",
         Dialect::Sqlite,
         expect![[r#"
-        DELETE FROM "notes" WHERE "id" = ? AND "owner_id" = ? AND ("published" = ? OR "owner_id" = ?)"#]],
+            DELETE FROM "notes" WHERE "id" = ? AND "owner_id" = ? AND ("published" = ? OR "owner_id" = ?)
+            SELECT changes() = 0  -- guard
+            SELECT changes() > 1  -- guard"#]],
     );
 }
 

@@ -227,7 +227,18 @@ pub(crate) async fn load_effective(
     let Some(stored) = read(platform, project).await? else { return Ok(Effective::defaults(base)) };
     let mut secrets = BTreeMap::new();
     for (provider, sealed) in &stored.sealed {
-        secrets.insert(*provider, seal::unseal(jwt_secret, sealed)?);
+        // An unreadable secret (the project's JWT secret changed) turns that provider off
+        // rather than failing every request of the project; it is set again by a write.
+        match seal::unseal(jwt_secret, sealed) {
+            Ok(secret) => {
+                secrets.insert(*provider, secret);
+            }
+            Err(_) => tracing::error!(
+                project = %project.as_str(),
+                provider = provider.as_str(),
+                "a stored OAuth client secret cannot be unsealed; the provider is off until it is set again"
+            ),
+        }
     }
     Ok(Effective::build(&stored.settings, &secrets, base))
 }

@@ -119,6 +119,12 @@ pub struct PlatformConfig {
     /// database counters to choose otherwise. When no plan limits requests, nothing is
     /// counted.
     pub rate_limiter: Option<Arc<RateLimiter>>,
+    /// How long a process's claim on provisioning a project lasts (default 5 minutes):
+    /// a concurrent [`CreateProject::idempotency_key`] retry in any process on the
+    /// platform database finds the claim and returns the project as `provisioning`
+    /// instead of provisioning it too; once the claim has expired (its process died), a
+    /// retry resumes the provisioning.
+    pub provisioning_lease: Duration,
 }
 
 impl PlatformConfig {
@@ -139,6 +145,7 @@ impl PlatformConfig {
             listen: true,
             event_poll_interval: Duration::from_secs(1),
             rate_limiter: None,
+            provisioning_lease: Duration::from_secs(300),
         }
     }
 }
@@ -546,8 +553,11 @@ impl Platform {
     ///
     /// With an idempotency key, a retry returns the project already made (without its
     /// keys, shown only once), resumes a `failed` or stalled `provisioning` one, and — while
-    /// this process is still provisioning it (a double submit) — returns it as
-    /// `provisioning` without touching it.
+    /// this or another process on the platform database is still provisioning it (a
+    /// double submit) — returns it as `provisioning` without touching it. Across
+    /// processes, the unique `(owner, idempotency_key)` of the platform table makes one
+    /// project, and a claim in its row ([`PlatformConfig::provisioning_lease`]) lets one
+    /// process provision it.
     ///
     /// # Errors
     /// [`Error::InvalidName`], [`Error::QuotaExceeded`], [`Error::Provisioning`] (the
@@ -628,14 +638,25 @@ impl Platform {
                 let existing = store::project_row(row, |id, slug| self.api_url(id, slug))?;
                 return match existing.project.status {
                     ProjectStatus::Failed(_) | ProjectStatus::Provisioning => {
-                        match self.inner.claim(existing.project.id.as_str()) {
+                        // Claimed in this process, then in the platform database (against
+                        // other processes); a project being provisioned elsewhere (a double
+                        // submit) is reported as it is, without keys.
+                        let claim = match self.inner.claim(existing.project.id.as_str()) {
+                            Some(claim) if self.claim_lease(existing.project.id.as_str()).await? => {
+                                Some(claim)
+                            }
+                            _ => None,
+                        };
+                        match claim {
                             Some(claim) => self.provision(existing, options.schema.as_ref(), claim).await,
-                            // Being provisioned by this process right now (a double
-                            // submit): report it as it is, without keys.
-                            None => Ok(CreatedProject {
-                                project: Project { status: ProjectStatus::Provisioning, ..existing.project },
-                                keys: None,
-                            }),
+                            None => {
+                                // As it is now (it may have become ready meanwhile).
+                                let mut project = self.project(&existing.project.id).await?;
+                                if matches!(project.status, ProjectStatus::Failed(_)) {
+                                    project.status = ProjectStatus::Provisioning;
+                                }
+                                Ok(CreatedProject { project, keys: None })
+                            }
                         }
                     }
                     _ => Ok(CreatedProject { project: existing.project, keys: None }),
@@ -670,12 +691,13 @@ impl Platform {
         };
         // Claimed before the row exists, so a concurrent retry never provisions it too.
         let claim = self.inner.claim(row.project.id.as_str());
-        if let Err(e) = self
-            .inner
-            .db
-            .execute(self.inner.store.insert_project(&row, options.idempotency_key.as_deref()))
-            .await
-        {
+        // Inserted with this process's claim in the platform database, in one transaction.
+        let (now, until) = self.lease_times();
+        let insert = vec![
+            self.inner.store.insert_project(&row, options.idempotency_key.as_deref()),
+            self.inner.store.claim_lease(row.project.id.as_str(), &self.inner.events.origin, now, until),
+        ];
+        if let Err(e) = self.inner.db.transaction(&Scope::default(), insert).await {
             // Two concurrent retries with one idempotency key: the second finds the first.
             if store::is_unique_violation(&e) && options.idempotency_key.is_some() {
                 return Box::pin(self.create_project(owner, name, options)).await;
@@ -685,6 +707,21 @@ impl Platform {
         let claim =
             claim.ok_or_else(|| Error::Provisioning("a fresh project id is already claimed".into()))?;
         self.provision(row, options.schema.as_ref(), claim).await
+    }
+
+    /// The start and end (Unix seconds) of a provisioning claim made now.
+    fn lease_times(&self) -> (i64, i64) {
+        let now = store::unix(SystemTime::now());
+        let lease = i64::try_from(self.inner.config.provisioning_lease.as_secs()).unwrap_or(i64::MAX);
+        (now, now.saturating_add(lease))
+    }
+
+    /// Claims the provisioning of a stored project in the platform database for this
+    /// instance; `false` while another one holds an unexpired claim.
+    async fn claim_lease(&self, id: &str) -> Result<bool> {
+        let (now, until) = self.lease_times();
+        let stmt = self.inner.store.claim_lease(id, &self.inner.events.origin, now, until);
+        Ok(self.inner.db.execute(stmt).await? == 1)
     }
 
     /// Provisions (or resumes provisioning) a stored project, then issues its keys. The
@@ -706,6 +743,7 @@ impl Platform {
                     store.insert_key(&publishable.to_stored(project.id.clone(), now)),
                     store.insert_key(&secret.to_stored(project.id.clone(), now)),
                     store.set_status(project.id.as_str(), &ProjectStatus::Ready),
+                    store.release_lease(project.id.as_str()),
                 ];
                 if let Some(v) = &version {
                     stmts.push(store.set_schema_version(project.id.as_str(), v));
@@ -722,7 +760,12 @@ impl Platform {
                     tracing::warn!(project = %project.id, error = %undo, "undoing a failed provisioning failed");
                 }
                 let status = ProjectStatus::Failed(reason.clone());
-                self.inner.db.execute(self.inner.store.set_status(project.id.as_str(), &status)).await?;
+                let store = &self.inner.store;
+                let stmts = vec![
+                    store.set_status(project.id.as_str(), &status),
+                    store.release_lease(project.id.as_str()),
+                ];
+                self.inner.db.transaction(&Scope::default(), stmts).await?;
                 Err(Error::Provisioning(reason))
             }
         }

@@ -32,7 +32,11 @@ pub(crate) const PLATFORM_SCHEMA: &str = r#"{ "tables": [
       { "name": "database_url", "type": "text",
         "comment": "Dedicated projects on another server: its connection string, which may hold a password" },
       { "name": "adopted", "type": "text",
-        "comment": "Projects serving an existing PostgreSQL schema: the schema and roles (JSON)" }
+        "comment": "Projects serving an existing PostgreSQL schema: the schema and roles (JSON)" },
+      { "name": "lease_owner", "type": "varchar(40)",
+        "comment": "The platform instance provisioning the project now" },
+      { "name": "lease_until", "type": "bigint",
+        "comment": "Until when (Unix seconds) its provisioning is claimed by lease_owner" }
     ],
     "unique": [ ["owner", "idempotency_key"] ],
     "indexes": [ { "columns": ["owner"] } ] },
@@ -207,6 +211,35 @@ impl Store {
         q.table(self.table("projects"))
             .value(Alias::new("status"), status.as_str())
             .value(Alias::new("status_reason"), status_reason(status))
+            .and_where(Expr::col(Alias::new("id")).eq(id));
+        self.stmt(&q)
+    }
+
+    /// Claims the provisioning of a `provisioning` or `failed` project for `owner` until
+    /// `until`, unless another instance holds an unexpired claim (affects one row when
+    /// claimed, none otherwise).
+    pub(crate) fn claim_lease(&self, id: &str, owner: &str, now: i64, until: i64) -> Stmt {
+        let mut q = Query::update();
+        q.table(self.table("projects"))
+            .value(Alias::new("lease_owner"), owner)
+            .value(Alias::new("lease_until"), until)
+            .and_where(Expr::col(Alias::new("id")).eq(id))
+            .and_where(Expr::col(Alias::new("status")).is_in(["provisioning", "failed"]))
+            .and_where(
+                Expr::col(Alias::new("lease_until"))
+                    .is_null()
+                    .or(Expr::col(Alias::new("lease_until")).lt(now))
+                    .or(Expr::col(Alias::new("lease_owner")).eq(owner)),
+            );
+        self.stmt(&q)
+    }
+
+    /// Releases a provisioning claim.
+    pub(crate) fn release_lease(&self, id: &str) -> Stmt {
+        let mut q = Query::update();
+        q.table(self.table("projects"))
+            .value(Alias::new("lease_owner"), Option::<String>::None)
+            .value(Alias::new("lease_until"), Option::<i64>::None)
             .and_where(Expr::col(Alias::new("id")).eq(id));
         self.stmt(&q)
     }

@@ -53,6 +53,9 @@ pub struct ActionPlan {
     /// `Prefer: handling=strict, max-affected=n` on PATCH / DELETE: more than `n`
     /// changed rows roll the write back (400 `PGRST124`).
     pub max_affected: Option<u64>,
+    /// The row route `/{table}/{key}`: answered as one object (JSON unless another type
+    /// was asked for), 404 when there is no such row.
+    pub by_key: bool,
 }
 
 impl ActionPlan {
@@ -321,6 +324,10 @@ pub fn action_plan(
     if let Some(profile) = req.profile.as_deref().filter(|p| *p != "public") {
         return Err(RestError::UnacceptableSchema { schema: profile.to_owned() });
     }
+    if req.accept == crate::request::MediaType::OpenApi {
+        // Only the root is an OpenAPI document.
+        return Err(RestError::MediaType { accepted: vec![req.accept.essence().to_owned()] });
+    }
     let max_affected = match req.preferences.handling {
         Some(crate::request::Handling::Strict) if matches!(req.action, Action::Update | Action::Delete) => {
             req.preferences.max_affected
@@ -409,9 +416,14 @@ pub fn action_plan(
         snapshot: Arc::clone(snapshot),
         table: table.name.clone(),
         crud,
-        accept: req.accept,
+        // The row route answers one object, and a write through it changes one row.
+        accept: match req.accept {
+            MediaType::Json if key.is_some() => MediaType::SingleObject { strip_nulls: false },
+            other => other,
+        },
         headers_only: matches!(req.action, Action::Read { headers_only: true }),
         max_affected,
+        by_key: key.is_some(),
     })
 }
 

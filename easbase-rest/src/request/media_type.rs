@@ -23,6 +23,21 @@ pub enum MediaType {
     },
     /// `text/csv`.
     Csv,
+    /// `application/openapi+json`: the OpenAPI document (at the root only).
+    OpenApi,
+}
+
+impl MediaType {
+    /// The type's name (`application/json`, `text/csv`, …), without parameters.
+    pub fn essence(&self) -> &'static str {
+        match self {
+            MediaType::Json => "application/json",
+            MediaType::ArrayJson { .. } => "application/vnd.pgrst.array+json",
+            MediaType::SingleObject { .. } => "application/vnd.pgrst.object+json",
+            MediaType::Csv => "text/csv",
+            MediaType::OpenApi => "application/openapi+json",
+        }
+    }
 }
 
 /// The media type of a request body, from `Content-Type` (JSON when absent).
@@ -120,6 +135,7 @@ pub(crate) fn negotiate(accept: Option<&HeaderValue>) -> Result<MediaType, RestE
                 Some(MediaType::ArrayJson { strip_nulls: strip })
             }
             "text/csv" => Some(MediaType::Csv),
+            "application/openapi+json" => Some(MediaType::OpenApi),
             _ => None,
         };
         if let Some(m) = found {

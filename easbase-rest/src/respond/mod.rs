@@ -10,6 +10,7 @@
 //! `json_group_array`, and pass its text through.)
 
 mod json;
+pub mod openapi;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -269,6 +270,10 @@ fn body(accept: MediaType, mut rows: Vec<Json>, headers_only: bool) -> Result<Re
     };
     let (content_type, text) = match accept {
         MediaType::Json => ("application/json; charset=utf-8", Json::Array(rows).to_string()),
+        // Only the root answers OpenAPI (the plan refuses it elsewhere).
+        MediaType::OpenApi => {
+            return Err(RestError::MediaType { accepted: vec![accept.essence().to_owned()] });
+        }
         MediaType::ArrayJson { strip_nulls } => {
             if strip_nulls {
                 strip(&mut rows);

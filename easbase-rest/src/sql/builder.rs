@@ -19,7 +19,7 @@ const JUNCTION_ALIAS: &str = "_eb_j";
 
 use crate::plan::{
     ActionPlan, CmpOp, Condition, CrudPlan, DeletePlan, Embed, InsertPlan, OrderItem, Output, ReadPlan, Test,
-    UpdatePlan, Value, not_supported,
+    UpdatePlan, Value,
 };
 use crate::request::{Count, IsValue};
 use crate::sql::expr;
@@ -45,6 +45,9 @@ pub struct SqlPlan {
     pub statements: Vec<Stmt>,
     /// Which statement's rows (or affected count) answer the request.
     pub main: usize,
+    /// Further statements whose rows and counts follow `main`'s (an insert split in
+    /// several statements on SQLite).
+    pub more: Vec<usize>,
     /// Which statement returns the exact count, if one was asked for.
     pub count: Option<usize>,
     /// Which statement is the `EXPLAIN` whose estimate answers `count=planned` (and
@@ -64,6 +67,7 @@ impl SqlPlan {
         SqlPlan {
             statements: Vec::new(),
             main: 0,
+            more: Vec::new(),
             count: None,
             planned: None,
             count_cap: None,
@@ -797,7 +801,16 @@ impl Builder<'_> {
             planned = Some(statements.len());
             statements.push(Stmt::new(format!("EXPLAIN (FORMAT JSON) {}", stmt.sql), stmt.values));
         }
-        Ok(SqlPlan { statements, main: 0, count, planned, count_cap, count_kind: kind, read_only: true })
+        Ok(SqlPlan {
+            statements,
+            main: 0,
+            more: Vec::new(),
+            count,
+            planned,
+            count_cap,
+            count_kind: kind,
+            read_only: true,
+        })
     }
 
     /// `key IN (SELECT key FROM t WHERE … ORDER BY … LIMIT … OFFSET …)`: the window of a
@@ -860,13 +873,7 @@ impl Builder<'_> {
         if self.dialect() == Dialect::Mysql {
             return self.my_insert(i);
         }
-        if self.dialect() != Dialect::Postgres && i.rows.iter().flatten().any(|v| *v == Value::Default) {
-            // SQLite has no DEFAULT in a multi-row VALUES list.
-            return Err(not_supported("Prefer: missing=default on SQLite"));
-        }
         let policies = self.policies();
-        let mut q = Query::insert();
-        q.into_table(self.table_ref());
         let mut columns: Vec<Alias> = i.columns.iter().map(|c| Alias::new(c.as_str())).collect();
         let uid = match (&policies, self.dialect(), &self.target.auth.uid) {
             (_, Dialect::Postgres, _) | (_, _, None) => None,
@@ -876,31 +883,89 @@ impl Builder<'_> {
         if uid.is_some() {
             columns.extend(i.uid_defaults.iter().map(|c| Alias::new(c.as_str())));
         }
-        if columns.is_empty() {
-            q.or_default_values_many(u32::try_from(i.rows.len().max(1)).unwrap_or(u32::MAX));
-        } else {
-            q.columns(columns);
-            for row in &i.rows {
-                let mut values: Vec<Expr> = row.iter().map(|v| self.bind(v)).collect();
-                if let Some(uid) = &uid {
-                    values.extend(i.uid_defaults.iter().map(|_| Expr::val(uid.clone())));
-                }
-                q.values(values).map_err(|_| RestError::Internal)?;
+        // `missing=default` on SQLite, which has no DEFAULT in a VALUES list: each run of
+        // rows leaving out the same columns is one INSERT of the others (the answer keeps
+        // the payload's order). PostgreSQL takes DEFAULT per cell in one statement.
+        // A left-out `auth.uid` column takes the request's user, as PostgreSQL's default.
+        let uid_column: Vec<bool> = i
+            .columns
+            .iter()
+            .map(|c| {
+                self.table
+                    .column(c.as_str())
+                    .is_some_and(|d| d.default == Some(easbase_schema::DefaultValue::AuthUid))
+            })
+            .collect();
+        let rows: Vec<Vec<Value>> = i
+            .rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .zip(&uid_column)
+                    .map(|(v, is_uid)| match (v, is_uid, &self.target.auth.uid) {
+                        (Value::Default, true, uid) if self.dialect() != Dialect::Postgres => {
+                            uid.clone().map_or(Value::Null, Value::Text)
+                        }
+                        _ => v.clone(),
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut groups: Vec<(Vec<bool>, Vec<&Vec<Value>>)> = Vec::new();
+        for row in &rows {
+            let present: Vec<bool> =
+                row.iter().map(|v| self.dialect() == Dialect::Postgres || *v != Value::Default).collect();
+            match groups.last_mut() {
+                Some((p, rows)) if *p == present => rows.push(row),
+                _ => groups.push((present, vec![row])),
             }
         }
-        if let Some(c) = &i.conflict {
-            let mut on = OnConflict::columns(c.columns.iter().map(|c| Alias::new(c.as_str())));
-            let updates: Vec<Alias> =
-                i.columns.iter().filter(|x| !c.columns.contains(x)).map(|x| Alias::new(x.as_str())).collect();
-            if c.merge && !updates.is_empty() {
-                on.update_columns(updates);
+        if groups.is_empty() {
+            groups.push((vec![true; i.columns.len()], Vec::new()));
+        }
+        let mut inserts = Vec::with_capacity(groups.len());
+        for (present, rows) in &groups {
+            let mut q = Query::insert();
+            q.into_table(self.table_ref());
+            let cols: Vec<Alias> = columns
+                .iter()
+                .enumerate()
+                .filter(|(n, _)| present.get(*n).copied().unwrap_or(true))
+                .map(|(_, c)| c.clone())
+                .collect();
+            if cols.is_empty() {
+                q.or_default_values_many(u32::try_from(rows.len().max(1)).unwrap_or(u32::MAX));
             } else {
-                on.do_nothing();
+                q.columns(cols);
+                for row in rows {
+                    let mut values: Vec<Expr> =
+                        row.iter().zip(present).filter(|(_, p)| **p).map(|(v, _)| self.bind(v)).collect();
+                    if let Some(uid) = &uid {
+                        values.extend(i.uid_defaults.iter().map(|_| Expr::val(uid.clone())));
+                    }
+                    q.values(values).map_err(|_| RestError::Internal)?;
+                }
             }
-            q.on_conflict(on);
-        }
-        if let Some(r) = self.returning(&i.returning, &i.embeds)? {
-            q.returning(r);
+            if let Some(c) = &i.conflict {
+                let mut on = OnConflict::columns(c.columns.iter().map(|c| Alias::new(c.as_str())));
+                // Left-out columns too: `excluded` holds their defaults.
+                let updates: Vec<Alias> = i
+                    .columns
+                    .iter()
+                    .filter(|x| !c.columns.contains(x))
+                    .map(|x| Alias::new(x.as_str()))
+                    .collect();
+                if c.merge && !updates.is_empty() {
+                    on.update_columns(updates);
+                } else {
+                    on.do_nothing();
+                }
+                q.on_conflict(on);
+            }
+            if let Some(r) = self.returning(&i.returning, &i.embeds)? {
+                q.returning(r);
+            }
+            inserts.push(q);
         }
         let mut statements = Vec::new();
         let mut guards = Vec::new();
@@ -927,12 +992,18 @@ impl Builder<'_> {
             }
         }
         let main = statements.len();
-        statements.extend(self.write(Write::Insert(q), i.returning.is_some()));
+        let mut more = Vec::new();
+        for (n, q) in inserts.into_iter().enumerate() {
+            if n > 0 {
+                more.push(statements.len());
+            }
+            statements.extend(self.write(Write::Insert(q), i.returning.is_some()));
+        }
         if let Some(p) = &policies {
             statements.push(p.stop_recording());
         }
         statements.extend(guards);
-        Ok(SqlPlan { statements, main, ..SqlPlan::write() })
+        Ok(SqlPlan { statements, main, more, ..SqlPlan::write() })
     }
 
     /// The main write statement; for a singular write, also what makes it roll back

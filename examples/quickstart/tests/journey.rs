@@ -31,8 +31,8 @@ fn the_journey_runs_to_the_end_and_exits_0() {
         "✓ GET /rest/v1/orders as Bob → 200 no rows",
         "✓ PATCH /rest/v1/orders?id=eq.1 as Bob changes nothing → 200 no rows",
         "✓ POST /rest/v1/orders in Alice's name as Bob is refused → 403",
-        "✓ GET /rest/v1/orders/1?select=quantity,status as Alice → 200 1 row(s) {\"quantity\":3,\"status\":\"paid\"}",
-        "✓ GET /rest/v1/orders/1?select=quantity,status as Bob → 200 no rows",
+        "✓ GET /rest/v1/orders/1?select=quantity,status as Alice → 200 {\"quantity\":3,\"status\":\"paid\"}",
+        "✓ GET /rest/v1/orders/1?select=quantity,status as Bob → 404 PGRST116",
         "checks passed",
     ] {
         assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");

@@ -293,7 +293,22 @@ impl Builder<'_> {
         } else {
             q.columns(columns);
             for row in &i.rows {
-                let mut values: Vec<Expr> = row.iter().map(|v| self.bind(v)).collect();
+                // A left-out `auth.uid` column takes the request's user (MySQL has no
+                // such default).
+                let mut values: Vec<Expr> = row
+                    .iter()
+                    .zip(&i.columns)
+                    .map(|(v, c)| match (v, &self.target.auth.uid) {
+                        (Value::Default, uid)
+                            if self.table.column(c.as_str()).is_some_and(|d| {
+                                d.default == Some(easbase_schema::DefaultValue::AuthUid)
+                            }) =>
+                        {
+                            uid.clone().map_or(Expr::val(sea_query::Value::String(None)), Expr::val)
+                        }
+                        _ => self.bind(v),
+                    })
+                    .collect();
                 if let Some(uid) = &uid {
                     values.extend(i.uid_defaults.iter().map(|_| Expr::val(uid.clone())));
                 }

@@ -13,7 +13,7 @@ mod embed;
 mod mutate;
 mod read;
 mod select;
-mod value;
+pub(crate) mod value;
 
 use std::sync::Arc;
 

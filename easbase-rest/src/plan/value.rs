@@ -160,3 +160,90 @@ impl Value {
         }
     }
 }
+
+/// A `timestamptz` text with a UTC offset (`2024-05-01T12:30:00+02:00`, `…Z`) as the same
+/// instant in UTC without one (`2024-05-01 10:30:00`), for engines whose column holds no
+/// zone (MySQL's `datetime(6)` refuses an offset). `None` when the text has no offset or
+/// is not such a timestamp (the database then judges it).
+pub(crate) fn timestamptz_to_utc(text: &str) -> Option<String> {
+    let t = text.trim();
+    let b = t.as_bytes();
+    if b.len() < 16 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (year, month, day, hour, minute) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?);
+    // The time's end: seconds and fraction, then the offset.
+    let rest = &t[16..];
+    let zone_at = rest.find(['Z', 'z', '+', '-'])?;
+    let (seconds, zone) = rest.split_at(zone_at);
+    let seconds = seconds.trim_end();
+    if !(seconds.is_empty() || seconds.starts_with(':')) {
+        return None;
+    }
+    let offset_minutes = match zone {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            let digits: String = zone[1..].chars().filter(char::is_ascii_digit).collect();
+            let (h, m) = match digits.len() {
+                2 => (digits.parse::<i64>().ok()?, 0),
+                4 => (digits[..2].parse::<i64>().ok()?, digits[2..].parse::<i64>().ok()?),
+                _ => return None,
+            };
+            sign * (h * 60 + m)
+        }
+    };
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 24 || minute > 59 {
+        return None;
+    }
+    let total = days_from_civil(year, month, day) * 1440 + hour * 60 + minute - offset_minutes;
+    let (days, minutes) = (total.div_euclid(1440), total.rem_euclid(1440));
+    let (y, m, d) = civil_from_days(days);
+    Some(format!("{y:04}-{m:02}-{d:02} {:02}:{:02}{seconds}", minutes / 60, minutes % 60))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day count since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timestamptz_to_utc;
+
+    #[test]
+    fn offsets_become_utc() {
+        let cases = [
+            ("2024-05-01T12:30:00+02:00", Some("2024-05-01 10:30:00")),
+            ("2024-05-01T12:30:00.25Z", Some("2024-05-01 12:30:00.25")),
+            ("2024-01-01 00:15:00-0130", Some("2024-01-01 01:45:00")),
+            ("2024-03-01T00:30:00+01", Some("2024-02-29 23:30:00")),
+            ("1999-12-31T23:00:00-02:00", Some("2000-01-01 01:00:00")),
+            ("2024-05-01T12:30:00", None),
+            ("2024-05-01", None),
+            ("yesterday", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(timestamptz_to_utc(text).as_deref(), want, "{text}");
+        }
+    }
+}

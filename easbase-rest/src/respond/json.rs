@@ -104,8 +104,36 @@ fn typed(v: &Json, ty: Option<&ColumnType>) -> Json {
             serde_json::from_str(s).unwrap_or_else(|_| v.clone())
         }
         (Json::String(s), Some(t)) if t.is_numeric() => number_from_text(s),
+        (Json::String(s), Some(t @ (ColumnType::Timestamptz | ColumnType::Timestamp | ColumnType::Time))) => {
+            Json::String(time_text(s, t))
+        }
         _ => v.clone(),
     }
+}
+
+/// A date-time or time as PostgreSQL renders it in JSON: `T` between date and time, no
+/// trailing zeros in the fraction, and (`timestamptz`) an offset, `+00:00` for a value
+/// stored without one (MySQL's `datetime(6)` holds UTC; `JSON_ARRAY` writes a space and
+/// six digits).
+fn time_text(s: &str, ty: &ColumnType) -> String {
+    let b = s.as_bytes();
+    let dated = b.len() >= 19 && b[4] == b'-' && b[7] == b'-' && matches!(b[10], b' ' | b'T');
+    let mut out = if dated { format!("{}T{}", &s[..10], &s[11..]) } else { s.to_owned() };
+    let time_at = if dated { 11 } else { 0 };
+    let zone_at = out[time_at..].find(['Z', '+', '-']).map(|i| i + time_at);
+    let (body, zone) = out.split_at(zone_at.unwrap_or(out.len()));
+    let body = match body.split_once('.') {
+        Some((whole, fraction)) if fraction.bytes().all(|c| c.is_ascii_digit()) => {
+            let fraction = fraction.trim_end_matches('0');
+            if fraction.is_empty() { whole.to_owned() } else { format!("{whole}.{fraction}") }
+        }
+        _ => body.to_owned(),
+    };
+    out = match (ty, zone) {
+        (ColumnType::Timestamptz, "") if dated => format!("{body}+00:00"),
+        _ => format!("{body}{zone}"),
+    };
+    out
 }
 
 fn number_from_text(s: &str) -> Json {
@@ -124,6 +152,9 @@ pub(super) fn cell_json(cell: &Cell, ty: Option<&ColumnType>) -> Json {
             serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.clone()))
         }
         (Cell::Text(s), Some(t)) if t.is_numeric() => number_from_text(s),
+        (Cell::Text(s), Some(t @ (ColumnType::Timestamptz | ColumnType::Timestamp | ColumnType::Time))) => {
+            Json::String(time_text(s, t))
+        }
         (Cell::Text(s), _) => Json::String(s.clone()),
         (Cell::Bytes(b), _) => {
             let mut hex = String::with_capacity(2 + b.len() * 2);

@@ -217,6 +217,20 @@ impl Builder<'_> {
         })
     }
 
+    /// A value for a column of type `ty`: on MySQL a `timestamptz` with an offset is bound
+    /// as the same instant in UTC (its `datetime(6)` refuses offsets).
+    fn bind_col(&self, ty: &ColumnType, v: &Value) -> Expr {
+        match v {
+            Value::Text(s) if self.dialect() == Dialect::Mysql && *ty == ColumnType::Timestamptz => {
+                match crate::plan::value::timestamptz_to_utc(s) {
+                    Some(utc) => Expr::val(utc),
+                    None => self.bind(v),
+                }
+            }
+            _ => self.bind(v),
+        }
+    }
+
     fn condition(&self, c: &Condition) -> Result<Expr, RestError> {
         self.condition_in(c, Parent::Root, None)
     }
@@ -264,6 +278,8 @@ impl Builder<'_> {
                 let bind = |v: &Value| {
                     if json_value && !matches!(v, Value::Null) && !my_json {
                         expr::tmpl(self.dialect(), "json($1)", &[self.bind(v)])
+                    } else if json_path.is_empty() {
+                        self.bind_col(&def.ty, v)
                     } else {
                         self.bind(v)
                     }

@@ -200,7 +200,13 @@ impl Builder<'_> {
         statements.push(self.my_record(KEYS, rows)?);
         let mut q = Query::update();
         q.table(self.table_ref())
-            .values(u.set.iter().map(|(c, v)| (Alias::new(c.as_str()), self.bind(v))))
+            .values(u.set.iter().map(|(c, v)| {
+                let value = match self.table.column(c.as_str()) {
+                    Some(d) => self.bind_col(&d.ty, v),
+                    None => self.bind(v),
+                };
+                (Alias::new(c.as_str()), value)
+            }))
             .and_where(self.my_pk().in_subquery(self.my_keys(KEYS, &[])));
         statements.push(q.build_for(Dialect::Mysql));
         if let Some(p) = self.policies() {
@@ -306,7 +312,10 @@ impl Builder<'_> {
                         {
                             uid.clone().map_or(Expr::val(sea_query::Value::String(None)), Expr::val)
                         }
-                        _ => self.bind(v),
+                        _ => match self.table.column(c.as_str()) {
+                            Some(d) => self.bind_col(&d.ty, v),
+                            None => self.bind(v),
+                        },
                     })
                     .collect();
                 if let Some(uid) = &uid {

@@ -138,7 +138,7 @@ pub use jwt::{ClaimsHookInput, CustomClaimsHook, PROTECTED_CLAIMS};
 pub use model::Factor;
 pub use model::{AmrEntry, AuthMethod, Identity, OneTimeToken, Session, TokenKind, User};
 pub use module::AuthModule;
-pub use service::{AuthService, AuthServiceConfig, TokenOutbox, VerifyGetMode};
+pub use service::{AuthService, AuthServiceConfig, TokenOutbox, VerifyGetMode, auth_event};
 pub use time::rfc3339;
 
 pub use flows::one_time::OtpSecret;

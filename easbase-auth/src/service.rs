@@ -9,10 +9,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
-use easbase_core::context::ProjectId;
+use easbase_core::context::{ProjectId, RequestContext};
 use easbase_core::project::Platform;
+use easbase_core::usage::{RequestOutcome, UsageEvent};
 use http::{HeaderMap, Method, Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 
@@ -85,6 +87,9 @@ pub struct AuthServiceConfig {
     /// OAuth / OIDC providers for `/authorize` and `/callback` (`None`: every provider
     /// is refused with `provider_disabled`).
     pub oauth: Option<Arc<crate::oauth::OAuthSettings>>,
+    /// Where the host mounts the service (default `/auth/v1`): the prefix of the routes
+    /// and paths recorded in usage counters and request logs.
+    pub mount_path: String,
 }
 
 impl Default for AuthServiceConfig {
@@ -102,6 +107,7 @@ impl Default for AuthServiceConfig {
             project_rate_limits: crate::limits::ProjectRateLimits::default(),
             external_url: None,
             oauth: None,
+            mount_path: "/auth/v1".to_owned(),
         }
     }
 }
@@ -118,6 +124,7 @@ impl fmt::Debug for AuthServiceConfig {
             .field("client_ip_header", &self.client_ip_header)
             .field("external_url", &self.external_url)
             .field("oauth", &self.oauth)
+            .field("mount_path", &self.mount_path)
             .finish_non_exhaustive()
     }
 }
@@ -221,6 +228,18 @@ impl fmt::Debug for AuthServiceConfig {
 /// a [`ClientIp`] extension); messages are limited per recipient and per project (see
 /// [`RateLimits`](crate::RateLimits)), and failed password sign-ins per account, in
 /// [`AuthServiceConfig::counters`].
+///
+/// ## Usage and logs
+///
+/// Every request whose project is known is recorded through the platform's sinks
+/// ([`Platform::record_request`]): a usage counter `"{METHOD} {mount_path}{route}
+/// {status}"` (the route without ids: `/token`, `/admin/users`, `/factors`), an auth event
+/// of the flow it ran (`sign_up`, `sign_in_password`, `sign_in_pkce`, `sign_in_failed`,
+/// `token_refresh`, `logout`, `user_updated`, `reauthentication_requested`,
+/// `recovery_requested`, `otp_requested`, `resend_requested`, `verify`, `oauth_callback`,
+/// `mfa_enroll`, `mfa_challenge`, `mfa_verify`, `mfa_unenroll`; see [`auth_event`]), and
+/// a request log whose path keeps only the names of query parameters — never a key,
+/// token, code or password, nor any header or body.
 #[derive(Clone)]
 pub struct AuthService {
     inner: Arc<Inner>,
@@ -307,13 +326,57 @@ impl AuthService {
     /// [`AuthServiceConfig::max_body_bytes`] is refused with 413.
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
         let (parts, body) = request.into_parts();
-        match self.try_handle(&parts, &body).await {
-            Ok(res) => res,
-            Err(e) => e.into_response(&parts.headers),
+        let platform = &self.inner.platform;
+        if !platform.is_metering() {
+            return match self.try_handle(&parts, &body, &mut None).await {
+                Ok(res) => res,
+                Err(e) => e.into_response(&parts.headers),
+            };
         }
+        let started = Instant::now();
+        let started_ms = easbase_core::logs::now_ms();
+        let mut ctx = None;
+        let (res, error_code) = match self.try_handle(&parts, &body, &mut ctx).await {
+            Ok(res) => (res, None),
+            Err(e) => {
+                let code = e.code();
+                (e.into_response(&parts.headers), Some(code))
+            }
+        };
+        let Some(ctx) = &ctx else { return res };
+        let mount = self.inner.config.mount_path.trim_end_matches('/');
+        let path = parts.uri.path();
+        let route = format!("{mount}{}", route_label(path));
+        let full_path = match parts.uri.query() {
+            Some(q) => format!("{mount}{path}?{q}"),
+            None => format!("{mount}{path}"),
+        };
+        let status = res.status().as_u16();
+        platform.record_request(&RequestOutcome {
+            ctx,
+            method: parts.method.as_str(),
+            route: &route,
+            path: &full_path,
+            status,
+            started_ms,
+            duration: started.elapsed(),
+            error_code,
+        });
+        let grant_type = parts.uri.query().and_then(|q| {
+            q.split('&').find_map(|pair| pair.strip_prefix("grant_type=")).map(|v| v.split('&').next().unwrap_or(v))
+        });
+        if let Some(kind) = auth_event(&parts.method, path, grant_type, status) {
+            platform.record_usage(UsageEvent::auth(ctx.project(), kind).at(started_ms.div_euclid(1000)));
+        }
+        res
     }
 
-    async fn try_handle(&self, parts: &http::request::Parts, body: &Bytes) -> RouteResult {
+    async fn try_handle(
+        &self,
+        parts: &http::request::Parts,
+        body: &Bytes,
+        resolved: &mut Option<RequestContext>,
+    ) -> RouteResult {
         let path = parts.uri.path();
         let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
         let method = &parts.method;
@@ -382,10 +445,19 @@ impl AuthService {
                 routes::oauth::keyless_context(platform, config, &query, false).await?
             }
             _ => platform
-                .resolve(apikey, authorization, header(headers, "x-request-id"))
+                .resolver()
+                .resolve_headers(apikey, authorization, header(headers, "x-request-id"))
                 .await
                 .map_err(ApiError::from_resolve)?,
         };
+        // Known project from here on: metered, also when its plan's limit refuses it.
+        if platform.is_metering() {
+            *resolved = Some(ctx.clone());
+        }
+        let keyless = matches!(route, Route::Callback) || (matches!(route, Route::Authorize) && apikey.is_none());
+        if !keyless {
+            platform.admit(ctx.project()).await.map_err(ApiError::from_resolve)?;
+        }
         let auth = self.inner.auth.project(platform, ctx.project()).await?;
         let ip = self.client_ip(parts);
         let limited = match route {
@@ -429,6 +501,93 @@ impl AuthService {
             Route::LinkIdentity => routes::oauth::link_identity(&call).await,
         }
     }
+}
+
+/// The route of `path` as metered: the path without ids (`/admin/users/{id}` →
+/// `/admin/users`, `/factors/{id}/verify` → `/factors`); only known routes reach here.
+fn route_label(path: &str) -> &'static str {
+    const ROUTES: [&str; 18] = [
+        "/signup",
+        "/token",
+        "/logout",
+        "/user/identities/authorize",
+        "/user",
+        "/reauthenticate",
+        "/recover",
+        "/verify",
+        "/settings",
+        "/health",
+        "/otp",
+        "/resend",
+        "/invite",
+        "/admin/users",
+        "/admin/generate_link",
+        "/factors",
+        "/.well-known/jwks.json",
+        "/authorize",
+    ];
+    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    if path == "/callback" {
+        return "/callback";
+    }
+    ROUTES
+        .into_iter()
+        .find(|r| path == *r || path.strip_prefix(r).is_some_and(|rest| rest.starts_with('/')))
+        .unwrap_or("/admin")
+}
+
+/// The auth event a finished request counts as (the usage label of
+/// [`Metric::AuthEvents`](easbase_core::usage::Metric::AuthEvents)), from its method,
+/// path (after the mount point), `grant_type` and status: flows that succeeded (status
+/// below 400), and failed password sign-ins (`sign_in_failed`, any 4xx but 429). Routes
+/// that answer alike for known and unknown accounts (`/recover`, `/otp`, `/resend`) count
+/// as requested, not as sent.
+///
+/// ```
+/// use easbase_auth::auth_event;
+/// use http::Method;
+/// assert_eq!(auth_event(&Method::POST, "/token", Some("refresh_token"), 200), Some("token_refresh"));
+/// assert_eq!(auth_event(&Method::POST, "/token", Some("password"), 400), Some("sign_in_failed"));
+/// assert_eq!(auth_event(&Method::POST, "/signup", None, 422), None);
+/// assert_eq!(auth_event(&Method::GET, "/user", None, 200), None);
+/// ```
+pub fn auth_event(method: &Method, path: &str, grant_type: Option<&str>, status: u16) -> Option<&'static str> {
+    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    if status >= 400 {
+        let failed_sign_in = *method == Method::POST
+            && path == "/token"
+            && grant_type == Some("password")
+            && status < 500
+            && status != 429;
+        return failed_sign_in.then_some("sign_in_failed");
+    }
+    let factors = path.strip_prefix("/factors");
+    Some(match (method, path) {
+        (&Method::POST, "/signup") => "sign_up",
+        (&Method::POST, "/token") => match grant_type? {
+            "password" => "sign_in_password",
+            "pkce" => "sign_in_pkce",
+            "refresh_token" => "token_refresh",
+            _ => return None,
+        },
+        (&Method::POST, "/logout") => "logout",
+        (&Method::PUT, "/user") => "user_updated",
+        (&Method::GET, "/reauthenticate") => "reauthentication_requested",
+        (&Method::POST, "/recover") => "recovery_requested",
+        (&Method::POST, "/otp") => "otp_requested",
+        (&Method::POST, "/resend") => "resend_requested",
+        // A GET only consumes the token when it redirects (VerifyGetMode::Redirect).
+        (&Method::POST, "/verify") => "verify",
+        (&Method::GET, "/verify") if status == 303 => "verify",
+        (&Method::GET, "/callback") => "oauth_callback",
+        (&Method::POST, _) if factors == Some("") => "mfa_enroll",
+        (&Method::POST, p) if factors.is_some() && p.ends_with("/challenge") => "mfa_challenge",
+        (&Method::POST, p) if factors.is_some() && p.ends_with("/verify") => "mfa_verify",
+        (&Method::DELETE, _) if factors.is_some_and(|f| f.len() > 1 && !f[1..].contains('/')) => {
+            "mfa_unenroll"
+        }
+        _ => return None,
+    })
 }
 
 impl AuthService {

@@ -161,7 +161,11 @@ fn parent(path: &Path) -> &Path {
 
 /// The modules every project of a host gets: the auth tables ([`AuthModule`]).
 pub fn modules() -> Vec<Arc<dyn Module>> {
-    vec![Arc::new(AuthModule::default())]
+    vec![
+        Arc::new(AuthModule::default()),
+        Arc::new(easbase_core::usage::UsageModule),
+        Arc::new(easbase_core::logs::LogsModule),
+    ]
 }
 
 /// Opens (creating or migrating its tables) the platform at `url` with [`modules`].

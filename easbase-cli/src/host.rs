@@ -9,12 +9,20 @@
 //! - [`Running`]: a router served on a listener in this process, stopped by
 //!   [`Running::stop`] or by Ctrl-C / SIGTERM ([`shutdown_signal`]).
 //! - [`Ready`]: the one JSON line a server prints on stdout when it is ready.
+//!
+//! [`Services::new`] also starts usage metering and request logs
+//! ([`Platform::start_metering`]) when the platform holds their tables
+//! ([`open_platform`](crate::database::open_platform) adds them): every REST and auth
+//! request is then counted per project, route and status and logged without secrets,
+//! queryable with `easbase_core::usage::{series, totals}` and `easbase_core::logs::query`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use easbase_auth::{Auth, AuthConfig, AuthModule, AuthService};
+use easbase_core::logs::LogConfig;
 use easbase_core::project::Platform;
+use easbase_core::usage::UsageConfig;
 use easbase_rest::{RestConfig, RestService};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -50,11 +58,17 @@ pub struct Services {
 
 impl Services {
     /// The services of `platform` with `auth`'s settings. The auth tables live beside
-    /// the project's tables: REST never serves them.
+    /// the project's tables: REST never serves them. Starts the platform's default usage
+    /// and log sinks ([`Platform::start_metering`]) unless sinks are already set; call it
+    /// inside the runtime that serves the requests.
     ///
     /// # Errors
-    /// [`Error::Auth`] when the password-hash settings are invalid.
+    /// [`Error::Auth`] when the password-hash settings are invalid; [`Error::Core`]
+    /// outside a tokio runtime.
     pub fn new(platform: &Platform, auth: AuthConfig) -> Result<Services> {
+        if platform.usage_sink().is_none() && platform.log_sink().is_none() {
+            platform.start_metering(UsageConfig::default(), LogConfig::default())?;
+        }
         let auth = AuthService::new(platform.clone(), Arc::new(Auth::new(auth, None)?));
         let rest_config = RestConfig {
             hidden_tables: AuthModule::TABLES.iter().map(|t| (*t).to_owned()).collect(),

@@ -2,9 +2,12 @@
 //!
 //! The binary is `easbase` (see `src/main.rs` and `easbase --help`): schema files
 //! (`schema check | sql | plan | apply | json-schema`), projects on a platform database
-//! (`project create | list | keys`) and `serve`, a ready-to-use server for a schema file or,
-//! with `--introspect SCHEMA_NAME`, for the existing tables of a PostgreSQL schema (served
-//! as PostgREST serves them, under their own row-level security). This
+//! (`project create | list | keys | pause | resume | delete`) and `serve`, a ready-to-use
+//! server for a schema file or, with `--introspect SCHEMA_NAME`, for the existing tables of
+//! a PostgreSQL schema (served as PostgREST serves them, under their own row-level
+//! security). Several `serve` processes may share one PostgreSQL platform database: keys
+//! revoked or rotated, schemas applied and projects paused by any process reach them all
+//! (`tests/multiprocess.rs`). This
 //! library holds what the command, the quickstart and the server examples share, so a
 //! host is assembled one way:
 //!

@@ -9,6 +9,8 @@
 //! easbase project create NAME [--schema FILE] [--isolation shared|dedicated] [--database-url URL] [--json]
 //! easbase project list [--owner OWNER] [--database-url URL] [--json]
 //! easbase project keys ID_OR_SLUG [--rotate KEY_ID [--grace SECONDS] | --revoke KEY_ID] [--json]
+//! easbase project pause|resume ID_OR_SLUG [--database-url URL] [--json]
+//! easbase project delete ID_OR_SLUG --confirm SLUG [--database-url URL] [--json]
 //! easbase serve --schema FILE [--database-url URL] [--listen 127.0.0.1:PORT] [--project NAME] [--allow-destructive]
 //! easbase gen types|sdk|openapi|endpoints [--out FILE] SCHEMA_FILE
 //! ```

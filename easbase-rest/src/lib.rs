@@ -7,9 +7,9 @@
 //! |---|---|---|---|
 //! | parse the HTTP request | [`request`] | [`ApiRequest`](request::ApiRequest) | built |
 //! | check it against the project's schema | [`plan`] (+ [`schema_cache`]) | [`ActionPlan`](plan::ActionPlan) | built: tables, columns, JSON paths, casts, aggregates, nested embeds, filters, order, range, writes |
-//! | build the statements with bound values | [`sql`] | [`SqlPlan`](sql::SqlPlan) | built: PostgreSQL and SQLite (MySQL: refused) |
+//! | build the statements with bound values | [`sql`] | [`SqlPlan`](sql::SqlPlan) | built: PostgreSQL, SQLite, MySQL/MariaDB |
 //! | run them in core's scoped session | [`execute`] | [`DbResult`](execute::DbResult) | built |
-//! | shape the HTTP response | [`respond`] | `http::Response<Bytes>` | built: JSON, single object, CSV |
+//! | shape the HTTP response | [`respond`] | `http::Response<Bytes>` | built: JSON, single object, CSV, OpenAPI at `/` |
 //!
 //! [`RestService`] ties them together behind credentials (`apikey` / `Authorization`,
 //! verified by easbase-core): a neutral `handle(http::Request<Bytes>)` and a
@@ -18,14 +18,15 @@
 //!
 //! ## Status
 //!
-//! Works end to end, tested in process on SQLite and PostgreSQL with one table of cases
-//! (`tests/rest.rs`):
+//! Works end to end, tested in process on SQLite, PostgreSQL and MariaDB (feature `mysql`)
+//! with one table of cases (`tests/rest.rs`):
 //! - `select=` of columns with aliases, JSON paths (`meta->>c`, `meta->0`, keyed as
 //!   PostgREST keys them) and casts (`id::text`; the [`Cast`](plan::Cast) targets only, 400
 //!   `EB202` otherwise; on SQLite only the casts that give PostgreSQL's answer, 400 `EB203`
-//!   otherwise); aggregates (`count()`, `id.count()`, `sum`, `avg`, `max`, `min`, with
-//!   aliases and casts) grouped by the other selected columns (ordering only by those, 400
-//!   `42803` otherwise; SQLite sums and averages integers only, 400 `EB203` otherwise);
+//!   otherwise; MySQL likewise); aggregates (`count()`, `id.count()`, `sum`, `avg`, `max`,
+//!   `min`, with aliases and casts) grouped by the other selected columns (ordering only by
+//!   those, 400 `42803` otherwise; SQLite sums and averages integers only, MySQL sums
+//!   integers and decimals and averages integers, 400 `EB203` otherwise);
 //!   embedded resources to any depth (`RequestLimits::max_embed_depth`) through
 //!   foreign keys in both directions and many-to-many through a junction table
 //!   (`reviews(*)`, `product:products(name,tags(label))`, `!hint`, `!inner`), to-one
@@ -35,8 +36,8 @@
 //!   rows with / without a related row (an anti-join; other operators: 400 `PGRST120`);
 //! - filters `eq neq gt gte lt lte like ilike match imatch in is isdistinct`, `(any)`/`(all)`,
 //!   `not.`, nested `or`/`and`, on columns and JSON paths; `cs cd` on json/jsonb and `cs cd
-//!   ov` on arrays, `fts plfts phfts wfts` with `(config)` (PostgreSQL; on SQLite 400 `EB203`
-//!   naming the operator); the range operators `sl sr nxr nxl adj` are 404 `42883` as on
+//!   ov` on arrays, `fts plfts phfts wfts` with `(config)` (PostgreSQL; on SQLite and MySQL
+//!   400 `EB203` naming the operator and the engine); the range operators `sl sr nxr nxl adj` are 404 `42883` as on
 //!   PostgreSQL (no column is a range); `order` with nulls first/last (the same order on every
 //!   engine), by JSON paths and by a to-one embed's column (`order=products(name).desc`, 400
 //!   `PGRST118` on to-many); `limit`/`offset`/`Range`; `Prefer: count=exact|planned|estimated`
@@ -49,10 +50,16 @@
 //!   embeds, JSON paths and casts (subqueries of its `RETURNING`), `limit`/`offset` with
 //!   `order` on PATCH and DELETE (the primary key's order when none is given),
 //!   `Prefer: handling=strict, max-affected=n` (more rows roll back, 400 `PGRST124`), and
-//!   `Prefer: missing=default` with `columns=` (PostgreSQL), and
-//!   `GET|PUT|PATCH|DELETE /{table}/{key}`;
+//!   `Prefer: missing=default` with `columns=` (every engine: on SQLite each run of rows
+//!   leaving out the same keys is one INSERT), and the row route
+//!   `GET|PUT|PATCH|DELETE /{table}/{key}`, answered as one object (404 `PGRST116` when
+//!   there is no such row or the policies hide it);
 //! - writes answered as one object (`.single()`) change exactly one row or roll back;
 //! - OPTIONS: 200 with the allowed methods in `Allow` (404 `PGRST205` for unknown tables);
+//! - `GET /`: the OpenAPI 3.1 document of the exposed tables
+//!   (`easbase_codegen::openapi::document`), its server the project's API URL followed by
+//!   [`RestConfig::mount_path`] (`Accept: application/openapi+json` or JSON; 406 `PGRST107`
+//!   otherwise);
 //! - `/rpc/{name}` (GET with arguments in the query string, POST with a JSON object,
 //!   `Prefer: params=single-object`) calls async Rust functions the host registers in
 //!   [`RestConfig::functions`] ([`rpc`]): they get the request's context, the arguments and
@@ -63,19 +70,24 @@
 //!   functions in the project's schema (found in `pg_proc` by name and argument names,
 //!   called with named arguments under the request's role and claims; set-returning ones
 //!   shaped like tables; `RAISE` → 400 `P0001`; overloads that both fit → 300 `PGRST203`);
-//! - on PostgreSQL row-level security filters; on SQLite the table's policies are compiled
-//!   into the statements and written rows are re-checked ([`sql`]);
+//! - on PostgreSQL row-level security filters; on SQLite and MySQL the table's policies are
+//!   compiled into the statements and written rows are re-checked ([`sql`]); on MySQL a
+//!   `timestamptz` given with an offset is stored as UTC and answered with `+00:00`, as
+//!   PostgreSQL answers (date-times other than ISO 8601: 400 `EB203` there);
 //! - errors in PostgREST's body with PostgreSQL's codes (`42703` unknown column, `22P02`
 //!   bad value, `23505` → 409, `42501` → 401/403, …).
 //!
 //! **Not yet**, each refused with 400 `EB200` (never answered wrongly): aggregates in
 //! embedded resources, with embeds, or in a write's answer; `!inner` in a write's answer; `gt`/`gte`/`lt`/`lte` on a JSON value (`->`; on
-//! text `->>` they work); the OpenAPI root; `missing=default` on SQLite (it
-//! works on PostgreSQL); schemas other than `public` (406 `PGRST106`); MySQL.
-//! `Prefer: timezone` and `tx` are ignored, as PostgREST does when lenient. A write
+//! text `->>` they work); schemas other than `public` (406 `PGRST106`: a project has one
+//! schema in easbase-core); on MySQL an insert whose rows leave out a primary key the
+//! database does not generate (`AUTO_INCREMENT`) and that no conflict target names (400
+//! `EB203`: its rows could not be found again without `RETURNING`). One known difference
+//! left: SQLite keeps `timestamptz` text as written (offsets included) and compares it as
+//! text. `Prefer: timezone` and `tx` are ignored, as PostgREST does when lenient. A write
 //! answered as one object that changes other than one row rolls back with 406
-//! `PGRST116`, as PostgREST does (on SQLite the details say "more than 1 rows" without the
-//! exact count; likewise for `PGRST124`). Bodies are built from cells with the columns'
+//! `PGRST116`, as PostgREST does (on SQLite and MySQL the details say "more than 1 rows"
+//! without the exact count; likewise for `PGRST124`). Bodies are built from cells with the columns'
 //! types; building top-level bodies in the database (`json_agg`, as embeds already are) is
 //! the faster path still to take.
 //!
@@ -138,7 +150,7 @@
 //! # Ok::<(), easbase_rest::RestError>(())
 //! ```
 //!
-//! On SQLite each table's policies are added to the statements, compiled by
+//! On SQLite and MySQL each table's policies are added to the statements, compiled by
 //! [`TableDef::policy_condition`](easbase_schema::TableDef::policy_condition).
 
 #![forbid(unsafe_code)]

@@ -6,6 +6,15 @@
 //! [`RequestContext`](easbase_core::context::RequestContext) → the project's database handle and schema snapshot → `request` →
 //! `plan` → `sql` → `execute` → `respond`.
 //!
+//! Every request whose project was resolved is recorded through the platform's sinks
+//! ([`Platform::record_request`]): a usage counter labelled `"{METHOD} {route} {status}"`
+//! (the route is `{mount_path}/{table}`, `{mount_path}/{table}/{key}`,
+//! `{mount_path}/rpc/{function}` or `{mount_path}/` once the name is known to exist, else
+//! a template such as `{mount_path}/{table}`, so clients cannot mint labels), the rows read
+//! or written (label: the table, or `rpc/{function}`), and a request log (method, path
+//! with query parameter names only, status, duration, role, user, request id, error
+//! code). A request whose credentials name no project is not recorded.
+//!
 //! Credential errors: no key → 401 `EB300`; unknown / revoked key → 401 `EB301`; bad
 //! token → 401 `PGRST301`, expired → 401 `PGRST303`; a paused project → 503 `EB302`
 //! (the project exists but does not serve now; 503 tells clients to retry later rather
@@ -16,9 +25,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
+use easbase_core::context::RequestContext;
 use easbase_core::project::Platform;
+use easbase_core::usage::{RequestOutcome, UsageEvent};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 
@@ -82,6 +94,32 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The route's template before its name is known to exist: `{mount}/`,
+/// `{mount}/rpc/{function}` or `{mount}/{table}`.
+fn route_template(mount: &str, path: &str) -> String {
+    let path = path.trim_matches('/');
+    if path.is_empty() {
+        format!("{mount}/")
+    } else if path == "rpc" || path.starts_with("rpc/") {
+        format!("{mount}/rpc/{{function}}")
+    } else {
+        format!("{mount}/{{table}}")
+    }
+}
+
+/// What one request did, filled in as the pipeline goes, for metering.
+#[derive(Default)]
+struct Meter {
+    /// The resolved context (nothing is recorded without one).
+    ctx: Option<RequestContext>,
+    /// The route's template (see the module docs); `None` until the target is parsed.
+    route: Option<String>,
+    /// The usage label of the rows (the table, or `rpc/{function}`).
+    rows_label: Option<String>,
+    rows_read: u64,
+    rows_written: u64,
+}
+
 impl RestService {
     /// A service over `platform`'s projects.
     pub fn new(platform: Platform, config: RestConfig) -> RestService {
@@ -97,24 +135,81 @@ impl RestService {
     /// Answers one request. The URI's path is the part after the mount point
     /// (`/products`, `/products/42`). Never fails: errors are PostgREST-shaped responses.
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
-        match self.try_handle(request).await {
-            Ok(res) => res,
-            Err(e) => error_response(&e),
+        let platform = &self.inner.platform;
+        if !platform.is_metering() {
+            return self
+                .try_handle(request, &mut Meter::default())
+                .await
+                .unwrap_or_else(|e| error_response(&e));
         }
+        let started = Instant::now();
+        let started_ms = easbase_core::logs::now_ms();
+        let method = request.method().clone();
+        let uri = request.uri().clone();
+        let mut meter = Meter::default();
+        let (res, error) = match self.try_handle(request, &mut meter).await {
+            Ok(res) => (res, None),
+            Err(e) => (error_response(&e), Some(e)),
+        };
+        let Some(ctx) = &meter.ctx else { return res };
+        let mount = self.inner.config.mount_path.trim_end_matches('/');
+        let route = meter.route.unwrap_or_else(|| format!("{mount}/{{invalid}}"));
+        let path = match uri.query() {
+            Some(q) => format!("{mount}{}?{q}", uri.path()),
+            None => format!("{mount}{}", uri.path()),
+        };
+        platform.record_request(&RequestOutcome {
+            ctx,
+            method: method.as_str(),
+            route: &route,
+            path: &path,
+            status: res.status().as_u16(),
+            started_ms,
+            duration: started.elapsed(),
+            error_code: error.as_ref().map(RestError::code),
+        });
+        if let Some(label) = &meter.rows_label {
+            let at = started_ms.div_euclid(1000);
+            if meter.rows_read > 0 {
+                platform.record_usage(UsageEvent::rows_read(ctx.project(), label, meter.rows_read).at(at));
+            }
+            if meter.rows_written > 0 {
+                platform
+                    .record_usage(UsageEvent::rows_written(ctx.project(), label, meter.rows_written).at(at));
+            }
+        }
+        res
     }
 
-    async fn try_handle(&self, request: Request<Bytes>) -> Result<Response<Bytes>, RestError> {
+    async fn try_handle(
+        &self,
+        request: Request<Bytes>,
+        meter: &mut Meter,
+    ) -> Result<Response<Bytes>, RestError> {
         let (parts, body) = request.into_parts();
         let inner = &self.inner;
+        // Credentials first, then the plan's request limit: a refused (429) request of a
+        // known project is still metered.
         let ctx = inner
             .platform
-            .resolve(
+            .resolver()
+            .resolve_headers(
                 header(&parts.headers, "apikey"),
                 header(&parts.headers, "authorization"),
                 header(&parts.headers, "x-request-id"),
             )
             .await
             .map_err(|e| RestError::from_core(&e, false))?;
+        let Meter { ctx: slot, route, rows_label, rows_read, rows_written } = meter;
+        let ctx: &RequestContext = slot.insert(ctx);
+        let mount = inner.config.mount_path.trim_end_matches('/');
+        *route = Some(route_template(mount, parts.uri.path()));
+        // Once a name is known to exist it becomes the route (and the rows' label).
+        let mut known = |name: &str, path: String| {
+            *route = Some(format!("{mount}/{path}"));
+            *rows_label = Some(name.to_owned());
+        };
+        inner.platform.admit(ctx.project()).await.map_err(|e| RestError::from_core(&e, false))?;
         let req = api_request(
             &parts.method,
             parts.uri.path(),
@@ -132,7 +227,9 @@ impl RestService {
                     .schema()
                     .map(|schema| inner.cache.snapshot(ctx.project().as_str(), schema))
                     .is_some_and(|snapshot| snapshot.table(name).is_some());
-                if !exists {
+                if exists {
+                    known(name, name.clone());
+                } else {
                     return Err(RestError::TableNotFound { table: name.clone() });
                 }
             }
@@ -142,7 +239,14 @@ impl RestService {
             if let Some(profile) = req.profile.as_deref().filter(|p| *p != "public") {
                 return Err(RestError::UnacceptableSchema { schema: profile.to_owned() });
             }
-            let output = crate::rpc::call(&inner.config.functions, name, &req, &pdb, &ctx).await?;
+            let output = crate::rpc::call(&inner.config.functions, name, &req, &pdb, ctx).await;
+            if !matches!(output, Err(RestError::FunctionNotFound { .. })) {
+                known(&format!("rpc/{name}"), format!("rpc/{name}"));
+            }
+            let output = output?;
+            if let crate::rpc::RpcOutput::Rows(rows) = &output {
+                *rows_read = rows.len() as u64;
+            }
             let mut res = crate::respond::respond_rpc(&req, name, output, inner.config.max_rows)?;
             if let Ok(id) = http::HeaderValue::from_str(ctx.request_id()) {
                 res.headers_mut().insert("x-request-id", id);
@@ -160,6 +264,11 @@ impl RestService {
             });
         };
         let snapshot = inner.cache.snapshot(ctx.project().as_str(), schema);
+        if let crate::request::Target::Relation { name, key } = &req.target
+            && snapshot.table(name).is_some()
+        {
+            known(name, if key.is_some() { format!("{name}/{{key}}") } else { name.clone() });
+        }
         if let (crate::request::Target::Root, crate::request::Action::Read { headers_only }) =
             (&req.target, &req.action)
         {
@@ -186,7 +295,12 @@ impl RestService {
             RestError::NotSingular { rows: Some(0) } if plan.by_key => RestError::RowNotFound,
             other => other,
         };
-        let result = crate::execute::execute(&pdb, &ctx, sql, plan.max_affected).await.map_err(not_found)?;
+        let result = crate::execute::execute(&pdb, ctx, sql, plan.max_affected).await.map_err(not_found)?;
+        if plan.is_read() {
+            *rows_read = result.main.rows.len() as u64;
+        } else {
+            *rows_written = result.main.affected.max(result.main.rows.len() as u64);
+        }
         let mut res = respond(&plan, &req.preferences, result).map_err(not_found)?;
         if let Ok(id) = http::HeaderValue::from_str(ctx.request_id()) {
             res.headers_mut().insert("x-request-id", id);

@@ -1,7 +1,7 @@
 //! Property test: any query string, `Prefer` / `Accept` / `Range` header and body on real
 //! tables (SQLite: a table, a child table for embeds, a host function for `/rpc`) gets an
 //! answer below 500 — an error being PostgREST's JSON body — and never a panic (invariant
-//! 4 of DESIGN.md).
+//! 4 of DESIGN.md). The same requests also run against MariaDB (feature `mysql`).
 
 use std::sync::OnceLock;
 
@@ -25,6 +25,16 @@ fn fixture() -> &'static Fixture {
         let (svc, key) = rt.block_on(async {
             let db = Db::open_sqlite(SqliteConfig::in_memory()).unwrap();
             let platform = Platform::open(db, PlatformConfig::new("http://t"), Vec::new()).await.unwrap();
+            service(platform).await
+        });
+        Fixture { rt, svc, key }
+    })
+}
+
+/// The fuzzed project on `platform`: its tables, seed rows and the service.
+async fn service(platform: Platform) -> (RestService, String) {
+    {
+        {
             let schema = Schema::from_json(
                 r#"{ "tables": [ { "name": "t", "columns": [
                     { "name": "id", "type": "integer", "primary": true },
@@ -48,15 +58,19 @@ fn fixture() -> &'static Fixture {
             let key = created.keys.unwrap().secret.secret;
             let svc = RestService::new(platform.clone(), RestConfig::default());
             let seed = |path: &str, body: &str| {
-                http::Request::post(path)
-                    .header("apikey", &key)
-                    .body(Bytes::from(body.to_owned()))
-                    .unwrap()
+                http::Request::post(path).header("apikey", &key).body(Bytes::from(body.to_owned())).unwrap()
             };
-            svc.handle(seed("/t", r#"[{"id": 1, "name": "a", "ok": true, "n": 1.5, "doc": {"a": [1]}},
-                {"id": 2, "name": "b", "ok": null, "n": null, "doc": null}]"#)).await;
-            svc.handle(seed("/c", r#"[{"id": 1, "t_id": 1, "doc": [1, "x"]}, {"id": 2, "t_id": null, "doc": null}]"#))
-                .await;
+            svc.handle(seed(
+                "/t",
+                r#"[{"id": 1, "name": "a", "ok": true, "n": 1.5, "doc": {"a": [1]}},
+                {"id": 2, "name": "b", "ok": null, "n": null, "doc": null}]"#,
+            ))
+            .await;
+            svc.handle(seed(
+                "/c",
+                r#"[{"id": 1, "t_id": 1, "doc": [1, "x"]}, {"id": 2, "t_id": null, "doc": null}]"#,
+            ))
+            .await;
             let mut config = RestConfig { max_rows: Some(50), ..RestConfig::default() };
             config.functions.register("f", |call| async move {
                 let mut row = serde_json::Map::new();
@@ -65,14 +79,23 @@ fn fixture() -> &'static Fixture {
                 Ok(easbase_rest::rpc::RpcOutput::Rows(vec![row]))
             });
             (RestService::new(platform, config), key)
-        });
-        Fixture { rt, svc, key }
-    })
+        }
+    }
 }
 
 /// Sends one request; its status, and whether an error's body has PostgREST's shape.
 fn send(method: &str, path: &str, query: &str, headers: &[(String, String)], body: &str) -> (u16, bool) {
-    let f = fixture();
+    send_to(fixture(), method, path, query, headers, body)
+}
+
+fn send_to(
+    f: &Fixture,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &[(String, String)],
+    body: &str,
+) -> (u16, bool) {
     let mut b =
         http::Request::builder().method(method).uri(format!("{path}?{query}")).header("apikey", &f.key);
     for (k, v) in headers {
@@ -237,4 +260,50 @@ proptest! {
             prop_assert!(s < 500, "{m} /t?{q} {body} → {s}");
         }
     }
+}
+
+/// The same requests against MariaDB / MySQL (`EASBASE_MYSQL_URL`, default
+/// `mysql://root@127.0.0.1:3306`) on a database of its own, dropped at the end.
+#[cfg(feature = "mysql")]
+#[test]
+fn mysql_no_request_gets_a_500() {
+    use easbase_core::db::MyConfig;
+    use proptest::test_runner::{Config, TestRunner};
+    let url = std::env::var("EASBASE_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let name = format!("t_fuzz_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let server = rt.block_on(async {
+        let server = Db::connect_mysql(MyConfig::new(url.clone()).pool_size(1))
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach MariaDB/MySQL at {url} ({e}); set EASBASE_MYSQL_URL"));
+        server.execute_script(&[format!("create database {name}")]).await.unwrap();
+        server
+    });
+    let db_url = format!("{}/{name}", url.trim_end_matches('/'));
+    let (platform, svc, key) = rt.block_on(async {
+        let db = Db::connect_mysql(MyConfig::new(db_url).pool_size(2)).await.unwrap();
+        let platform = Platform::open(db, PlatformConfig::new("http://t"), Vec::new()).await.unwrap();
+        let (svc, key) = service(platform.clone()).await;
+        (platform, svc, key)
+    });
+    let f = Fixture { rt, svc, key };
+    let methods = vec!["GET", "HEAD", "POST", "PATCH", "DELETE", "PUT"];
+    let paths = vec!["/t", "/c", "/t/1", "/"];
+    let mut runner = TestRunner::new(Config { cases: 192, ..Config::default() });
+    let outcome = runner.run(
+        &(query(), prop::sample::select(paths), prop::sample::select(methods), "[{}\\[\\]\":,a-z0-9 ]{0,24}"),
+        |(q, path, method, body)| {
+            let (s, shaped) = send_to(&f, method, path, &q, &[], &body);
+            prop_assert!(s < 500, "{method} {path}?{q} {body} → {s}");
+            prop_assert!(shaped, "{method} {path}?{q}: an error body not in PostgREST's shape");
+            Ok(())
+        },
+    );
+    f.rt.block_on(async {
+        for p in platform.projects(None).await.unwrap() {
+            platform.delete_project(&p.id, &p.slug).await.unwrap();
+        }
+        server.execute_script(&[format!("drop database {name}")]).await.unwrap();
+    });
+    outcome.unwrap();
 }

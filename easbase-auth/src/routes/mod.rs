@@ -223,6 +223,16 @@ impl ApiError {
         res
     }
 
+    /// The machine-readable code (what request logs record).
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            ApiError::Auth(e) => e.code(),
+            ApiError::Http { code, .. } => code,
+            ApiError::OAuth { error, .. } => error,
+            ApiError::RateLimited { .. } => AuthError::OverRequestRateLimit.code(),
+        }
+    }
+
     fn message(&self) -> String {
         match self {
             ApiError::Auth(e) => e.to_string(),

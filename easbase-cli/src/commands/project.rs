@@ -1,4 +1,5 @@
-//! `easbase project create | list | keys`: projects on a platform database.
+//! `easbase project create | list | keys | pause | resume | delete`: projects on a platform
+//! database.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -78,6 +79,17 @@ pub(crate) enum ProjectCommand {
         #[arg(long, value_name = "KEY_ID")]
         revoke: Option<String>,
     },
+    /// Pause a ready project: its keys are refused (REST 503 `EB302`) by every server of
+    /// the platform until it is resumed; its data is kept.
+    Pause {
+        /// The project's id or slug.
+        project: String,
+    },
+    /// Resume a paused project: its keys work again.
+    Resume {
+        /// The project's id or slug.
+        project: String,
+    },
     /// Delete a project and all its data (its tables, roles or database files).
     Delete {
         /// The project's id or slug.
@@ -148,6 +160,17 @@ pub(crate) async fn run(command: ProjectCommand, args: PlatformArgs) -> Result<(
                 }
             }
         }
+        ProjectCommand::Pause { project } => {
+            let project = find(&platform, &project).await?;
+            let paused = platform.pause_project(&project.id).await.map_err(|e| status_refusal(e, "pause"))?;
+            print_status_change(&paused, "paused", args.json);
+        }
+        ProjectCommand::Resume { project } => {
+            let project = find(&platform, &project).await?;
+            let resumed =
+                platform.resume_project(&project.id).await.map_err(|e| status_refusal(e, "resume"))?;
+            print_status_change(&resumed, "resumed", args.json);
+        }
         ProjectCommand::Delete { project, confirm } => {
             let project = find(&platform, &project).await?;
             platform.delete_project(&project.id, &confirm).await.map_err(|e| match e {
@@ -211,6 +234,23 @@ pub(crate) async fn find(platform: &Platform, id_or_slug: &str) -> Result<Projec
             "no project `{id_or_slug}` (by id or slug): `easbase project list` shows them"
         ))
     })
+}
+
+/// A pause or resume the project's state does not allow (already paused, not paused,
+/// still provisioning) is the user's mistake: refused with core's reason.
+fn status_refusal(e: easbase_core::Error, verb: &str) -> Error {
+    match e {
+        easbase_core::Error::Config(reason) => Error::Refused(format!("cannot {verb}: {reason}")),
+        other => other.into(),
+    }
+}
+
+fn print_status_change(p: &Project, done: &str, json: bool) {
+    if json {
+        println!("{:#}", project_json(p));
+    } else {
+        println!("{done} project {} ({}): {}", p.name, p.id, p.status.as_str());
+    }
 }
 
 fn print_project(p: &Project) {

@@ -138,3 +138,63 @@ pub fn todos_schema(extra_columns: &str) -> String {
                          "update": "owner_id = auth.uid", "delete": "owner_id = auth.uid" }} }} ] }}"#
     )
 }
+
+/// The PostgreSQL server of the test suite (`EASBASE_PG_URL`, else the local one).
+pub fn pg_url() -> String {
+    std::env::var("EASBASE_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A PostgreSQL platform of its own: a random platform schema, removed when dropped, even
+/// after a failed assertion: every project (its schema and roles, through
+/// `easbase project delete`), then the platform tables. Drop the servers using it first.
+pub struct PgPlatform {
+    /// The database URL.
+    pub url: String,
+    /// The platform schema (`--platform-schema`).
+    pub schema: String,
+    /// The working directory of the commands.
+    pub dir: tempfile::TempDir,
+}
+
+impl PgPlatform {
+    /// A fresh platform schema on [`pg_url`].
+    pub fn new() -> PgPlatform {
+        PgPlatform {
+            url: pg_url(),
+            schema: format!("cli_{}", uuid::Uuid::new_v4().simple()),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `args` followed by `--database-url … --platform-schema …`.
+    pub fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut all = args.to_vec();
+        all.extend(["--database-url", &self.url, "--platform-schema", &self.schema]);
+        all
+    }
+
+    /// Runs `easbase args… --database-url … --platform-schema …` in [`PgPlatform::dir`].
+    pub fn easbase(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        easbase_in(self.dir.path(), &self.args(args))
+    }
+}
+
+impl Drop for PgPlatform {
+    fn drop(&mut self) {
+        let (_, stdout, _) = self.easbase(&["project", "list", "--json"]);
+        if let Ok(serde_json::Value::Array(projects)) = serde_json::from_str(&stdout) {
+            for p in projects {
+                let (id, slug) = (p["id"].as_str().unwrap_or(""), p["slug"].as_str().unwrap_or(""));
+                let (code, _, stderr) = self.easbase(&["project", "delete", id, "--confirm", slug]);
+                assert!(code == Some(0) || std::thread::panicking(), "{stderr}");
+            }
+        }
+        let (url, schema) = (self.url.clone(), self.schema.clone());
+        block_on(async move {
+            if let Ok((client, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+                tokio::spawn(connection);
+                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await;
+            }
+        });
+    }
+}

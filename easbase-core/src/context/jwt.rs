@@ -31,6 +31,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -39,6 +40,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicK
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
+use super::token_cache::{TOKEN_CACHE_CAPACITY, TokenCache};
 use crate::error::{Error, Result};
 
 /// The longest token accepted, in bytes (16 KiB; a token with large user metadata is a
@@ -236,9 +238,17 @@ impl Default for JwtConfig {
 ///
 /// `exp` is required; `nbf`, when present, is checked; `aud` and `iss` as [`JwtConfig`]
 /// says. Errors name what was wrong, never the token.
+///
+/// A verifier also keeps a bounded cache of the tokens it verified (by their SHA-256, at
+/// most [`TOKEN_CACHE_CAPACITY`](super::token_cache::TOKEN_CACHE_CAPACITY)), which the
+/// [`ContextResolver`](super::ContextResolver) uses so that a repeated bearer token is
+/// not verified again; `exp` and `nbf` are still checked on every use. The cache belongs
+/// to the keys: a verifier with other keys (after a rotation) starts empty, and clones
+/// share it. [`JwtVerifier::verify`] itself never reads it.
 #[derive(Clone)]
 pub struct JwtVerifier {
     keys: Vec<(JwtKey, Validation)>,
+    tokens: Arc<TokenCache>,
 }
 
 impl JwtVerifier {
@@ -282,7 +292,8 @@ impl JwtVerifier {
                 (key, v)
             })
             .collect();
-        Ok(JwtVerifier { keys })
+        let tokens = Arc::new(TokenCache::new(TOKEN_CACHE_CAPACITY, config.leeway_secs));
+        Ok(JwtVerifier { keys, tokens })
     }
 
     /// A verifier from a JWK set (`{"keys": [...]}`), skipping encryption keys.
@@ -300,6 +311,11 @@ impl JwtVerifier {
             .map(JwtKey::from_parsed_jwk)
             .collect::<Result<Vec<_>>>()?;
         JwtVerifier::new(keys, config)
+    }
+
+    /// The cache of tokens this verifier verified (used by the resolver).
+    pub(crate) fn token_cache(&self) -> &TokenCache {
+        &self.tokens
     }
 
     /// The keys, in the order they are tried.

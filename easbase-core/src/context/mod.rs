@@ -66,6 +66,7 @@ mod credentials;
 mod ids;
 pub mod jwt;
 mod resolver;
+pub mod token_cache;
 
 use std::sync::Arc;
 
@@ -126,6 +127,18 @@ impl RequestContext {
         claims.insert("role".into(), Value::String(role_claim(role).into()));
         let claims = Value::Object(claims);
         let claims_json: Arc<str> = claims.to_string().into();
+        RequestContext::from_parts(project, role, Arc::new(claims), claims_json, request_id)
+    }
+
+    /// A context from claims already normalized (`role` set) and serialized, shared with
+    /// the token cache instead of copied.
+    pub(crate) fn from_parts(
+        project: ProjectId,
+        role: Role,
+        claims: Arc<Value>,
+        claims_json: Arc<str>,
+        request_id: Option<&str>,
+    ) -> RequestContext {
         let request_id = match request_id {
             Some(id)
                 if !id.is_empty()
@@ -138,7 +151,7 @@ impl RequestContext {
             }
             _ => uuid::Uuid::new_v4().to_string(),
         };
-        RequestContext { project, role, claims: Arc::new(claims), claims_json, request_id }
+        RequestContext { project, role, claims, claims_json, request_id }
     }
 
     /// The project.

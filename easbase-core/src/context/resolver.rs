@@ -5,8 +5,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use serde_json::Value;
+
 use super::jwt::JwtVerifier;
-use super::{Credentials, ProjectId, RequestContext};
+use super::token_cache::{VerifiedToken, token_hash};
+use super::{Credentials, ProjectId, RequestContext, role_claim};
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyCache, StoredKey};
 use crate::schema::Role;
@@ -51,7 +54,9 @@ pub type ResolverCache = KeyCache<(StoredKey, ProjectState)>;
 ///    `service`). With one, it is verified by the project's [`JwtVerifier`] and its `role`
 ///    claim decides: absent or `authenticated` → [`Role::Authenticated`], `anon` →
 ///    [`Role::Anon`], `service_role` → [`Role::Service`]; anything else is refused
-///    ([`Error::InvalidToken`]). A `service_role` token acts as service, as Supabase's
+///    ([`Error::InvalidToken`]). A verified token is kept in the verifier's cache (see
+///    [`JwtVerifier`]), so the same token again costs a SHA-256 and a lookup; its `exp`
+///    and `nbf` are checked on every request. A `service_role` token acts as service, as Supabase's
 ///    service key (itself such a JWT) does: only the holder of the project's signing key
 ///    can make one. The token wins over the key's kind, as in Supabase: a secret key with
 ///    a user's token acts as that user.
@@ -105,20 +110,17 @@ impl ContextResolver {
         if state.paused {
             return Err(Error::ProjectPaused);
         }
-        let (role, claims) = match creds.token() {
-            None => (key_role, serde_json::Map::new()),
-            Some(token) => {
-                let claims = state.verifier.verify(token)?;
-                let role = match claims.role() {
-                    None | Some("authenticated") => Role::Authenticated,
-                    Some("anon") => Role::Anon,
-                    Some("service_role") => Role::Service,
-                    Some(_) => return Err(Error::InvalidToken("unsupported `role` claim".into())),
-                };
-                (role, claims.into_map())
-            }
+        let Some(token) = creds.token() else {
+            return Ok(RequestContext::new(state.project.clone(), key_role, serde_json::Map::new(), request_id));
         };
-        Ok(RequestContext::new(state.project.clone(), role, claims, request_id))
+        let verified = verified_token(&state.verifier, token)?;
+        Ok(RequestContext::from_parts(
+            state.project.clone(),
+            verified.role,
+            Arc::clone(&verified.claims),
+            Arc::clone(&verified.claims_json),
+            request_id,
+        ))
     }
 
     /// [`Credentials::from_headers`] then [`ContextResolver::resolve`].
@@ -134,6 +136,35 @@ impl ContextResolver {
     ) -> Result<RequestContext> {
         let creds = Credentials::from_headers(apikey, authorization)?;
         self.resolve(&creds, request_id).await
+    }
+}
+
+/// `token` verified by `verifier`, from its token cache when it is there (its `exp` and
+/// `nbf` checked again), else verified, mapped to a role and cached.
+fn verified_token(verifier: &JwtVerifier, token: &str) -> Result<Arc<VerifiedToken>> {
+    let cache = verifier.token_cache();
+    let hash = token_hash(token);
+    if let Some(found) = cache.get(&hash) {
+        return found;
+    }
+    let claims = verifier.verify(token)?;
+    let role = match claims.role() {
+        None | Some("authenticated") => Role::Authenticated,
+        Some("anon") => Role::Anon,
+        Some("service_role") => Role::Service,
+        Some(_) => return Err(Error::InvalidToken("unsupported `role` claim".into())),
+    };
+    let mut claims = claims.into_map();
+    claims.insert("role".into(), Value::String(role_claim(role).into()));
+    let claims = Value::Object(claims);
+    match VerifiedToken::new(role, claims) {
+        Some(verified) => {
+            let verified = Arc::new(verified);
+            cache.insert(hash, Arc::clone(&verified));
+            Ok(verified)
+        }
+        // Unreachable for a verified token (`exp` is required): refuse rather than guess.
+        None => Err(Error::InvalidToken("missing claim `exp`".into())),
     }
 }
 

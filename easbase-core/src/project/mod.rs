@@ -178,6 +178,12 @@ struct Inner {
     plans: KeyCache<Plan>,
     /// Usage sinks told when a project is deleted ([`Platform::attach_usage_sink`]).
     usage_sinks: Mutex<Vec<std::sync::Weak<dyn crate::usage::UsageSink>>>,
+    /// The sinks the HTTP layers record requests to ([`Platform::set_usage_sink`],
+    /// [`Platform::set_log_sink`]).
+    metering: std::sync::RwLock<Metering>,
+    /// Whether the platform holds [`crate::usage::UsageModule`]'s and
+    /// [`crate::logs::LogsModule`]'s tables.
+    metering_tables: (bool, bool),
     config: PlatformConfig,
     modules: Vec<Arc<dyn Module>>,
     resolver: ContextResolver,
@@ -186,6 +192,13 @@ struct Inner {
     /// The platform server's connection settings (dedicated pools, the listener).
     #[cfg(feature = "postgres")]
     pg_server: Option<tokio_postgres::Config>,
+}
+
+/// The sinks requests are recorded to.
+#[derive(Default)]
+struct Metering {
+    usage: Option<Arc<dyn crate::usage::UsageSink>>,
+    logs: Option<Arc<dyn crate::logs::LogSink>>,
 }
 
 /// Cross-process invalidation state.
@@ -325,6 +338,8 @@ impl Platform {
         migrate::apply(&mut executor::DbExecutor(&db), &platform_version(&schema), &schema, &options).await?;
         let project_tables = store::tables_keyed_by_project(&schema);
         let quota_counters = schema.tables.iter().any(|t| t.name == crate::quota::COUNTERS_TABLE);
+        let has_table = |name: &str| schema.tables.iter().any(|t| t.name == name);
+        let metering_tables = (has_table(crate::usage::USAGE_TABLE), has_table(crate::logs::LOGS_TABLE));
         let key_epoch = Arc::new(AtomicU64::new(0));
         let lookup = Arc::new(PlatformKeys {
             db: db.clone(),
@@ -377,6 +392,8 @@ impl Platform {
                 limiter,
                 plans,
                 usage_sinks: Mutex::new(Vec::new()),
+                metering: std::sync::RwLock::new(Metering::default()),
+                metering_tables,
                 config,
                 modules,
                 resolver,
@@ -1073,6 +1090,124 @@ impl Platform {
         let mut sinks = self.inner.usage_sinks.lock().unwrap_or_else(|e| e.into_inner());
         sinks.retain(|s| s.strong_count() > 0);
         sinks.push(Arc::downgrade(sink));
+    }
+
+    /// Sets the usage sink every HTTP layer on this platform records to
+    /// ([`Platform::record_request`], [`Platform::record_usage`]), replacing the previous
+    /// one; it is also attached ([`Platform::attach_usage_sink`]) so a deleted project's
+    /// counters are dropped. The platform holds it until replaced or
+    /// [`cleared`](Platform::clear_metering).
+    pub fn set_usage_sink(&self, sink: Arc<dyn crate::usage::UsageSink>) {
+        self.attach_usage_sink(&sink);
+        self.inner.metering.write().unwrap_or_else(|e| e.into_inner()).usage = Some(sink);
+    }
+
+    /// Sets the request-log sink every HTTP layer on this platform records to
+    /// ([`Platform::record_request`]), replacing the previous one.
+    pub fn set_log_sink(&self, sink: Arc<dyn crate::logs::LogSink>) {
+        self.inner.metering.write().unwrap_or_else(|e| e.into_inner()).logs = Some(sink);
+    }
+
+    /// The usage sink requests are recorded to, if one is set.
+    pub fn usage_sink(&self) -> Option<Arc<dyn crate::usage::UsageSink>> {
+        self.inner.metering.read().unwrap_or_else(|e| e.into_inner()).usage.clone()
+    }
+
+    /// The request-log sink requests are recorded to, if one is set.
+    pub fn log_sink(&self) -> Option<Arc<dyn crate::logs::LogSink>> {
+        self.inner.metering.read().unwrap_or_else(|e| e.into_inner()).logs.clone()
+    }
+
+    /// Starts the default sinks and sets them: a [`BatchingSink`](crate::usage::BatchingSink)
+    /// when the platform holds [`UsageModule`](crate::usage::UsageModule)'s table, a
+    /// [`BatchingLogSink`](crate::logs::BatchingLogSink) when it holds
+    /// [`LogsModule`](crate::logs::LogsModule)'s (each left unset otherwise). Returns
+    /// which were started, `(usage, logs)`. Call it inside the tokio runtime that serves
+    /// requests; the sinks' background tasks run there and flush one last time when
+    /// the platform is dropped or [`Platform::clear_metering`] is called.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use easbase_core::db::{Db, SqliteConfig};
+    /// use easbase_core::logs::{LogConfig, LogsModule};
+    /// use easbase_core::project::{Platform, PlatformConfig};
+    /// use easbase_core::usage::{UsageConfig, UsageModule};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> easbase_core::Result<()> {
+    /// let db = Db::open_sqlite(SqliteConfig::in_memory())?;
+    /// let modules: Vec<Arc<dyn easbase_core::module::Module>> = vec![Arc::new(UsageModule), Arc::new(LogsModule)];
+    /// let platform = Platform::open(db, PlatformConfig::new("http://localhost"), modules).await?;
+    /// assert_eq!(platform.start_metering(UsageConfig::default(), LogConfig::default())?, (true, true));
+    /// assert!(platform.usage_sink().is_some() && platform.log_sink().is_some());
+    /// platform.flush_metering().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] outside a tokio runtime or with an invalid configuration.
+    pub fn start_metering(
+        &self,
+        usage: crate::usage::UsageConfig,
+        logs: crate::logs::LogConfig,
+    ) -> Result<(bool, bool)> {
+        let (has_usage, has_logs) = self.inner.metering_tables;
+        let tables = crate::usage::PlatformTables::of(self);
+        if has_usage {
+            self.set_usage_sink(Arc::new(crate::usage::BatchingSink::start(tables.clone(), usage)?));
+        }
+        if has_logs {
+            self.set_log_sink(Arc::new(crate::logs::BatchingLogSink::start(tables, logs)?));
+        }
+        Ok((has_usage, has_logs))
+    }
+
+    /// Unsets both sinks (a default sink's task then flushes once more and ends, when no
+    /// other clone of it is left).
+    pub fn clear_metering(&self) {
+        *self.inner.metering.write().unwrap_or_else(|e| e.into_inner()) = Metering::default();
+    }
+
+    /// Writes what the sinks hold now (tests, a graceful stop).
+    ///
+    /// # Errors
+    /// The sinks' storage errors ([`Error::Database`], [`Error::Unavailable`]).
+    pub async fn flush_metering(&self) -> Result<()> {
+        if let Some(sink) = self.usage_sink() {
+            sink.flush().await?;
+        }
+        if let Some(sink) = self.log_sink() {
+            sink.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Whether a usage or log sink is set (the HTTP layers skip building what nobody
+    /// records).
+    pub fn is_metering(&self) -> bool {
+        let m = self.inner.metering.read().unwrap_or_else(|e| e.into_inner());
+        m.usage.is_some() || m.logs.is_some()
+    }
+
+    /// Records one finished request: a [`Metric::Requests`](crate::usage::Metric::Requests)
+    /// event in the usage sink and a request log in the log sink (whichever are set). One
+    /// non-blocking `record` call per sink; nothing when neither is set.
+    pub fn record_request(&self, outcome: &crate::usage::RequestOutcome<'_>) {
+        let m = self.inner.metering.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(sink) = &m.usage {
+            sink.record(outcome.usage_event());
+        }
+        if let Some(sink) = &m.logs {
+            sink.record(outcome.log());
+        }
+    }
+
+    /// Records one usage event (rows read or written, an auth event, …) in the usage
+    /// sink, if one is set.
+    pub fn record_usage(&self, event: crate::usage::UsageEvent) {
+        if let Some(sink) = &self.inner.metering.read().unwrap_or_else(|e| e.into_inner()).usage {
+            sink.record(event);
+        }
     }
 
     /// The resolver (to share its cache or call it with parsed credentials).

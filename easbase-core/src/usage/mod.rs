@@ -47,6 +47,7 @@
 //! ```
 
 mod batch;
+mod meter;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -58,6 +59,7 @@ use sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Order, Query, TableRef
 use tokio::sync::Notify;
 
 pub use batch::TaskProbe;
+pub use meter::RequestOutcome;
 pub(crate) use batch::{Batch, Counters, Worker};
 
 use crate::context::ProjectId;

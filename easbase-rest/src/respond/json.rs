@@ -120,7 +120,7 @@ fn time_text(s: &str, ty: &ColumnType) -> String {
     let dated = b.len() >= 19 && b[4] == b'-' && b[7] == b'-' && matches!(b[10], b' ' | b'T');
     let mut out = if dated { format!("{}T{}", &s[..10], &s[11..]) } else { s.to_owned() };
     let time_at = if dated { 11 } else { 0 };
-    let zone_at = out[time_at..].find(['Z', '+', '-']).map(|i| i + time_at);
+    let zone_at = if dated { out[time_at..].find(['Z', '+', '-']).map(|i| i + time_at) } else { None };
     let (body, zone) = out.split_at(zone_at.unwrap_or(out.len()));
     let body = match body.split_once('.') {
         Some((whole, fraction)) if fraction.bytes().all(|c| c.is_ascii_digit()) => {

@@ -231,6 +231,28 @@ impl Builder<'_> {
         }
     }
 
+    /// MySQL compares a date-time column with text it cannot read as "no match" (a
+    /// warning), where PostgreSQL fails: only ISO 8601 is taken there, anything else is
+    /// refused (`EB203`).
+    fn check_time(&self, ty: &ColumnType, v: &Value) -> Result<(), RestError> {
+        static ISO: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(
+                r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?\s*([Zz]|[+-]\d{2}(:?\d{2})?)?$",
+            )
+            .unwrap_or_else(|_| unreachable!("a valid pattern"))
+        });
+        match v {
+            Value::Text(s)
+                if self.dialect() == Dialect::Mysql
+                    && matches!(ty, ColumnType::Timestamptz | ColumnType::Timestamp | ColumnType::Date)
+                    && !ISO.is_match(s.trim()) =>
+            {
+                Err(expr::not_on(self.dialect(), format!("the {} value \"{s}\" (only ISO 8601 is read)", ty)))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn condition(&self, c: &Condition) -> Result<Expr, RestError> {
         self.condition_in(c, Parent::Root, None)
     }
@@ -269,6 +291,17 @@ impl Builder<'_> {
                     Parent::Embed { table, .. } => table,
                 };
                 let def = table.column(column.as_str()).ok_or(RestError::Internal)?;
+                if json_path.is_empty() {
+                    match test {
+                        Test::Cmp(_, v) | Test::IsDistinct(v) => self.check_time(&def.ty, v)?,
+                        Test::In(values) => {
+                            for v in values {
+                                self.check_time(&def.ty, v)?;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
                 let col =
                     expr::json_path(self.dialect(), self.col(alias, column), &def.ty, json_path, false)?;
                 // `->` values are JSON: SQLite compares its minified text.
@@ -1113,9 +1146,18 @@ impl Builder<'_> {
     /// Rows of the table equal to some payload row on all of `columns` (the conflict
     /// target). A row that leaves a target column out conflicts with nothing here.
     fn conflicting(&self, i: &InsertPlan, columns: &[ColumnName]) -> Expr {
+        self.payload_rows(i, columns)
+            .into_iter()
+            .reduce(|a, b| a.or(b))
+            .unwrap_or_else(|| Expr::cust("1 = 0"))
+    }
+
+    /// Per payload row, the condition of a table row equal to it on all of `columns`
+    /// (none when the payload leaves one of them out).
+    fn payload_rows(&self, i: &InsertPlan, columns: &[ColumnName]) -> Vec<Expr> {
         let positions: Option<Vec<usize>> =
             columns.iter().map(|c| i.columns.iter().position(|x| x == c)).collect();
-        let Some(positions) = positions else { return Expr::cust("1 = 0") };
+        let Some(positions) = positions else { return Vec::new() };
         i.rows
             .iter()
             .map(|row| {
@@ -1126,8 +1168,7 @@ impl Builder<'_> {
                     .reduce(|a, b| a.and(b))
                     .unwrap_or_else(|| Expr::cust("1 = 0"))
             })
-            .reduce(|a, b| a.or(b))
-            .unwrap_or_else(|| Expr::cust("1 = 0"))
+            .collect()
     }
 
     fn update(&self, u: &UpdatePlan) -> Result<SqlPlan, RestError> {

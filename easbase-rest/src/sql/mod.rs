@@ -4,13 +4,15 @@
 //!
 //! Identifiers come only from the validated plan; values are always bound. On PostgreSQL
 //! table references are qualified with the project's schema and row-level security does
-//! the filtering (the transaction runs under the request's role and claims). On SQLite the
-//! table's policies are compiled into the statements (`policy.rs`): `using` into the
-//! WHERE clause, `check` into a guard that re-reads the written rows and rolls the
-//! transaction back with `42501` if any fails.
+//! the filtering (the transaction runs under the request's role and claims). On SQLite and
+//! MySQL/MariaDB the table's policies are compiled into the statements (`policy.rs`):
+//! `using` into the WHERE clause, `check` into a guard that re-reads the written rows and
+//! rolls the transaction back with `42501` if any fails.
 //!
-//! Files: `builder.rs` (statements per plan), `policy.rs` (SQLite policy conditions and
-//! write guards).
+//! Files: `builder.rs` (statements per plan), `builder/mysql.rs` (MySQL's embeds in
+//! `JSON_ARRAYAGG` and its writes, which have no `RETURNING`: written rows are found again
+//! by primary key through temporary tables), `expr.rs` (expressions per dialect),
+//! `policy.rs` (policy conditions and write guards).
 
 mod builder;
 mod expr;

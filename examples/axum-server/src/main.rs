@@ -35,8 +35,10 @@ use easbase_auth::mail::MailSettings;
 use easbase_auth::oauth::{HyperClient, OAuthSettings, ProviderConfig};
 use easbase_auth::{Auth, AuthConfig, AuthModule, AuthService, AuthServiceConfig, SmsSettings};
 use easbase_core::db::{Db, SqliteConfig};
+use easbase_core::logs::{LogConfig, LogsModule};
 use easbase_core::project::{CreateProject, Platform, PlatformConfig};
 use easbase_core::schema::Schema;
+use easbase_core::usage::{UsageConfig, UsageModule};
 use easbase_rest::{RestConfig, RestService};
 
 const DEFAULT_SCHEMA: &str = include_str!("../schema.json");
@@ -166,9 +168,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let url = format!("http://{}", listener.local_addr()?);
 
-    let platform =
-        Platform::open(open_db().await?, PlatformConfig::new(&url), vec![Arc::new(AuthModule::default())])
-            .await?;
+    // Usage counters and request logs are platform tables; the batching sinks record
+    // every request of REST and auth without a row written per request.
+    let modules: Vec<Arc<dyn easbase_core::module::Module>> =
+        vec![Arc::new(AuthModule::default()), Arc::new(UsageModule), Arc::new(LogsModule)];
+    let platform = Platform::open(open_db().await?, PlatformConfig::new(&url), modules).await?;
+    platform.start_metering(UsageConfig::default(), LogConfig::default())?;
     let created = platform
         .create_project(
             "example",

@@ -154,6 +154,7 @@ impl Builder<'_> {
         outputs: &Option<Vec<Output>>,
         embeds: &[Embed],
         set: &[(ColumnName, Value)],
+        order: Option<Expr>,
     ) -> Result<Stmt, RestError> {
         let Some(outputs) = outputs else {
             let mut q = Query::select();
@@ -169,6 +170,9 @@ impl Builder<'_> {
             q.expr(Expr::cust("1"));
         }
         q.from(self.table_ref()).and_where(self.my_pk().in_subquery(self.my_keys(KEYS, set)));
+        if let Some(order) = order {
+            q.order_by_expr(order, Order::Asc);
+        }
         for pk in &self.table.primary_key {
             q.order_by(Alias::new(pk.as_str()), Order::Asc);
         }
@@ -194,6 +198,11 @@ impl Builder<'_> {
     }
 
     pub(super) fn my_update(&self, u: &UpdatePlan) -> Result<SqlPlan, RestError> {
+        for (c, v) in &u.set {
+            if let Some(d) = self.table.column(c.as_str()) {
+                self.check_time(&d.ty, v)?;
+            }
+        }
         let mut statements = self.my_temp(KEYS);
         let rows =
             self.my_target_rows(&u.filter, u.window.as_ref(), &[Operation::Update, Operation::Select])?;
@@ -215,7 +224,7 @@ impl Builder<'_> {
         }
         statements.extend(self.my_count_guards());
         let main = statements.len();
-        statements.push(self.my_answer(&u.returning, &u.embeds, &u.set)?);
+        statements.push(self.my_answer(&u.returning, &u.embeds, &u.set, None)?);
         Ok(SqlPlan { statements, main, ..SqlPlan::write() })
     }
 
@@ -226,7 +235,7 @@ impl Builder<'_> {
         statements.push(self.my_record(KEYS, rows)?);
         // The answer is read before the rows go (as `RETURNING` sees them).
         let main = statements.len();
-        statements.push(self.my_answer(&d.returning, &d.embeds, &[])?);
+        statements.push(self.my_answer(&d.returning, &d.embeds, &[], None)?);
         let mut q = Query::delete();
         q.from_table(self.table_ref()).and_where(self.my_pk().in_subquery(self.my_keys(KEYS, &[])));
         statements.push(q.build_for(Dialect::Mysql));
@@ -267,6 +276,13 @@ impl Builder<'_> {
     }
 
     pub(super) fn my_insert(&self, i: &InsertPlan) -> Result<SqlPlan, RestError> {
+        for row in &i.rows {
+            for (v, c) in row.iter().zip(&i.columns) {
+                if let Some(d) = self.table.column(c.as_str()) {
+                    self.check_time(&d.ty, v)?;
+                }
+            }
+        }
         let written = self.my_written(i)?;
         let policies = self.policies();
         let mut statements = self.my_temp(KEYS);
@@ -339,6 +355,16 @@ impl Builder<'_> {
         statements.push(q.build_for(Dialect::Mysql));
         let mut rows = Query::select();
         rows.exprs(self.table.primary_key.iter().map(|c| self.col(None, c))).from(self.table_ref());
+        // The answer in the payload's order, as `RETURNING` gives it.
+        let order = match &written {
+            Written::ByValues(cols) if i.rows.len() > 1 => {
+                let each = self.payload_rows(i, cols);
+                let arms: Vec<String> =
+                    (0..each.len()).map(|n| format!("WHEN ${} THEN {n}", n + 1)).collect();
+                Some(expr::tmpl(Dialect::Mysql, &format!("(CASE {} END)", arms.join(" ")), &each))
+            }
+            _ => None,
+        };
         match written {
             Written::ByValues(cols) => {
                 rows.and_where(self.conflicting(i, &cols));
@@ -370,7 +396,7 @@ impl Builder<'_> {
         }
         statements.extend(self.my_count_guards());
         let main = statements.len();
-        statements.push(self.my_answer(&i.returning, &i.embeds, &[])?);
+        statements.push(self.my_answer(&i.returning, &i.embeds, &[], order)?);
         Ok(SqlPlan { statements, main, ..SqlPlan::write() })
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{block_on, easbase_in, serve, todos_schema, write};
+use common::{PgPlatform, block_on, easbase_in, serve, todos_schema, write};
 use easbase_cli::client::Client;
 use serde_json::json;
 
@@ -173,56 +173,9 @@ fn serve_without_a_url_uses_the_embedded_file() {
     assert_eq!(list[0]["name"], "my shop");
 }
 
-/// The PostgreSQL server of the test suite.
-fn pg_url() -> String {
-    std::env::var("EASBASE_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// Removes a PostgreSQL platform when dropped, even after a failed assertion: every
-/// project (its schema and roles, through `easbase project delete`), then the platform
-/// tables.
-struct PgPlatform {
-    url: String,
-    schema: String,
-    dir: tempfile::TempDir,
-}
-
-impl PgPlatform {
-    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
-        let mut all = args.to_vec();
-        all.extend(["--database-url", &self.url, "--platform-schema", &self.schema]);
-        all
-    }
-}
-
-impl Drop for PgPlatform {
-    fn drop(&mut self) {
-        let (_, stdout, _) = easbase_in(self.dir.path(), &self.args(&["project", "list", "--json"]));
-        if let Ok(serde_json::Value::Array(projects)) = serde_json::from_str(&stdout) {
-            for p in projects {
-                let (id, slug) = (p["id"].as_str().unwrap_or(""), p["slug"].as_str().unwrap_or(""));
-                let (code, _, stderr) =
-                    easbase_in(self.dir.path(), &self.args(&["project", "delete", id, "--confirm", slug]));
-                assert!(code == Some(0) || std::thread::panicking(), "{stderr}");
-            }
-        }
-        let (url, schema) = (self.url.clone(), self.schema.clone());
-        block_on(async move {
-            if let Ok((client, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
-                tokio::spawn(connection);
-                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await;
-            }
-        });
-    }
-}
-
 #[test]
 fn serve_on_postgres_reuses_its_project_and_cleans_up() {
-    let pg = PgPlatform {
-        url: pg_url(),
-        schema: format!("cli_{}", uuid::Uuid::new_v4().simple()),
-        dir: tempfile::tempdir().unwrap(),
-    };
+    let pg = PgPlatform::new();
     let d = pg.dir.path();
     let schema = write(d, "todos.json", &todos_schema(""));
     let args = pg.args(&["--schema", schema.as_str(), "--state-dir", d.to_str().unwrap()]);

@@ -720,6 +720,165 @@ fn claims_from_map() {
     );
 }
 
+// ---- the verified-token cache ------------------------------------------------------------
+
+/// A key store whose entries a test changes (as the platform's rows change), with the
+/// resolver cache invalidated the way the project module does it.
+#[derive(Default)]
+struct MutableKeys {
+    keys: std::sync::Mutex<HashMap<String, (StoredKey, ProjectState)>>,
+}
+
+#[async_trait::async_trait]
+impl KeyLookup for MutableKeys {
+    async fn key(&self, key_id: &str) -> easbase_core::Result<Option<(StoredKey, ProjectState)>> {
+        Ok(self.keys.lock().unwrap().get(key_id).cloned())
+    }
+}
+
+impl MutableKeys {
+    fn set(&self, key: &GeneratedKey, project: &str, verifier: JwtVerifier, revoked: bool) {
+        let mut stored = key.to_stored(ProjectId::new(project).unwrap(), SystemTime::now());
+        stored.revoked = revoked;
+        self.keys.lock().unwrap().insert(key.id.clone(), (stored, state(project, false, verifier)));
+    }
+}
+
+fn mutable_resolver() -> (ContextResolver, Arc<MutableKeys>) {
+    let lookup = Arc::new(MutableKeys::default());
+    (ContextResolver::new(lookup.clone(), KeyCache::default()), lookup)
+}
+
+fn invalidate_project(resolver: &ContextResolver, project: &str) {
+    resolver.cache().invalidate_if(|_, (_, s)| s.project.as_str() == project);
+}
+
+#[tokio::test]
+async fn a_repeated_token_is_served_from_the_cache() {
+    let f = fixture(KeyCacheConfig::default());
+    let pk = Some(f.a_pk.secret.as_str());
+    let jwt = bearer(&hs256(&user_claims(), SECRET, None));
+    let first = f.resolver.resolve_headers(pk, Some(&jwt), Some("r-1")).await.unwrap();
+    let second = f.resolver.resolve_headers(pk, Some(&jwt), Some("r-2")).await.unwrap();
+    // The same verified claims are shared, not parsed and serialized again.
+    assert!(Arc::ptr_eq(first.claims(), second.claims()));
+    assert_eq!((second.role(), second.uid(), second.request_id()), (Role::Authenticated, Some(UID), "r-2"));
+    assert_eq!(first.claims_json(), second.claims_json());
+    // The cache is keyed by the whole token: one more claim is another token.
+    let other = bearer(&hs256(&with(user_claims(), json!({ "x": 1 })), SECRET, None));
+    let third = f.resolver.resolve_headers(pk, Some(&other), None).await.unwrap();
+    assert!(!Arc::ptr_eq(first.claims(), third.claims()));
+    assert_eq!(third.claims()["x"], json!(1));
+    // A tampered signature is not a cache hit.
+    let good = hs256(&user_claims(), SECRET, None);
+    let tampered = format!("{}A", &good[..good.len() - 1]);
+    let tampered = if tampered == good { format!("{}B", &good[..good.len() - 1]) } else { tampered };
+    let err = f.resolver.resolve_headers(pk, Some(&bearer(&tampered)), None).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidToken(_)), "{err:?}");
+    // Key-only requests are untouched.
+    let anon = f.resolver.resolve_headers(pk, None, None).await.unwrap();
+    assert_eq!(anon.claims_json(), r#"{"role":"anon"}"#);
+}
+
+#[tokio::test]
+async fn a_cached_token_fails_after_its_exp() {
+    let (resolver, lookup) = mutable_resolver();
+    let pk = keys::generate(KeyKind::Publishable);
+    let strict = JwtConfig { leeway_secs: 0, ..JwtConfig::default() };
+    lookup.set(&pk, "project-a", JwtVerifier::new(vec![JwtKey::hs256(SECRET).unwrap()], strict).unwrap(), false);
+    let exp = now() + 1;
+    let jwt = bearer(&hs256(&with(user_claims(), json!({ "exp": exp })), SECRET, None));
+    let first = resolver.resolve_headers(Some(&pk.secret), Some(&jwt), None).await.unwrap();
+    let again = resolver.resolve_headers(Some(&pk.secret), Some(&jwt), None).await.unwrap();
+    assert!(Arc::ptr_eq(first.claims(), again.claims()), "the second use is a cache hit");
+    while now() <= exp {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for _ in 0..2 {
+        let err = resolver.resolve_headers(Some(&pk.secret), Some(&jwt), None).await.unwrap_err();
+        assert!(matches!(err, Error::ExpiredToken), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_cached_token_fails_after_secret_rotation() {
+    let (resolver, lookup) = mutable_resolver();
+    let pk = keys::generate(KeyKind::Publishable);
+    lookup.set(&pk, "project-a", hs_verifier(), false);
+    let old = bearer(&hs256(&user_claims(), SECRET, None));
+    for _ in 0..2 {
+        resolver.resolve_headers(Some(&pk.secret), Some(&old), None).await.unwrap();
+    }
+    // The project's secret is rotated and its keys invalidated.
+    let rotated = JwtVerifier::new(vec![JwtKey::hs256(OTHER_SECRET).unwrap()], JwtConfig::default()).unwrap();
+    lookup.set(&pk, "project-a", rotated, false);
+    invalidate_project(&resolver, "project-a");
+    let err = resolver.resolve_headers(Some(&pk.secret), Some(&old), None).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidToken(_)), "{err:?}");
+    let new = bearer(&hs256(&user_claims(), OTHER_SECRET, None));
+    resolver.resolve_headers(Some(&pk.secret), Some(&new), None).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cached_token_fails_after_key_revocation() {
+    let (resolver, lookup) = mutable_resolver();
+    let (pk, sk) = (keys::generate(KeyKind::Publishable), keys::generate(KeyKind::Secret));
+    // Two signing keys: the project secret and an ES256 key with an id.
+    let both = || {
+        JwtVerifier::new(
+            vec![JwtKey::hs256(SECRET).unwrap(), JwtKey::es256_pem(ES_PUBLIC).unwrap().with_kid("es-1")],
+            JwtConfig::default(),
+        )
+        .unwrap()
+    };
+    lookup.set(&pk, "project-a", both(), false);
+    lookup.set(&sk, "project-a", both(), false);
+    let es = bearer(&es256(&user_claims(), ES_PRIVATE, Some("es-1")));
+    let hs = bearer(&hs256(&user_claims(), SECRET, None));
+    for key in [&pk, &sk] {
+        for token in [&es, &hs] {
+            for _ in 0..2 {
+                resolver.resolve_headers(Some(&key.secret), Some(token), None).await.unwrap();
+            }
+        }
+    }
+    // The ES256 signing key is removed: its tokens are refused, the others still pass.
+    lookup.set(&pk, "project-a", hs_verifier(), false);
+    lookup.set(&sk, "project-a", hs_verifier(), false);
+    invalidate_project(&resolver, "project-a");
+    let err = resolver.resolve_headers(Some(&pk.secret), Some(&es), None).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidToken(_)), "{err:?}");
+    resolver.resolve_headers(Some(&pk.secret), Some(&hs), None).await.unwrap();
+    // The API key is revoked: a cached token does not bring it back.
+    lookup.set(&pk, "project-a", hs_verifier(), true);
+    assert!(resolver.cache().invalidate(&pk.id));
+    let err = resolver.resolve_headers(Some(&pk.secret), Some(&hs), None).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidApiKey), "{err:?}");
+    resolver.resolve_headers(Some(&sk.secret), Some(&hs), None).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cached_token_of_project_a_never_verifies_for_project_b() {
+    let f = fixture(KeyCacheConfig::default());
+    let a_token = bearer(&hs256(&user_claims(), SECRET, None));
+    for _ in 0..3 {
+        f.resolver.resolve_headers(Some(&f.a_pk.secret), Some(&a_token), None).await.unwrap();
+    }
+    for _ in 0..2 {
+        let err = f.resolver.resolve_headers(Some(&f.b_pk.secret), Some(&a_token), None).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidToken(_)), "{err:?}");
+    }
+    // And the other way round, with B's token cached first.
+    let b_token = bearer(&hs256(&user_claims(), OTHER_SECRET, None));
+    f.resolver.resolve_headers(Some(&f.b_pk.secret), Some(&b_token), None).await.unwrap();
+    let err = f.resolver.resolve_headers(Some(&f.a_pk.secret), Some(&b_token), None).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidToken(_)), "{err:?}");
+    // A paused project refuses a cached token too.
+    let p_token = bearer(&hs256(&user_claims(), SECRET, None));
+    let err = f.resolver.resolve_headers(Some(&f.paused_pk.secret), Some(&p_token), None).await.unwrap_err();
+    assert!(matches!(err, Error::ProjectPaused));
+}
+
 proptest! {
     #[test]
     fn arbitrary_headers_never_panic(apikey in proptest::option::of(any::<String>()), auth in proptest::option::of(any::<String>())) {

@@ -203,6 +203,40 @@ pub(crate) fn timestamptz_to_utc(text: &str) -> Option<String> {
     Some(format!("{y:04}-{m:02}-{d:02} {:02}:{:02}{seconds}", minutes / 60, minutes % 60))
 }
 
+/// A `timestamptz` text as SQLite keeps it so that text order is time order:
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC (a text without offset is UTC, as PostgreSQL's
+/// sessions read it). `None` when the text is not such a timestamp.
+pub(crate) fn timestamptz_sqlite(text: &str) -> Option<String> {
+    let t = text.trim();
+    let utc = match timestamptz_to_utc(t) {
+        Some(utc) => utc,
+        None => {
+            let b = t.as_bytes();
+            let plain = b.len() >= 16
+                && b[4] == b'-'
+                && b[7] == b'-'
+                && matches!(b[10], b'T' | b't' | b' ')
+                && b[13] == b':'
+                && t[16..].bytes().all(|c| c.is_ascii_digit() || c == b':' || c == b'.');
+            if !plain {
+                return None;
+            }
+            format!("{} {}", &t[..10], &t[11..])
+        }
+    };
+    let (date, time) = utc.split_once(' ')?;
+    let (hm, rest) = time.split_at(5.min(time.len()));
+    let (seconds, fraction) = match rest.strip_prefix(':') {
+        Some(s) => s.split_once('.').unwrap_or((s, "")),
+        None if rest.is_empty() => ("00", ""),
+        None => return None,
+    };
+    if seconds.len() != 2 || !seconds.bytes().all(|c| c.is_ascii_digit()) || fraction.len() > 6 {
+        return None;
+    }
+    Some(format!("{date}T{hm}:{seconds}.{fraction:0<6}Z"))
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -244,6 +278,16 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(timestamptz_to_utc(text).as_deref(), want, "{text}");
+        }
+        let sqlite = [
+            ("2024-05-01T12:30:00+02:00", Some("2024-05-01T10:30:00.000000Z")),
+            ("2024-05-01 10:00:00.5", Some("2024-05-01T10:00:00.500000Z")),
+            ("2024-05-01T10:00Z", Some("2024-05-01T10:00:00.000000Z")),
+            ("2024-05-01", None),
+            ("now", None),
+        ];
+        for (text, want) in sqlite {
+            assert_eq!(super::timestamptz_sqlite(text).as_deref(), want, "{text}");
         }
     }
 }

@@ -130,7 +130,7 @@ fn time_text(s: &str, ty: &ColumnType) -> String {
         _ => body.to_owned(),
     };
     out = match (ty, zone) {
-        (ColumnType::Timestamptz, "") if dated => format!("{body}+00:00"),
+        (ColumnType::Timestamptz, "" | "Z") if dated => format!("{body}+00:00"),
         _ => format!("{body}{zone}"),
     };
     out

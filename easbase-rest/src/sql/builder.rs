@@ -217,23 +217,35 @@ impl Builder<'_> {
         })
     }
 
-    /// A value for a column of type `ty`: on MySQL a `timestamptz` with an offset is bound
-    /// as the same instant in UTC (its `datetime(6)` refuses offsets).
+    /// A value for a column of type `ty`: a `timestamptz` with an offset is bound as the
+    /// same instant in UTC on MySQL (its `datetime(6)` refuses offsets) and, on SQLite, in
+    /// one text form whose order is time order (`YYYY-MM-DDTHH:MM:SS.ffffffZ`; a
+    /// `timestamp` the same without `Z`).
     fn bind_col(&self, ty: &ColumnType, v: &Value) -> Expr {
-        match v {
-            Value::Text(s) if self.dialect() == Dialect::Mysql && *ty == ColumnType::Timestamptz => {
-                match crate::plan::value::timestamptz_to_utc(s) {
-                    Some(utc) => Expr::val(utc),
-                    None => self.bind(v),
-                }
+        let converted = match (v, self.dialect()) {
+            (Value::Text(s), Dialect::Mysql) if *ty == ColumnType::Timestamptz => {
+                crate::plan::value::timestamptz_to_utc(s)
             }
-            _ => self.bind(v),
+            (Value::Text(s), Dialect::Sqlite) if *ty == ColumnType::Timestamptz => {
+                crate::plan::value::timestamptz_sqlite(s)
+            }
+            // A timestamp without zone: the same form, without the `Z`.
+            (Value::Text(s), Dialect::Sqlite)
+                if *ty == ColumnType::Timestamp && crate::plan::value::timestamptz_to_utc(s).is_none() =>
+            {
+                crate::plan::value::timestamptz_sqlite(s).map(|t| t.trim_end_matches('Z').to_owned())
+            }
+            _ => None,
+        };
+        match converted {
+            Some(text) => Expr::val(text),
+            None => self.bind(v),
         }
     }
 
     /// MySQL compares a date-time column with text it cannot read as "no match" (a
-    /// warning), where PostgreSQL fails: only ISO 8601 is taken there, anything else is
-    /// refused (`EB203`).
+    /// warning) and SQLite compares it as text, where PostgreSQL fails: only ISO 8601 is
+    /// taken there, anything else is refused (`EB203`).
     fn check_time(&self, ty: &ColumnType, v: &Value) -> Result<(), RestError> {
         static ISO: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
             regex::Regex::new(
@@ -243,13 +255,21 @@ impl Builder<'_> {
         });
         match v {
             Value::Text(s)
-                if self.dialect() == Dialect::Mysql
+                if self.dialect() != Dialect::Postgres
                     && matches!(ty, ColumnType::Timestamptz | ColumnType::Timestamp | ColumnType::Date)
                     && !ISO.is_match(s.trim()) =>
             {
                 Err(expr::not_on(self.dialect(), format!("the {} value \"{s}\" (only ISO 8601 is read)", ty)))
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The value a write gives column `c`.
+    fn set_value(&self, c: &ColumnName, v: &Value) -> Expr {
+        match self.table.column(c.as_str()) {
+            Some(d) => self.bind_col(&d.ty, v),
+            None => self.bind(v),
         }
     }
 
@@ -919,6 +939,13 @@ impl Builder<'_> {
     }
 
     fn insert(&self, i: &InsertPlan) -> Result<SqlPlan, RestError> {
+        for row in &i.rows {
+            for (v, c) in row.iter().zip(&i.columns) {
+                if let Some(d) = self.table.column(c.as_str()) {
+                    self.check_time(&d.ty, v)?;
+                }
+            }
+        }
         if self.dialect() == Dialect::Mysql {
             return self.my_insert(i);
         }
@@ -987,8 +1014,13 @@ impl Builder<'_> {
             } else {
                 q.columns(cols);
                 for row in rows {
-                    let mut values: Vec<Expr> =
-                        row.iter().zip(present).filter(|(_, p)| **p).map(|(v, _)| self.bind(v)).collect();
+                    let mut values: Vec<Expr> = row
+                        .iter()
+                        .zip(present)
+                        .zip(&i.columns)
+                        .filter(|((_, p), _)| **p)
+                        .map(|((v, _), c)| self.set_value(c, v))
+                        .collect();
                     if let Some(uid) = &uid {
                         values.extend(i.uid_defaults.iter().map(|_| Expr::val(uid.clone())));
                     }
@@ -1172,12 +1204,17 @@ impl Builder<'_> {
     }
 
     fn update(&self, u: &UpdatePlan) -> Result<SqlPlan, RestError> {
+        for (c, v) in &u.set {
+            if let Some(d) = self.table.column(c.as_str()) {
+                self.check_time(&d.ty, v)?;
+            }
+        }
         if self.dialect() == Dialect::Mysql {
             return self.my_update(u);
         }
         let mut q = Query::update();
         q.table(self.table_ref());
-        q.values(u.set.iter().map(|(c, v)| (Alias::new(c.as_str()), self.bind(v))));
+        q.values(u.set.iter().map(|(c, v)| (Alias::new(c.as_str()), self.set_value(c, v))));
         if let Some(r) = self.returning(&u.returning, &u.embeds)? {
             q.returning(r);
         }

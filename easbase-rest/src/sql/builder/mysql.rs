@@ -198,24 +198,13 @@ impl Builder<'_> {
     }
 
     pub(super) fn my_update(&self, u: &UpdatePlan) -> Result<SqlPlan, RestError> {
-        for (c, v) in &u.set {
-            if let Some(d) = self.table.column(c.as_str()) {
-                self.check_time(&d.ty, v)?;
-            }
-        }
         let mut statements = self.my_temp(KEYS);
         let rows =
             self.my_target_rows(&u.filter, u.window.as_ref(), &[Operation::Update, Operation::Select])?;
         statements.push(self.my_record(KEYS, rows)?);
         let mut q = Query::update();
         q.table(self.table_ref())
-            .values(u.set.iter().map(|(c, v)| {
-                let value = match self.table.column(c.as_str()) {
-                    Some(d) => self.bind_col(&d.ty, v),
-                    None => self.bind(v),
-                };
-                (Alias::new(c.as_str()), value)
-            }))
+            .values(u.set.iter().map(|(c, v)| (Alias::new(c.as_str()), self.set_value(c, v))))
             .and_where(self.my_pk().in_subquery(self.my_keys(KEYS, &[])));
         statements.push(q.build_for(Dialect::Mysql));
         if let Some(p) = self.policies() {
@@ -276,13 +265,6 @@ impl Builder<'_> {
     }
 
     pub(super) fn my_insert(&self, i: &InsertPlan) -> Result<SqlPlan, RestError> {
-        for row in &i.rows {
-            for (v, c) in row.iter().zip(&i.columns) {
-                if let Some(d) = self.table.column(c.as_str()) {
-                    self.check_time(&d.ty, v)?;
-                }
-            }
-        }
         let written = self.my_written(i)?;
         let policies = self.policies();
         let mut statements = self.my_temp(KEYS);
@@ -328,10 +310,7 @@ impl Builder<'_> {
                         {
                             uid.clone().map_or(Expr::val(sea_query::Value::String(None)), Expr::val)
                         }
-                        _ => match self.table.column(c.as_str()) {
-                            Some(d) => self.bind_col(&d.ty, v),
-                            None => self.bind(v),
-                        },
+                        _ => self.set_value(c, v),
                     })
                     .collect();
                 if let Some(uid) = &uid {

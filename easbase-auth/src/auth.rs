@@ -30,7 +30,24 @@ struct Inner {
     settings: SettingsCache,
     /// The effective settings of a project without its own.
     defaults: Arc<Effective>,
+    /// What [`Auth::project`] reads from the platform per project (its API URL, JWT
+    /// secret and current signing key), for [`AuthConfig::settings_cache_ttl`].
+    parts: std::sync::Mutex<std::collections::HashMap<ProjectId, Parts>>,
 }
+
+/// A project's parts as [`Auth::project`] caches them.
+#[derive(Clone)]
+struct Parts {
+    /// When they were read, and the signing-key epoch then ([`crate::keys::keys_epoch`]).
+    at: std::time::Instant,
+    epoch: u64,
+    api_url: String,
+    secret: String,
+    current: Option<crate::keys::CurrentKey>,
+}
+
+/// The most projects whose parts are cached (expired entries are dropped first).
+const MAX_CACHED_PARTS: usize = 10_000;
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -50,7 +67,8 @@ impl Auth {
         let hasher = PasswordHasher::new(&config.password_hash)?;
         let settings = SettingsCache::new(config.settings_cache_ttl);
         let defaults = Arc::new(Effective::defaults(&config));
-        Ok(Auth { inner: Arc::new(Inner { config, hasher, hook, settings, defaults }) })
+        let parts = std::sync::Mutex::new(std::collections::HashMap::new());
+        Ok(Auth { inner: Arc::new(Inner { config, hasher, hook, settings, defaults, parts }) })
     }
 
     /// The process-wide configuration (each project's [`ProjectSettings`] apply over it:
@@ -129,21 +147,57 @@ impl Auth {
     /// ([`crate::keys`]). Without [`AuthConfig::jwt_issuer`], tokens carry
     /// `iss: {api_url}/auth/v1`.
     ///
+    /// The request path calls it for every auth request, so what it reads from the
+    /// platform database (the project's API URL and secret, its current signing key) is
+    /// cached per project for [`AuthConfig::settings_cache_ttl`]: a key change made in
+    /// this process ([`SigningKeys`](crate::keys::SigningKeys)) is used at once, one made
+    /// by another process after the TTL.
+    ///
     /// # Errors
     /// [`AuthError::Core`](crate::AuthError::Core) when the project is unknown or its
     /// database cannot be reached.
     pub async fn project(&self, platform: &Platform, id: &ProjectId) -> Result<ProjectAuth> {
-        let project = platform.project(id).await?;
+        let parts = self.parts(platform, id).await?;
         let pdb = platform.project_db(id).await?;
-        let secret = platform.jwt_secret(id).await?;
         let issuer =
-            self.inner.config.jwt_issuer.clone().unwrap_or_else(|| format!("{}/auth/v1", project.api_url));
-        let mut handle = self.project_with(pdb, secret.as_bytes(), Some(issuer))?;
-        handle.effective = self.effective(platform, id, secret.as_bytes()).await?;
-        if let Some(current) = crate::keys::current_key(platform, id).await? {
+            self.inner.config.jwt_issuer.clone().unwrap_or_else(|| format!("{}/auth/v1", parts.api_url));
+        let mut handle = self.project_with(pdb, parts.secret.as_bytes(), Some(issuer))?;
+        handle.effective = self.effective(platform, id, parts.secret.as_bytes()).await?;
+        if let Some(current) = parts.current {
             handle.signer = Arc::new(handle.signer.with_key(current));
         }
         Ok(handle)
+    }
+
+    /// A project's API URL, JWT secret and current signing key: from the cache while
+    /// younger than [`AuthConfig::settings_cache_ttl`] and no signing key changed in this
+    /// process since, else read from the platform (three queries) and cached.
+    async fn parts(&self, platform: &Platform, id: &ProjectId) -> Result<Parts> {
+        let ttl = self.inner.config.settings_cache_ttl;
+        let epoch = crate::keys::keys_epoch();
+        let cached = {
+            let parts = self.inner.parts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            parts.get(id).filter(|p| p.epoch == epoch && p.at.elapsed() < ttl).cloned()
+        };
+        if let Some(parts) = cached {
+            return Ok(parts);
+        }
+        let at = std::time::Instant::now();
+        let project = platform.project(id).await?;
+        let secret = platform.jwt_secret(id).await?;
+        let current = crate::keys::current_key(platform, id).await?;
+        let parts = Parts { at, epoch, api_url: project.api_url, secret, current };
+        if !ttl.is_zero() {
+            let mut cache = self.inner.parts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if cache.len() >= MAX_CACHED_PARTS {
+                cache.retain(|_, p| p.at.elapsed() < ttl);
+                if cache.len() >= MAX_CACHED_PARTS {
+                    cache.clear();
+                }
+            }
+            cache.insert(id.clone(), parts.clone());
+        }
+        Ok(parts)
     }
 
     /// The handle of a project from its parts (a host that keeps them itself). `issuer`

@@ -69,9 +69,11 @@ pub struct AuthConfig {
     pub rate_limits: crate::limits::RateLimits,
     /// Multi-factor authentication (TOTP) settings.
     pub mfa: MfaConfig,
-    /// How long a project's settings ([`crate::settings`]) are cached (default 5 s):
-    /// changes made by another process (or another [`Auth`](crate::Auth)) take effect
-    /// within it; `Duration::ZERO` reads them on every request.
+    /// How long a project's settings ([`crate::settings`]) and the parts
+    /// [`Auth::project`](crate::Auth::project) reads (API URL, JWT secret, current
+    /// signing key) are cached (default 5 s): changes made by another process (or, for
+    /// settings, another [`Auth`](crate::Auth)) take effect within it; `Duration::ZERO`
+    /// reads them on every request.
     pub settings_cache_ttl: Duration,
 }
 

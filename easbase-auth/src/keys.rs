@@ -260,6 +260,16 @@ pub(crate) async fn verification_keys(
     rows.iter().map(|r| JwtKey::from_jwk(&r.public_jwk.to_string())).collect()
 }
 
+/// Bumped by every signing-key change this process makes ([`SigningKeys`]): the
+/// project parts [`Auth::project`](crate::Auth::project) cached before it are read again.
+/// Other processes' changes are seen after [`AuthConfig::settings_cache_ttl`](crate::AuthConfig::settings_cache_ttl).
+static KEYS_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The current value of [`KEYS_EPOCH`].
+pub(crate) fn keys_epoch() -> u64 {
+    KEYS_EPOCH.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// The current key of `project`, if any.
 pub(crate) async fn current_key(platform: &Platform, project: &ProjectId) -> Result<Option<CurrentKey>> {
     let rows = rows(platform.db(), &platform.config().platform_schema, project).await?;
@@ -515,6 +525,7 @@ impl SigningKeys {
     /// project so the request path reads them again.
     async fn run(&self, project: &ProjectId, stmts: Vec<Stmt>) -> Result<()> {
         self.platform.db().transaction(&Scope::default(), stmts).await?;
+        KEYS_EPOCH.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.platform.apply_event(&PlatformEvent {
             kind: EventKind::KeyRotated,
             project: project.as_str().to_owned(),

@@ -363,7 +363,9 @@ impl AuthService {
             error_code,
         });
         let grant_type = parts.uri.query().and_then(|q| {
-            q.split('&').find_map(|pair| pair.strip_prefix("grant_type=")).map(|v| v.split('&').next().unwrap_or(v))
+            q.split('&')
+                .find_map(|pair| pair.strip_prefix("grant_type="))
+                .map(|v| v.split('&').next().unwrap_or(v))
         });
         if let Some(kind) = auth_event(&parts.method, path, grant_type, status) {
             platform.record_usage(UsageEvent::auth(ctx.project(), kind).at(started_ms.div_euclid(1000)));
@@ -454,7 +456,8 @@ impl AuthService {
         if platform.is_metering() {
             *resolved = Some(ctx.clone());
         }
-        let keyless = matches!(route, Route::Callback) || (matches!(route, Route::Authorize) && apikey.is_none());
+        let keyless =
+            matches!(route, Route::Callback) || (matches!(route, Route::Authorize) && apikey.is_none());
         if !keyless {
             platform.admit(ctx.project()).await.map_err(ApiError::from_resolve)?;
         }
@@ -551,7 +554,12 @@ fn route_label(path: &str) -> &'static str {
 /// assert_eq!(auth_event(&Method::POST, "/signup", None, 422), None);
 /// assert_eq!(auth_event(&Method::GET, "/user", None, 200), None);
 /// ```
-pub fn auth_event(method: &Method, path: &str, grant_type: Option<&str>, status: u16) -> Option<&'static str> {
+pub fn auth_event(
+    method: &Method,
+    path: &str,
+    grant_type: Option<&str>,
+    status: u16,
+) -> Option<&'static str> {
     let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
     if status >= 400 {
         let failed_sign_in = *method == Method::POST

@@ -1,4 +1,4 @@
-//! Where a platform lives: [`DatabaseUrl`] (`postgres://…`, `sqlite://FILE`,
+//! Where a platform lives: [`DatabaseUrl`] (`postgres://…`, `mysql://…`, `sqlite://FILE`,
 //! `sqlite::memory:`) and [`open_platform`], which opens the platform with the modules
 //! the host serves (auth).
 
@@ -33,7 +33,9 @@ pub const DEFAULT_SQLITE_FILE: &str = ".easbase/easbase.db";
 /// assert_eq!(pg.to_string(), "postgresql://u:***@h:5432/db?sslmode=disable");
 /// let pg: DatabaseUrl = "postgres://app@h/db".parse().unwrap();
 /// assert_eq!(pg.to_string(), "postgres://app@h/db");
-/// assert!("mysql://localhost/x".parse::<DatabaseUrl>().is_err());
+/// let my: DatabaseUrl = "mysql://root:pw@127.0.0.1:3306/easbase".parse().unwrap();
+/// assert_eq!(my.to_string(), "mysql://root:***@127.0.0.1:3306/easbase");
+/// assert!("redis://localhost/x".parse::<DatabaseUrl>().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -44,6 +46,9 @@ pub enum DatabaseUrl {
     SqliteMemory,
     /// A PostgreSQL URL (needs the `postgres` feature, on by default).
     Postgres(String),
+    /// A MySQL or MariaDB URL naming a database (needs the `mysql` feature); each project
+    /// gets a database of its own, `p_<id>`, on the same server.
+    Mysql(String),
 }
 
 impl Default for DatabaseUrl {
@@ -60,6 +65,9 @@ impl FromStr for DatabaseUrl {
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
             return Ok(DatabaseUrl::Postgres(s.to_owned()));
         }
+        if s.starts_with("mysql://") || s.starts_with("mariadb://") {
+            return Ok(DatabaseUrl::Mysql(s.replacen("mariadb://", "mysql://", 1)));
+        }
         if matches!(s, "sqlite::memory:" | "sqlite://:memory:" | ":memory:") {
             return Ok(DatabaseUrl::SqliteMemory);
         }
@@ -68,7 +76,8 @@ impl FromStr for DatabaseUrl {
             Some(p) if !p.is_empty() => Ok(DatabaseUrl::SqliteFile(PathBuf::from(p))),
             Some(_) => Err(Error::Usage("a sqlite:// URL needs a file: sqlite://path/to/easbase.db".into())),
             None => Err(Error::Usage(format!(
-                "unsupported database URL `{}`: use postgres://USER@HOST/DB, sqlite://FILE or sqlite::memory:",
+                "unsupported database URL `{}`: use postgres://USER@HOST/DB, mysql://USER@HOST/DB, \
+                 sqlite://FILE or sqlite::memory:",
                 Redacted(s)
             ))),
         }
@@ -80,7 +89,7 @@ impl fmt::Display for DatabaseUrl {
         match self {
             DatabaseUrl::SqliteFile(p) => write!(f, "sqlite://{}", p.display()),
             DatabaseUrl::SqliteMemory => f.write_str("sqlite::memory:"),
-            DatabaseUrl::Postgres(url) => write!(f, "{}", Redacted(url)),
+            DatabaseUrl::Postgres(url) | DatabaseUrl::Mysql(url) => write!(f, "{}", Redacted(url)),
         }
     }
 }
@@ -117,13 +126,13 @@ impl DatabaseUrl {
     }
 
     /// Where `easbase serve` keeps the keys it issued (see [`crate::serve`]): beside a
-    /// SQLite file, else `.easbase/` of the working directory; `None` for an in-memory
+    /// SQLite file, else `.easbase/` of the working directory (PostgreSQL, MySQL); `None` for an in-memory
     /// database (its projects do not outlive the process).
     pub fn state_dir(&self) -> Option<PathBuf> {
         match self {
             DatabaseUrl::SqliteFile(path) => Some(parent(path).to_owned()),
             DatabaseUrl::SqliteMemory => None,
-            DatabaseUrl::Postgres(_) => Some(PathBuf::from(".easbase")),
+            DatabaseUrl::Postgres(_) | DatabaseUrl::Mysql(_) => Some(PathBuf::from(".easbase")),
         }
     }
 
@@ -131,7 +140,8 @@ impl DatabaseUrl {
     ///
     /// # Errors
     /// [`Error::Io`] when the folder cannot be made, [`Error::Core`] when the database
-    /// cannot be opened or reached, [`Error::Usage`] for PostgreSQL without the feature.
+    /// cannot be opened or reached, [`Error::Usage`] for PostgreSQL or MySQL without its
+    /// feature.
     pub async fn open(&self) -> Result<Db> {
         match self {
             DatabaseUrl::SqliteFile(path) => {
@@ -147,6 +157,14 @@ impl DatabaseUrl {
             #[cfg(not(feature = "postgres"))]
             DatabaseUrl::Postgres(_) => {
                 Err(Error::Usage("PostgreSQL URLs need easbase-cli's `postgres` feature".into()))
+            }
+            #[cfg(feature = "mysql")]
+            DatabaseUrl::Mysql(url) => {
+                Ok(Db::connect_mysql(easbase_core::db::MyConfig::new(url.clone())).await?)
+            }
+            #[cfg(not(feature = "mysql"))]
+            DatabaseUrl::Mysql(_) => {
+                Err(Error::Usage("MySQL URLs need easbase-cli's `mysql` feature".into()))
             }
         }
     }

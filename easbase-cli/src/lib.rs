@@ -32,6 +32,8 @@
 //!     schema: easbase_core::schema::Schema::from_path("schema.json")?,
 //!     allow_destructive: false,
 //!     state_dir: url.state_dir(),
+//!     // Keys of an existing project: its keys file, unless given or reissued here.
+//!     keys: serve::KeyOptions::default(),
 //! };
 //! let project = serve::provision(&platform, &wanted, &mut |line| eprintln!("{line}")).await?;
 //! let services = host::Services::new(&platform, host::dev_auth_config(false))?;

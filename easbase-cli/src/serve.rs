@@ -18,7 +18,7 @@
 //! row-level security, and its description is read from the database (again on each
 //! start). Nothing is migrated; the keys are kept as below.
 //!
-//! ## Keys on a restart
+//! ## Keys on a restart, and on other servers
 //!
 //! easbase-core shows a project's keys once, when it issues them, and stores only their
 //! hashes. `serve` therefore writes the keys it was shown to a keys file,
@@ -26,14 +26,26 @@
 //! back on the next start: nothing is rotated. The state dir is the folder of a SQLite
 //! platform file (beside the database, whose `projects` table already holds the JWT
 //! secret in plain text, so the file adds no new secret to protect), else `.easbase/`.
-//! When the keys file is missing or its keys no longer verify (another machine, a
-//! deleted file, revoked keys), `serve` issues a fresh pair by rotating the project's
-//! live keys with no grace period (the old ones stop working at once) and says so on
-//! stderr.
+//!
+//! A project that already exists gets its keys, in this order ([`KeyOptions`]):
+//!
+//! 1. [`KeyOptions::reissue`]: a new pair is issued by rotating the project's current
+//!    keys; the old ones keep working for the grace period, so other servers and clients
+//!    have time to move. The keys file is rewritten.
+//! 2. [`KeyOptions::given`]: keys given by the operator (`EASBASE_PUBLISHABLE_KEY` and
+//!    `EASBASE_SECRET_KEY`, or the flags) are verified against the platform (each must
+//!    be a live key of its kind for this project) and used as they are; a wrong one is
+//!    refused, named. Nothing is written.
+//! 3. The keys file, when its keys still verify.
+//!
+//! Otherwise (another machine or state dir serving the same PostgreSQL platform, a lost
+//! file, revoked keys) `serve` refuses with [`Error::Refused`], naming the three ways
+//! out, instead of rotating keys every other server and client may be using.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use easbase_core::context::ProjectId;
 use easbase_core::keys::KeyKind;
 use easbase_core::project::{AdoptSchema, CreateProject, CreatedProject, Platform, Project};
 use easbase_core::schema::Schema;
@@ -80,9 +92,53 @@ pub struct Provisioned {
     pub jwt_secret: String,
     /// Created, reused or migrated.
     pub outcome: Outcome,
-    /// Keys were issued again (the keys file was missing or stale).
-    pub reissued_keys: bool,
+    /// Where its keys came from.
+    pub keys_from: KeysFrom,
 }
+
+/// Where the keys of a [`Provisioned`] project came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeysFrom {
+    /// The project was created now, with new keys (saved to the keys file).
+    Created,
+    /// The keys file.
+    File,
+    /// The operator gave them ([`KeyOptions::given`]), and they verified.
+    Given,
+    /// A new pair was issued by rotation ([`KeyOptions::reissue`]).
+    Reissued,
+}
+
+/// How a project that already exists gets its keys (see the module docs).
+#[derive(Debug, Clone, Default)]
+pub struct KeyOptions {
+    /// Keys the operator gave: verified against the platform, then used.
+    pub given: Option<GivenKeys>,
+    /// Issue a new pair by rotating the project's current keys, which keep working for
+    /// this long (zero: they stop working at once).
+    pub reissue: Option<Duration>,
+}
+
+/// A project's keys as the operator gave them (`Debug` does not show them).
+#[derive(Clone, PartialEq, Eq)]
+pub struct GivenKeys {
+    /// `eb_pk_…`.
+    pub publishable_key: String,
+    /// `eb_sk_…`.
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for GivenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GivenKeys").finish_non_exhaustive()
+    }
+}
+
+/// The environment variable `easbase serve` reads a publishable key from.
+pub const PUBLISHABLE_KEY_ENV: &str = "EASBASE_PUBLISHABLE_KEY";
+/// The environment variable `easbase serve` reads a secret key from.
+pub const SECRET_KEY_ENV: &str = "EASBASE_SECRET_KEY";
 
 /// What to serve.
 #[derive(Debug, Clone)]
@@ -96,6 +152,8 @@ pub struct ServeProject {
     /// Where the keys file lives (see the module docs); `None`: nowhere (an in-memory
     /// platform, whose projects do not outlive the process).
     pub state_dir: Option<PathBuf>,
+    /// How an existing project gets its keys.
+    pub keys: KeyOptions,
 }
 
 /// What to serve with `--introspect`: an existing PostgreSQL schema.
@@ -107,6 +165,8 @@ pub struct AdoptProject {
     pub adopt: AdoptSchema,
     /// Where the keys file lives (see the module docs).
     pub state_dir: Option<PathBuf>,
+    /// How an existing project gets its keys.
+    pub keys: KeyOptions,
 }
 
 /// Finds or creates the project serving an existing PostgreSQL schema (see the module
@@ -131,7 +191,8 @@ pub async fn provision_adopted(
         // Its tables may have changed since the last start.
         platform.refresh_schema(&created.project.id).await?;
     }
-    with_keys(platform, created, wanted.state_dir.as_deref(), Outcome::Reused, progress).await
+    let place = KeyPlace { state_dir: wanted.state_dir.as_deref(), options: &wanted.keys };
+    with_keys(platform, created, place, Outcome::Reused, progress).await
 }
 
 /// Finds or creates the project of `wanted`, migrates it to the schema, and returns its
@@ -164,19 +225,46 @@ pub async fn provision(
             Migration::Planned(_) => unreachable!("not a dry run"),
         }
     };
-    with_keys(platform, created, wanted.state_dir.as_deref(), outcome, progress).await
+    let place = KeyPlace { state_dir: wanted.state_dir.as_deref(), options: &wanted.keys };
+    with_keys(platform, created, place, outcome, progress).await
 }
 
-/// The keys of a project just created (saved to the keys file) or found again (read
-/// from it, or issued anew when missing or stale).
+/// Where a project's keys are kept and how an existing project gets them.
+#[derive(Clone, Copy)]
+struct KeyPlace<'a> {
+    state_dir: Option<&'a Path>,
+    options: &'a KeyOptions,
+}
+
+impl KeyPlace<'_> {
+    /// The keys file of `id`, for messages.
+    fn file(&self, id: &str) -> String {
+        self.state_dir
+            .map_or_else(|| "(none: no state dir)".to_owned(), |dir| keys_path(dir, id).display().to_string())
+    }
+
+    fn save(&self, pair: &KeyPair) -> Result<()> {
+        match self.state_dir {
+            Some(dir) => save_keys(dir, pair),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The keys of a project just created (saved to the keys file) or found again (see the
+/// module docs).
 async fn with_keys(
     platform: &Platform,
     created: CreatedProject,
-    state_dir: Option<&Path>,
+    place: KeyPlace<'_>,
     outcome: Outcome,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Provisioned> {
     let id = created.project.id.clone();
+    let options = place.options;
+    if options.given.is_some() && options.reissue.is_some() {
+        return Err(Error::Usage("keys are either given or reissued, not both".into()));
+    }
     let jwt_secret = platform.jwt_secret(&id).await?;
     if let Some(keys) = created.keys {
         progress(&format!("created project `{}` ({id})", created.project.name));
@@ -185,64 +273,136 @@ async fn with_keys(
             publishable_key: keys.publishable.secret,
             secret_key: keys.secret.secret,
         };
-        if let Some(dir) = state_dir {
-            save_keys(dir, &pair)?;
+        place.save(&pair)?;
+        if let Some(given) = &options.given {
+            // A new project has new keys: the given ones cannot be its keys.
+            check_given(platform, &created.project, given).await.map_err(|e| {
+                Error::Refused(format!(
+                    "{e} (the project was just created, with new keys: see {})",
+                    place.file(id.as_str())
+                ))
+            })?;
+        }
+        if options.reissue.is_some() {
+            progress("the project was just created: its keys are new, nothing to reissue");
         }
         return Ok(Provisioned {
             project: created.project,
             keys: pair,
             jwt_secret,
             outcome: Outcome::Created,
-            reissued_keys: false,
+            keys_from: KeysFrom::Created,
         });
     }
-    let saved = match state_dir {
-        Some(dir) => load_keys(dir, id.as_str())?,
-        None => None,
-    };
-    let (keys, reissued_keys) = match saved {
-        Some(pair) if keys_work(platform, &pair).await => (pair, false),
-        stale => {
-            let why = if stale.is_some() { "no longer valid" } else { "missing" };
-            let file = state_dir.map_or_else(
-                || "(none: no state dir)".to_owned(),
-                |dir| keys_path(dir, id.as_str()).display().to_string(),
-            );
-            progress(&format!(
-                "the keys file {file} is {why}: issuing a new key pair (the old keys stop working now)"
-            ));
-            let pair = reissue_keys(platform, &created.project).await?;
-            if let Some(dir) = state_dir {
-                save_keys(dir, &pair)?;
+    let project = &created.project;
+    let (keys, keys_from) = if let Some(grace) = options.reissue {
+        let pair = reissue_keys(platform, project, grace).await?;
+        place.save(&pair)?;
+        let old = match grace.as_secs() {
+            0 => "the old keys stop working now".to_owned(),
+            s => format!("the old keys keep working for {s} s"),
+        };
+        progress(&format!("issued a new key pair for project `{}` by rotation: {old}", project.name));
+        (pair, KeysFrom::Reissued)
+    } else if let Some(given) = &options.given {
+        check_given(platform, project, given).await?;
+        let pair = KeyPair {
+            project_id: id.to_string(),
+            publishable_key: given.publishable_key.clone(),
+            secret_key: given.secret_key.clone(),
+        };
+        (pair, KeysFrom::Given)
+    } else {
+        let saved = match place.state_dir {
+            Some(dir) => load_keys(dir, id.as_str())?,
+            None => None,
+        };
+        match saved {
+            Some(pair) if keys_work(platform, &pair).await? => (pair, KeysFrom::File),
+            stale => {
+                let why = if stale.is_some() { "holds keys that no longer verify" } else { "is missing" };
+                return Err(Error::Refused(format!(
+                    "project `{name}` ({id}) exists but its keys are not at hand: the keys file {file} {why}. \
+                     Keys are shown only once, so either give them ({PUBLISHABLE_KEY_ENV} and \
+                     {SECRET_KEY_ENV}, or --publishable-key and --secret-key), copy the keys file from \
+                     the server that created the project into the state dir (--state-dir), or issue a \
+                     new pair with --reissue-keys [--grace SECONDS] (the current keys keep working for \
+                     the grace period, then every server and client needs the new ones)",
+                    name = project.name,
+                    file = place.file(id.as_str()),
+                )));
             }
-            (pair, true)
         }
     };
     let project = platform.project(&id).await?;
-    Ok(Provisioned { project, keys, jwt_secret, outcome, reissued_keys })
+    Ok(Provisioned { project, keys, jwt_secret, outcome, keys_from })
 }
 
-/// Whether both keys still name `pair`'s project.
-async fn keys_work(platform: &Platform, pair: &KeyPair) -> bool {
+/// Whether `key` is a live key of `project` (`Ok(false)`: unknown, revoked, expired or
+/// another project's); other failures (a paused project, the database) are errors.
+async fn key_works(platform: &Platform, project: &ProjectId, key: &str) -> Result<bool> {
+    match platform.resolve(Some(key), None, None).await {
+        Ok(ctx) => Ok(ctx.project() == project),
+        Err(easbase_core::Error::InvalidApiKey) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether both keys of `pair` still name its project.
+async fn keys_work(platform: &Platform, pair: &KeyPair) -> Result<bool> {
+    let Ok(project) = ProjectId::new(pair.project_id.clone()) else { return Ok(false) };
     for key in [&pair.publishable_key, &pair.secret_key] {
-        match platform.resolve(Some(key), None, None).await {
-            Ok(ctx) if ctx.project().as_str() == pair.project_id => {}
-            _ => return false,
+        if !key_works(platform, &project, key).await? {
+            return Ok(false);
         }
     }
-    true
+    Ok(true)
 }
 
-/// Rotates every live key of `project` with no grace period: one new key per kind.
-async fn reissue_keys(platform: &Platform, project: &Project) -> Result<KeyPair> {
-    let now = SystemTime::now();
+/// Refuses a given key that is not a live key of its kind for `project`, naming it.
+async fn check_given(platform: &Platform, project: &Project, given: &GivenKeys) -> Result<()> {
+    let wanted = [
+        (KeyKind::Publishable, &given.publishable_key, "--publishable-key", PUBLISHABLE_KEY_ENV),
+        (KeyKind::Secret, &given.secret_key, "--secret-key", SECRET_KEY_ENV),
+    ];
+    for (kind, key, flag, env) in wanted {
+        let which = format!("the {} key ({flag} or {env})", kind_name(kind));
+        match easbase_core::keys::parse(key) {
+            Err(_) => return Err(Error::Refused(format!("{which} is not an EasBase API key"))),
+            Ok(parsed) if parsed.kind() != kind => {
+                return Err(Error::Refused(format!("{which} is a {} key", kind_name(parsed.kind()))));
+            }
+            Ok(_) => {}
+        }
+        if !key_works(platform, &project.id, key).await? {
+            return Err(Error::Refused(format!(
+                "{which} is not a key of project `{}` ({}): unknown, revoked, expired or another \
+                 project's",
+                project.name, project.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn kind_name(kind: KeyKind) -> &'static str {
+    match kind {
+        KeyKind::Publishable => "publishable",
+        KeyKind::Secret => "secret",
+    }
+}
+
+/// Rotates the current keys of `project` (the live ones not already on their way out),
+/// the old ones working for `grace`: one new key per kind.
+async fn reissue_keys(platform: &Platform, project: &Project, grace: Duration) -> Result<KeyPair> {
     let mut publishable = None;
     let mut secret = None;
     for key in platform.keys(&project.id).await? {
-        if key.revoked || key.expires_at.is_some_and(|t| t <= now) {
+        // Revoked, expired or in a previous rotation's grace period: left alone.
+        if key.revoked || key.expires_at.is_some() {
             continue;
         }
-        let new = platform.rotate_key(&project.id, &key.id, Duration::ZERO).await?;
+        let new = platform.rotate_key(&project.id, &key.id, grace).await?;
         match new.kind {
             KeyKind::Publishable => publishable = Some(new.secret),
             KeyKind::Secret => secret = Some(new.secret),
@@ -253,7 +413,7 @@ async fn reissue_keys(platform: &Platform, project: &Project) -> Result<KeyPair>
             Ok(KeyPair { project_id: project.id.to_string(), publishable_key, secret_key })
         }
         _ => Err(Error::Refused(format!(
-            "project {} has no live publishable and secret key to rotate; create a new project",
+            "project {} has no current publishable and secret key to rotate; create a new project",
             project.id
         ))),
     }

@@ -785,7 +785,12 @@ async fn a_cached_token_fails_after_its_exp() {
     let (resolver, lookup) = mutable_resolver();
     let pk = keys::generate(KeyKind::Publishable);
     let strict = JwtConfig { leeway_secs: 0, ..JwtConfig::default() };
-    lookup.set(&pk, "project-a", JwtVerifier::new(vec![JwtKey::hs256(SECRET).unwrap()], strict).unwrap(), false);
+    lookup.set(
+        &pk,
+        "project-a",
+        JwtVerifier::new(vec![JwtKey::hs256(SECRET).unwrap()], strict).unwrap(),
+        false,
+    );
     let exp = now() + 1;
     let jwt = bearer(&hs256(&with(user_claims(), json!({ "exp": exp })), SECRET, None));
     let first = resolver.resolve_headers(Some(&pk.secret), Some(&jwt), None).await.unwrap();

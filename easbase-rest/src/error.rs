@@ -133,6 +133,19 @@ pub enum RestError {
         /// Seconds until requests are admitted again (the `Retry-After` header).
         retry_after_secs: u64,
     },
+    /// A create (POST, PUT) would take the project past its plan's `max_rows` (EB104, 403:
+    /// the request is understood but the plan does not allow it; retrying does not help
+    /// until rows are deleted or the plan changes). easbase-core's
+    /// `Error::QuotaExceeded` for rows.
+    #[error("Row limit exceeded: the project's plan allows {limit} rows")]
+    RowQuotaExceeded {
+        /// The plan's `max_rows`.
+        limit: u64,
+        /// The rows the project holds (as last counted, plus this process's writes since).
+        rows: u64,
+        /// The rows the request would add.
+        adding: u64,
+    },
 
     // ---- plan stage (`plan/` → `ActionPlan`) -------------------------------------------
     /// The table does not exist or is hidden from REST (PGRST205, 404).
@@ -382,6 +395,7 @@ impl RestError {
             Self::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "EB101"),
             Self::InvalidHeader { .. } => (StatusCode::BAD_REQUEST, "EB102"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "EB103"),
+            Self::RowQuotaExceeded { .. } => (StatusCode::FORBIDDEN, "EB104"),
             // PGRST2xx: schema cache (plan stage); PostgreSQL's own codes where PostgREST
             // passes the database's error through; EB2xx: EasBase's plan-stage codes.
             Self::UnacceptableSchema { .. } => (StatusCode::NOT_ACCEPTABLE, "PGRST106"),
@@ -462,6 +476,9 @@ impl RestError {
             Self::NotSingular { rows: Some(rows) } => Some(format!("The result contains {rows} rows")),
             Self::NotSingular { rows: None } => Some("The result contains more than 1 rows".to_owned()),
             Self::RowNotFound => Some("The result contains 0 rows".to_owned()),
+            Self::RowQuotaExceeded { rows, adding, .. } => {
+                Some(format!("The project holds {rows} rows and the request adds {adding}"))
+            }
             Self::Function { details, .. } => details.clone(),
             Self::MaxAffected { rows: Some(n), .. } => Some(format!("The query affects {n} rows")),
             Self::MaxAffected { rows: None, max } => Some(format!("The query affects more than {max} rows")),
@@ -512,6 +529,9 @@ impl RestError {
             Self::BodyTooLarge { .. } => Some("Send fewer rows per request.".to_owned()),
             Self::RateLimited { retry_after_secs, .. } => {
                 Some(format!("Retry after {retry_after_secs} seconds."))
+            }
+            Self::RowQuotaExceeded { .. } => {
+                Some("Delete rows, or move the project to a plan with more rows.".to_owned())
             }
             Self::AmbiguousRelationship { .. } => Some(
                 "Pick one with !hint: the foreign key's name or its column, e.g. table!fk_column(*)"

@@ -71,20 +71,20 @@
 //!   called with named arguments under the request's role and claims; set-returning ones
 //!   shaped like tables; `RAISE` → 400 `P0001`; overloads that both fit → 300 `PGRST203`);
 //! - on PostgreSQL row-level security filters; on SQLite and MySQL the table's policies are
-//!   compiled into the statements and written rows are re-checked ([`sql`]); on MySQL a
-//!   `timestamptz` given with an offset is stored as UTC and answered with `+00:00`, as
-//!   PostgreSQL answers (date-times other than ISO 8601: 400 `EB203` there);
+//!   compiled into the statements and written rows are re-checked ([`sql`]); there a
+//!   `timestamptz` given with an offset is stored as UTC (SQLite: as one text form whose
+//!   order is time order) and every engine answers date-times as PostgreSQL does (`T`,
+//!   `+00:00`); date-time text other than ISO 8601 is 400 `EB203` on SQLite and MySQL;
 //! - errors in PostgREST's body with PostgreSQL's codes (`42703` unknown column, `22P02`
 //!   bad value, `23505` → 409, `42501` → 401/403, …).
 //!
 //! **Not yet**, each refused with 400 `EB200` (never answered wrongly): aggregates in
 //! embedded resources, with embeds, or in a write's answer; `!inner` in a write's answer; `gt`/`gte`/`lt`/`lte` on a JSON value (`->`; on
 //! text `->>` they work); schemas other than `public` (406 `PGRST106`: a project has one
-//! schema in easbase-core); on MySQL an insert whose rows leave out a primary key the
-//! database does not generate (`AUTO_INCREMENT`) and that no conflict target names (400
-//! `EB203`: its rows could not be found again without `RETURNING`). One known difference
-//! left: SQLite keeps `timestamptz` text as written (offsets included) and compares it as
-//! text. `Prefer: timezone` and `tx` are ignored, as PostgREST does when lenient. A write
+//! schema in easbase-core); on MySQL an insert whose rows leave out a primary key that is
+//! neither `AUTO_INCREMENT` nor a `gen_random_uuid()` uuid (drawn into session variables
+//! first) and that no conflict target names (400 `EB203`: its rows could not be found
+//! again without `RETURNING`). `Prefer: timezone` and `tx` are ignored, as PostgREST does when lenient. A write
 //! answered as one object that changes other than one row rolls back with 406
 //! `PGRST116`, as PostgREST does (on SQLite and MySQL the details say "more than 1 rows"
 //! without the exact count; likewise for `PGRST124`). Bodies are built from cells with the columns'

@@ -3,7 +3,7 @@
 //! mounts it; every failure is a response).
 //!
 //! One request, end to end: credentials (`apikey`, `Authorization`) → core's
-//! [`RequestContext`](easbase_core::context::RequestContext) → the project's database handle and schema snapshot → `request` →
+//! [`RequestContext`] → the project's database handle and schema snapshot → `request` →
 //! `plan` → `sql` → `execute` → `respond`.
 //!
 //! Every request whose project was resolved is recorded through the platform's sinks
@@ -15,21 +15,30 @@
 //! with query parameter names only, status, duration, role, user, request id, error
 //! code). A request whose credentials name no project is not recorded.
 //!
+//! **Row quota.** When a configured plan has `max_rows`, a create (POST, PUT) is checked
+//! right after its action plan with easbase-core's `quota::check_rows` against the
+//! project's row count: an exact `count(*)` over the tables REST exposes (as the service
+//! role), cached per project for 30 s and adjusted by the rows this process inserts and
+//! deletes meanwhile (other processes' writes are seen at the next count). Each row of an
+//! upsert counts as added. Over the limit: 403 `EB104` (`RestError::RowQuotaExceeded`).
+//!
 //! Credential errors: no key → 401 `EB300`; unknown / revoked key → 401 `EB301`; bad
 //! token → 401 `PGRST301`, expired → 401 `PGRST303`; a paused project → 503 `EB302`
 //! (the project exists but does not serve now; 503 tells clients to retry later rather
 //! than that their key is wrong).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use easbase_core::context::RequestContext;
-use easbase_core::project::Platform;
+use easbase_core::context::{ProjectId, RequestContext};
+use easbase_core::project::{Plan, Platform, ProjectDb};
 use easbase_core::usage::{RequestOutcome, UsageEvent};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
@@ -82,6 +91,23 @@ struct Inner {
     platform: Platform,
     config: RestConfig,
     cache: SchemaCache,
+    /// Whether a configured plan limits rows (else creates are not checked).
+    row_limits: bool,
+    /// Projects' plans and row counts for the row quota.
+    row_counts: Mutex<HashMap<ProjectId, RowCount>>,
+}
+
+/// How long a project's counted rows are trusted (adjusted by this process's writes).
+const ROW_COUNT_TTL: Duration = Duration::from_secs(30);
+/// The most projects whose row counts are kept (expired ones dropped first).
+const MAX_ROW_COUNTS: usize = 10_000;
+
+/// A project's plan and row count, as last read.
+#[derive(Clone)]
+struct RowCount {
+    at: Instant,
+    plan: Plan,
+    rows: i64,
 }
 
 impl std::fmt::Debug for RestService {
@@ -124,7 +150,9 @@ impl RestService {
     /// A service over `platform`'s projects.
     pub fn new(platform: Platform, config: RestConfig) -> RestService {
         let cache = SchemaCache::new(config.hidden_tables.clone());
-        RestService { inner: Arc::new(Inner { platform, config, cache }) }
+        let row_limits = platform.config().plans.iter().any(|p| p.max_rows.is_some());
+        let row_counts = Mutex::new(HashMap::new());
+        RestService { inner: Arc::new(Inner { platform, config, cache, row_limits, row_counts }) }
     }
 
     /// The configuration.
@@ -286,6 +314,11 @@ impl RestService {
             allow_unfiltered_writes: inner.config.allow_unfiltered_writes,
         };
         let plan = action_plan(&req, &snapshot, &plan_config)?;
+        if let crate::plan::CrudPlan::Insert(insert) = &plan.crud
+            && inner.row_limits
+        {
+            inner.check_rows(&pdb, &snapshot, insert.rows.len() as u64).await?;
+        }
         let auth = ctx.auth_context();
         let target =
             SqlTarget { dialect: pdb.dialect(), pg_schema: pdb.pg_schema(), role: ctx.role(), auth: &auth };
@@ -300,6 +333,12 @@ impl RestService {
             *rows_read = result.main.rows.len() as u64;
         } else {
             *rows_written = result.main.affected.max(result.main.rows.len() as u64);
+            let delta = i64::try_from(*rows_written).unwrap_or(i64::MAX);
+            match &plan.crud {
+                crate::plan::CrudPlan::Insert(_) => inner.adjust_rows(ctx.project(), delta),
+                crate::plan::CrudPlan::Delete(_) => inner.adjust_rows(ctx.project(), -delta),
+                _ => {}
+            }
         }
         let mut res = respond(&plan, &req.preferences, result).map_err(not_found)?;
         if let Ok(id) = http::HeaderValue::from_str(ctx.request_id()) {
@@ -307,6 +346,100 @@ impl RestService {
         }
         Ok(res)
     }
+}
+
+impl Inner {
+    /// Refuses a create of `adding` rows that would take the project past its plan's
+    /// `max_rows` (see the module docs).
+    async fn check_rows(
+        &self,
+        pdb: &ProjectDb,
+        snapshot: &crate::schema_cache::SchemaSnapshot,
+        adding: u64,
+    ) -> Result<(), RestError> {
+        let project = pdb.project();
+        let cached = {
+            let counts = self.row_counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            counts.get(project).filter(|c| c.at.elapsed() < ROW_COUNT_TTL).cloned()
+        };
+        let count = match cached {
+            Some(count) => count,
+            None => {
+                let at = Instant::now();
+                let plan =
+                    self.platform.plan_of(project).await.map_err(|e| RestError::from_core(&e, false))?;
+                let rows = if plan.max_rows.is_some() { count_rows(pdb, snapshot).await? } else { 0 };
+                let count = RowCount { at, plan, rows };
+                let mut counts = self.row_counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if counts.len() >= MAX_ROW_COUNTS {
+                    counts.retain(|_, c| c.at.elapsed() < ROW_COUNT_TTL);
+                    if counts.len() >= MAX_ROW_COUNTS {
+                        counts.clear();
+                    }
+                }
+                counts.insert(project.clone(), count.clone());
+                count
+            }
+        };
+        let rows = u64::try_from(count.rows).unwrap_or(0);
+        easbase_core::quota::check_rows(rows, adding, &count.plan).map_err(|e| match e {
+            easbase_core::Error::QuotaExceeded { limit, .. } => {
+                RestError::RowQuotaExceeded { limit, rows, adding }
+            }
+            other => RestError::from_core(&other, false),
+        })
+    }
+
+    /// Adds `delta` rows to the project's cached count, if it has one.
+    fn adjust_rows(&self, project: &ProjectId, delta: i64) {
+        if !self.row_limits {
+            return;
+        }
+        let mut counts = self.row_counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(project) {
+            count.rows = count.rows.saturating_add(delta).max(0);
+        }
+    }
+}
+
+/// The rows of every table REST exposes in the project, counted exactly in one statement
+/// run as the service role (PostgreSQL's forced row security lets it see every row).
+async fn count_rows(
+    pdb: &ProjectDb,
+    snapshot: &crate::schema_cache::SchemaSnapshot,
+) -> Result<i64, RestError> {
+    use easbase_core::schema::ddl::quote_ident;
+    let dialect = pdb.dialect();
+    let qualified = |table: &str| match pdb.pg_schema() {
+        Some(schema) => format!("{}.{}", quote_ident(dialect, schema.as_str()), quote_ident(dialect, table)),
+        None => quote_ident(dialect, table),
+    };
+    // Only validated identifiers, quoted, reach this SQL.
+    let counts: Vec<String> = snapshot
+        .schema()
+        .tables()
+        .iter()
+        .filter(|t| !snapshot.is_hidden(t.name.as_str()))
+        .map(|t| format!("(SELECT COUNT(*) FROM {})", qualified(t.name.as_str())))
+        .collect();
+    if counts.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!("SELECT {} AS n", counts.join(" + "));
+    let ctx = RequestContext::new(
+        pdb.project().clone(),
+        easbase_core::schema::Role::Service,
+        serde_json::Map::new(),
+        None,
+    );
+    let scope = pdb.scope(&ctx, true).map_err(|e| RestError::from_core(&e, false))?;
+    let results = pdb
+        .db()
+        .transaction(&scope, vec![easbase_core::db::Stmt::raw(sql)])
+        .await
+        .map_err(|e| RestError::from_core(&e, false))?;
+    let n = results.first().and_then(|r| r.rows.first()).and_then(|row| row.cells.first());
+    Ok(n.and_then(|c| c.as_i64().or_else(|| c.as_str().and_then(|s| s.parse().ok()))).unwrap_or(0))
 }
 
 impl<B> tower_service::Service<Request<B>> for RestService

@@ -85,7 +85,7 @@ async fn suite(platform: Platform, pg_schema: Option<&str>) {
     assert_eq!(send(request(Method::PATCH, "/items?id=eq.1", &a_key, r#"{"name":"one"}"#)).await.0, 204);
     assert_eq!(send(request(Method::DELETE, "/items?id=eq.2", &a_key, "")).await.0, 204);
     let missing =
-        send(request(Method::GET, &format!("/no_such_table?token={QUERY_SECRET}"), &a_key, "")).await;
+        send(request(Method::GET, &format!("/no_such_table?token=eq.{QUERY_SECRET}"), &a_key, "")).await;
     assert_eq!(missing.0, 404, "{missing:?}");
     let bad = send(request(Method::GET, &format!("/items?apikey={QUERY_SECRET}&id=zz.1"), &a_key, "")).await;
     assert_eq!(bad.0, 400, "{bad:?}");
@@ -120,7 +120,7 @@ async fn suite(platform: Platform, pg_schema: Option<&str>) {
     // 3 inserted, 1 updated, 1 deleted.
     assert_eq!(count(&a_totals, Metric::RowsWritten, "items"), 5, "{a_totals:?}");
     let series = usage::series(&tables, &a.project.id, Metric::Requests, from, to, Step::Hour).await.unwrap();
-    assert_eq!(series.iter().map(|(_, v)| v).sum::<i64>(), 10, "{series:?}");
+    assert_eq!(series.iter().map(|(_, v)| v).sum::<i64>(), 9, "{series:?}");
 
     // Project B sees its own request only.
     let b_totals = usage::totals(&tables, &b.project.id, from, to).await.unwrap();
@@ -133,7 +133,7 @@ async fn suite(platform: Platform, pg_schema: Option<&str>) {
         async move { logs::query(&tables, &id, &filter).await.unwrap().entries }
     };
     let all = query(LogQuery::default()).await;
-    assert_eq!(all.len(), 10, "{all:?}");
+    assert_eq!(all.len(), 9, "{all:?}");
     assert!(all.iter().all(|e| e.log.project == a.project.id && e.log.at >= before - 1000));
     assert_eq!(all.iter().filter(|e| e.log.role == Some(Role::Service)).count(), 1);
     let errors = query(LogQuery { status_min: Some(400), ..LogQuery::default() }).await;
@@ -196,6 +196,91 @@ async fn postgres_requests_are_metered_and_logged() {
     let platform = Platform::open(db, config, modules()).await.unwrap();
     let outcome =
         tokio::spawn(suite(platform.clone(), Some(Box::leak(schema.clone().into_boxed_str())))).await;
+    for p in platform.projects(None).await.unwrap() {
+        platform.delete_project(&p.id, &p.slug).await.unwrap();
+    }
+    platform.db().execute_script(&[format!("DROP SCHEMA {schema} CASCADE")]).await.unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// The plan's `max_rows` on creates: refused with 403 `EB104` past the limit, deletes
+/// make room again, a project on an unlimited plan is not limited.
+async fn row_quota(platform: Platform) {
+    let schema = Schema::from_json(SCHEMA).unwrap();
+    let create = |plan: &str| CreateProject {
+        schema: Some(schema.clone()),
+        plan: Some(plan.into()),
+        ..CreateProject::default()
+    };
+    let small = platform.create_project("owner", "Small", create("small")).await.unwrap();
+    let free = platform.create_project("owner", "Free", create("free")).await.unwrap();
+    let (small_key, free_key) =
+        (small.keys.unwrap().publishable.secret, free.keys.unwrap().publishable.secret);
+    let svc = RestService::new(platform.clone(), RestConfig::default());
+    let post = |key: &str, ids: std::ops::Range<u32>| {
+        let body = serde_json::to_string(&ids.map(|id| serde_json::json!({ "id": id })).collect::<Vec<_>>());
+        request(Method::POST, "/items", key, &body.unwrap())
+    };
+    assert_eq!(svc.handle(post(&small_key, 0..3)).await.status(), 201);
+    let refused = svc.handle(post(&small_key, 3..6)).await;
+    assert_eq!(refused.status(), 403);
+    let body: serde_json::Value = serde_json::from_slice(refused.body()).unwrap();
+    assert_eq!(body["code"], "EB104", "{body}");
+    assert_eq!(body["message"], "Row limit exceeded: the project's plan allows 5 rows", "{body}");
+    assert_eq!(body["details"], "The project holds 3 rows and the request adds 3", "{body}");
+    // Nothing of the refused request was written.
+    let read = svc.handle(request(Method::GET, "/items", &small_key, "")).await;
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(read.body()).unwrap().as_array().unwrap().len(),
+        3
+    );
+    // Up to the limit exactly, then one more is refused.
+    assert_eq!(svc.handle(post(&small_key, 3..5)).await.status(), 201);
+    assert_eq!(svc.handle(post(&small_key, 5..6)).await.status(), 403);
+    // An upsert counts its rows as added, even one that would only update.
+    let mut upsert = request(Method::POST, "/items", &small_key, r#"[{"id":4}]"#);
+    upsert.headers_mut().insert("prefer", "resolution=merge-duplicates".parse().unwrap());
+    assert_eq!(svc.handle(upsert).await.status(), 403);
+    // Deleting makes room.
+    assert_eq!(svc.handle(request(Method::DELETE, "/items?id=lt.2", &small_key, "")).await.status(), 204);
+    assert_eq!(svc.handle(post(&small_key, 5..7)).await.status(), 201);
+    assert_eq!(svc.handle(post(&small_key, 7..8)).await.status(), 403);
+    // A fresh service counts the rows again (5) and still refuses.
+    let fresh = RestService::new(platform.clone(), RestConfig::default());
+    assert_eq!(fresh.handle(post(&small_key, 7..8)).await.status(), 403);
+    // The unlimited project is not limited.
+    assert_eq!(svc.handle(post(&free_key, 0..20)).await.status(), 201);
+}
+
+fn plans() -> Vec<easbase_core::project::Plan> {
+    use easbase_core::project::Plan;
+    vec![Plan::unlimited("free"), Plan { max_rows: Some(5), ..Plan::unlimited("small") }]
+}
+
+#[tokio::test]
+async fn sqlite_row_quota() {
+    let db = Db::open_sqlite(SqliteConfig::in_memory()).unwrap();
+    let config = PlatformConfig { plans: plans(), ..PlatformConfig::new("http://api.test") };
+    row_quota(Platform::open(db, config, Vec::new()).await.unwrap()).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_row_quota() {
+    use easbase_core::db::PgConfig;
+    let url = std::env::var("EASBASE_PG_URL")
+        .unwrap_or_else(|_| "host=127.0.0.1 user=postgres dbname=postgres".into());
+    let db = Db::connect_postgres(PgConfig::new(url))
+        .await
+        .expect("PostgreSQL at 127.0.0.1:5432 (or EASBASE_PG_URL)");
+    let schema = format!("t_rowq_{}", uuid::Uuid::new_v4().simple());
+    let mut config = PlatformConfig { plans: plans(), ..PlatformConfig::new("http://api.test") };
+    config.platform_schema = easbase_core::schema::Ident::new(schema.clone()).unwrap();
+    config.listen = false;
+    let platform = Platform::open(db, config, Vec::new()).await.unwrap();
+    let outcome = tokio::spawn(row_quota(platform.clone())).await;
     for p in platform.projects(None).await.unwrap() {
         platform.delete_project(&p.id, &p.slug).await.unwrap();
     }

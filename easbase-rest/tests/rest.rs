@@ -62,7 +62,12 @@ fn schema() -> Schema {
               { "name": "id", "type": "integer", "primary": true },
               { "name": "at", "type": "timestamptz" },
               { "name": "local", "type": "timestamp" } ],
-            "policies": { "select": [ { "roles": ["anon"], "using": "id > 0" } ] } }
+            "policies": { "select": [ { "roles": ["anon"], "using": "id > 0" } ] } },
+          { "name": "labels", "columns": [
+              { "name": "id", "type": "uuid", "primary": true, "default": "gen_random_uuid()" },
+              { "name": "name", "type": "text", "required": true } ],
+            "policies": { "insert": [ { "roles": ["authenticated"], "check": "name <> 'bad'" } ],
+                          "select": [ { "roles": ["authenticated"], "using": "true" } ] } }
         ] }"#,
     )
     .unwrap()
@@ -1680,6 +1685,33 @@ async fn times(env: &Env) {
     assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, code), "{}", r.body);
 }
 
+/// Keys the database generates (`gen_random_uuid()`) are in the answer of the insert, in
+/// the payload's order, and the insert policy still applies.
+async fn generated_keys(env: &Env) {
+    let user = Who::User(A);
+    let body = r#"[{"name": "b"}, {"name": "a"}, {"name": "c"}]"#;
+    let r = env.send(user, Method::POST, "/labels", body, &[REPR]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let rows = r.body.as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["b", "a", "c"]);
+    let ids: std::collections::HashSet<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "{}", r.body);
+    assert!(ids.iter().all(|id| id.len() == 36 && id.matches('-').count() == 4), "{}", r.body);
+    let one = rows[1]["id"].as_str().unwrap();
+    let r = env.get(user, &format!("/labels/{one}?select=name")).await;
+    assert_eq!(r.body, json!({"name": "a"}));
+    let r = env.send(user, Method::POST, "/labels", r#"[{"name": "ok"}, {"name": "bad"}]"#, &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "42501"), "{}", r.body);
+    let r = env
+        .send(user, Method::POST, "/labels", r#"{"name": "d"}"#, &[("prefer", "return=headers-only")])
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(r.header("location").starts_with("/labels?id=eq."), "{}", r.header("location"));
+    let r = env.send(user, Method::GET, "/labels?select=name&order=name", "", &[COUNT]).await;
+    assert_eq!(r.body, json!([{"name": "a"}, {"name": "b"}, {"name": "c"}, {"name": "d"}]));
+}
+
 /// What axum's `nest_service` (and tower in general) asks of a service, checked at compile
 /// time.
 #[test]
@@ -1766,6 +1798,10 @@ mod sqlite {
     #[tokio::test]
     async fn sqlite_times() {
         times(&sqlite_env().await).await;
+    }
+    #[tokio::test]
+    async fn sqlite_generated_keys() {
+        generated_keys(&sqlite_env().await).await;
     }
     #[tokio::test]
     async fn sqlite_tower() {
@@ -1943,6 +1979,10 @@ mod postgres {
         run(pg_env().await, times).await;
     }
     #[tokio::test(flavor = "multi_thread")]
+    async fn postgres_generated_keys() {
+        run(pg_env().await, generated_keys).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
     async fn postgres_tower() {
         run(pg_env().await, tower).await;
     }
@@ -2059,6 +2099,10 @@ mod mysql {
     #[tokio::test(flavor = "multi_thread")]
     async fn mysql_times() {
         run(times).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_generated_keys() {
+        run(generated_keys).await;
     }
     #[tokio::test(flavor = "multi_thread")]
     async fn mysql_tower() {

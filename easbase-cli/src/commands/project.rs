@@ -16,7 +16,8 @@ use serde_json::json;
 /// The platform database and how to print.
 #[derive(Debug, Args)]
 pub(crate) struct PlatformArgs {
-    /// The platform database: postgres://USER@HOST/DB, sqlite://FILE or sqlite::memory:
+    /// The platform database: postgres://USER@HOST/DB, mysql://USER@HOST/DB (feature
+    /// `mysql`), sqlite://FILE or sqlite::memory:
     /// (default: the embedded file .easbase/easbase.db).
     #[arg(long, value_name = "URL", global = true)]
     database_url: Option<String>,

@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use easbase_cli::database::{self, DatabaseUrl};
-use easbase_cli::serve::{self, AdoptProject, Outcome, ServeProject};
+use easbase_cli::serve::{self, AdoptProject, GivenKeys, KeyOptions, KeysFrom, Outcome, ServeProject};
 use easbase_cli::{Error, Result, host};
 use easbase_core::project::AdoptSchema;
 use easbase_core::schema::Schema;
@@ -25,9 +26,16 @@ enum Source {
 /// its own row-level security), and prints one JSON line on stdout when ready: url,
 /// publishable_key, secret_key, jwt_secret, project_id. Progress goes to stderr. Stops on
 /// Ctrl-C or SIGTERM.
+///
+/// A project that already exists is served with the keys of its keys file
+/// (STATE_DIR/PROJECT_ID.keys.json, written when the project was created), or with
+/// the keys given in EASBASE_PUBLISHABLE_KEY and EASBASE_SECRET_KEY (or the flags), which
+/// are verified first. Without either, serve refuses rather than change keys other
+/// servers use; --reissue-keys issues a new pair on purpose.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// The platform database: postgres://USER@HOST/DB, sqlite://FILE or sqlite::memory:
+    /// The platform database: postgres://USER@HOST/DB, mysql://USER@HOST/DB (feature
+    /// `mysql`), sqlite://FILE or sqlite::memory:
     /// (default: the embedded file .easbase/easbase.db).
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
@@ -69,6 +77,46 @@ pub(crate) struct ServeArgs {
     /// PostgreSQL: the schema holding the platform tables.
     #[arg(long, value_name = "NAME", default_value = "easbase")]
     platform_schema: String,
+    /// The existing project's publishable key (eb_pk_…), verified before serving; prefer
+    /// the EASBASE_PUBLISHABLE_KEY environment variable (flags show in `ps`).
+    #[arg(long, value_name = "KEY")]
+    publishable_key: Option<String>,
+    /// The existing project's secret key (eb_sk_…), verified before serving; prefer the
+    /// EASBASE_SECRET_KEY environment variable (flags show in `ps`).
+    #[arg(long, value_name = "KEY")]
+    secret_key: Option<String>,
+    /// Issue a new key pair for an existing project by rotating its keys (the keys file
+    /// is rewritten); the old keys keep working for --grace. Use it once, not on every
+    /// start.
+    #[arg(long, conflicts_with_all = ["publishable_key", "secret_key"])]
+    reissue_keys: bool,
+    /// With --reissue-keys: seconds the old keys keep working (0: they stop at once).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, requires = "reissue_keys")]
+    grace: u64,
+}
+
+/// The keys given by flag or, failing that, environment variable: both or none.
+fn given_keys(args: &ServeArgs) -> Result<Option<GivenKeys>> {
+    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let publishable = args.publishable_key.clone().or_else(|| from_env(serve::PUBLISHABLE_KEY_ENV));
+    let secret = args.secret_key.clone().or_else(|| from_env(serve::SECRET_KEY_ENV));
+    let (pk_env, sk_env) = (serve::PUBLISHABLE_KEY_ENV, serve::SECRET_KEY_ENV);
+    match (publishable, secret) {
+        (None, None) => Ok(None),
+        (Some(_), _) | (_, Some(_)) if args.reissue_keys => Err(Error::Usage(format!(
+            "--reissue-keys issues new keys: unset {pk_env} and {sk_env} (the keys given)"
+        ))),
+        (Some(publishable_key), Some(secret_key)) => Ok(Some(GivenKeys {
+            publishable_key: publishable_key.trim().to_owned(),
+            secret_key: secret_key.trim().to_owned(),
+        })),
+        (Some(_), None) => Err(Error::Usage(format!(
+            "a publishable key was given but no secret key: give --secret-key or {sk_env} too"
+        ))),
+        (None, Some(_)) => Err(Error::Usage(format!(
+            "a secret key was given but no publishable key: give --publishable-key or {pk_env} too"
+        ))),
+    }
 }
 
 pub(crate) async fn run(args: ServeArgs) -> Result<()> {
@@ -83,6 +131,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             "--anon-role, --authenticated-role and --service-role go with --introspect".into(),
         ));
     }
+    let keys = KeyOptions {
+        given: given_keys(&args)?,
+        reissue: args.reissue_keys.then(|| Duration::from_secs(args.grace)),
+    };
     let source = match (&args.schema, &args.introspect) {
         (Some(path), _) => Source::File(Schema::from_path(path)?, path.clone()),
         (None, Some(schema)) => Source::Introspect(schema.clone()),
@@ -96,7 +148,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             .map(|s| s.to_string_lossy().into_owned())
             .ok_or_else(|| Error::Usage(format!("{}: name the project with --project", path.display())))?,
     };
-    let state_dir = args.state_dir.or_else(|| url.state_dir());
+    let state_dir = args.state_dir.clone().or_else(|| url.state_dir());
     let (listener, base_url) = host::bind(args.listen).await?;
     eprintln!("easbase: platform {url}");
     let platform = database::open_platform(&url, &base_url, Some(&args.platform_schema)).await?;
@@ -108,6 +160,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
                 schema,
                 allow_destructive: args.allow_destructive,
                 state_dir: state_dir.clone(),
+                keys,
             };
             serve::provision(&platform, &wanted, progress).await?
         }
@@ -124,7 +177,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
                 service_role: args.service_role.unwrap_or(defaults.service_role.clone()),
                 ..defaults
             };
-            let wanted = AdoptProject { name, adopt, state_dir: state_dir.clone() };
+            let wanted = AdoptProject { name, adopt, state_dir: state_dir.clone(), keys };
             serve::provision_adopted(&platform, &wanted, progress).await?
         }
     };
@@ -134,6 +187,16 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             eprintln!("easbase: keys saved to {}", file.display());
         }
         (Outcome::Reused, _) => eprintln!("easbase: the schema is up to date"),
+        _ => {}
+    }
+    match provisioned.keys_from {
+        KeysFrom::Given => eprintln!("easbase: serving with the keys given (verified)"),
+        KeysFrom::Reissued => {
+            if let Some(dir) = &state_dir {
+                let file = serve::keys_path(dir, provisioned.project.id.as_str());
+                eprintln!("easbase: new keys saved to {}", file.display());
+            }
+        }
         _ => {}
     }
     let services = host::Services::new(&platform, host::dev_auth_config(args.anonymous))?;

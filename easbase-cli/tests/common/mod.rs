@@ -51,10 +51,18 @@ impl Server {
 /// Starts `easbase serve args… --listen 127.0.0.1:0` in `dir` and waits for its JSON line;
 /// `Err((code, stderr))` when it exits first.
 pub fn serve(dir: &Path, args: &[&str]) -> Result<Server, (Option<i32>, String)> {
+    serve_env(dir, args, &[])
+}
+
+/// [`serve`] with these environment variables (and no `EASBASE_*_KEY` from the caller's).
+pub fn serve_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Server, (Option<i32>, String)> {
     let mut child = Command::new(BIN)
         .arg("serve")
         .args(args)
         .args(["--listen", "127.0.0.1:0"])
+        .env_remove("EASBASE_PUBLISHABLE_KEY")
+        .env_remove("EASBASE_SECRET_KEY")
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -240,7 +240,7 @@ impl Default for JwtConfig {
 /// says. Errors name what was wrong, never the token.
 ///
 /// A verifier also keeps a bounded cache of the tokens it verified (by their SHA-256, at
-/// most [`TOKEN_CACHE_CAPACITY`](super::token_cache::TOKEN_CACHE_CAPACITY)), which the
+/// most [`super::token_cache::TOKEN_CACHE_CAPACITY`]), which the
 /// [`ContextResolver`](super::ContextResolver) uses so that a repeated bearer token is
 /// not verified again; `exp` and `nbf` are still checked on every use. The cache belongs
 /// to the keys: a verifier with other keys (after a rotation) starts empty, and clones

@@ -111,7 +111,12 @@ impl ContextResolver {
             return Err(Error::ProjectPaused);
         }
         let Some(token) = creds.token() else {
-            return Ok(RequestContext::new(state.project.clone(), key_role, serde_json::Map::new(), request_id));
+            return Ok(RequestContext::new(
+                state.project.clone(),
+                key_role,
+                serde_json::Map::new(),
+                request_id,
+            ));
         };
         let verified = verified_token(&state.verifier, token)?;
         Ok(RequestContext::from_parts(

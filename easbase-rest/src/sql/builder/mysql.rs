@@ -21,6 +21,14 @@ enum Written {
     ByValues(Vec<ColumnName>),
     /// By the `AUTO_INCREMENT` range the insert of `n` rows generated.
     Generated(u64),
+    /// By the `uuid()` keys drawn into the session variables `@eb_k0…` before the insert
+    /// of `n` rows (a left-out key whose default is `gen_random_uuid()`).
+    Drawn(usize),
+}
+
+/// The session variable holding the drawn key of row `n`.
+fn drawn(n: usize) -> String {
+    format!("@eb_k{n}")
 }
 
 impl Builder<'_> {
@@ -258,6 +266,19 @@ impl Builder<'_> {
         if generated && i.conflict.is_none() && self.table.primary_key.iter().all(omitted) {
             return Ok(Written::Generated(i.rows.len().max(1) as u64));
         }
+        let random = match self.table.primary_key.as_slice() {
+            [pk] => {
+                !i.columns.contains(pk)
+                    && self
+                        .table
+                        .column(pk.as_str())
+                        .is_some_and(|c| c.default == Some(easbase_schema::DefaultValue::GenRandomUuid))
+            }
+            _ => false,
+        };
+        if random && !i.rows.is_empty() {
+            return Ok(Written::Drawn(i.rows.len()));
+        }
         Err(expr::not_on(
             Dialect::Mysql,
             "an insert whose rows leave out a primary key that the database does not generate",
@@ -292,11 +313,18 @@ impl Builder<'_> {
         if uid.is_some() {
             columns.extend(i.uid_defaults.iter().map(|c| Alias::new(c.as_str())));
         }
+        if let Written::Drawn(n) = &written {
+            // Each row's key drawn first (what the column's default would give), so the
+            // rows can be found again.
+            let draws: Vec<String> = (0..*n).map(|k| format!("{} = uuid()", drawn(k))).collect();
+            statements.push(Stmt::raw(format!("SET {}", draws.join(", "))));
+            columns.extend(self.table.primary_key.iter().map(|c| Alias::new(c.as_str())));
+        }
         if columns.is_empty() {
             q.or_default_values_many(u32::try_from(i.rows.len().max(1)).unwrap_or(u32::MAX));
         } else {
             q.columns(columns);
-            for row in &i.rows {
+            for (n, row) in i.rows.iter().enumerate() {
                 // A left-out `auth.uid` column takes the request's user (MySQL has no
                 // such default).
                 let mut values: Vec<Expr> = row
@@ -315,6 +343,9 @@ impl Builder<'_> {
                     .collect();
                 if let Some(uid) = &uid {
                     values.extend(i.uid_defaults.iter().map(|_| Expr::val(uid.clone())));
+                }
+                if let Written::Drawn(_) = &written {
+                    values.push(Expr::cust(drawn(n)));
                 }
                 q.values(values).map_err(|_| RestError::Internal)?;
             }
@@ -342,11 +373,21 @@ impl Builder<'_> {
                     (0..each.len()).map(|n| format!("WHEN ${} THEN {n}", n + 1)).collect();
                 Some(expr::tmpl(Dialect::Mysql, &format!("(CASE {} END)", arms.join(" ")), &each))
             }
+            Written::Drawn(n) if *n > 1 => {
+                let arms: Vec<String> = (0..*n).map(|k| format!("WHEN {} THEN {k}", drawn(k))).collect();
+                let pk = self.my_pk();
+                Some(expr::tmpl(Dialect::Mysql, &format!("(CASE $1 {} END)", arms.join(" ")), &[pk]))
+            }
             _ => None,
         };
         match written {
             Written::ByValues(cols) => {
                 rows.and_where(self.conflicting(i, &cols));
+            }
+            Written::Drawn(n) => {
+                let keys: Vec<String> = (0..n).map(drawn).collect();
+                let pk = self.my_pk();
+                rows.and_where(expr::tmpl(Dialect::Mysql, &format!("$1 IN ({})", keys.join(", ")), &[pk]));
             }
             Written::Generated(n) => {
                 let pk = self.my_pk();

@@ -290,11 +290,8 @@ fn filter_refs(table: &TableDef) -> Vec<Value> {
     filterable(table).map(|c| reference("parameters", &filter_param_name(table.name.as_str(), c))).collect()
 }
 
-fn rows_content(table: &TableDef, max_one: bool) -> Value {
-    let mut array = json!({ "type": "array", "items": reference("schemas", table.name.as_str()) });
-    if max_one {
-        array["maxItems"] = json!(1);
-    }
+fn rows_content(table: &TableDef) -> Value {
+    let array = json!({ "type": "array", "items": reference("schemas", table.name.as_str()) });
     json!({
         "application/json": { "schema": array },
         "application/vnd.pgrst.object+json": { "schema": reference("schemas", table.name.as_str()) },
@@ -302,17 +299,17 @@ fn rows_content(table: &TableDef, max_one: bool) -> Value {
     })
 }
 
-fn read_responses(table: &TableDef, max_one: bool) -> Value {
+fn read_responses(table: &TableDef) -> Value {
     json!({
         "200": {
             "description": "The rows.",
             "headers": { "Content-Range": reference("headers", "Content-Range") },
-            "content": rows_content(table, max_one)
+            "content": rows_content(table)
         },
         "206": {
             "description": "Part of the rows (a window of a counted total).",
             "headers": { "Content-Range": reference("headers", "Content-Range") },
-            "content": rows_content(table, max_one)
+            "content": rows_content(table)
         },
         "4XX": reference("responses", "error")
     })
@@ -322,11 +319,35 @@ fn write_responses(table: &TableDef, ok: &str) -> Value {
     json!({
         ok: {
             "description": "The rows written (`Prefer: return=representation`).",
-            "content": rows_content(table, false)
+            "content": rows_content(table)
         },
         "204": { "description": "Done (`return=minimal`, the default)." },
         "4XX": reference("responses", "error")
     })
+}
+
+/// One row by its key: the row as an object, 404 when there is none (or the caller may not
+/// see it).
+fn one_row_content(table: &TableDef) -> Value {
+    json!({
+        "application/json": { "schema": reference("schemas", table.name.as_str()) },
+        "text/csv": { "schema": { "type": "string" } }
+    })
+}
+
+fn key_responses(table: &TableDef, ok: &str, with_minimal: bool) -> Value {
+    let mut responses = json!({
+        ok: { "description": "The row, as one object.", "content": one_row_content(table) },
+        "404": {
+            "description": "No such row, or the caller may not see it (`PGRST116`).",
+            "content": { "application/json": { "schema": reference("schemas", ERROR) } }
+        },
+        "4XX": reference("responses", "error")
+    });
+    if with_minimal {
+        responses["204"] = json!({ "description": "Done (`return=minimal`, the default)." });
+    }
+    responses
 }
 
 fn body(schema_name: &str, many: bool) -> Value {
@@ -352,7 +373,7 @@ fn collection_path(table: &TableDef) -> Value {
             "summary": format!("List `{name}` rows"),
             "description": "The rows the caller may see that match the filters, in order, one page.",
             "parameters": read_params,
-            "responses": read_responses(table, false)
+            "responses": read_responses(table)
         },
         "post": {
             "operationId": format!("{name}.create"),
@@ -366,7 +387,7 @@ fn collection_path(table: &TableDef) -> Value {
                 "201": {
                     "description": "Created; the rows with `Prefer: return=representation`.",
                     "headers": { "Location": reference("headers", "Location") },
-                    "content": rows_content(table, false)
+                    "content": rows_content(table)
                 },
                 "204": { "description": "Created (`return=minimal`)." },
                 "4XX": reference("responses", "error")
@@ -408,9 +429,10 @@ fn key_path(schema: &ValidSchema, table: &TableDef, key: &ColumnDef) -> Value {
             "operationId": format!("{name}.get"),
             "tags": [name],
             "summary": format!("Read one `{name}` row by its key"),
-            "description": "An empty array when there is no such row (or the caller may not see it).",
+            "description": "The row as one object; 404 when there is no such row (or the caller may \
+                not see it).",
             "parameters": [p("select")],
-            "responses": read_responses(table, true)
+            "responses": key_responses(table, "200", false)
         },
         "put": {
             "operationId": format!("{name}.replace"),
@@ -418,7 +440,7 @@ fn key_path(schema: &ValidSchema, table: &TableDef, key: &ColumnDef) -> Value {
             "summary": format!("Insert or replace one `{name}` row by its key"),
             "parameters": [p("select"), p("preferWrite")],
             "requestBody": body(&format!("{name}.insert"), false),
-            "responses": write_responses(table, "200")
+            "responses": key_responses(table, "200", true)
         },
         "patch": {
             "operationId": format!("{name}.updateByKey"),
@@ -426,14 +448,14 @@ fn key_path(schema: &ValidSchema, table: &TableDef, key: &ColumnDef) -> Value {
             "summary": format!("Update one `{name}` row by its key"),
             "parameters": [p("select"), p("preferWrite")],
             "requestBody": body(&format!("{name}.update"), false),
-            "responses": write_responses(table, "200")
+            "responses": key_responses(table, "200", true)
         },
         "delete": {
             "operationId": format!("{name}.deleteByKey"),
             "tags": [name],
             "summary": format!("Delete one `{name}` row by its key"),
             "parameters": [p("select"), p("preferWrite")],
-            "responses": write_responses(table, "200")
+            "responses": key_responses(table, "200", true)
         }
     })
 }

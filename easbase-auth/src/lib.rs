@@ -72,7 +72,7 @@
 //! | [`jwt`] | access-token claims and the [`CustomClaimsHook`] |
 //! | [`Session`], [`User`] | GoTrue's token response and user object, serialized as auth-js expects |
 //! | [`AuthError`] | GoTrue's error codes and HTTP statuses |
-//! | [`AuthService`] | the GoTrue routes (`/signup`, `/token`, `/user`, `/reauthenticate`, `/verify`, `/factors…`, `/authorize`, `/callback`, `/settings`, `/.well-known/jwks.json`, …) as a tower service, mounted at `/auth/v1`; every route follows the project's effective settings |
+//! | [`AuthService`] | the GoTrue routes (`/signup`, `/token`, `/user`, `/reauthenticate`, `/verify`, `/factors…`, `/authorize`, `/callback`, `/settings`, `/.well-known/jwks.json`, …) as a tower service, mounted at `/auth/v1`; every route follows the project's effective settings; every request of a known project is metered (route, status, auth events by [`auth_event`]) and logged without secrets through the platform's sinks |
 //!
 //! ## Secrets (DESIGN.md, invariant 3)
 //!

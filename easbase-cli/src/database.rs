@@ -46,8 +46,8 @@ pub enum DatabaseUrl {
     SqliteMemory,
     /// A PostgreSQL URL (needs the `postgres` feature, on by default).
     Postgres(String),
-    /// A MySQL or MariaDB URL naming a database (needs the `mysql` feature); each project
-    /// gets a database of its own, `p_<id>`, on the same server.
+    /// A MySQL or MariaDB URL naming the platform's database (needs the `mysql`
+    /// feature; `mariadb://` is read as `mysql://`).
     Mysql(String),
 }
 

@@ -13,7 +13,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`database`] | [`DatabaseUrl`](database::DatabaseUrl) (`postgres://`, `sqlite://FILE`, `sqlite::memory:`) and [`open_platform`](database::open_platform) |
+//! | [`database`] | [`DatabaseUrl`](database::DatabaseUrl) (`postgres://`, `mysql://`, `sqlite://FILE`, `sqlite::memory:`) and [`open_platform`](database::open_platform) |
 //! | [`host`] | REST at `/rest/v1` and auth at `/auth/v1`: [`Services`](host::Services) for any framework, an axum [`router`](host::router), [`Running`](host::Running), the [`Ready`](host::Ready) JSON line |
 //! | [`migrate`] | bring a project to a schema through the migration planner (destructive steps opt-in) |
 //! | [`serve`] | find or create the project of a schema across restarts, migrate it, keep its keys; [`provision_adopted`](serve::provision_adopted) for an existing PostgreSQL schema |
@@ -54,6 +54,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `postgres` | yes | platforms on PostgreSQL (`--database-url postgres://…`); SQLite is always there |
+//! | `mysql` | no | platforms on MySQL / MariaDB (`--database-url mysql://USER@HOST/DB`) |
 
 #![forbid(unsafe_code)]
 

@@ -12,11 +12,12 @@
 //! easbase project pause|resume ID_OR_SLUG [--database-url URL] [--json]
 //! easbase project delete ID_OR_SLUG --confirm SLUG [--database-url URL] [--json]
 //! easbase serve --schema FILE [--database-url URL] [--listen 127.0.0.1:PORT] [--project NAME] [--allow-destructive]
+//!               [--state-dir DIR] [--reissue-keys [--grace SECONDS]]   (keys given in EASBASE_PUBLISHABLE_KEY, EASBASE_SECRET_KEY)
 //! easbase gen types|sdk|openapi|endpoints [--out FILE] SCHEMA_FILE
 //! ```
 //!
 //! Files are JSON or TOML, told apart by their extension. Database URLs are
-//! `postgres://…`, `sqlite://FILE` or `sqlite::memory:`; without one the platform is the
+//! `postgres://…`, `mysql://…` (feature `mysql`), `sqlite://FILE` or `sqlite::memory:`; without one the platform is the
 //! embedded SQLite file `.easbase/easbase.db`. Exit status: 0 on success, 1 when the
 //! input is refused (an invalid schema, with every error and its path; a destructive
 //! migration without `--allow-destructive`; an unknown project) or the work fails, 2 when

@@ -40,7 +40,9 @@
 //!
 //! Otherwise (another machine or state dir serving the same PostgreSQL platform, a lost
 //! file, revoked keys) `serve` refuses with [`Error::Refused`], naming the three ways
-//! out, instead of rotating keys every other server and client may be using.
+//! out, instead of rotating keys every other server and client may be using. Keys are
+//! looked at before the schema is migrated, so a refused start changes nothing; a
+//! reissue happens after a successful migration.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -185,14 +187,16 @@ pub async fn provision_adopted(
         idempotency_key: Some(format!("serve-introspect:{}", wanted.name)),
         ..Default::default()
     };
+    let place = KeyPlace::new(wanted.state_dir.as_deref(), &wanted.keys)?;
     let created = platform.create_project(SERVE_OWNER, &wanted.name, create).await?;
+    let mut found = None;
     if created.keys.is_none() {
         progress(&format!("reusing project `{}` ({})", created.project.name, created.project.id));
+        found = existing_keys(platform, &created.project, place).await?;
         // Its tables may have changed since the last start.
         platform.refresh_schema(&created.project.id).await?;
     }
-    let place = KeyPlace { state_dir: wanted.state_dir.as_deref(), options: &wanted.keys };
-    with_keys(platform, created, place, Outcome::Reused, progress).await
+    with_keys(platform, created, place, found, Outcome::Reused, progress).await
 }
 
 /// Finds or creates the project of `wanted`, migrates it to the schema, and returns its
@@ -213,11 +217,15 @@ pub async fn provision(
         idempotency_key: Some(format!("serve:{}", wanted.name)),
         ..Default::default()
     };
+    let place = KeyPlace::new(wanted.state_dir.as_deref(), &wanted.keys)?;
     let created = platform.create_project(SERVE_OWNER, &wanted.name, create).await?;
+    let mut found = None;
     let outcome = if created.keys.is_some() {
         Outcome::Created
     } else {
         progress(&format!("reusing project `{}` ({})", created.project.name, created.project.id));
+        // Keys first: a server that cannot serve the project must not migrate it.
+        found = existing_keys(platform, &created.project, place).await?;
         let options = MigrateOptions { allow_destructive: wanted.allow_destructive, ..Default::default() };
         match migrate::migrate(platform, &created.project.id, &wanted.schema, &options, progress).await? {
             Migration::UpToDate => Outcome::Reused,
@@ -225,8 +233,7 @@ pub async fn provision(
             Migration::Planned(_) => unreachable!("not a dry run"),
         }
     };
-    let place = KeyPlace { state_dir: wanted.state_dir.as_deref(), options: &wanted.keys };
-    with_keys(platform, created, place, outcome, progress).await
+    with_keys(platform, created, place, found, outcome, progress).await
 }
 
 /// Where a project's keys are kept and how an existing project gets them.
@@ -236,7 +243,14 @@ struct KeyPlace<'a> {
     options: &'a KeyOptions,
 }
 
-impl KeyPlace<'_> {
+impl<'a> KeyPlace<'a> {
+    fn new(state_dir: Option<&'a Path>, options: &'a KeyOptions) -> Result<KeyPlace<'a>> {
+        if options.given.is_some() && options.reissue.is_some() {
+            return Err(Error::Usage("keys are either given or reissued, not both".into()));
+        }
+        Ok(KeyPlace { state_dir, options })
+    }
+
     /// The keys file of `id`, for messages.
     fn file(&self, id: &str) -> String {
         self.state_dir
@@ -251,20 +265,61 @@ impl KeyPlace<'_> {
     }
 }
 
-/// The keys of a project just created (saved to the keys file) or found again (see the
-/// module docs).
+/// The keys of a project that existed, given or from the keys file, checked against the
+/// platform; `None` when they are to be reissued (see the module docs). Refuses when
+/// there are none: nothing is changed.
+async fn existing_keys(
+    platform: &Platform,
+    project: &Project,
+    place: KeyPlace<'_>,
+) -> Result<Option<(KeyPair, KeysFrom)>> {
+    let id = &project.id;
+    if place.options.reissue.is_some() {
+        return Ok(None);
+    }
+    if let Some(given) = &place.options.given {
+        check_given(platform, project, given).await?;
+        let pair = KeyPair {
+            project_id: id.to_string(),
+            publishable_key: given.publishable_key.clone(),
+            secret_key: given.secret_key.clone(),
+        };
+        return Ok(Some((pair, KeysFrom::Given)));
+    }
+    let saved = match place.state_dir {
+        Some(dir) => load_keys(dir, id.as_str())?,
+        None => None,
+    };
+    match saved {
+        Some(pair) if keys_work(platform, &pair).await? => Ok(Some((pair, KeysFrom::File))),
+        stale => {
+            let why = if stale.is_some() { "holds keys that no longer verify" } else { "is missing" };
+            Err(Error::Refused(format!(
+                "project `{name}` ({id}) exists but its keys are not at hand: the keys file {file} {why}. \
+                 Keys are shown only once, so either give them ({PUBLISHABLE_KEY_ENV} and \
+                 {SECRET_KEY_ENV}, or --publishable-key and --secret-key), copy the keys file from \
+                 the server that created the project into the state dir (--state-dir), or issue a \
+                 new pair with --reissue-keys [--grace SECONDS] (the current keys keep working for \
+                 the grace period, then every server and client needs the new ones)",
+                name = project.name,
+                file = place.file(id.as_str()),
+            )))
+        }
+    }
+}
+
+/// The keys of a project just created (saved to the keys file) or found again
+/// ([`existing_keys`], or reissued now when that gave `None`).
 async fn with_keys(
     platform: &Platform,
     created: CreatedProject,
     place: KeyPlace<'_>,
+    found: Option<(KeyPair, KeysFrom)>,
     outcome: Outcome,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Provisioned> {
     let id = created.project.id.clone();
     let options = place.options;
-    if options.given.is_some() && options.reissue.is_some() {
-        return Err(Error::Usage("keys are either given or reissued, not both".into()));
-    }
     let jwt_secret = platform.jwt_secret(&id).await?;
     if let Some(keys) = created.keys {
         progress(&format!("created project `{}` ({id})", created.project.name));
@@ -295,43 +350,18 @@ async fn with_keys(
         });
     }
     let project = &created.project;
-    let (keys, keys_from) = if let Some(grace) = options.reissue {
-        let pair = reissue_keys(platform, project, grace).await?;
-        place.save(&pair)?;
-        let old = match grace.as_secs() {
-            0 => "the old keys stop working now".to_owned(),
-            s => format!("the old keys keep working for {s} s"),
-        };
-        progress(&format!("issued a new key pair for project `{}` by rotation: {old}", project.name));
-        (pair, KeysFrom::Reissued)
-    } else if let Some(given) = &options.given {
-        check_given(platform, project, given).await?;
-        let pair = KeyPair {
-            project_id: id.to_string(),
-            publishable_key: given.publishable_key.clone(),
-            secret_key: given.secret_key.clone(),
-        };
-        (pair, KeysFrom::Given)
-    } else {
-        let saved = match place.state_dir {
-            Some(dir) => load_keys(dir, id.as_str())?,
-            None => None,
-        };
-        match saved {
-            Some(pair) if keys_work(platform, &pair).await? => (pair, KeysFrom::File),
-            stale => {
-                let why = if stale.is_some() { "holds keys that no longer verify" } else { "is missing" };
-                return Err(Error::Refused(format!(
-                    "project `{name}` ({id}) exists but its keys are not at hand: the keys file {file} {why}. \
-                     Keys are shown only once, so either give them ({PUBLISHABLE_KEY_ENV} and \
-                     {SECRET_KEY_ENV}, or --publishable-key and --secret-key), copy the keys file from \
-                     the server that created the project into the state dir (--state-dir), or issue a \
-                     new pair with --reissue-keys [--grace SECONDS] (the current keys keep working for \
-                     the grace period, then every server and client needs the new ones)",
-                    name = project.name,
-                    file = place.file(id.as_str()),
-                )));
-            }
+    let (keys, keys_from) = match (found, options.reissue) {
+        (Some(found), _) => found,
+        (None, None) => unreachable!("existing_keys gives keys unless they are reissued"),
+        (None, Some(grace)) => {
+            let pair = reissue_keys(platform, project, grace).await?;
+            place.save(&pair)?;
+            let old = match grace.as_secs() {
+                0 => "the old keys stop working now".to_owned(),
+                s => format!("the old keys keep working for {s} s"),
+            };
+            progress(&format!("issued a new key pair for project `{}` by rotation: {old}", project.name));
+            (pair, KeysFrom::Reissued)
         }
     };
     let project = platform.project(&id).await?;

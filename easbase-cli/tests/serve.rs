@@ -113,9 +113,12 @@ fn serve_creates_serves_reuses_and_migrates_a_sqlite_project() {
     assert_eq!(server.field("project_id"), project_id);
     drop(server);
 
-    // A lost keys file: refused (exit 1, the ways out named), nothing rotated.
+    // A lost keys file: refused (exit 1, the ways out named), nothing rotated, and a schema
+    // change not applied (checked below: v3 is still up to date).
     std::fs::remove_file(&keys_file).unwrap();
-    let (code, stderr) = serve(d, &["--database-url", &db, "--schema", &v3]).err().expect("refused");
+    let v4 = write(d, "todos4.json", &todos_schema(r#", { "name": "note", "type": "text" }"#));
+    let (code, stderr) =
+        serve(d, &["--database-url", &db, "--schema", &v4, "--project", "todos"]).err().expect("refused");
     assert_eq!(code, Some(1), "{stderr}");
     for needle in
         ["keys file", "is missing", "EASBASE_PUBLISHABLE_KEY", "EASBASE_SECRET_KEY", "--reissue-keys"]
@@ -129,7 +132,11 @@ fn serve_creates_serves_reuses_and_migrates_a_sqlite_project() {
     let server =
         serve_env(d, &["--database-url", &db, "--schema", &v3], &env).unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!((server.field("publishable_key"), server.field("secret_key")), (pk.as_str(), sk.as_str()));
-    assert!(server.stderr.contains("keys given"), "{}", server.stderr);
+    assert!(
+        server.stderr.contains("keys given") && server.stderr.contains("up to date"),
+        "{}",
+        server.stderr
+    );
     assert_eq!(status(&server, &pk), 200);
     drop(server);
     assert!(!keys_file.exists());

@@ -15,6 +15,10 @@
 //! ([`project::AdoptSchema`], as PostgREST does). Idempotent creation holds across
 //! processes (a unique `(owner, idempotency_key)` and a provisioning claim in the platform
 //! table). Usage sinks attached to the platform drop a deleted project's counters.
+//! The HTTP layers record every request of a resolved project through the platform's
+//! sinks ([`Platform::start_metering`](project::Platform::start_metering) starts the
+//! batching ones; [`Platform::record_request`](project::Platform::record_request) takes a
+//! [`usage::RequestOutcome`]): one non-blocking `record` per sink, no row per request.
 //! Plans and quotas ([`quota`]): every request that
 //! [`Platform::resolve`](project::Platform::resolve) resolves is admitted against its
 //! project's plan (requests per minute, on counters in memory, the platform database or

@@ -286,7 +286,18 @@ pub trait LogSink: Send + Sync {
     async fn flush(&self) -> Result<()> {
         Ok(())
     }
+
+    /// Drops what is pending for `project`, which was deleted, and whatever is recorded
+    /// for it from now on. [`crate::project::Platform::delete_project`] calls it on the
+    /// sink set with [`crate::project::Platform::set_log_sink`] (in every process, through
+    /// its cross-process events). The default does nothing.
+    fn forget_project(&self, project: &ProjectId) {
+        let _ = project;
+    }
 }
+
+/// How many deleted projects a [`BatchingLogSink`] remembers, to drop their late entries.
+const FORGOTTEN_PROJECTS: usize = 1024;
 
 // ---- retention and the batching sink --------------------------------------------------------
 
@@ -344,6 +355,8 @@ struct LogState {
     wake: Notify,
     flushing: tokio::sync::Mutex<()>,
     counters: Counters,
+    /// Projects deleted lately (bounded, oldest first): their entries are dropped.
+    forgotten: Mutex<std::collections::VecDeque<ProjectId>>,
 }
 
 /// The default [`LogSink`]: entries kept in memory and written by a background task in
@@ -383,6 +396,7 @@ impl BatchingLogSink {
             wake: Notify::new(),
             flushing: tokio::sync::Mutex::new(()),
             counters: Counters::default(),
+            forgotten: Mutex::new(std::collections::VecDeque::new()),
         });
         let worker = Worker::spawn(Arc::clone(&state), every)?;
         Ok(BatchingLogSink { state, worker })
@@ -432,6 +446,19 @@ impl LogSink for BatchingLogSink {
     async fn flush(&self) -> Result<()> {
         self.state.flush().await
     }
+
+    fn forget_project(&self, project: &ProjectId) {
+        {
+            let mut forgotten = self.state.forgotten.lock().unwrap_or_else(PoisonError::into_inner);
+            if !forgotten.contains(project) {
+                if forgotten.len() >= FORGOTTEN_PROJECTS {
+                    forgotten.pop_front();
+                }
+                forgotten.push_back(project.clone());
+            }
+        }
+        self.state.pending.lock().unwrap_or_else(PoisonError::into_inner).retain(|l| &l.project != project);
+    }
 }
 
 const LOG_COLUMNS: [&str; 10] = [
@@ -449,6 +476,9 @@ const LOG_COLUMNS: [&str; 10] = [
 
 impl LogState {
     fn record(&self, log: RequestLog) {
+        if self.forgotten.lock().unwrap_or_else(PoisonError::into_inner).contains(&log.project) {
+            return;
+        }
         let log = log.sanitized();
         let full = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);

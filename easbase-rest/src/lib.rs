@@ -75,6 +75,10 @@
 //!   `timestamptz` given with an offset is stored as UTC (SQLite: as one text form whose
 //!   order is time order) and every engine answers date-times as PostgreSQL does (`T`,
 //!   `+00:00`); date-time text other than ISO 8601 is 400 `EB203` on SQLite and MySQL;
+//! - every request of a known project is metered and logged through the platform's sinks
+//!   (route by table or function name and method, status, rows read and written; logs
+//!   keep query parameter names only), and creates respect the plan's `max_rows` (403
+//!   `EB104`); see [`service`](RestService);
 //! - errors in PostgREST's body with PostgreSQL's codes (`42703` unknown column, `22P02`
 //!   bad value, `23505` → 409, `42501` → 401/403, …).
 //!

@@ -143,7 +143,9 @@ pub fn sqlite_sqlstate(extended_code: i32) -> Option<&'static str> {
 /// by key through [`Db::transaction`](crate::db::Db::transaction) with a read-only scope
 /// takes ≈ 17 µs from one task (rusqlite called directly: ≈ 2 µs; the difference is the
 /// hand-off between threads), and ≈ 7 µs per select with 16 tasks at once (≈ 145,000
-/// selects/s).
+/// selects/s). Those figures were taken when idle workers still spun; a worker that
+/// sleeps now adds a futex wake-up to a lone request's hand-off, and gives the CPU it
+/// used to burn back to the server under load (see `benches/README.md`).
 ///
 /// Errors carry SQLite's *extended* result code as their `sqlstate` text (`"2067"` for a
 /// unique violation); [`sqlite_sqlstate`] maps the common ones to PostgreSQL's SQLSTATE

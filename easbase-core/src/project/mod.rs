@@ -1039,7 +1039,10 @@ impl Platform {
     /// The request context of a request's `apikey` and `Authorization` headers, admitted
     /// against its project's plan ([`Platform::admit`]): the one call every request of
     /// every HTTP layer goes through. Credentials are checked first, so a bad key or a
-    /// paused project is refused before anything is counted.
+    /// paused project is refused before anything is counted. (easbase-rest and
+    /// easbase-auth make the same two steps themselves — [`ContextResolver::resolve_headers`],
+    /// then [`Platform::admit`] — so a request the plan refuses is still metered to its
+    /// project.)
     ///
     /// # Errors
     /// [`Error::MissingCredentials`], [`Error::InvalidApiKey`], [`Error::ProjectPaused`],
@@ -1292,8 +1295,12 @@ impl Inner {
         fresh.then(|| Claim { claims: &self.provisioning, id: id.to_owned() })
     }
 
-    /// Tells the attached usage sinks that `project` is deleted (dropping those gone).
+    /// Tells the attached usage sinks and the log sink that `project` is deleted
+    /// (dropping usage sinks that are gone).
     fn forget_usage(&self, project: &ProjectId) {
+        if let Some(logs) = &self.metering.read().unwrap_or_else(|e| e.into_inner()).logs {
+            logs.forget_project(project);
+        }
         let mut sinks = self.usage_sinks.lock().unwrap_or_else(|e| e.into_inner());
         sinks.retain(|sink| match sink.upgrade() {
             Some(sink) => {

@@ -59,8 +59,8 @@ use sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Order, Query, TableRef
 use tokio::sync::Notify;
 
 pub use batch::TaskProbe;
-pub use meter::RequestOutcome;
 pub(crate) use batch::{Batch, Counters, Worker};
+pub use meter::RequestOutcome;
 
 use crate::context::ProjectId;
 use crate::db::{BuildStmt, Db, Scope, Stmt};

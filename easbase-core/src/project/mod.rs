@@ -241,7 +241,9 @@ pub struct ProjectDb {
     schema: Option<Arc<ValidSchema>>,
     /// An in-memory SQLite database: never closed.
     in_memory: bool,
-    /// It serves an adopted schema: its description is read from the database.
+    /// It serves an adopted schema: its description is read from the database (adoption
+    /// exists on PostgreSQL only).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     adopted: bool,
     /// Closes a dedicated pool or a database file when the last handle goes.
     _pool: Option<Arc<PoolGuard>>,

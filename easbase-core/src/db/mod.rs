@@ -176,9 +176,8 @@ build_stmt!(SelectStatement, InsertStatement, UpdateStatement, DeleteStatement);
 /// How a transaction is scoped to a request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
-    /// PostgreSQL: the role for the transaction (a validated identifier), set with
-    /// `set_config('role', …, true)` in the settings statement, which is what
-    /// `SET LOCAL ROLE` does. Ignored elsewhere.
+    /// PostgreSQL: `SET LOCAL ROLE` to this role (a validated identifier) for the
+    /// transaction. Ignored elsewhere.
     pub role: Option<easbase_schema::Ident>,
     /// PostgreSQL: `set_config(name, value, true)` for each pair (values are bound), e.g.
     /// `request.jwt.claims` and `easbase.project_id`. Ignored elsewhere.

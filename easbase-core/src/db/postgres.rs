@@ -1,7 +1,6 @@
 //! The PostgreSQL engine: a deadpool-postgres pool of tokio-postgres connections that
 //! sends a scoped transaction in one pipelined write. See [`PgDb`] for how it works.
 
-use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::future::{Future, poll_fn};
@@ -13,6 +12,8 @@ use std::task::Poll;
 
 use bytes::BytesMut;
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use easbase_schema::Dialect;
+use easbase_schema::ddl::quote_ident;
 use sea_query::{OptionEnum, Value};
 use tokio_postgres::types::{Format, FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 use tokio_postgres::{NoTls, Statement};
@@ -74,9 +75,8 @@ const DEFAULT_CACHE_CAPACITY: usize = 512;
 /// 1. **Prepare** the statements through the connection's statement cache. Once a
 ///    statement has been seen on a connection this costs nothing; new ones are prepared
 ///    together (one round trip), before anything is executed.
-/// 2. **Pipeline** `BEGIN [READ ONLY]`, one `select set_config($1, $2, true), …` for the
-///    role (`role` first, which is what `SET LOCAL ROLE` does) and the scope's settings
-///    (PostgREST's way: one statement for all of them), the statements and
+/// 2. **Pipeline** `BEGIN [READ ONLY]; SET LOCAL ROLE …`, one
+///    `select set_config($1, $2, true), …` for the scope's settings, the statements and
 ///    `COMMIT`: every request is written before the first answer is read, so the whole
 ///    transaction is one round trip. If a statement fails, PostgreSQL refuses the rest and
 ///    the pipelined `COMMIT` ends the transaction as a rollback; the first real error is
@@ -340,13 +340,7 @@ async fn run_transaction(
     statements: &[Stmt],
 ) -> std::result::Result<Vec<StmtResult>, Failure> {
     // ---- 1. prepare (cached), and check every value and result type ----------------
-    // The role is one more `set_config` (`role`, as `SET LOCAL ROLE` does), in the same
-    // statement as the settings: PostgREST's trick, one statement fewer per transaction.
-    let role = scope.role.as_ref().map(|role| ("role", role.as_str()));
-    let settings: Vec<(&str, &str)> =
-        role.into_iter().chain(scope.settings.iter().map(|(n, v)| (n.as_str(), v.as_str()))).collect();
-    let n_settings = settings.len();
-    let settings_sql = settings_sql(n_settings);
+    let settings_sql = settings_sql(scope.settings.len());
     let mut prepares: Vec<Pin<Box<dyn Future<Output = _> + Send + '_>>> = Vec::new();
     for statement in statements {
         let mut types = Vec::with_capacity(statement.values.0.len());
@@ -362,7 +356,7 @@ async fn run_transaction(
     }
     if let Some(sql) = &settings_sql {
         prepares.push(Box::pin(async move {
-            let types = vec![Type::TEXT; n_settings * 2];
+            let types = vec![Type::TEXT; scope.settings.len() * 2];
             client.prepare_typed_cached(sql, &types).await
         }));
     }
@@ -376,10 +370,15 @@ async fn run_transaction(
     }
 
     // ---- 2. the pipeline ---------------------------------------------------------------
-    let begin = if scope.read_only { "BEGIN READ ONLY" } else { "BEGIN" };
+    let mut begin = String::from(if scope.read_only { "BEGIN READ ONLY" } else { "BEGIN" });
+    if let Some(role) = &scope.role {
+        begin.push_str("; SET LOCAL ROLE ");
+        begin.push_str(&quote_ident(Dialect::Postgres, role.as_str()));
+    }
     let guarded = statements.iter().any(|s| s.guard.is_some());
     let send_failed = AtomicBool::new(false);
-    let setting_params: Vec<&(dyn ToSql + Sync)> = settings
+    let setting_params: Vec<&(dyn ToSql + Sync)> = scope
+        .settings
         .iter()
         .flat_map(|(name, value)| [name as &(dyn ToSql + Sync), value as &(dyn ToSql + Sync)])
         .collect();
@@ -387,7 +386,7 @@ async fn run_transaction(
     let params: Vec<Vec<PgParam<'_>>> =
         statements.iter().map(|s| s.values.0.iter().map(PgParam).collect()).collect();
     let mut requests: Vec<Request<'_>> = Vec::with_capacity(statements.len() + 3);
-    requests.push(Box::pin(async { client.batch_execute(begin).await.map(|()| None) }));
+    requests.push(Box::pin(async { client.batch_execute(&begin).await.map(|()| None) }));
     if let Some(st) = &settings_statement {
         let params = &setting_params;
         let failed = &send_failed;
@@ -487,23 +486,11 @@ async fn query(
     result
 }
 
-/// `select set_config($1, $2, true), …` for `n` settings (the common counts without an
-/// allocation: the role, the claims and the project id make three).
-fn settings_sql(n: usize) -> Option<Cow<'static, str>> {
-    const COMMON: [&str; 4] = [
-        "select set_config($1, $2, true)",
-        "select set_config($1, $2, true), set_config($3, $4, true)",
-        "select set_config($1, $2, true), set_config($3, $4, true), set_config($5, $6, true)",
-        "select set_config($1, $2, true), set_config($3, $4, true), set_config($5, $6, true), \
-         set_config($7, $8, true)",
-    ];
+/// `select set_config($1, $2, true), …` for `n` settings.
+fn settings_sql(n: usize) -> Option<String> {
     if n == 0 {
         return None;
     }
-    Some(COMMON.get(n - 1).map_or_else(|| Cow::Owned(build_settings_sql(n)), |sql| Cow::Borrowed(*sql)))
-}
-
-fn build_settings_sql(n: usize) -> String {
     let mut sql = String::from("select ");
     for i in 0..n {
         if i > 0 {
@@ -511,7 +498,7 @@ fn build_settings_sql(n: usize) -> String {
         }
         let _ = write!(sql, "set_config(${}, ${}, true)", 2 * i + 1, 2 * i + 2);
     }
-    sql
+    Some(sql)
 }
 
 /// The values fit the statement and every result column can be read.
@@ -877,15 +864,6 @@ fn timestamp_text(micros: i64, tz: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn settings_statements() {
-        assert_eq!(settings_sql(0), None);
-        for n in 1..=6 {
-            assert_eq!(settings_sql(n).as_deref(), Some(build_settings_sql(n).as_str()), "{n}");
-        }
-        assert_eq!(build_settings_sql(2), "select set_config($1, $2, true), set_config($3, $4, true)");
-    }
 
     #[test]
     fn dates_and_times() {

@@ -17,6 +17,7 @@ use easbase_core::project::Platform;
 use easbase_core::usage::{RequestOutcome, UsageEvent};
 use http::{HeaderMap, Method, Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
+use tracing::Instrument;
 
 use crate::auth::Auth;
 use crate::limits::ClientIp;
@@ -325,6 +326,15 @@ impl AuthService {
     /// `/user`). Never fails: errors are GoTrue-shaped responses. A body longer than
     /// [`AuthServiceConfig::max_body_bytes`] is refused with 413.
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        let span = easbase_core::logs::http_request_span("auth", request.method().as_str());
+        let res = self.handle_metered(request).instrument(span.clone()).await;
+        span.record("status", res.status().as_u16());
+        res
+    }
+
+    /// [`AuthService::handle`] inside its request span: the answer, metered when the
+    /// platform meters.
+    async fn handle_metered(&self, request: Request<Bytes>) -> Response<Bytes> {
         let (parts, body) = request.into_parts();
         let platform = &self.inner.platform;
         if !platform.is_metering() {
@@ -452,6 +462,7 @@ impl AuthService {
                 .await
                 .map_err(ApiError::from_resolve)?,
         };
+        easbase_core::logs::record_context(&tracing::Span::current(), &ctx);
         // Known project from here on: metered, also when its plan's limit refuses it.
         if platform.is_metering() {
             *resolved = Some(ctx.clone());

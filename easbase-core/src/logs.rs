@@ -250,6 +250,41 @@ pub fn request_span(ctx: &RequestContext) -> tracing::Span {
     )
 }
 
+/// The span of one HTTP request of `service` (`"rest"`, `"auth"`, …), opened before its
+/// credentials are known: `project`, `role` and `request_id` are filled in by
+/// [`record_context`] once they are, `status` when the answer is ready. It holds no path,
+/// query, header or body, so no key, token or password can reach a trace.
+///
+/// ```
+/// use easbase_core::context::{ProjectId, RequestContext};
+/// use easbase_core::logs::{http_request_span, record_context};
+/// use easbase_core::schema::Role;
+///
+/// let span = http_request_span("rest", "GET");
+/// let ctx = RequestContext::new(ProjectId::new("acme")?, Role::Anon, Default::default(), Some("req-1"));
+/// record_context(&span, &ctx);
+/// span.record("status", 200u16);
+/// # Ok::<(), easbase_core::Error>(())
+/// ```
+pub fn http_request_span(service: &'static str, method: &str) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        service,
+        method,
+        project = tracing::field::Empty,
+        role = tracing::field::Empty,
+        request_id = tracing::field::Empty,
+        status = tracing::field::Empty,
+    )
+}
+
+/// Records the resolved request context on a span from [`http_request_span`].
+pub fn record_context(span: &tracing::Span, ctx: &RequestContext) {
+    span.record("project", ctx.project().as_str());
+    span.record("role", role_claim(ctx.role()));
+    span.record("request_id", ctx.request_id());
+}
+
 fn role_from_claim(s: &str) -> Option<Role> {
     [Role::Anon, Role::Authenticated, Role::Service].into_iter().find(|r| role_claim(*r) == s)
 }

@@ -182,6 +182,11 @@ async fn the_project_flow_leaks_no_key_secret_or_claim() {
         .unwrap();
     let keys = created.keys.unwrap();
     let ctx = platform.resolve(Some(&keys.secret.secret), None, None).await.unwrap();
+    // The HTTP layers' request span: opened before the credentials are known, then the
+    // resolved context and the status are recorded on it.
+    let span = easbase_core::logs::http_request_span("rest", "POST");
+    easbase_core::logs::record_context(&span, &ctx);
+    span.record("status", 201u16);
     let pdb = platform.project_db(&created.project.id).await.unwrap();
     let scope = pdb.scope(&ctx, false).unwrap();
     let insert =
@@ -190,6 +195,12 @@ async fn the_project_flow_leaks_no_key_secret_or_claim() {
     let jwt_secret = platform.jwt_secret(&created.project.id).await.unwrap();
     let text = c.text();
     assert!(text.contains("db.statement") && text.contains("db.table=\"todos\""), "{text}");
+    assert!(text.contains("request service=\"rest\" method=\"POST\""), "{text}");
+    let project = format!("project={:?}", created.project.id.as_str());
+    assert!(
+        text.contains(&project) && text.contains("role=\"service_role\"") && text.contains("status=201"),
+        "{text}"
+    );
     // The secret parts of both keys (the part after the public id), the JWT secret, the
     // bound value and the request's claims.
     let secret_part = |key: &str| key.rsplit('_').next().unwrap().to_owned();

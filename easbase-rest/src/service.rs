@@ -42,6 +42,7 @@ use easbase_core::project::{Plan, Platform, ProjectDb};
 use easbase_core::usage::{RequestOutcome, UsageEvent};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
+use tracing::Instrument;
 
 use crate::error::RestError;
 use crate::plan::{PlanConfig, action_plan};
@@ -163,6 +164,15 @@ impl RestService {
     /// Answers one request. The URI's path is the part after the mount point
     /// (`/products`, `/products/42`). Never fails: errors are PostgREST-shaped responses.
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        let span = easbase_core::logs::http_request_span("rest", request.method().as_str());
+        let res = self.handle_metered(request).instrument(span.clone()).await;
+        span.record("status", res.status().as_u16());
+        res
+    }
+
+    /// [`RestService::handle`] inside its request span: the answer, metered when the
+    /// platform meters.
+    async fn handle_metered(&self, request: Request<Bytes>) -> Response<Bytes> {
         let platform = &self.inner.platform;
         if !platform.is_metering() {
             return self
@@ -230,6 +240,7 @@ impl RestService {
             .map_err(|e| RestError::from_core(&e, false))?;
         let Meter { ctx: slot, route, rows_label, rows_read, rows_written } = meter;
         let ctx: &RequestContext = slot.insert(ctx);
+        easbase_core::logs::record_context(&tracing::Span::current(), ctx);
         let mount = inner.config.mount_path.trim_end_matches('/');
         *route = Some(route_template(mount, parts.uri.path()));
         // Once a name is known to exist it becomes the route (and the rows' label).

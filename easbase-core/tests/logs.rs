@@ -31,6 +31,7 @@ struct Env {
     /// PostgreSQL: the random schema to drop at the end.
     drop_schema: Option<String>,
     /// MariaDB: the random database to drop at the end.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
     drop_database: Option<String>,
 }
 

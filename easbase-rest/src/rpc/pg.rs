@@ -6,14 +6,15 @@
 //! windowed like a host function's), a scalar as [`RpcOutput::Scalar`], a composite as
 //! [`RpcOutput::Object`], `void` as [`RpcOutput::Void`].
 //!
-//! Only the function's name (a validated identifier), its schema and the parameter types
-//! the catalog gives (checked to be type names) are spliced into SQL; every argument is
-//! bound.
+//! Only the function's name (a validated identifier), its schema, its parameter names
+//! (quoted, quotes doubled) and the parameter types the catalog gives (checked to be plain
+//! type names) are spliced into SQL; every argument is bound.
 
 use easbase_core::context::RequestContext;
 use easbase_core::db::Stmt;
 use easbase_core::project::ProjectDb;
-use easbase_schema::Ident;
+use easbase_schema::ddl::quote_ident;
+use easbase_schema::{Dialect, Ident};
 use serde_json::{Map, Value as Json};
 
 use crate::error::RestError;
@@ -39,10 +40,23 @@ const LOOKUP: &str = r#"SELECT json_build_object(
 )::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = $1 AND p.proname = $2 AND p.prokind = 'f'"#;
 
-/// A type name from the catalog, safe to splice (`integer`, `character varying`,
-/// `timestamp with time zone`, `text[]`, `"MyType"`, `public.t`).
+/// A type name from the catalog (`format_type(oid, NULL)`: no modifiers), safe to splice:
+/// words, dots, `[]` and double-quoted names of letters, digits and `_` (`integer`,
+/// `character varying`, `timestamp with time zone`, `text[]`, `"MyType"`, `public.t`) —
+/// never a parenthesis, a comma or a quote inside a quoted name.
 fn is_type_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || " _.,()[]\"".contains(c))
+    let plain = |part: &str| part.chars().all(|c| c.is_ascii_alphanumeric() || " _.[]".contains(c));
+    let quoted = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let parts: Vec<&str> = s.split('"').collect();
+    let last = parts.len() - 1;
+    // Between two quoted names there is always something (`"a"."b"`): an empty plain part
+    // inside would be an escaped quote (`"a""b"`).
+    !s.is_empty()
+        && parts.len() % 2 == 1
+        && parts.iter().enumerate().all(|(i, part)| match i % 2 {
+            0 => plain(part) && (!part.is_empty() || i == 0 || i == last),
+            _ => quoted(part),
+        })
 }
 
 fn parse(text: &str) -> Option<Proc> {
@@ -122,10 +136,19 @@ pub(crate) async fn call(
     for (n, ty) in &proc.params {
         if let Some(v) = args.get(n) {
             values.push(sea_query::Value::String(arg_text(v)));
-            placeholders.push(format!(r#""{n}" => CAST(${} AS {ty})"#, values.len()));
+            placeholders.push(format!(
+                "{} => CAST(${} AS {ty})",
+                quote_ident(Dialect::Postgres, n),
+                values.len()
+            ));
         }
     }
-    let call = format!(r#""{}"."{}"({})"#, schema.as_str(), fname.as_str(), placeholders.join(", "));
+    let call = format!(
+        "{}.{}({})",
+        quote_ident(Dialect::Postgres, schema.as_str()),
+        quote_ident(Dialect::Postgres, fname.as_str()),
+        placeholders.join(", ")
+    );
     let sql = if proc.set {
         format!(r#"SELECT coalesce(json_agg("_eb_f"), '[]')::text FROM {call} AS "_eb_f""#)
     } else {
@@ -150,4 +173,22 @@ pub(crate) async fn call(
         Json::Object(o) => RpcOutput::Object(o),
         other => RpcOutput::Scalar(other),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_type_name;
+
+    #[test]
+    fn only_plain_type_names_are_spliced() {
+        for ok in
+            ["integer", "character varying", "timestamp with time zone", "text[]", "\"MyType\"", "public.t"]
+        {
+            assert!(is_type_name(ok), "{ok}");
+        }
+        for bad in ["", "integer) , (select 1", "\"a\"\"b\"", "\"x", "numeric(10,2)", "text; drop", "\"a b\""]
+        {
+            assert!(!is_type_name(bad), "{bad}");
+        }
+    }
 }

@@ -56,19 +56,7 @@ pub fn respond(
                 (true, _) => applied.push("count=exact"),
                 (false, _) => {}
             }
-            let range = match (n, total) {
-                (0, Some(t)) => format!("*/{t}"),
-                (0, None) => "*/*".to_owned(),
-                (n, Some(t)) => format!("{offset}-{}/{t}", offset + n - 1),
-                (n, None) => format!("{offset}-{}/*", offset + n - 1),
-            };
-            let status = match total {
-                Some(t) if offset > t => {
-                    return Err(RestError::InvalidRange(RangeError::OutOfBounds { offset, total: t }));
-                }
-                Some(t) if n < t => StatusCode::PARTIAL_CONTENT,
-                _ => StatusCode::OK,
-            };
+            let (range, status) = content_range(offset, n, total)?;
             let rows = json::rows_with_embeds(
                 plan.snapshot(),
                 table,
@@ -151,19 +139,7 @@ pub fn respond_rpc(
             let n = shaped.rows.len() as u64;
             let offset = req.range.offset;
             let total = req.preferences.count.is_some().then_some(shaped.total);
-            let range = match (n, total) {
-                (0, Some(t)) => format!("*/{t}"),
-                (0, None) => "*/*".to_owned(),
-                (n, Some(t)) => format!("{offset}-{}/{t}", offset + n - 1),
-                (n, None) => format!("{offset}-{}/*", offset + n - 1),
-            };
-            let status = match total {
-                Some(t) if offset > t => {
-                    return Err(RestError::InvalidRange(RangeError::OutOfBounds { offset, total: t }));
-                }
-                Some(t) if n < t => StatusCode::PARTIAL_CONTENT,
-                _ => StatusCode::OK,
-            };
+            let (range, status) = content_range(offset, n, total)?;
             let mut res = body(req.accept, shaped.rows, headers_only)?;
             *res.status_mut() = status;
             set(&mut res, header::CONTENT_RANGE, &range);
@@ -294,4 +270,23 @@ fn body(accept: MediaType, mut rows: Vec<Json>, headers_only: bool) -> Result<Re
     let mut res = Response::new(if headers_only { Bytes::new() } else { Bytes::from(text) });
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     Ok(res)
+}
+
+/// A read's `Content-Range` (`0-24/100`, `*/0`, `5-9/*`) and status: 206 for part of a
+/// counted total, 416 (`PGRST103`) for an offset past it.
+fn content_range(offset: u64, n: u64, total: Option<u64>) -> Result<(String, StatusCode), RestError> {
+    let range = match (n, total) {
+        (0, Some(t)) => format!("*/{t}"),
+        (0, None) => "*/*".to_owned(),
+        (n, Some(t)) => format!("{offset}-{}/{t}", offset + n - 1),
+        (n, None) => format!("{offset}-{}/*", offset + n - 1),
+    };
+    let status = match total {
+        Some(t) if offset > t => {
+            return Err(RestError::InvalidRange(RangeError::OutOfBounds { offset, total: t }));
+        }
+        Some(t) if n < t => StatusCode::PARTIAL_CONTENT,
+        _ => StatusCode::OK,
+    };
+    Ok((range, status))
 }

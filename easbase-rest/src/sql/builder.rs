@@ -894,23 +894,38 @@ impl Builder<'_> {
             || Expr::col(Alias::new(if self.dialect() == Dialect::Postgres { "ctid" } else { "rowid" }));
         let mut q = Query::select();
         q.expr(key()).from(self.table_ref());
+        self.target_rows(&mut q, filter, Some(w), using)?;
+        Ok(key().in_subquery(q))
+    }
+
+    /// Narrows `q` (a select of the target table) to the rows a write targets: `filter`,
+    /// the policies' `using` of `ops`, and the window of a limited PATCH / DELETE.
+    fn target_rows(
+        &self,
+        q: &mut SelectStatement,
+        filter: &Condition,
+        win: Option<&crate::plan::Window>,
+        ops: &[Operation],
+    ) -> Result<(), RestError> {
         if !matches!(filter, Condition::And(tests) if tests.is_empty()) {
             q.and_where(self.condition(filter)?);
         }
-        for op in using {
+        for op in ops {
             if let Some(c) = self.using(*op) {
                 q.and_where(c);
             }
         }
-        for o in &w.order {
-            q.order_by_expr_with_nulls(
-                self.order_expr(o, self.table, &[], Parent::Root, None, 0)?,
-                if o.desc { Order::Desc } else { Order::Asc },
-                if o.nulls_first { NullOrdering::First } else { NullOrdering::Last },
-            );
+        if let Some(w) = win {
+            for o in &w.order {
+                q.order_by_expr_with_nulls(
+                    self.order_expr(o, self.table, &[], Parent::Root, None, 0)?,
+                    if o.desc { Order::Desc } else { Order::Asc },
+                    if o.nulls_first { NullOrdering::First } else { NullOrdering::Last },
+                );
+            }
+            window(q, w.limit, w.offset);
         }
-        window(&mut q, w.limit, w.offset);
-        Ok(key().in_subquery(q))
+        Ok(())
     }
 
     /// `RETURNING` the outputs (with their paths and casts) and the embeds of a write's

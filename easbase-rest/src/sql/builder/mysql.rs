@@ -134,24 +134,7 @@ impl Builder<'_> {
     ) -> Result<SelectStatement, RestError> {
         let mut q = Query::select();
         q.exprs(self.table.primary_key.iter().map(|c| self.col(None, c))).from(self.table_ref());
-        if !matches!(filter, Condition::And(tests) if tests.is_empty()) {
-            q.and_where(self.condition(filter)?);
-        }
-        for op in ops {
-            if let Some(c) = self.using(*op) {
-                q.and_where(c);
-            }
-        }
-        if let Some(w) = win {
-            for o in &w.order {
-                q.order_by_expr_with_nulls(
-                    self.order_expr(o, self.table, &[], Parent::Root, None, 0)?,
-                    if o.desc { Order::Desc } else { Order::Asc },
-                    if o.nulls_first { NullOrdering::First } else { NullOrdering::Last },
-                );
-            }
-            window(&mut q, w.limit, w.offset);
-        }
+        self.target_rows(&mut q, filter, win, ops)?;
         Ok(q)
     }
 

@@ -29,7 +29,9 @@
 //!   averages integers only, MySQL sums integers and decimals and averages integers, 400
 //!   `EB203` otherwise), also inside embedded resources (`orders(amount.sum(),status)`,
 //!   grouped by the embed's other columns; `rel(count())` answers one group even when
-//!   nothing relates);
+//!   nothing relates; embeds below one group its rows too) and in to-one spreads
+//!   (`...customers(city,amount.sum())`, grouped and aggregated with the rows they are
+//!   spread into, at the top or in an embed);
 //!   embedded resources to any depth (`RequestLimits::max_embed_depth`) through
 //!   foreign keys in both directions and many-to-many through a junction table
 //!   (`reviews(*)`, `product:products(name,tags(label))`, `!hint`, `!inner`), to-one
@@ -53,8 +55,10 @@
 //!   ignore-duplicates`, `on_conflict=`), PUT by key, PATCH, DELETE,
 //!   `return=representation|minimal|headers-only` (`Location`), the answer of a write with
 //!   embeds, JSON paths and casts (subqueries of its `RETURNING`; `!inner` embeds drop rows
-//!   of the answer, not of the write), a PATCH that sets nothing (`{}`) updates nothing, `limit`/`offset` with
-//!   `order` on PATCH and DELETE (the primary key's order when none is given),
+//!   of the answer, not of the write), a PATCH that sets nothing (`{}`, `[]`) updates
+//!   nothing and one with an array body sets its first object (as PostgREST),
+//!   `limit`/`offset` with `order` on PATCH and DELETE (the primary key's order when none
+//!   is given),
 //!   `Prefer: handling=strict, max-affected=n` (more rows roll back, 400 `PGRST124`), and
 //!   `Prefer: missing=default` with `columns=` (every engine: on SQLite each run of rows
 //!   leaving out the same keys is one INSERT), and the row route
@@ -89,13 +93,13 @@
 //!   bad value, `23505` → 409, `42501` → 401/403, …).
 //!
 //! **Not yet**, each refused with 400 `EB200` (never answered wrongly): aggregates in a
-//! write's answer, in a spread (`...rel(x.sum())`) or beside embeds inside an embed;
+//! write's answer or in a spread inside a spread;
 //! schemas other than `public` (406 `PGRST106`: a project has one schema in
 //! easbase-core); on MySQL an insert whose rows leave out a key only the database knows
 //! before inserting (an `AUTO_INCREMENT` key given in some rows only, a `now()` key, part
 //! of a composite key with a default; 400 `EB203`: its rows could not be found again
 //! without `RETURNING`; a single-column key is otherwise set per row first: given,
-//! its literal default, or a drawn `uuid()`). `Prefer: timezone` and `tx` are ignored, as PostgREST does when lenient. A write
+//! its literal default, the request's user for `auth.uid`, or a drawn `uuid()`). `Prefer: timezone` and `tx` are ignored, as PostgREST does when lenient. A write
 //! answered as one object that changes other than one row rolls back with 406
 //! `PGRST116`, as PostgREST does (on SQLite and MySQL the details say "more than 1 rows"
 //! without the exact count; likewise for `PGRST124`). Bodies are built from cells with the columns'

@@ -185,16 +185,14 @@ pub(crate) fn embeds(
                 SelectItem::Relation { .. } | SelectItem::Spread { .. } => {}
             }
         }
-        let grouped = outputs.iter().any(|o| o.aggregate.is_some());
         let nested = embeds(children, child, snapshot)?;
-        if grouped && !nested.is_empty() {
-            return Err(crate::plan::not_supported("aggregates with embedded resources"));
+        // Embeds below a grouped one group its rows too (by their JSON), as at the top; a
+        // spread's aggregates aggregate the rows of the embed it is spread into.
+        let spread_aggregates = nested.iter().any(|n| n.spread && n.grouped);
+        if spread && spread_aggregates {
+            return Err(crate::plan::not_supported("aggregates in a spread inside a spread"));
         }
-        if nested.iter().any(|n| n.spread && n.grouped) {
-            // PostgREST aggregates a spread's columns with its parent's rows: here only
-            // at the top of a read.
-            return Err(crate::plan::not_supported("aggregates in a spread below an embedded resource"));
-        }
+        let grouped = outputs.iter().any(|o| o.aggregate.is_some()) || spread_aggregates;
         out.push(Embed {
             key: alias.cloned().unwrap_or_else(|| name.clone()),
             table: child.name.clone(),

@@ -143,9 +143,9 @@ pub(super) fn update(
     let nothing = serde_json::Map::new();
     let row = match &req.payload {
         Some(Payload::Object(o)) => o,
-        // `[]` and `[{}]` set nothing, as `{}` does.
-        Some(Payload::Array(rows)) if rows.iter().all(|r| r.is_empty()) => &nothing,
-        Some(Payload::Array(_)) => return Err(not_supported("PATCH with an array body")),
+        // An array sets what its first object sets (PostgREST updates with the first
+        // row of the body; all objects have the same keys): `[]` sets nothing, as `{}`.
+        Some(Payload::Array(rows)) => rows.first().unwrap_or(&nothing),
         _ => {
             return Err(RestError::InvalidBody {
                 message: "Empty or invalid json".to_owned(),

@@ -53,7 +53,15 @@ pub(super) fn plan(
     if grouped {
         // Embedded resources group too (each row's embedded JSON), as in PostgREST.
         for o in &order {
-            check_grouped(table, &outputs, o)?;
+            // A spread with aggregates: its grouped columns order too (`order=rel(column)`).
+            let spread = o.embed.and_then(|i| embeds.get(i)).filter(|e| e.spread && e.grouped);
+            match spread {
+                Some(e)
+                    if e.outputs.iter().any(|x| {
+                        x.aggregate.is_none() && x.column == o.column && x.json_path == o.json_path
+                    }) => {}
+                _ => check_grouped(table, &outputs, o)?,
+            }
         }
     }
     Ok(ReadPlan {

@@ -713,15 +713,53 @@ impl Builder<'_> {
         } else {
             e.order.clone()
         };
-        if e.grouped && !e.to_one && !groups.is_empty() && self.dialect() == Dialect::Mysql {
+        let nested_groups = e.grouped && !e.embeds.is_empty();
+        if e.grouped && !e.to_one && (!groups.is_empty() || nested_groups) && self.dialect() == Dialect::Mysql
+        {
             return self.my_grouped_embed(&Embed { order, ..e.clone() }, child, parent, depth);
         }
-        if self.pg_json_grouped(&e.outputs) {
+        if self.pg_json_grouped(&e.outputs) || (nested_groups && self.dialect() != Dialect::Mysql) {
+            // Grouped by JSON paths (PostgreSQL) or by embeds below: through a derived
+            // table of the related rows, the embeds' JSON computed there.
             let mut rows = Query::select();
             self.embed_from(e, child, parent, depth, &mut rows)?;
-            let (mut inner, cols) =
-                self.derived_groups(&e.outputs, child, Some(&alias), rows, &order, Vec::new())?;
-            let row = Expr::FunctionCall(sea_query::Func::cust(Alias::new("json_build_array")).args(cols));
+            let mut nested = Vec::with_capacity(e.embeds.len());
+            for n in &e.embeds {
+                let grandchild = self.target_table(n.table.as_str()).ok_or(RestError::Internal)?;
+                if n.spread && n.grouped {
+                    // Its aggregates aggregate this embed's rows.
+                    let here = Parent::Embed { table: child, alias: &alias };
+                    nested.push(self.spread_values(n, grandchild, here, depth + 1)?);
+                    continue;
+                }
+                let sub = self.embed_subquery(
+                    n,
+                    grandchild,
+                    Parent::Embed { table: child, alias: &alias },
+                    depth + 1,
+                )?;
+                let sub = Expr::SubQuery(None, Box::new(sea_query::SubQueryStatement::SelectStatement(sub)));
+                nested.push(DerivedEmbed::Grouped(match self.dialect() {
+                    Dialect::Postgres => expr::tmpl(Dialect::Postgres, "CAST($1 AS jsonb)", &[sub]),
+                    _ => sub,
+                }));
+            }
+            let (mut inner, mut cols) =
+                self.derived_groups(&e.outputs, child, Some(&alias), rows, &order, nested)?;
+            if self.dialect() == Dialect::Sqlite {
+                // SQLite would put the embeds' JSON text in the row as strings.
+                for c in cols.iter_mut().skip(e.outputs.len()) {
+                    *c = expr::tmpl(Dialect::Sqlite, "json($1)", std::slice::from_ref(c));
+                }
+            }
+            let row = Expr::FunctionCall(
+                sea_query::Func::cust(Alias::new(if self.dialect() == Dialect::Postgres {
+                    "json_build_array"
+                } else {
+                    "json_array"
+                }))
+                .args(cols),
+            );
             if e.to_one {
                 inner.expr(row).limit(1);
                 return Ok(inner);
@@ -729,7 +767,11 @@ impl Builder<'_> {
             inner.expr_as(row, Alias::new("r"));
             window(&mut inner, e.limit, e.offset);
             let mut outer = Query::select();
-            outer.expr(Expr::cust(r#"coalesce(json_agg("r"), '[]')"#));
+            outer.expr(Expr::cust(if self.dialect() == Dialect::Postgres {
+                r#"coalesce(json_agg("r"), '[]')"#
+            } else {
+                r#"json_group_array(json("r"))"#
+            }));
             outer.from_subquery(inner, Alias::new(format!("_eb_s{depth}")));
             return Ok(outer);
         }
@@ -903,6 +945,15 @@ impl Builder<'_> {
         // Per embed: its column over the groups; and the grouping columns it adds.
         let mut embed_cols = Vec::with_capacity(embeds.len());
         let mut embed_groups = Vec::new();
+        // The grouped columns of spreads: (embed, column, path) → name.
+        let mut spread_groups: Vec<(usize, &ColumnName, &[crate::request::JsonStep], Expr)> = Vec::new();
+        let spread_outputs: Vec<Vec<Output>> = embeds
+            .iter()
+            .map(|e| match e {
+                DerivedEmbed::Spread { outputs, .. } => outputs.iter().map(|(o, _)| o.clone()).collect(),
+                DerivedEmbed::Grouped(_) => Vec::new(),
+            })
+            .collect();
         for (i, e) in embeds.into_iter().enumerate() {
             match e {
                 DerivedEmbed::Grouped(e) => {
@@ -921,6 +972,9 @@ impl Builder<'_> {
                             Some(agg) => values.push(self.aggregate_expr(child, None, &o, agg, Some(col))?),
                             None => {
                                 embed_groups.push(col.clone());
+                                if let Some(so) = spread_outputs.get(i).and_then(|v| v.get(k)) {
+                                    spread_groups.push((i, &so.column, &so.json_path, col.clone()));
+                                }
                                 values.push(col);
                             }
                         }
@@ -951,12 +1005,20 @@ impl Builder<'_> {
         cols.extend(embed_cols);
         q.add_group_by((0..groups.len()).map(g).chain(embed_groups));
         for o in order {
-            let i = groups
-                .iter()
-                .position(|x| x.column == o.column && x.json_path == o.json_path)
-                .ok_or(RestError::Internal)?;
+            let key = match o.embed {
+                // A spread's grouped column.
+                Some(e) => spread_groups
+                    .iter()
+                    .find(|(i, c, p, _)| *i == e && **c == o.column && *p == o.json_path.as_slice())
+                    .map(|(.., col)| col.clone())
+                    .ok_or(RestError::Internal)?,
+                None => g(groups
+                    .iter()
+                    .position(|x| x.column == o.column && x.json_path == o.json_path)
+                    .ok_or(RestError::Internal)?),
+            };
             q.order_by_expr_with_nulls(
-                g(i),
+                key,
                 if o.desc { Order::Desc } else { Order::Asc },
                 if o.nulls_first { NullOrdering::First } else { NullOrdering::Last },
             );
@@ -1041,7 +1103,7 @@ impl Builder<'_> {
             for e in &r.embeds {
                 let child = self.target_table(e.table.as_str()).ok_or(RestError::Internal)?;
                 if e.spread && e.grouped {
-                    embeds.push(self.spread_values(e, child)?);
+                    embeds.push(self.spread_values(e, child, Parent::Root, 0)?);
                     continue;
                 }
                 let sub = self.embed_subquery(e, child, Parent::Root, 0)?;
@@ -1064,8 +1126,14 @@ impl Builder<'_> {
 
     /// A to-one spread with aggregates: each output's value for the row (a scalar
     /// subquery under the embed's join, filters and policy; NULL without a related row).
-    fn spread_values<'t>(&self, e: &Embed, child: &'t TableDef) -> Result<DerivedEmbed<'t>, RestError> {
-        let alias = format!("{EMBED_ALIAS}0");
+    fn spread_values<'t>(
+        &self,
+        e: &Embed,
+        child: &'t TableDef,
+        parent: Parent<'_>,
+        depth: usize,
+    ) -> Result<DerivedEmbed<'t>, RestError> {
+        let alias = format!("{EMBED_ALIAS}{depth}");
         let mut outputs = Vec::with_capacity(e.outputs.len());
         for o in &e.outputs {
             if o.aggregate.is_some_and(|a| a.rows) {
@@ -1075,7 +1143,7 @@ impl Builder<'_> {
             let plain = Output { aggregate: None, ..o.clone() };
             let mut q = Query::select();
             q.expr(self.output_expr(child, Some(&alias), &plain)?);
-            self.embed_from(e, child, Parent::Root, 0, &mut q)?;
+            self.embed_from(e, child, parent, depth, &mut q)?;
             q.limit(1);
             let value = Expr::SubQuery(None, Box::new(sea_query::SubQueryStatement::SelectStatement(q)));
             outputs.push((o.clone(), Some(value)));

@@ -100,11 +100,73 @@ impl Builder<'_> {
         let group_at = |a: &str| {
             groups.iter().map(|o| self.output_expr(child, Some(a), o)).collect::<Result<Vec<_>, _>>()
         };
-        let here = group_at(&alias)?;
-        // The related rows at alias depth `d` in the same group as this row.
+        // The embeds below, for the related row at alias depth `d`: their JSON, or a
+        // spread with aggregates' values for the row.
+        let below_at = |d: usize| -> Result<Vec<DerivedEmbed<'_>>, RestError> {
+            let a = format!("{EMBED_ALIAS}{d}");
+            let mut out = Vec::with_capacity(e.embeds.len());
+            for n in &e.embeds {
+                let grandchild = self.target_table(n.table.as_str()).ok_or(RestError::Internal)?;
+                let here = Parent::Embed { table: child, alias: &a };
+                if n.spread && n.grouped {
+                    out.push(self.spread_values(n, grandchild, here, d + 1)?);
+                    continue;
+                }
+                let sub = self.embed_subquery(n, grandchild, here, d + 1)?;
+                let sub = Expr::SubQuery(None, Box::new(sea_query::SubQueryStatement::SelectStatement(sub)));
+                out.push(DerivedEmbed::Grouped(expr::tmpl(Dialect::Mysql, "JSON_EXTRACT($1, '$')", &[sub])));
+            }
+            Ok(out)
+        };
+        // What of the embeds below groups: their JSON, a spread's values not aggregated.
+        let grouping = |below: &[DerivedEmbed<'_>]| -> Vec<Expr> {
+            let mut out = Vec::new();
+            for b in below {
+                match b {
+                    DerivedEmbed::Grouped(json) => out.push(json.clone()),
+                    DerivedEmbed::Spread { outputs, .. } => out.extend(
+                        outputs.iter().filter(|(o, _)| o.aggregate.is_none()).filter_map(|(_, v)| v.clone()),
+                    ),
+                }
+            }
+            out
+        };
+        let here_below = below_at(depth)?;
+        let mut here = group_at(&alias)?;
+        here.extend(grouping(&here_below));
+        if here.is_empty() {
+            // Aggregates only (a spread's too): one group of all the related rows, one
+            // row even when none relate.
+            let mut cols = e
+                .outputs
+                .iter()
+                .map(|o| self.output_expr(child, Some(&alias), o))
+                .collect::<Result<Vec<_>, _>>()?;
+            for b in here_below {
+                let DerivedEmbed::Spread { child: grandchild, outputs } = b else {
+                    return Err(RestError::Internal);
+                };
+                let mut values = Vec::with_capacity(outputs.len());
+                for (o, value) in outputs {
+                    let agg = o.aggregate.ok_or(RestError::Internal)?;
+                    values.push(self.aggregate_expr(grandchild, None, &o, agg, value)?);
+                }
+                cols.push(Expr::FunctionCall(sea_query::Func::cust(Alias::new("JSON_ARRAY")).args(values)));
+            }
+            let row = Expr::FunctionCall(sea_query::Func::cust(Alias::new("JSON_ARRAY")).args(cols));
+            let mut q = Query::select();
+            self.embed_from(e, child, parent, depth, &mut q)?;
+            q.expr(expr::tmpl(Dialect::Mysql, "JSON_ARRAY($1)", &[row]));
+            window(&mut q, e.limit, e.offset);
+            return Ok(q);
+        }
+        // The related rows at alias depth `d` in the same group as this row (the same
+        // grouping values and the same embeds below).
         let same_group = |d: usize, q: &mut SelectStatement| -> Result<(), RestError> {
             self.embed_from(e, child, parent, d, q)?;
-            for (x, y) in group_at(&format!("{EMBED_ALIAS}{d}"))?.into_iter().zip(&here) {
+            let mut there = group_at(&format!("{EMBED_ALIAS}{d}"))?;
+            there.extend(grouping(&below_at(d)?));
+            for (x, y) in there.into_iter().zip(&here) {
                 q.and_where(expr::tmpl(Dialect::Mysql, "($1 <=> $2)", &[x, y.clone()]));
             }
             Ok(())
@@ -127,6 +189,37 @@ impl Builder<'_> {
             q.expr(self.output_expr(child, Some(&format!("{EMBED_ALIAS}{agg_at}")), o)?);
             same_group(agg_at, &mut q)?;
             cols.push(Expr::SubQuery(None, Box::new(sea_query::SubQueryStatement::SelectStatement(q))));
+        }
+        for (j, b) in here_below.into_iter().enumerate() {
+            match b {
+                DerivedEmbed::Grouped(json) => cols.push(json),
+                DerivedEmbed::Spread { child: grandchild, outputs } => {
+                    // A spread with aggregates: aggregated over this group's rows.
+                    let mut values = Vec::with_capacity(outputs.len());
+                    for (k, (o, value)) in outputs.into_iter().enumerate() {
+                        let Some(agg) = o.aggregate else {
+                            values.push(value.ok_or(RestError::Internal)?);
+                            continue;
+                        };
+                        let at_agg = match below_at(agg_at)?.into_iter().nth(j) {
+                            Some(DerivedEmbed::Spread { outputs, .. }) => {
+                                outputs.into_iter().nth(k).and_then(|(_, v)| v)
+                            }
+                            _ => None,
+                        };
+                        let mut q = Query::select();
+                        q.expr(self.aggregate_expr(grandchild, None, &o, agg, at_agg)?);
+                        same_group(agg_at, &mut q)?;
+                        values.push(Expr::SubQuery(
+                            None,
+                            Box::new(sea_query::SubQueryStatement::SelectStatement(q)),
+                        ));
+                    }
+                    cols.push(Expr::FunctionCall(
+                        sea_query::Func::cust(Alias::new("JSON_ARRAY")).args(values),
+                    ));
+                }
+            }
         }
         let row = Expr::FunctionCall(sea_query::Func::cust(Alias::new("JSON_ARRAY")).args(cols));
         let mut smaller = Query::select();
@@ -358,6 +451,14 @@ impl Builder<'_> {
                     (Value::Default, Some(easbase_schema::DefaultValue::Literal(v))) => {
                         Some(Value::from_json(v, def)?)
                     }
+                    // The request's user; without one the key is null, which the insert
+                    // refuses (not-null, as PostgreSQL's `auth.uid()` default gives).
+                    (Value::Default, Some(easbase_schema::DefaultValue::AuthUid)) => {
+                        match &self.target.auth.uid {
+                            Some(uid) => Some(Value::Text(uid.clone())),
+                            None => return Ok(Written::Fails),
+                        }
+                    }
                     (Value::Default, _) => {
                         return Err(expr::not_on(
                             Dialect::Mysql,
@@ -421,7 +522,8 @@ impl Builder<'_> {
             }
             statements.push(draw.build_for(Dialect::Mysql));
             key_at = i.columns.iter().position(|c| c == pk);
-            if key_at.is_none() {
+            // A left-out `auth.uid` key is already given the user's id (`uid_defaults`).
+            if key_at.is_none() && !(uid.is_some() && i.uid_defaults.contains(pk)) {
                 columns.push(Alias::new(pk.as_str()));
             }
         }
@@ -449,9 +551,11 @@ impl Builder<'_> {
                 if let Some(uid) = &uid {
                     values.extend(i.uid_defaults.iter().map(|_| Expr::val(uid.clone())));
                 }
+                let uid_key =
+                    uid.is_some() && self.table.primary_key.iter().any(|pk| i.uid_defaults.contains(pk));
                 match (&written, key_at) {
                     (Written::Drawn(_), Some(at)) if at < values.len() => values[at] = Expr::cust(drawn(n)),
-                    (Written::Drawn(_), _) => values.push(Expr::cust(drawn(n))),
+                    (Written::Drawn(_), None) if !uid_key => values.push(Expr::cust(drawn(n))),
                     _ => {}
                 }
                 q.values(values).map_err(|_| RestError::Internal)?;

@@ -101,6 +101,7 @@
 //! |---|---|---|
 //! | `sqlite` | yes | easbase-core's SQLite engine |
 //! | `postgres` | no | easbase-core's PostgreSQL engine |
+//! | `mysql` | no | easbase-core's MySQL 8 / MariaDB 10.11 engine (every flow works there too: tokens are consumed once by `SELECT … FOR UPDATE` and `DELETE` in one transaction, as MySQL has no `DELETE … RETURNING`) |
 //! | `http-client` | no | `oauth::HyperClient`, a plain-HTTP client for OAuth providers over hyper (give your own [`oauth::HttpClient`] for `https://`) |
 //! | `smtp-rustls` | no | STARTTLS and implicit TLS for [`SmtpMailer`](mail::SmtpMailer) (rustls, webpki roots); without it, plain SMTP to a local relay |
 

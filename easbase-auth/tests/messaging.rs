@@ -1,4 +1,4 @@
-//! Email and SMS flows through `AuthService`, on SQLite and PostgreSQL: sign-up
+//! Email and SMS flows through `AuthService`, on SQLite, PostgreSQL and MariaDB/MySQL: sign-up
 //! confirmation, magic links and email codes, recovery, resend, PKCE, phone codes, the
 //! admin routes and the rate limits, with the in-memory mailer and SMS sender, and the
 //! abuse cases (used, expired, wrong and guessed tokens, other projects' keys, unknown
@@ -836,6 +836,56 @@ async fn rate_limits(engine: Db) {
     api.cleanup().await;
 }
 
+/// Of four concurrent verifications of one code, one link or one PKCE auth code, exactly
+/// one succeeds and the others are refused (the consume is atomic on every engine; on
+/// MySQL there is no `DELETE … RETURNING`).
+async fn concurrent_verifications_consume_once(engine: Db) {
+    async fn four(api: &Api, uri: &str, body: Value) -> Vec<Res> {
+        let (a, b, c, d) = tokio::join!(
+            api.post(uri, body.clone()),
+            api.post(uri, body.clone()),
+            api.post(uri, body.clone()),
+            api.post(uri, body.clone()),
+        );
+        vec![a, b, c, d]
+    }
+    fn one_wins(results: &[Res], status: u16, code: &str) {
+        let wins = results.iter().filter(|r| r.status == StatusCode::OK).count();
+        assert_eq!(wins, 1, "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+        for r in results.iter().filter(|r| r.status != StatusCode::OK) {
+            assert_error(r, status, code);
+        }
+    }
+    let api = Api::new(engine, test_config()).await;
+
+    // The emailed code of a sign-up.
+    api.post("/signup", json!({ "email": "ada@example.com", "password": PASSWORD })).await;
+    let code = code_of(&api.one_mail());
+    let body = json!({ "type": "signup", "email": "ada@example.com", "token": code });
+    one_wins(&four(&api, "/verify", body.clone()).await, 403, "otp_expired");
+    assert_error(&api.post("/verify", body).await, 403, "otp_expired");
+
+    // A magic link's token.
+    assert_eq!(api.post("/otp", json!({ "email": "ada@example.com" })).await.status, 200);
+    let hash = param(&link_of(&api.one_mail()), "token").unwrap();
+    let body = json!({ "type": "magiclink", "token_hash": hash });
+    one_wins(&four(&api, "/verify", body.clone()).await, 403, "otp_expired");
+    assert_error(&api.post("/verify", body).await, 403, "otp_expired");
+
+    // A PKCE auth code.
+    let verifier = "v".repeat(20) + "erifier-with-enough-entropy-0123456789";
+    let body = json!({
+        "email": "ada@example.com", "code_challenge": challenge(&verifier), "code_challenge_method": "s256",
+    });
+    assert_eq!(api.post("/otp", body).await.status, 200);
+    let res = open_link(&api, &link_of(&api.one_mail())).await;
+    let code = param(&res.location(), "code").expect("a PKCE code");
+    let body = json!({ "auth_code": code, "code_verifier": verifier });
+    one_wins(&four(&api, "/token?grant_type=pkce", body.clone()).await, 404, "flow_state_not_found");
+    assert_error(&api.post("/token?grant_type=pkce", body).await, 404, "flow_state_not_found");
+    api.cleanup().await;
+}
+
 on_both_engines!(
     signup_confirmation_by_link_code_and_hash,
     wrong_codes_void_the_token,
@@ -847,4 +897,5 @@ on_both_engines!(
     phone_codes,
     admin_routes,
     rate_limits,
+    concurrent_verifications_consume_once,
 );

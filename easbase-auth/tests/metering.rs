@@ -1,5 +1,5 @@
-//! Usage metering and request logs through `AuthService::handle`, on SQLite and
-//! PostgreSQL: after sign-up, sign-ins (one failed), a refresh, a recovery, a verify link
+//! Usage metering and request logs through `AuthService::handle`, on SQLite, PostgreSQL
+//! and MariaDB/MySQL: after sign-up, sign-ins (one failed), a refresh, a recovery, a verify link
 //! and a logout, the usage counters show the requests by route and status and the auth
 //! events by kind, the logs answer filtered queries with role and user, and nothing
 //! stored holds a password, key, token or code.
@@ -182,6 +182,30 @@ async fn postgres_auth_requests_are_metered_and_logged() {
         platform.delete_project(&p.id, &p.slug).await.unwrap();
     }
     platform.db().execute_script(&[format!("DROP SCHEMA {schema} CASCADE")]).await.unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_auth_requests_are_metered_and_logged() {
+    use easbase_core::db::MyConfig;
+    let server_url =
+        std::env::var("EASBASE_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let server = Db::connect_mysql(MyConfig::new(server_url.clone()).pool_size(1))
+        .await
+        .expect("MariaDB/MySQL at 127.0.0.1:3306 (or EASBASE_MYSQL_URL)");
+    let name = format!("t_authmeter_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    server.execute_script(&[format!("create database {name}")]).await.unwrap();
+    let url = format!("{}/{name}", server_url.trim_end_matches('/'));
+    let db = Db::connect_mysql(MyConfig::new(url).pool_size(4)).await.unwrap();
+    let platform = Platform::open(db, PlatformConfig::new("http://api.test"), modules()).await.unwrap();
+    let outcome = tokio::spawn(suite(platform.clone(), None)).await;
+    for p in platform.projects(None).await.unwrap() {
+        platform.delete_project(&p.id, &p.slug).await.unwrap();
+    }
+    server.execute_script(&[format!("drop database {name}")]).await.unwrap();
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }

@@ -1,6 +1,6 @@
 //! OAuth / OIDC sign-in end to end against a fake provider the test starts on
 //! 127.0.0.1 (authorize, token, userinfo and GitHub's emails endpoints), through
-//! `AuthService` and the default `HyperClient`, on SQLite and PostgreSQL
+//! `AuthService` and the default `HyperClient`, on SQLite, PostgreSQL and MariaDB/MySQL
 //! (`cargo test -p easbase-auth --all-features --test oauth`).
 
 #![cfg(feature = "http-client")]
@@ -596,10 +596,36 @@ async fn oidc_discovery() {
     assert!(e.to_string().contains("answered 404"), "{e}");
 }
 
+/// Four concurrent callbacks with one state (a replayed redirect): exactly one signs in,
+/// the others are refused as a used state (on MySQL too, which has no `DELETE … RETURNING`).
+async fn concurrent_callbacks_take_the_state_once(engine: Db) {
+    let api = Api::new(engine).await;
+    api.provider.set_profile(oidc_profile("kc-1", "ada@example.com", true));
+    let callback =
+        api.to_callback("/authorize?provider=keycloak&redirect_to=http%3A%2F%2Fapp.test%2Fwelcome").await;
+    let (a, b, c, d) = tokio::join!(
+        api.get(&callback, false),
+        api.get(&callback, false),
+        api.get(&callback, false),
+        api.get(&callback, false),
+    );
+    let results = [a, b, c, d];
+    let statuses: Vec<StatusCode> = results.iter().map(|r| r.status()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::FOUND).count(), 1, "{statuses:?}");
+    for res in results.iter().filter(|r| r.status() != StatusCode::FOUND) {
+        assert_eq!(res.status(), 400);
+        assert_eq!(body(res)["error_code"], "bad_oauth_state");
+    }
+    let winner = results.iter().find(|r| r.status() == StatusCode::FOUND).map(location).unwrap();
+    assert!(winner.starts_with("http://app.test/welcome#access_token="), "{winner}");
+    api.fx.cleanup().await;
+}
+
 on_both_engines!(
     link_identity,
     implicit_sign_in_and_linking,
     unverified_email_does_not_link,
     bad_states_and_provider_errors,
-    pkce_flow
+    pkce_flow,
+    concurrent_callbacks_take_the_state_once,
 );

@@ -4,7 +4,7 @@
 // email OTP, the PKCE flow, recovery, reauthentication (`reauthenticate()` + `nonce`), and
 // the admin API with the secret key.
 //
-// Runs on every backend of `backends()` (SQLite and PostgreSQL).
+// Runs on every backend of `backends()` (SQLite, PostgreSQL and MariaDB/MySQL).
 //
 //   EASBASE_EXAMPLE_BIN=$CARGO_TARGET_DIR/debug/example-axum-server \
 //     node --experimental-websocket --test tests/js/auth.test.mjs

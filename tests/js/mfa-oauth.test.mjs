@@ -3,7 +3,7 @@
 // and OAuth sign-in (implicit and PKCE flows, linkIdentity) with a fake OpenID Connect
 // provider this test starts on 127.0.0.1.
 //
-// Runs on every backend of `backends()` (SQLite and PostgreSQL).
+// Runs on every backend of `backends()` (SQLite, PostgreSQL and MariaDB/MySQL).
 //
 //   EASBASE_EXAMPLE_BIN=target/debug/example-axum-server node --experimental-websocket --test tests/js/mfa-oauth.test.mjs
 //   (EASBASE_JS_BACKENDS=sqlite or postgres for one of them)

@@ -6,8 +6,8 @@
 //   EASBASE_EXAMPLE_BIN=target/debug/example-axum-server node --experimental-websocket --test tests/js/postgrest.test.mjs
 //   (EASBASE_JS_BACKENDS=sqlite or postgres for one of them)
 //
-// Each suite runs on every backend of `backends()`: SQLite and PostgreSQL (real RLS), with
-// the same expectations (and MariaDB/MySQL when asked for). What only PostgreSQL answers
+// Each suite runs on every backend of `backends()`: SQLite, PostgreSQL (real RLS) and
+// MariaDB/MySQL, with the same expectations. What only PostgreSQL answers
 // (jsonb containment, full-text search) must be answered there and refused elsewhere with
 // EB203 naming the engine, never answered differently.
 import assert from 'node:assert/strict';
@@ -210,7 +210,7 @@ function suite(backend) {
       ok(await a.client.from('projects').select('name').eq('meta->>color', 'blue')),
       [{ name: 'gemini' }],
     );
-    // PostgreSQL-only operators: an answer there, a clear refusal on SQLite.
+    // PostgreSQL-only operators: an answer there, a clear refusal elsewhere.
     pgOrRefused(await a.client.from('projects').select('name').contains('meta', { color: 'red' }), (rows) =>
       assert.deepEqual(rows, [{ name: 'apollo' }]),
     );

@@ -5,10 +5,10 @@
 // EASBASE_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres, with `--throwaway`:
 // the platform tables in a new schema `easbase_js_<random>`, which the server drops with the
 // project's schema and roles when `stop()` sends it SIGTERM). The suites run once per backend
-// of `backends()`: EASBASE_JS_BACKENDS (comma-separated), default `sqlite,postgres`.
-// `mysql` (MariaDB/MySQL at EASBASE_MYSQL_URL, default mysql://root@127.0.0.1:3306; a
-// throw-away database per server) is there on request only: it needs a server built with
-// `--features mysql`, and easbase-auth's one-time tokens fail on it today (a known bug).
+// of `backends()`: EASBASE_JS_BACKENDS (comma-separated), default `sqlite,postgres,mysql`.
+// `mysql` is MariaDB/MySQL at EASBASE_MYSQL_URL (default mysql://root@127.0.0.1:3306; with
+// `--throwaway`: a database `easbase_js_<random>` per server, dropped with the project's
+// database on `stop()`); it needs a server built with `--features mysql` (scripts/test does).
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
@@ -23,7 +23,7 @@ const SERVERS = {
   postgres: ['PostgreSQL', PG_URL, 'EASBASE_PG_URL'],
   mysql: ['MariaDB/MySQL', MYSQL_URL, 'EASBASE_MYSQL_URL'],
 };
-const DEFAULT_BACKENDS = ['sqlite', 'postgres'];
+const DEFAULT_BACKENDS = ['sqlite', 'postgres', 'mysql'];
 
 /** A URL with its password hidden, for messages. */
 function redacted(url) {
@@ -36,7 +36,7 @@ function redacted(url) {
   }
 }
 
-/** The backends to run the suites on: EASBASE_JS_BACKENDS (`sqlite,postgres` by default). */
+/** The backends to run the suites on: EASBASE_JS_BACKENDS (`sqlite,postgres,mysql` by default). */
 export function backends() {
   const raw = process.env.EASBASE_JS_BACKENDS;
   const list = (raw ?? DEFAULT_BACKENDS.join(','))
@@ -115,7 +115,7 @@ export async function startServer({
     }
   }
 
-  /** Stops the server with SIGTERM; fails unless it exits 0 (on PostgreSQL: cleaned up). */
+  /** Stops the server with SIGTERM; fails unless it exits 0 (on PostgreSQL and MySQL: cleaned up). */
   async function stop() {
     process.removeListener('exit', killer);
     if (child.exitCode !== null || child.signalCode !== null) return;

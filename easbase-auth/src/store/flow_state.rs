@@ -2,7 +2,7 @@
 //! client is kept as its SHA-256 only; a flow is deleted when its code is exchanged.
 
 use easbase_core::db::{Row, Stmt};
-use sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_query::{Alias, Condition, Expr, ExprTrait, Query};
 
 use super::{Store, int, opt_int, opt_text, text};
 use crate::error::Result;
@@ -128,13 +128,10 @@ impl Store {
 
     /// Deletes the flow with this auth code; true for the one caller that deleted it.
     pub(crate) async fn take_flow_state(&self, id: &str, code_hash: &str) -> Result<bool> {
-        let q = Query::delete()
-            .from_table(self.table(FLOW_STATE))
-            .and_where(Expr::col(Alias::new("id")).eq(id))
-            .and_where(Expr::col(Alias::new("auth_code_hash")).eq(code_hash))
-            .returning(Query::returning().column(Alias::new("id")))
-            .to_owned();
-        Ok(!self.rows(self.stmt(&q)).await?.is_empty())
+        let cond = Condition::all()
+            .add(Expr::col(Alias::new("id")).eq(id))
+            .add(Expr::col(Alias::new("auth_code_hash")).eq(code_hash));
+        Ok(!self.take_rows(FLOW_STATE, cond, &["id"]).await?.is_empty())
     }
 
     /// Deletes `user_id`'s flows of `method` that have no auth code yet (a new flow of the

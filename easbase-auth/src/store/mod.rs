@@ -18,7 +18,7 @@ pub(crate) mod users;
 use easbase_core::db::{Cell, Row, Scope, Stmt, StmtResult, portable_sqlstate};
 use easbase_core::project::{PROJECT_SETTING, ProjectDb};
 use easbase_core::schema::Dialect;
-use sea_query::{Alias, IntoTableRef, TableRef};
+use sea_query::{Alias, Condition, IntoTableRef, LockType, Query, TableRef};
 use serde_json::{Map, Value};
 
 use crate::error::{AuthError, Result};
@@ -68,6 +68,40 @@ impl Store {
     /// The rows of one statement.
     pub(crate) async fn rows(&self, stmt: Stmt) -> Result<Vec<Row>> {
         Ok(self.run(vec![stmt]).await?.pop().map(|r| r.rows).unwrap_or_default())
+    }
+
+    /// Deletes the rows of `table` that match `cond` and returns their `columns` as they
+    /// were: of concurrent calls, only the one that deleted a row gets it (the consume-once
+    /// of tokens, states and flows).
+    ///
+    /// PostgreSQL and SQLite: one `DELETE … RETURNING`. MySQL 8 has no `RETURNING` (and
+    /// sea-query's MySQL builder drops it silently), so there one transaction runs
+    /// `SELECT … FOR UPDATE` (which locks the rows: a concurrent taker waits, then finds
+    /// them gone) and the `DELETE`; the rows count as taken only when the `DELETE`
+    /// removed them.
+    pub(crate) async fn take_rows(
+        &self,
+        table: &'static str,
+        cond: Condition,
+        columns: &[&'static str],
+    ) -> Result<Vec<Row>> {
+        let columns = columns.iter().map(|c| Alias::new(*c));
+        let mut delete = Query::delete().from_table(self.table(table)).cond_where(cond.clone()).to_owned();
+        if self.pdb.dialect() != Dialect::Mysql {
+            delete.returning(Query::returning().columns(columns));
+            return self.rows(self.stmt(&delete)).await;
+        }
+        let select = Query::select()
+            .columns(columns)
+            .from(self.table(table))
+            .cond_where(cond)
+            .lock(LockType::Update)
+            .to_owned();
+        let mut results = self.run(vec![self.stmt(&select), self.stmt(&delete)]).await?.into_iter();
+        let (Some(selected), Some(deleted)) = (results.next(), results.next()) else {
+            return Err(AuthError::Internal("a statement of the transaction gave no result".into()));
+        };
+        Ok(if deleted.affected == 0 { Vec::new() } else { selected.rows })
     }
 }
 

@@ -1,7 +1,7 @@
 //! `auth_oauth_states`, and identities by provider account.
 
 use easbase_core::db::Stmt;
-use sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_query::{Alias, Condition, Expr, ExprTrait, Query};
 
 use super::users::{IDENTITIES, IDENTITY_COLUMNS, IdentityRecord};
 use super::{Store, int, opt_text, text};
@@ -51,14 +51,9 @@ impl Store {
 
     /// Deletes the state with this hash and returns it: it works once.
     pub(crate) async fn consume_oauth_state(&self, hash: &str) -> Result<Option<OAuthStateRecord>> {
-        let q = Query::delete()
-            .from_table(self.table(OAUTH_STATES))
-            .and_where(Expr::col(Alias::new("state_hash")).eq(hash))
-            .returning(Query::returning().columns(
-                ["provider", "redirect_to", "flow_state_id", "link_user_id", "created_at"].map(Alias::new),
-            ))
-            .to_owned();
-        let rows = self.rows(self.stmt(&q)).await?;
+        let cond = Condition::all().add(Expr::col(Alias::new("state_hash")).eq(hash));
+        let columns = ["provider", "redirect_to", "flow_state_id", "link_user_id", "created_at"];
+        let rows = self.take_rows(OAUTH_STATES, cond, &columns).await?;
         let Some(row) = rows.first() else { return Ok(None) };
         Ok(Some(OAuthStateRecord {
             provider: text(row, "provider")?,

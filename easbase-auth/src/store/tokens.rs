@@ -1,10 +1,11 @@
 //! `auth_one_time_tokens`: confirmation, magic-link, invite, recovery, email-change and
 //! phone tokens. The link token is kept as its SHA-256, the short code as an HMAC keyed
 //! by the project secret ([`crate::secret::code_hash`]). A token is consumed atomically
-//! (`DELETE … RETURNING`), so each works once; failed code attempts are counted per row.
+//! ([`Store::take_rows`]: `DELETE … RETURNING`, or `SELECT … FOR UPDATE` and `DELETE` on
+//! MySQL), so each works once; failed code attempts are counted per row.
 
 use easbase_core::db::{Row, Stmt};
-use sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_query::{Alias, Condition, Expr, ExprTrait, Query};
 
 use super::{Store, int, opt_text, text};
 use crate::error::Result;
@@ -119,13 +120,8 @@ impl Store {
         hash: &str,
         kinds: &[TokenKind],
     ) -> Result<Option<OttRecord>> {
-        let q = Query::delete()
-            .from_table(self.table(ONE_TIME_TOKENS))
-            .and_where(Expr::col(Alias::new("token_hash")).eq(hash))
-            .and_where(kinds_in(kinds))
-            .returning(Query::returning().columns(COLUMNS.map(Alias::new)))
-            .to_owned();
-        let rows = self.rows(self.stmt(&q)).await?;
+        let cond = Condition::all().add(Expr::col(Alias::new("token_hash")).eq(hash)).add(kinds_in(kinds));
+        let rows = self.take_rows(ONE_TIME_TOKENS, cond, &COLUMNS).await?;
         Ok(match rows.first() {
             Some(row) => OttRecord::from_row(row)?,
             None => None,
@@ -149,13 +145,10 @@ impl Store {
 
     /// Consumes the token `id` if it has had fewer than `max_attempts` failed attempts.
     pub(crate) async fn consume_token_by_id(&self, id: &str, max_attempts: i64) -> Result<bool> {
-        let q = Query::delete()
-            .from_table(self.table(ONE_TIME_TOKENS))
-            .and_where(Expr::col(Alias::new("id")).eq(id))
-            .and_where(Expr::col(Alias::new("attempts")).lt(max_attempts))
-            .returning(Query::returning().column(Alias::new("id")))
-            .to_owned();
-        Ok(!self.rows(self.stmt(&q)).await?.is_empty())
+        let cond = Condition::all()
+            .add(Expr::col(Alias::new("id")).eq(id))
+            .add(Expr::col(Alias::new("attempts")).lt(max_attempts));
+        Ok(!self.take_rows(ONE_TIME_TOKENS, cond, &["id"]).await?.is_empty())
     }
 
     /// Counts a failed code attempt against every live token of `kinds` sent to

@@ -1,5 +1,7 @@
-//! Fixtures: a platform with the auth module and one project, on SQLite (in memory) or
-//! PostgreSQL (`EASBASE_PG_URL`, a random platform schema dropped at the end).
+//! Fixtures: a platform with the auth module and one project, on SQLite (in memory),
+//! PostgreSQL (`EASBASE_PG_URL`, a random platform schema dropped at the end) or
+//! MariaDB/MySQL (`EASBASE_MYSQL_URL`, default `mysql://root@127.0.0.1:3306`: a random
+//! platform database, dropped at the end with the project's database).
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -16,6 +18,15 @@ use easbase_core::project::{CreateProject, Platform, PlatformConfig};
 pub enum Engine {
     Sqlite,
     Postgres,
+    Mysql,
+}
+
+/// What [`Fixture::cleanup`] drops: the platform's schema (PostgreSQL) or database (MySQL).
+#[derive(Debug, Clone)]
+enum Platformed {
+    None,
+    PgSchema(String),
+    MyDatabase(String),
 }
 
 pub struct Fixture {
@@ -26,7 +37,7 @@ pub struct Fixture {
     pub secret: String,
     pub auth: ProjectAuth,
     pub api_url: String,
-    platform_schema: Option<String>,
+    platformed: Platformed,
 }
 
 /// A fast test configuration (tiny Argon2 cost, explicitly).
@@ -39,6 +50,45 @@ pub fn config() -> AuthConfig {
 
 pub fn autoconfirm() -> AuthConfig {
     AuthConfig { autoconfirm: true, ..config() }
+}
+
+/// The MariaDB/MySQL server of the tests (no database part).
+#[cfg(feature = "mysql")]
+pub fn mysql_url() -> String {
+    std::env::var("EASBASE_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+}
+
+/// A connection to the MariaDB/MySQL server (no database selected).
+#[cfg(feature = "mysql")]
+pub async fn mysql_server() -> Db {
+    use easbase_core::db::MyConfig;
+    Db::connect_mysql(MyConfig::new(mysql_url()).pool_size(1)).await.unwrap_or_else(|e| {
+        panic!(
+            "cannot reach MariaDB/MySQL at {} ({e}); start it: start-stop-daemon --start --oknodo \
+             --background --exec /usr/sbin/mariadbd (or set EASBASE_MYSQL_URL)",
+            mysql_url()
+        )
+    })
+}
+
+/// A new, randomly named database on the MariaDB/MySQL server and a pool on it.
+#[cfg(feature = "mysql")]
+pub async fn mysql_database() -> (Db, String) {
+    use easbase_core::db::MyConfig;
+    let name = format!("t_auth_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    mysql_server().await.execute_script(&[format!("create database {name}")]).await.unwrap();
+    let url = format!("{}/{name}", mysql_url().trim_end_matches('/'));
+    (Db::connect_mysql(MyConfig::new(url).pool_size(8)).await.unwrap(), name)
+}
+
+/// Deletes every project of `platform` (their databases go with them) and drops the
+/// platform's database `name`.
+#[cfg(feature = "mysql")]
+pub async fn drop_mysql_platform(platform: &Platform, name: &str) {
+    for p in platform.projects(None).await.unwrap() {
+        platform.delete_project(&p.id, &p.slug).await.unwrap();
+    }
+    mysql_server().await.execute_script(&[format!("drop database if exists {name}")]).await.unwrap();
 }
 
 #[cfg(feature = "postgres")]
@@ -58,8 +108,8 @@ impl Fixture {
     ) -> Fixture {
         #[cfg_attr(not(feature = "postgres"), allow(unused_mut))]
         let mut platform_config = PlatformConfig::new("http://api.test");
-        #[cfg_attr(not(feature = "postgres"), allow(unused_mut))]
-        let mut platform_schema = None;
+        #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(unused_mut))]
+        let mut platformed = Platformed::None;
         let db = match engine {
             Engine::Sqlite => Db::open_sqlite(SqliteConfig::in_memory()).unwrap(),
             Engine::Postgres => {
@@ -69,7 +119,7 @@ impl Fixture {
                     let schema = format!("t_auth_{}", uuid::Uuid::new_v4().simple());
                     platform_config.platform_schema =
                         easbase_core::schema::Ident::new(schema.clone()).unwrap();
-                    platform_schema = Some(schema);
+                    platformed = Platformed::PgSchema(schema);
                     Db::connect_postgres(PgConfig::new(pg_url())).await.unwrap_or_else(|e| {
                         panic!(
                             "cannot reach PostgreSQL at {} ({e}); start it: \
@@ -81,6 +131,16 @@ impl Fixture {
                 }
                 #[cfg(not(feature = "postgres"))]
                 unreachable!("PostgreSQL tests need the `postgres` feature")
+            }
+            Engine::Mysql => {
+                #[cfg(feature = "mysql")]
+                {
+                    let (db, name) = mysql_database().await;
+                    platformed = Platformed::MyDatabase(name);
+                    db
+                }
+                #[cfg(not(feature = "mysql"))]
+                unreachable!("MariaDB/MySQL tests need the `mysql` feature")
             }
         };
         let platform =
@@ -96,7 +156,7 @@ impl Fixture {
             secret,
             auth,
             api_url: created.project.api_url,
-            platform_schema,
+            platformed,
         }
     }
 
@@ -106,12 +166,23 @@ impl Fixture {
         self.platform.resolve(Some(&self.publishable), Some(&bearer), None).await.unwrap()
     }
 
-    /// A project table's name for raw SQL (schema-qualified on PostgreSQL).
+    /// A project table's name for raw SQL (schema-qualified on PostgreSQL, in backticks on
+    /// MySQL).
     pub async fn table(&self, name: &str) -> String {
         let pdb = self.platform.project_db(&self.project).await.unwrap();
         match pdb.pg_schema() {
             Some(s) => format!("\"{}\".\"{name}\"", s.as_str()),
+            None if self.engine() == Engine::Mysql => format!("`{name}`"),
             None => format!("\"{name}\""),
+        }
+    }
+
+    /// The engine under the platform.
+    pub fn engine(&self) -> Engine {
+        match self.auth_dialect() {
+            easbase_core::schema::Dialect::Postgres => Engine::Postgres,
+            easbase_core::schema::Dialect::Mysql => Engine::Mysql,
+            _ => Engine::Sqlite,
         }
     }
 
@@ -157,17 +228,28 @@ impl Fixture {
     }
 
     pub async fn cleanup(self) {
-        if let Some(schema) = &self.platform_schema {
-            for p in self.platform.projects(None).await.unwrap() {
-                self.platform.delete_project(&p.id, &p.slug).await.unwrap();
+        match &self.platformed {
+            Platformed::None => {}
+            Platformed::PgSchema(schema) => {
+                for p in self.platform.projects(None).await.unwrap() {
+                    self.platform.delete_project(&p.id, &p.slug).await.unwrap();
+                }
+                self.platform
+                    .db()
+                    .execute_script(&[format!("DROP SCHEMA \"{schema}\" CASCADE")])
+                    .await
+                    .unwrap();
             }
-            self.platform.db().execute_script(&[format!("DROP SCHEMA \"{schema}\" CASCADE")]).await.unwrap();
+            #[cfg(feature = "mysql")]
+            Platformed::MyDatabase(name) => drop_mysql_platform(&self.platform, name).await,
+            #[cfg(not(feature = "mysql"))]
+            Platformed::MyDatabase(_) => unreachable!("MariaDB/MySQL tests need the `mysql` feature"),
         }
     }
 }
 
-/// Generates `sqlite_<name>` and (with the `postgres` feature) `postgres_<name>` tests
-/// from `async fn <name>(engine: Engine)`.
+/// Generates `sqlite::<name>`, (with the `postgres` feature) `postgres::<name>` and (with
+/// the `mysql` feature) `mysql::<name>` tests from `async fn <name>(engine: Engine)`.
 #[macro_export]
 macro_rules! on_both_engines {
     ($($name:ident),* $(,)?) => {
@@ -185,6 +267,15 @@ macro_rules! on_both_engines {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name($crate::common::Engine::Postgres).await;
+                }
+            )*
+        }
+        #[cfg(feature = "mysql")]
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Engine::Mysql).await;
                 }
             )*
         }

@@ -92,14 +92,19 @@
 //! - errors in PostgREST's body with PostgreSQL's codes (`42703` unknown column, `22P02`
 //!   bad value, `23505` → 409, `42501` → 401/403, …).
 //!
+//! - several exposed schemas: `Accept-Profile` / `Content-Profile` pick one of the
+//!   project's named schemas (easbase-core's `Platform::apply_schema_named`), 406
+//!   `PGRST106` naming the exposed ones otherwise; answers of a project with several
+//!   carry `Content-Profile`.
+//!
 //! **Not yet**, each refused with 400 `EB200` (never answered wrongly): aggregates in a
-//! write's answer or in a spread inside a spread;
-//! schemas other than `public` (406 `PGRST106`: a project has one schema in
-//! easbase-core); on MySQL an insert whose rows leave out a key only the database knows
-//! before inserting (an `AUTO_INCREMENT` key given in some rows only, a `now()` key, part
-//! of a composite key with a default; 400 `EB203`: its rows could not be found again
-//! without `RETURNING`; a single-column key is otherwise set per row first: given,
-//! its literal default, the request's user for `auth.uid`, or a drawn `uuid()`). `Prefer: timezone` and `tx` are ignored, as PostgREST does when lenient. A write
+//! write's answer or in a spread inside a spread; on MySQL an insert whose rows leave out
+//! a key only the database knows before inserting (an `AUTO_INCREMENT` key given in some
+//! rows only, a `now()` key, part of a composite key with a default; 400 `EB203`: its
+//! rows could not be found again without `RETURNING`; a single-column key is otherwise
+//! set per row first: given, its literal default, the request's user for `auth.uid`, or
+//! a drawn `uuid()`). `Prefer: timezone` and `tx` are ignored, as PostgREST does when
+//! lenient. A write
 //! answered as one object that changes other than one row rolls back with 406
 //! `PGRST116`, as PostgREST does (on SQLite and MySQL the details say "more than 1 rows"
 //! without the exact count; likewise for `PGRST124`). Bodies are built from cells with the columns'

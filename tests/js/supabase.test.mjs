@@ -224,11 +224,7 @@ function suite(backend) {
     assert.match(JSON.stringify(flt.error), /missing_col/);
   });
 
-  // Skipped on MariaDB/MySQL: easbase-rest refuses there (400 EB203) an insert that leaves
-  // out a primary key whose default is `auth.uid` (profiles.id), although the value is
-  // known from the claims before the insert; to be fixed in easbase-rest.
-  const profilesSkip = backend === 'mysql' && 'easbase-rest: EB203 for a primary key defaulting to auth.uid on MySQL';
-  it('public profiles: everyone reads, each user writes their own', { skip: profilesSkip }, async () => {
+  it('public profiles: everyone reads, each user writes their own', async () => {
     ok(await a.client.from('profiles').insert({ username: `alice-${run}` }));
     const bad = await b.client.from('profiles').insert({ id: a.id, username: `mallory-${run}` });
     assert.ok(bad.error, "B cannot write A's profile");

@@ -483,6 +483,50 @@ async fn sqlite_serves_many_concurrent_readers_and_writers_on_a_file() {
     assert_eq!(mode[0].cells[0], Cell::Text("wal".into()));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_inline_reads_hand_long_reads_to_a_reader_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    // A budget so small that the long read below cannot finish inline.
+    let config = SqliteConfig::file(dir.path().join("app.db")).inline_reads(2, Duration::from_micros(50));
+    let db = Db::open_sqlite(config).unwrap();
+    db.execute_script(&["create table t (id integer primary key, v text)".into()]).await.unwrap();
+    db.execute(Stmt::raw("insert into t (v) values ('a'), ('b')")).await.unwrap();
+    let read = Scope { read_only: true, ..Scope::default() };
+    // Short reads (inline) see the committed writes, statement after statement.
+    for i in 0..50i64 {
+        db.execute(Stmt::new("insert into t (v) values (?)", values(vec![format!("x{i}").into()])))
+            .await
+            .unwrap();
+        let r = db.transaction(&read, vec![Stmt::raw("select count(*) as n from t")]).await.unwrap();
+        assert_eq!(r[0].rows[0].int("n").unwrap(), 3 + i);
+    }
+    // A read far past the budget is interrupted and answered by a reader thread: same answer.
+    let long = Stmt::raw(
+        "with recursive c(x) as (select 1 union all select x + 1 from c where x < 300000) \
+         select count(*) as n, sum(x) as s from c",
+    );
+    let r = db.transaction(&read, vec![long]).await.unwrap();
+    assert_eq!(r[0].rows[0].int("n").unwrap(), 300_000);
+    assert_eq!(r[0].rows[0].int("s").unwrap(), 300_000 * 300_001 / 2);
+    // Several statements in one read transaction, inline.
+    let r = db
+        .transaction(
+            &read,
+            vec![Stmt::raw("select count(*) as n from t"), Stmt::raw("select max(id) as m from t")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r[0].rows[0].int("n").unwrap(), 52);
+    assert_eq!(r[1].rows[0].int("m").unwrap(), 52);
+    // A read-only scope still refuses writes, and an error is an error (not a hand-off).
+    let err = db.transaction(&read, vec![Stmt::raw("delete from t")]).await.unwrap_err();
+    assert_eq!(portable_sqlstate(&err), Some("25006"));
+    let err = db.transaction(&read, vec![Stmt::raw("select * from missing")]).await.unwrap_err();
+    assert!(matches!(err, Error::Database { .. }), "{err:?}");
+    let r = db.transaction(&read, vec![Stmt::raw("select count(*) as n from t")]).await.unwrap();
+    assert_eq!(r[0].rows[0].int("n").unwrap(), 52);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_serves_many_concurrent_tasks_in_memory() {
     hammer(Db::open_sqlite(SqliteConfig::in_memory()).unwrap()).await;

@@ -11,7 +11,7 @@
 //! easbase project keys ID_OR_SLUG [--rotate KEY_ID [--grace SECONDS] | --revoke KEY_ID] [--json]
 //! easbase project pause|resume ID_OR_SLUG [--database-url URL] [--json]
 //! easbase project delete ID_OR_SLUG --confirm SLUG [--database-url URL] [--json]
-//! easbase serve --schema FILE [--database-url URL] [--listen 127.0.0.1:PORT] [--project NAME] [--allow-destructive]
+//! easbase serve --schema FILE [--database-url URL] [--listen 127.0.0.1:PORT] [--project NAME] [--profile NAME=FILE]... [--allow-destructive]
 //!               [--state-dir DIR] [--reissue-keys [--grace SECONDS]]   (keys given in EASBASE_PUBLISHABLE_KEY, EASBASE_SECRET_KEY)
 //! easbase gen types|sdk|openapi|endpoints [--out FILE] SCHEMA_FILE
 //! ```

@@ -155,11 +155,14 @@ pub enum RestError {
         table: String,
     },
     /// `Accept-Profile` / `Content-Profile` names a schema that is not exposed (PGRST106,
-    /// 406). Each project exposes one schema, `public`.
-    #[error("The schema must be one of the following: public")]
+    /// 406). A project exposes `public` and its named schemas; the message lists them as
+    /// PostgREST does (`The schema must be one of the following: public, analytics`).
+    #[error("The schema must be one of the following: {}", exposed.join(", "))]
     UnacceptableSchema {
         /// The schema asked for.
         schema: String,
+        /// The schemas the project exposes, `public` first.
+        exposed: Vec<String>,
     },
     /// No foreign key relates the two tables (PGRST200, 400).
     #[error("Could not find a relationship between '{parent}' and '{child}' in the schema cache")]

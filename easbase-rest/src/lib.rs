@@ -24,9 +24,12 @@
 //!   PostgREST keys them) and casts (`id::text`; the [`Cast`](plan::Cast) targets only, 400
 //!   `EB202` otherwise; on SQLite only the casts that give PostgreSQL's answer, 400 `EB203`
 //!   otherwise; MySQL likewise); aggregates (`count()`, `id.count()`, `sum`, `avg`, `max`,
-//!   `min`, with aliases and casts) grouped by the other selected columns (ordering only by
-//!   those, 400 `42803` otherwise; SQLite sums and averages integers only, MySQL sums
-//!   integers and decimals and averages integers, 400 `EB203` otherwise);
+//!   `min`, with aliases and casts) grouped by the other selected columns and embedded
+//!   resources (ordering only by grouped columns, 400 `42803` otherwise; SQLite sums and
+//!   averages integers only, MySQL sums integers and decimals and averages integers, 400
+//!   `EB203` otherwise), also inside embedded resources (`orders(amount.sum(),status)`,
+//!   grouped by the embed's other columns; `rel(count())` answers one group even when
+//!   nothing relates);
 //!   embedded resources to any depth (`RequestLimits::max_embed_depth`) through
 //!   foreign keys in both directions and many-to-many through a junction table
 //!   (`reviews(*)`, `product:products(name,tags(label))`, `!hint`, `!inner`), to-one
@@ -35,7 +38,9 @@
 //!   under its own policies, all in one statement; `rel=not.is.null` / `rel=is.null` keep the
 //!   rows with / without a related row (an anti-join; other operators: 400 `PGRST120`);
 //! - filters `eq neq gt gte lt lte like ilike match imatch in is isdistinct`, `(any)`/`(all)`,
-//!   `not.`, nested `or`/`and`, on columns and JSON paths; `cs cd` on json/jsonb and `cs cd
+//!   `not.`, nested `or`/`and`, on columns and JSON paths (`->` values compare as jsonb:
+//!   kinds ordered null < string < number < boolean < array < object, numbers as numbers;
+//!   ordering by an array or object is PostgreSQL's only, 400 `EB203` elsewhere); `cs cd` on json/jsonb and `cs cd
 //!   ov` on arrays, `fts plfts phfts wfts` with `(config)` (PostgreSQL; on SQLite and MySQL
 //!   400 `EB203` naming the operator and the engine); the range operators `sl sr nxr nxl adj` are 404 `42883` as on
 //!   PostgreSQL (no column is a range); `order` with nulls first/last (the same order on every
@@ -47,7 +52,8 @@
 //! - POST of objects and arrays (`columns=`), upserts (`resolution=merge-duplicates|
 //!   ignore-duplicates`, `on_conflict=`), PUT by key, PATCH, DELETE,
 //!   `return=representation|minimal|headers-only` (`Location`), the answer of a write with
-//!   embeds, JSON paths and casts (subqueries of its `RETURNING`), `limit`/`offset` with
+//!   embeds, JSON paths and casts (subqueries of its `RETURNING`; `!inner` embeds drop rows
+//!   of the answer, not of the write), a PATCH that sets nothing (`{}`) updates nothing, `limit`/`offset` with
 //!   `order` on PATCH and DELETE (the primary key's order when none is given),
 //!   `Prefer: handling=strict, max-affected=n` (more rows roll back, 400 `PGRST124`), and
 //!   `Prefer: missing=default` with `columns=` (every engine: on SQLite each run of rows
@@ -82,13 +88,14 @@
 //! - errors in PostgREST's body with PostgreSQL's codes (`42703` unknown column, `22P02`
 //!   bad value, `23505` → 409, `42501` → 401/403, …).
 //!
-//! **Not yet**, each refused with 400 `EB200` (never answered wrongly): aggregates in
-//! embedded resources, with embeds, or in a write's answer; `!inner` in a write's answer; `gt`/`gte`/`lt`/`lte` on a JSON value (`->`; on
-//! text `->>` they work); schemas other than `public` (406 `PGRST106`: a project has one
-//! schema in easbase-core); on MySQL an insert whose rows leave out a primary key that is
-//! neither `AUTO_INCREMENT` nor a `gen_random_uuid()` uuid (drawn into session variables
-//! first) and that no conflict target names (400 `EB203`: its rows could not be found
-//! again without `RETURNING`). `Prefer: timezone` and `tx` are ignored, as PostgREST does when lenient. A write
+//! **Not yet**, each refused with 400 `EB200` (never answered wrongly): aggregates in a
+//! write's answer, in a spread (`...rel(x.sum())`) or beside embeds inside an embed;
+//! schemas other than `public` (406 `PGRST106`: a project has one schema in
+//! easbase-core); on MySQL an insert whose rows leave out a key only the database knows
+//! before inserting (an `AUTO_INCREMENT` key given in some rows only, a `now()` key, part
+//! of a composite key with a default; 400 `EB203`: its rows could not be found again
+//! without `RETURNING`; a single-column key is otherwise set per row first: given,
+//! its literal default, or a drawn `uuid()`). `Prefer: timezone` and `tx` are ignored, as PostgREST does when lenient. A write
 //! answered as one object that changes other than one row rolls back with 406
 //! `PGRST116`, as PostgREST does (on SQLite and MySQL the details say "more than 1 rows"
 //! without the exact count; likewise for `PGRST124`). Bodies are built from cells with the columns'

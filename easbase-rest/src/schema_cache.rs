@@ -8,7 +8,9 @@
 //! changes: no per-request schema load.
 //!
 //! Hidden tables: every name starting with `_easbase`, and the host's exclusion list
-//! ([`crate::RestConfig::hidden_tables`]; auth adds its own tables there).
+//! ([`crate::RestConfig::hidden_tables`]; auth adds its own tables there). Each profile of
+//! a project (a named schema, `Accept-Profile`) has its own snapshot; the host's list
+//! applies to `public` only.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -82,8 +84,36 @@ impl SchemaCache {
         }
     }
 
-    /// Forgets a project's snapshot (e.g. when it is deleted).
+    /// The snapshot of `project`'s profile `profile` for `schema` (core's current one for
+    /// that profile's handle): [`SchemaCache::snapshot`] for `public`; a named schema's is
+    /// cached under its own key and hides only `_easbase*` tables (the host's hidden
+    /// tables, auth's, live in `public`).
+    pub fn snapshot_profile(
+        &self,
+        project: &str,
+        profile: &str,
+        schema: &Arc<ValidSchema>,
+    ) -> Arc<SchemaSnapshot> {
+        if profile == easbase_core::project::DEFAULT_PROFILE {
+            return self.snapshot(project, schema);
+        }
+        let key = format!("{project}/{profile}");
+        let mut projects = self.projects.lock().unwrap_or_else(|p| p.into_inner());
+        match projects.get(&key) {
+            Some(s) if Arc::ptr_eq(&s.schema, schema) => Arc::clone(s),
+            previous => {
+                let version = previous.map_or(1, |s| s.version + 1);
+                let snap = Arc::new(SchemaSnapshot::new(Arc::clone(schema), version, Arc::from([])));
+                projects.insert(key, Arc::clone(&snap));
+                snap
+            }
+        }
+    }
+
+    /// Forgets a project's snapshots, its profiles' included (e.g. when it is deleted).
     pub fn forget(&self, project: &str) {
-        self.projects.lock().unwrap_or_else(|p| p.into_inner()).remove(project);
+        self.projects.lock().unwrap_or_else(|p| p.into_inner()).retain(|key, _| {
+            key.strip_prefix(project).is_none_or(|rest| !rest.is_empty() && !rest.starts_with('/'))
+        });
     }
 }

@@ -17,10 +17,21 @@
 //!
 //! **Row quota.** When a configured plan has `max_rows`, a create (POST, PUT) is checked
 //! right after its action plan with easbase-core's `quota::check_rows` against the
-//! project's row count: an exact `count(*)` over the tables REST exposes (as the service
-//! role), cached per project for 30 s and adjusted by the rows this process inserts and
+//! project's row count: an exact `count(*)` over the tables REST exposes in every profile
+//! (as the service role), cached per project for 30 s and adjusted by the rows this process inserts and
 //! deletes meanwhile (other processes' writes are seen at the next count). Each row of an
 //! upsert counts as added. Over the limit: 403 `EB104` (`RestError::RowQuotaExceeded`).
+//!
+//! **Profiles.** A project exposes `public` (its own schema) and its named schemas
+//! (easbase-core's `Platform::apply_schema_named`). `Accept-Profile` (GET, HEAD, OPTIONS)
+//! or `Content-Profile` (POST, PUT, PATCH, DELETE, and POST `/rpc`) chooses one; the
+//! request then runs against that schema's handle (`Platform::project_db_named`) and its
+//! own schema snapshot (tables, embeds, OpenAPI). A profile the project does not expose is
+//! 406 `PGRST106` listing those it does. When it exposes several, every answer carries
+//! `Content-Profile: <profile>`, as PostgREST's does with several schemas. Host functions
+//! (`/rpc`) answer in every profile; PostgreSQL functions are looked up in the profile's
+//! schema. Hidden tables (auth's) are hidden in `public`; named schemas hide only
+//! `_easbase*`.
 //!
 //! Credential errors: no key → 401 `EB300`; unknown / revoked key → 401 `EB301`; bad
 //! token → 401 `PGRST301`, expired → 401 `PGRST303`; a paused project → 503 `EB302`
@@ -38,7 +49,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use easbase_core::context::{ProjectId, RequestContext};
-use easbase_core::project::{Plan, Platform, ProjectDb};
+use easbase_core::project::{DEFAULT_PROFILE, Plan, Platform, ProjectDb};
 use easbase_core::usage::{RequestOutcome, UsageEvent};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
@@ -134,6 +145,15 @@ fn route_template(mount: &str, path: &str) -> String {
     }
 }
 
+/// `Content-Profile` on an answer when the project exposes several profiles (as
+/// PostgREST does when several schemas are configured).
+fn with_profile(mut res: Response<Bytes>, meter: &Meter) -> Response<Bytes> {
+    if let Some(value) = meter.profile.as_deref().and_then(|p| http::HeaderValue::from_str(p).ok()) {
+        res.headers_mut().insert("content-profile", value);
+    }
+    res
+}
+
 /// What one request did, filled in as the pipeline goes, for metering.
 #[derive(Default)]
 struct Meter {
@@ -145,6 +165,8 @@ struct Meter {
     rows_label: Option<String>,
     rows_read: u64,
     rows_written: u64,
+    /// The profile answered in `Content-Profile` (set when the project exposes several).
+    profile: Option<String>,
 }
 
 impl RestService {
@@ -175,10 +197,11 @@ impl RestService {
     async fn handle_metered(&self, request: Request<Bytes>) -> Response<Bytes> {
         let platform = &self.inner.platform;
         if !platform.is_metering() {
-            return self
-                .try_handle(request, &mut Meter::default())
-                .await
-                .unwrap_or_else(|e| error_response(&e));
+            let mut meter = Meter::default();
+            return match self.try_handle(request, &mut meter).await {
+                Ok(res) => with_profile(res, &meter),
+                Err(e) => error_response(&e),
+            };
         }
         let started = Instant::now();
         let started_ms = easbase_core::logs::now_ms();
@@ -186,7 +209,7 @@ impl RestService {
         let uri = request.uri().clone();
         let mut meter = Meter::default();
         let (res, error) = match self.try_handle(request, &mut meter).await {
-            Ok(res) => (res, None),
+            Ok(res) => (with_profile(res, &meter), None),
             Err(e) => (error_response(&e), Some(e)),
         };
         let Some(ctx) = &meter.ctx else { return res };
@@ -238,7 +261,7 @@ impl RestService {
             )
             .await
             .map_err(|e| RestError::from_core(&e, false))?;
-        let Meter { ctx: slot, route, rows_label, rows_read, rows_written } = meter;
+        let Meter { ctx: slot, route, rows_label, rows_read, rows_written, profile: profile_slot } = meter;
         let ctx: &RequestContext = slot.insert(ctx);
         easbase_core::logs::record_context(&tracing::Span::current(), ctx);
         let mount = inner.config.mount_path.trim_end_matches('/');
@@ -249,7 +272,7 @@ impl RestService {
             *rows_label = Some(name.to_owned());
         };
         inner.platform.admit(ctx.project()).await.map_err(|e| RestError::from_core(&e, false))?;
-        let req = api_request(
+        let mut req = api_request(
             &parts.method,
             parts.uri.path(),
             parts.uri.query(),
@@ -259,12 +282,36 @@ impl RestService {
         )?;
         let pdb =
             inner.platform.project_db(ctx.project()).await.map_err(|e| RestError::from_core(&e, false))?;
+        // The profile: `public` unless `Accept-Profile` / `Content-Profile` names another
+        // schema the project exposes (anything else is 406 PGRST106). From here on the
+        // request runs against that schema's handle and snapshot.
+        let unacceptable = |schema: String, pdb: &ProjectDb| RestError::UnacceptableSchema {
+            exposed: pdb.profiles().iter().filter(|p| **p != schema).cloned().collect(),
+            schema,
+        };
+        let pdb = match req.profile.take() {
+            Some(name) if name != DEFAULT_PROFILE => {
+                if !pdb.has_profile(&name) {
+                    return Err(unacceptable(name, &pdb));
+                }
+                match inner.platform.project_db_named(ctx.project(), &name).await {
+                    Ok(named) => named,
+                    // Dropped meanwhile.
+                    Err(easbase_core::Error::Config(_)) => return Err(unacceptable(name, &pdb)),
+                    Err(e) => return Err(RestError::from_core(&e, false)),
+                }
+            }
+            _ => pdb,
+        };
+        if pdb.profiles().len() > 1 {
+            *profile_slot = Some(pdb.profile().to_owned());
+        }
         if req.action == crate::request::Action::Info {
             // OPTIONS: the methods the resource allows (a table must exist and be exposed).
             if let crate::request::Target::Relation { name, .. } = &req.target {
                 let exists = pdb
                     .schema()
-                    .map(|schema| inner.cache.snapshot(ctx.project().as_str(), schema))
+                    .map(|schema| inner.cache.snapshot_profile(ctx.project().as_str(), pdb.profile(), schema))
                     .is_some_and(|snapshot| snapshot.table(name).is_some());
                 if exists {
                     known(name, name.clone());
@@ -275,9 +322,8 @@ impl RestService {
             return Ok(crate::respond::options(&req.target));
         }
         if let crate::request::Target::Function { name } = &req.target {
-            if let Some(profile) = req.profile.as_deref().filter(|p| *p != "public") {
-                return Err(RestError::UnacceptableSchema { schema: profile.to_owned() });
-            }
+            // Host functions answer in every profile (with that profile's handle);
+            // PostgreSQL functions are looked up in the profile's schema.
             let output = crate::rpc::call(&inner.config.functions, name, &req, &pdb, ctx).await;
             if !matches!(output, Err(RestError::FunctionNotFound { .. })) {
                 known(&format!("rpc/{name}"), format!("rpc/{name}"));
@@ -302,7 +348,7 @@ impl RestService {
                 }
             });
         };
-        let snapshot = inner.cache.snapshot(ctx.project().as_str(), schema);
+        let snapshot = inner.cache.snapshot_profile(ctx.project().as_str(), pdb.profile(), schema);
         if let crate::request::Target::Relation { name, key } = &req.target
             && snapshot.table(name).is_some()
         {
@@ -311,9 +357,7 @@ impl RestService {
         if let (crate::request::Target::Root, crate::request::Action::Read { headers_only }) =
             (&req.target, &req.action)
         {
-            if let Some(profile) = req.profile.as_deref().filter(|p| *p != "public") {
-                return Err(RestError::UnacceptableSchema { schema: profile.to_owned() });
-            }
+            // The OpenAPI document of the chosen profile.
             let project =
                 inner.platform.project(ctx.project()).await.map_err(|e| RestError::from_core(&e, false))?;
             let server = format!("{}{}", project.api_url.trim_end_matches('/'), inner.config.mount_path);
@@ -379,7 +423,8 @@ impl Inner {
                 let at = Instant::now();
                 let plan =
                     self.platform.plan_of(project).await.map_err(|e| RestError::from_core(&e, false))?;
-                let rows = if plan.max_rows.is_some() { count_rows(pdb, snapshot).await? } else { 0 };
+                let rows =
+                    if plan.max_rows.is_some() { self.count_all_rows(pdb, snapshot).await? } else { 0 };
                 let count = RowCount { at, plan, rows };
                 let mut counts = self.row_counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 if counts.len() >= MAX_ROW_COUNTS {
@@ -399,6 +444,28 @@ impl Inner {
             }
             other => RestError::from_core(&other, false),
         })
+    }
+
+    /// The rows of every table REST exposes in every profile of the project (`snapshot`
+    /// is `pdb`'s).
+    async fn count_all_rows(
+        &self,
+        pdb: &ProjectDb,
+        snapshot: &crate::schema_cache::SchemaSnapshot,
+    ) -> Result<i64, RestError> {
+        let mut total = count_rows(pdb, snapshot).await?;
+        for profile in pdb.profiles().iter().filter(|p| p.as_str() != pdb.profile()) {
+            let other = match self.platform.project_db_named(pdb.project(), profile).await {
+                Ok(other) => other,
+                // Dropped meanwhile.
+                Err(easbase_core::Error::Config(_)) => continue,
+                Err(e) => return Err(RestError::from_core(&e, false)),
+            };
+            let Some(schema) = other.schema() else { continue };
+            let snapshot = self.cache.snapshot_profile(pdb.project().as_str(), profile, schema);
+            total = total.saturating_add(count_rows(&other, &snapshot).await?);
+        }
+        Ok(total)
     }
 
     /// Adds `delta` rows to the project's cached count, if it has one.

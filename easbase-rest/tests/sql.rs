@@ -226,7 +226,7 @@ fn singular_writes_roll_back_unless_one_row() {
     check_accept(
         Dialect::Postgres,
         expect![[
-            r#"WITH "_eb_w" AS (DELETE FROM "p_demo"."notes" WHERE "id" > $1 RETURNING 1) , "_eb_n" AS (SELECT count(*) AS "c" FROM "_eb_w") SELECT "_eb_w".* FROM "_eb_n" LEFT JOIN "_eb_w" ON true WHERE CASE WHEN "_eb_n"."c" = 1 THEN true ELSE CAST('EB_NOT_SINGULAR ' || "_eb_n"."c" AS integer) = 0 END"#
+            r#"WITH "_eb_w" AS (DELETE FROM "p_demo"."notes" WHERE "id" > $1 RETURNING true AS "_eb_keep") , "_eb_n" AS (SELECT count(*) AS "c", count(*) FILTER (WHERE "_eb_keep") AS "k" FROM "_eb_w") SELECT "_eb_w".* FROM "_eb_n" LEFT JOIN "_eb_w" ON true WHERE CASE WHEN "_eb_n"."k" <> 1 THEN CAST('EB_NOT_SINGULAR ' || "_eb_n"."k" AS integer) = 0 ELSE coalesce("_eb_w"."_eb_keep", false) END"#
         ]],
     );
     check_accept(

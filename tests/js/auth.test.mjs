@@ -4,34 +4,21 @@
 // email OTP, the PKCE flow, recovery, reauthentication (`reauthenticate()` + `nonce`), and
 // the admin API with the secret key.
 //
+// Runs on every backend of `backends()` (SQLite and PostgreSQL).
+//
 //   EASBASE_EXAMPLE_BIN=$CARGO_TARGET_DIR/debug/example-axum-server \
 //     node --experimental-websocket --test tests/js/auth.test.mjs
+//   (EASBASE_JS_BACKENDS=sqlite or postgres for one of them)
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from '@supabase/supabase-js';
-import { startServer } from './server.mjs';
+import { backends, startServer } from './server.mjs';
 
 const PASSWORD = 'correct horse battery';
 const run = `${Date.now()}-${process.pid}`;
-const mailDir = mkdtempSync(join(tmpdir(), 'easbase-mail-'));
-
-let server;
-
-/** A client with the publishable key; `flowType` implicit (default) or pkce. */
-function client({ flowType = 'implicit' } = {}) {
-  const memory = new Map();
-  const storage = {
-    getItem: (k) => memory.get(k) ?? null,
-    setItem: (k, v) => void memory.set(k, v),
-    removeItem: (k) => void memory.delete(k),
-  };
-  return createClient(server.url, server.publishable_key, {
-    auth: { persistSession: true, storage, autoRefreshToken: false, detectSessionInUrl: false, flowType },
-  });
-}
 
 /** Fails with the server's error, if any, and returns `data`. */
 function ok({ data, error }) {
@@ -39,48 +26,69 @@ function ok({ data, error }) {
   return data;
 }
 
-/** Waits for the next message file of `kind` (`email` or `sms`) to `to`, newer than those seen. */
-const seen = new Set();
-async function nextMessage(kind, to, { timeoutMs = 5_000 } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    for (const name of readdirSync(mailDir).sort()) {
-      if (seen.has(name) || !name.endsWith(`-${kind}.json`)) continue;
-      const message = JSON.parse(readFileSync(join(mailDir, name), 'utf8'));
-      if (message.to === to) {
-        seen.add(name);
-        return message;
+for (const backend of backends()) {
+  describe(`supabase-js auth against example-axum-server, emails captured (${backend})`, () => suite(backend));
+}
+
+function suite(backend) {
+  // Each backend's server writes its messages (numbered from 1) in a folder of its own.
+  const mailDir = mkdtempSync(join(tmpdir(), `easbase-mail-${backend}-`));
+  let server;
+
+  /** A client with the publishable key; `flowType` implicit (default) or pkce. */
+  function client({ flowType = 'implicit' } = {}) {
+    const memory = new Map();
+    const storage = {
+      getItem: (k) => memory.get(k) ?? null,
+      setItem: (k, v) => void memory.set(k, v),
+      removeItem: (k) => void memory.delete(k),
+    };
+    return createClient(server.url, server.publishable_key, {
+      auth: { persistSession: true, storage, autoRefreshToken: false, detectSessionInUrl: false, flowType },
+    });
+  }
+
+  /** Waits for the next message file of `kind` (`email` or `sms`) to `to`, newer than those seen. */
+  const seen = new Set();
+  async function nextMessage(kind, to, { timeoutMs = 5_000 } = {}) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const name of readdirSync(mailDir).sort()) {
+        if (seen.has(name) || !name.endsWith(`-${kind}.json`)) continue;
+        const message = JSON.parse(readFileSync(join(mailDir, name), 'utf8'));
+        if (message.to === to) {
+          seen.add(name);
+          return message;
+        }
       }
+      if (Date.now() > deadline) assert.fail(`no ${kind} to ${to} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 25));
     }
-    if (Date.now() > deadline) assert.fail(`no ${kind} to ${to} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
   }
-}
-const nextMail = (to) => nextMessage('email', to);
-const nextSms = (to) => nextMessage('sms', to);
+  const nextMail = (to) => nextMessage('email', to);
+  const nextSms = (to) => nextMessage('sms', to);
 
-const codeOf = (mail) => /code: (\d{6})/.exec(mail.text)[1];
-const linkOf = (mail) => /(http:\/\/\S+\/auth\/v1\/verify\?\S+)/.exec(mail.text)[1];
+  const codeOf = (mail) => /code: (\d{6})/.exec(mail.text)[1];
+  const linkOf = (mail) => /(http:\/\/\S+\/auth\/v1\/verify\?\S+)/.exec(mail.text)[1];
 
-/** Opens an emailed link as a browser does: the page (which must not spend the token), then its form. */
-async function openLink(link) {
-  const page = await fetch(link);
-  assert.equal(page.status, 200);
-  const html = await page.text();
-  const form = new URLSearchParams();
-  for (const [, name, value] of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-    form.set(name, value.replaceAll('&amp;', '&'));
+  /** Opens an emailed link as a browser does: the page (which must not spend the token), then its form. */
+  async function openLink(link) {
+    const page = await fetch(link);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    const form = new URLSearchParams();
+    for (const [, name, value] of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+      form.set(name, value.replaceAll('&amp;', '&'));
+    }
+    const res = await fetch(`${server.url}/auth/v1/verify`, { method: 'POST', body: form, redirect: 'manual' });
+    assert.equal(res.status, 303);
+    return res.headers.get('location');
   }
-  const res = await fetch(`${server.url}/auth/v1/verify`, { method: 'POST', body: form, redirect: 'manual' });
-  assert.equal(res.status, 303);
-  return res.headers.get('location');
-}
 
-describe('supabase-js auth against example-axum-server (emails captured)', () => {
   const ada = { email: `ada-${run}@example.com` };
 
   before(async () => {
-    server = await startServer({ args: ['--mail-dir', mailDir, '--confirm-email'] });
+    server = await startServer({ backend, args: ['--mail-dir', mailDir, '--confirm-email'] });
   });
 
   after(async () => {
@@ -225,4 +233,4 @@ describe('supabase-js auth against example-axum-server (emails captured)', () =>
     const { error } = await anon.listUsers();
     assert.ok(error && [401, 403].includes(error.status), JSON.stringify(error));
   });
-});
+}

@@ -3,24 +3,19 @@
 // and OAuth sign-in (implicit and PKCE flows, linkIdentity) with a fake OpenID Connect
 // provider this test starts on 127.0.0.1.
 //
+// Runs on every backend of `backends()` (SQLite and PostgreSQL).
+//
 //   EASBASE_EXAMPLE_BIN=target/debug/example-axum-server node --experimental-websocket --test tests/js/mfa-oauth.test.mjs
+//   (EASBASE_JS_BACKENDS=sqlite or postgres for one of them)
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from '@supabase/supabase-js';
-import { startServer } from './server.mjs';
+import { backends, startServer } from './server.mjs';
 
 const PASSWORD = 'correct horse battery';
 const run = `${Date.now()}-${process.pid}`;
-
-let server;
-let provider;
-
-const client = (flowType = 'implicit') =>
-  createClient(server.url, server.publishable_key, {
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false, flowType },
-  });
 
 function ok({ data, error }) {
   if (error) assert.fail(`unexpected error: ${JSON.stringify(error)}`);
@@ -118,10 +113,22 @@ async function follow(url, appPrefix) {
   assert.fail('too many redirects');
 }
 
-describe('supabase-js MFA and OAuth against example-axum-server', () => {
+for (const backend of backends()) {
+  describe(`supabase-js MFA and OAuth against example-axum-server (${backend})`, () => mfaAndOAuth(backend));
+  describe(`supabase-js with ES256 access tokens, JWKS (${backend})`, () => es256(backend));
+}
+
+function mfaAndOAuth(backend) {
+  let server;
+  let provider;
+  const client = (flowType = 'implicit') =>
+    createClient(server.url, server.publishable_key, {
+      auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false, flowType },
+    });
+
   before(async () => {
     provider = await startProvider();
-    server = await startServer({ args: ['--oauth-oidc', `keycloak=${provider.base}`] });
+    server = await startServer({ backend, args: ['--oauth-oidc', `keycloak=${provider.base}`] });
   });
 
   after(async () => {
@@ -276,12 +283,12 @@ describe('supabase-js MFA and OAuth against example-axum-server', () => {
     assert.equal(unknown.status, 400);
     assert.equal((await unknown.json()).error_code, 'provider_disabled');
   });
-});
+}
 
-describe('supabase-js with ES256 access tokens (JWKS)', () => {
+function es256(backend) {
   let es;
   before(async () => {
-    es = await startServer({ args: ['--signing-key', 'es256'] });
+    es = await startServer({ backend, args: ['--signing-key', 'es256'] });
   });
   after(async () => {
     await es?.stop();
@@ -314,4 +321,4 @@ describe('supabase-js with ES256 access tokens (JWKS)', () => {
     assert.equal((await rest(session.access_token)).status, 200);
     assert.equal((await rest(forged)).status, 401);
   });
-});
+}

@@ -4,23 +4,19 @@
 // objects and error cases, with row-level security on and signed-in users' JWTs.
 //
 //   EASBASE_EXAMPLE_BIN=target/debug/example-axum-server node --experimental-websocket --test tests/js/postgrest.test.mjs
+//   (EASBASE_JS_BACKENDS=sqlite or postgres for one of them)
 //
-// The example server runs on SQLite unless DATABASE_URL names PostgreSQL; what only
-// PostgreSQL answers (jsonb containment, full-text search, casts of decimals) must then
-// be refused with EB203 naming the engine, never answered differently.
+// Each suite runs on every backend of `backends()`: SQLite and PostgreSQL (real RLS), with
+// the same expectations (and MariaDB/MySQL when asked for). What only PostgreSQL answers
+// (jsonb containment, full-text search) must be answered there and refused elsewhere with
+// EB203 naming the engine, never answered differently.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from '@supabase/supabase-js';
-import { startServer } from './server.mjs';
+import { backends, startServer } from './server.mjs';
 
 const PASSWORD = 'correct horse battery';
 const run = `${Date.now()}-${process.pid}`;
-
-let server;
-const client = () =>
-  createClient(server.url, server.publishable_key, {
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-  });
 
 /** Fails with the server's error, if any, and returns `data`. */
 function ok(res) {
@@ -36,24 +32,30 @@ function fails(res, status, code) {
   return res.error;
 }
 
-/** PostgreSQL answers; SQLite refuses with EB203 naming itself. */
-function pgOrRefused(res, check) {
-  if (res.error) {
-    fails(res, 400, 'EB203');
-    assert.match(res.error.message, /not supported on SQLite/);
-    return;
-  }
-  check(res.data);
+for (const backend of backends()) {
+  describe(`postgrest-js against example-axum-server (${backend})`, () => suite(backend));
 }
 
-describe('postgrest-js against example-axum-server', () => {
+function suite(backend) {
+  let server;
+  const client = () =>
+    createClient(server.url, server.publishable_key, {
+      auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    });
+  /** PostgreSQL answers (checked by `check`); the other engines refuse with EB203 naming themselves. */
+  const pgOrRefused = (res, check) => {
+    if (backend === 'postgres') return check(ok(res));
+    fails(res, 400, 'EB203');
+    const engine = { sqlite: 'SQLite', mysql: 'MySQL/MariaDB' }[backend];
+    assert.ok(res.error.message.endsWith(`not supported on ${engine}`), res.error.message);
+  };
   const a = { email: `pa-${run}@example.com` };
   const b = { email: `pb-${run}@example.com` };
   const ids = (rows) => rows.map((r) => r.id);
   const titles = (rows) => rows.map((r) => r.title);
 
   before(async () => {
-    server = await startServer();
+    server = await startServer({ backend });
     for (const u of [a, b]) {
       u.client = client();
       const data = ok(await u.client.auth.signUp({ email: u.email, password: PASSWORD }));
@@ -322,4 +324,4 @@ describe('postgrest-js against example-axum-server', () => {
     const rpc = fails(await a.client.rpc('nope', { x: 1 }), 404, 'PGRST202');
     assert.match(rpc.message, /Could not find the function public\.nope\(x\)/);
   });
-});
+}

@@ -65,6 +65,11 @@ pub(crate) struct ServeArgs {
     /// schema file's name without extension, or the introspected schema's name).
     #[arg(long, value_name = "NAME")]
     project: Option<String>,
+    /// Also expose a named schema (a profile clients choose with Accept-Profile /
+    /// Content-Profile, supabase-js `db.schema`): NAME=FILE, repeatable. Migrated like
+    /// --schema on every start.
+    #[arg(long = "profile", value_name = "NAME=FILE", conflicts_with = "introspect")]
+    profiles: Vec<String>,
     /// Apply schema changes that lose data (dropped tables or columns, narrowed types).
     #[arg(long)]
     allow_destructive: bool,
@@ -93,6 +98,19 @@ pub(crate) struct ServeArgs {
     /// With --reissue-keys: seconds the old keys keep working (0: they stop at once).
     #[arg(long, value_name = "SECONDS", default_value_t = 60, requires = "reissue_keys")]
     grace: u64,
+}
+
+/// The `--profile NAME=FILE` values, their files read.
+fn named_profiles(values: &[String]) -> Result<Vec<(String, Schema)>> {
+    values
+        .iter()
+        .map(|value| match value.split_once('=') {
+            Some((name, file)) if !name.is_empty() && !file.is_empty() => {
+                Ok((name.to_owned(), Schema::from_path(std::path::Path::new(file))?))
+            }
+            _ => Err(Error::Usage(format!("--profile {value}: give NAME=FILE"))),
+        })
+        .collect()
 }
 
 /// The keys given by flag or, failing that, environment variable: both or none.
@@ -148,6 +166,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             .map(|s| s.to_string_lossy().into_owned())
             .ok_or_else(|| Error::Usage(format!("{}: name the project with --project", path.display())))?,
     };
+    let profiles = named_profiles(&args.profiles)?;
     let state_dir = args.state_dir.clone().or_else(|| url.state_dir());
     let (listener, base_url) = host::bind(args.listen).await?;
     eprintln!("easbase: platform {url}");
@@ -198,6 +217,15 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             }
         }
         _ => {}
+    }
+    for (name, schema) in &profiles {
+        // The version is the description's checksum: the same file again changes nothing.
+        let version = easbase_schema::migrate::checksum(&schema.to_json())[..16].to_owned();
+        let id = &provisioned.project.id;
+        let report = platform.apply_schema_named(id, name, &version, schema, args.allow_destructive).await?;
+        if !report.already_applied {
+            eprintln!("easbase: profile `{name}` migrated ({} steps)", report.plan.steps.len());
+        }
     }
     let services = host::Services::new(&platform, host::dev_auth_config(args.anonymous))?;
     host::Ready {

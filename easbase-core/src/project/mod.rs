@@ -32,10 +32,26 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Named schemas
+//!
+//! Besides its own schema (the profile [`DEFAULT_PROFILE`], `public`), a project may
+//! expose other schemas by name, as PostgREST exposes several database schemas chosen
+//! with `Accept-Profile` / `Content-Profile`: [`Platform::apply_schema_named`],
+//! [`Platform::named_schemas`], [`Platform::drop_schema_named`] and
+//! [`Platform::project_db_named`]. A named schema `analytics` is the PostgreSQL schema
+//! `p_<id>__analytics` next to the project's (same database, roles, grants and forced
+//! RLS), the MySQL database `p_<id>__analytics`, or the SQLite file
+//! `<id>__analytics.sqlite` beside the project's (in memory for in-memory projects). Each
+//! keeps its own migration history; the platform table `project_schemas` lists them.
+//! Applying or dropping one is announced like a schema applied, so other processes reload
+//! the project's profiles ([`ProjectDb::profiles`]). Deleting the project drops them. They
+//! hold only the tables given: modules' tables (auth's) stay in `public`.
 
 mod events;
 mod executor;
 mod model;
+mod named;
 #[cfg(feature = "mysql")]
 mod poll;
 mod provision;
@@ -66,6 +82,7 @@ pub use events::{EventKind, PlatformEvent};
 pub use model::{
     AdoptSchema, CreateProject, CreatedProject, Isolation, Plan, Project, ProjectKeys, ProjectStatus,
 };
+pub use named::{DEFAULT_PROFILE, NamedSchema};
 use router::{Lookup, PoolGuard, Router};
 use store::{ProjectRow, Store};
 
@@ -245,6 +262,10 @@ pub struct ProjectDb {
     /// exists on PostgreSQL only).
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     adopted: bool,
+    /// The named schema it reaches; `None` for the project's own (`public`).
+    profile: Option<Arc<str>>,
+    /// The profiles the project exposes: `public` first, then its named schemas by name.
+    profiles: Arc<[String]>,
     /// Closes a dedicated pool or a database file when the last handle goes.
     _pool: Option<Arc<PoolGuard>>,
 }
@@ -278,6 +299,33 @@ impl ProjectDb {
     /// Its validated schema (modules' tables included), if one was applied.
     pub fn schema(&self) -> Option<&Arc<ValidSchema>> {
         self.schema.as_ref()
+    }
+
+    /// The profile (schema) this handle reaches: [`DEFAULT_PROFILE`] (`public`, the
+    /// project's own schema) or the name of one of its named schemas
+    /// ([`Platform::apply_schema_named`]).
+    pub fn profile(&self) -> &str {
+        self.profile.as_deref().unwrap_or(DEFAULT_PROFILE)
+    }
+
+    /// The profiles the project exposes, as of when this handle was loaded: `public`
+    /// first, then its named schemas by name (what PostgREST lists in its PGRST106
+    /// answer).
+    pub fn profiles(&self) -> &[String] {
+        &self.profiles
+    }
+
+    /// Whether the project exposes the profile `name`.
+    pub fn has_profile(&self, name: &str) -> bool {
+        self.profiles.iter().any(|p| p == name)
+    }
+
+    /// The router's key of this handle: the project id, or `<id>/<profile>`.
+    fn router_key(&self) -> String {
+        match &self.profile {
+            None => self.project.as_str().to_owned(),
+            Some(name) => format!("{}/{name}", self.project),
+        }
     }
 
     /// How DDL for this project is generated.
@@ -835,7 +883,7 @@ impl Platform {
         // in-memory database must never be reopened).
         let epoch = self.inner.router.epoch();
         let schema = provision::current_schema(&pdb).await?.map(Arc::new);
-        self.inner.router.set_schema(id.as_str(), schema, epoch);
+        self.inner.router.set_schema(id.as_str(), schema, None, epoch);
         Ok(report)
     }
 
@@ -958,8 +1006,8 @@ impl Platform {
         self.inner.db.transaction(&Scope::default(), stmts).await
     }
 
-    /// Deletes a project and everything it holds (its schema and roles, its database, or
-    /// its database file), and its rows in the platform tables: keys, usage counters,
+    /// Deletes a project and everything it holds (its schema and roles, its named schemas,
+    /// its database, or its database files), and its rows in the platform tables: keys, usage counters,
     /// request logs, quota counters, and the rows of every module's platform table with a
     /// `project_id` column. `confirm_slug` must equal the project's slug.
     ///
@@ -977,6 +1025,7 @@ impl Platform {
         let paused = self.inner.store.set_status(id.as_str(), &ProjectStatus::Paused);
         self.commit_with_event(vec![paused], EventKind::ProjectDeleted, id, None).await?;
         self.invalidate_keys(id);
+        self.drop_named_schemas_of(&row).await?;
         provision::undo(self, &row).await?;
         let store = &self.inner.store;
         let mut deletes: Vec<_> =
@@ -1242,7 +1291,8 @@ impl Platform {
             Lookup::Stale(mut pdb) => {
                 // Reload the schema on the same handle (the same pool or in-memory database).
                 pdb.schema = provision::current_schema(&pdb).await?.map(Arc::new);
-                router.set_schema(id.as_str(), pdb.schema.clone(), epoch);
+                pdb.profiles = self.profiles_of(id).await?;
+                router.set_schema(id.as_str(), pdb.schema.clone(), Some(pdb.profiles.clone()), epoch);
                 return Ok(pdb);
             }
             Lookup::Miss => {}
@@ -1259,6 +1309,8 @@ impl Platform {
             schema: None,
             in_memory: opened.in_memory,
             adopted: row.adopt.is_some(),
+            profile: None,
+            profiles: self.profiles_of(id).await?,
             _pool: opened.guard,
         };
         pdb.schema = provision::current_schema(&pdb).await?.map(Arc::new);

@@ -18,6 +18,10 @@
 //!   `CREATE` and `DROP` on `p_%` databases.
 //! - SQLite: a database file `<data_dir>/<id>.sqlite`, or an in-memory database, whatever
 //!   the isolation.
+//!
+//! A project's named schemas (`named.rs`) live beside: the PostgreSQL schema
+//! `p_<id>__<name>` in the project's database, the MySQL database `p_<id>__<name>`, the
+//! SQLite file `<data_dir>/<id>__<name>.sqlite`.
 
 use std::sync::Arc;
 
@@ -44,6 +48,13 @@ fn quoted(name: &Ident) -> String {
 /// The PostgreSQL schema of a project.
 pub(super) fn pg_schema(platform: &Platform, id: &ProjectId) -> Option<Ident> {
     (platform.inner.db.dialect() == Dialect::Postgres).then(|| ident(format!("p_{id}")))
+}
+
+/// Where a project's named schema lives: the PostgreSQL schema (next to the project's,
+/// in the same database) or the MySQL database `p_<id>__<name>`. The name was checked by
+/// `named::check_name` to make a valid identifier.
+pub(super) fn named_storage(id: &ProjectId, name: &str) -> Ident {
+    ident(format!("p_{id}__{name}"))
 }
 
 /// The name of a dedicated project's PostgreSQL database.
@@ -241,6 +252,109 @@ pub(super) async fn database(platform: &Platform, row: &ProjectRow) -> Result<Op
     }
 }
 
+/// Opens the handle holding a project's named schema `name`, beside `public` (the
+/// project's own handle): on PostgreSQL the same pool (another schema), on MySQL a pool of
+/// its own to the database `p_<id>__<name>`, on SQLite the file `<id>__<name>.sqlite` beside
+/// the project's (or an in-memory database of its own).
+#[cfg_attr(not(any(feature = "mysql", feature = "sqlite")), allow(unused_variables))]
+pub(super) fn named_database(
+    platform: &Platform,
+    row: &ProjectRow,
+    public: &ProjectDb,
+    name: &str,
+) -> Result<Opened> {
+    let counter = platform.inner.router.pool_counter();
+    match platform.inner.db.dialect() {
+        Dialect::Postgres => {
+            Ok(Opened { db: public.db.clone(), guard: public._pool.clone(), in_memory: false })
+        }
+        #[cfg(feature = "mysql")]
+        Dialect::Mysql => {
+            let db = mysql::pool_to(platform, row, &named_storage(&row.project.id, name))?;
+            Ok(Opened { guard: Some(PoolGuard::new(db.clone(), counter)), db, in_memory: false })
+        }
+        #[cfg(feature = "sqlite")]
+        Dialect::Sqlite => {
+            use crate::db::SqliteConfig;
+            match &platform.inner.config.data_dir {
+                Some(dir) => {
+                    std::fs::create_dir_all(dir).map_err(|e| Error::Config(format!("data_dir: {e}")))?;
+                    let file = dir.join(format!("{}__{name}.sqlite", row.project.id));
+                    let db = Db::open_sqlite(SqliteConfig::file(file))?;
+                    Ok(Opened { guard: Some(PoolGuard::new(db.clone(), counter)), db, in_memory: false })
+                }
+                None => Ok(Opened {
+                    db: Db::open_sqlite(SqliteConfig::in_memory())?,
+                    guard: None,
+                    in_memory: true,
+                }),
+            }
+        }
+        #[allow(unreachable_patterns)] // with every backend feature on
+        other => Err(Error::Config(format!("projects on {other} need the `{other}` feature"))),
+    }
+}
+
+/// Creates what holds a named schema (idempotent): a PostgreSQL schema in the project's
+/// database (`public` is the project's own handle), or a MySQL database.
+pub(super) async fn prepare_named(
+    platform: &Platform,
+    row: &ProjectRow,
+    public: &ProjectDb,
+    name: &str,
+) -> Result<()> {
+    let storage = named_storage(&row.project.id, name);
+    match platform.inner.db.dialect() {
+        Dialect::Postgres => {
+            public.db().execute_script(&[format!("CREATE SCHEMA IF NOT EXISTS {}", quoted(&storage))]).await
+        }
+        #[cfg(feature = "mysql")]
+        Dialect::Mysql => mysql::create_database(platform, row, &storage).await,
+        _ => Ok(()),
+    }
+}
+
+/// Removes what holds a named schema (idempotent): its PostgreSQL schema, its MySQL
+/// database or its SQLite files. `public` is the project's own handle on PostgreSQL (where
+/// the schema lives); unused elsewhere.
+pub(super) async fn undo_named(
+    platform: &Platform,
+    row: &ProjectRow,
+    public: Option<&Db>,
+    name: &str,
+) -> Result<()> {
+    let id = &row.project.id;
+    platform.inner.router.forget_key(&format!("{id}/{name}"));
+    let storage = named_storage(id, name);
+    match platform.inner.db.dialect() {
+        Dialect::Postgres => {
+            let db = public.unwrap_or(&platform.inner.db);
+            db.execute_script(&[format!("DROP SCHEMA IF EXISTS {} CASCADE", quoted(&storage))]).await
+        }
+        #[cfg(feature = "mysql")]
+        Dialect::Mysql => mysql::drop_database(platform, row, &storage).await,
+        _ => {
+            if let Some(dir) = &platform.inner.config.data_dir {
+                remove_files(dir, &format!("{id}__{name}"))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Removes the SQLite files `<dir>/<stem>.sqlite` (and its `-wal`, `-shm`), if present.
+fn remove_files(dir: &std::path::Path, stem: &str) -> Result<()> {
+    for suffix in ["sqlite", "sqlite-wal", "sqlite-shm"] {
+        let path = dir.join(format!("{stem}.{suffix}"));
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::Config(format!("cannot remove {}: {e}", path.display()))),
+        }
+    }
+    Ok(())
+}
+
 /// Creates what holds the project's tables (idempotent, so a failed provisioning can
 /// resume).
 pub(super) async fn prepare(platform: &Platform, row: &ProjectRow) -> Result<()> {
@@ -310,16 +424,7 @@ pub(super) async fn undo(platform: &Platform, row: &ProjectRow) -> Result<()> {
         Dialect::Mysql => mysql::destroy(platform, row).await,
         _ => {
             if let Some(dir) = &platform.inner.config.data_dir {
-                for suffix in ["sqlite", "sqlite-wal", "sqlite-shm"] {
-                    let path = dir.join(format!("{}.{suffix}", project.id));
-                    match std::fs::remove_file(&path) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => {
-                            return Err(Error::Config(format!("cannot remove {}: {e}", path.display())));
-                        }
-                    }
-                }
+                remove_files(dir, project.id.as_str())?;
             }
             Ok(())
         }
@@ -529,7 +634,12 @@ mod mysql {
 
     /// A pool to the project's database (no connection until the first use).
     pub(super) fn project_pool(platform: &Platform, row: &ProjectRow) -> Result<Db> {
-        let name = database_name(&row.project.id);
+        pool_to(platform, row, &database_name(&row.project.id))
+    }
+
+    /// A pool to the database `name` on the project's server (no connection until the
+    /// first use).
+    pub(super) fn pool_to(platform: &Platform, row: &ProjectRow, name: &Ident) -> Result<Db> {
         let db = match &row.database_url {
             Some(url) => MyDb::lazy(url, Some(name.as_str()), pool_size(platform))?,
             None => platform_db(platform)?.sibling(name.as_str(), pool_size(platform)),
@@ -563,15 +673,25 @@ mod mysql {
 
     /// Creates the project's database (idempotent).
     pub(super) async fn create(platform: &Platform, row: &ProjectRow) -> Result<()> {
-        let name = quote_ident(Dialect::Mysql, database_name(&row.project.id).as_str());
+        create_database(platform, row, &database_name(&row.project.id)).await
+    }
+
+    /// Drops the project's database (idempotent).
+    pub(super) async fn destroy(platform: &Platform, row: &ProjectRow) -> Result<()> {
+        drop_database(platform, row, &database_name(&row.project.id)).await
+    }
+
+    /// Creates the database `name` on the project's server (idempotent).
+    pub(super) async fn create_database(platform: &Platform, row: &ProjectRow, name: &Ident) -> Result<()> {
+        let name = quote_ident(Dialect::Mysql, name.as_str());
         Admin::of(platform, row)?
             .run(format!("CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
             .await
     }
 
-    /// Drops the project's database (idempotent).
-    pub(super) async fn destroy(platform: &Platform, row: &ProjectRow) -> Result<()> {
-        let name = quote_ident(Dialect::Mysql, database_name(&row.project.id).as_str());
+    /// Drops the database `name` on the project's server (idempotent).
+    pub(super) async fn drop_database(platform: &Platform, row: &ProjectRow, name: &Ident) -> Result<()> {
+        let name = quote_ident(Dialect::Mysql, name.as_str());
         Admin::of(platform, row)?.run(format!("DROP DATABASE IF EXISTS {name}")).await
     }
 }

@@ -15,6 +15,10 @@
 //! - SQLite: a database file (closed like a dedicated pool) or an in-memory database,
 //!   never closed (closing would lose it).
 //!
+//! A project's named schemas have handles of their own, under the key `<id>/<name>` (on
+//! PostgreSQL they share the project's pool); forgetting or marking a project stale covers
+//! them too.
+//!
 //! Cross-process events ([`super::events`]) mark a handle's schema stale (it is reloaded
 //! on the next use, on the same pool) or forget the handle (a deleted project). Every such
 //! change bumps an epoch, so a handle loaded while an event arrived is stored as stale
@@ -28,6 +32,12 @@ use easbase_schema::ValidSchema;
 
 use super::ProjectDb;
 use crate::db::Db;
+
+/// Whether the router key `key` is a handle of project `id`: its own (`id`) or one of its
+/// named schemas' (`id/name`).
+fn of_project(key: &str, id: &str) -> bool {
+    key.strip_prefix(id).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
 
 /// Closes a dedicated pool (or a database file's handle) when the last [`ProjectDb`]
 /// sharing it is dropped, and keeps the count of open ones.
@@ -155,14 +165,13 @@ impl Router {
             let mut state = self.lock();
             state.tick += 1;
             let tick = state.tick;
-            if let Some(entry) = state.entries.get_mut(pdb.project.as_str()) {
+            let key = pdb.router_key();
+            if let Some(entry) = state.entries.get_mut(&key) {
                 entry.used = tick;
                 entry.stale |= stale;
                 entry.pdb.clone()
             } else {
-                state
-                    .entries
-                    .insert(pdb.project.as_str().to_owned(), Entry { used: tick, pdb: pdb.clone(), stale });
+                state.entries.insert(key, Entry { used: tick, pdb: pdb.clone(), stale });
                 while state.entries.len() > self.max {
                     let victim = state
                         .entries
@@ -183,28 +192,53 @@ impl Router {
         kept
     }
 
-    /// Replaces the schema of a cached handle (after a migration or a reload). It stays
-    /// stale when another event arrived since `epoch`.
-    pub(super) fn set_schema(&self, id: &str, schema: Option<Arc<ValidSchema>>, epoch: u64) {
+    /// Replaces the schema (and, when given, the list of profiles) of a cached handle
+    /// (after a migration or a reload). It stays stale when another event arrived since
+    /// `epoch`. `key` is the handle's [`ProjectDb::router_key`].
+    pub(super) fn set_schema(
+        &self,
+        key: &str,
+        schema: Option<Arc<ValidSchema>>,
+        profiles: Option<Arc<[String]>>,
+        epoch: u64,
+    ) {
         let stale = self.epoch() != epoch;
-        if let Some(entry) = self.lock().entries.get_mut(id) {
+        if let Some(entry) = self.lock().entries.get_mut(key) {
             entry.pdb.schema = schema;
+            if let Some(profiles) = profiles {
+                entry.pdb.profiles = profiles;
+            }
             entry.stale = stale;
         }
     }
 
-    /// Forgets a project's handle (its pool closes once no clone is alive).
+    /// Forgets a project's handles, its named schemas' included (a pool closes once no
+    /// clone is alive).
     pub(super) fn forget(&self, id: &str) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        let removed = self.lock().entries.remove(id);
+        let removed: Vec<Entry> = {
+            let mut state = self.lock();
+            let keys: Vec<String> = state.entries.keys().filter(|k| of_project(k, id)).cloned().collect();
+            keys.iter().filter_map(|k| state.entries.remove(k)).collect()
+        };
         drop(removed);
     }
 
-    /// The project's schema changed elsewhere: reload it on next use.
+    /// Forgets one handle by its [`ProjectDb::router_key`] (a dropped named schema).
+    pub(super) fn forget_key(&self, key: &str) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        let removed = self.lock().entries.remove(key);
+        drop(removed);
+    }
+
+    /// The project's schemas changed elsewhere: reload them (and its list of profiles)
+    /// on next use.
     pub(super) fn mark_stale(&self, id: &str) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        if let Some(entry) = self.lock().entries.get_mut(id) {
-            entry.stale = true;
+        for (key, entry) in self.lock().entries.iter_mut() {
+            if of_project(key, id) {
+                entry.stale = true;
+            }
         }
     }
 

@@ -51,6 +51,16 @@ pub(crate) const PLATFORM_SCHEMA: &str = r#"{ "tables": [
       { "name": "expires_at", "type": "bigint" },
       { "name": "revoked", "type": "boolean", "required": true, "default": false }
     ],
+    "indexes": [ { "columns": ["project_id"] } ] },
+  { "name": "project_schemas", "comment": "Projects' named schemas (profiles besides public)",
+    "columns": [
+      { "name": "id", "type": "varchar(120)", "primary": true,
+        "comment": "<project id>/<name>" },
+      { "name": "project_id", "type": "varchar(40)", "required": true },
+      { "name": "name", "type": "varchar(63)", "required": true },
+      { "name": "schema_version", "type": "varchar(100)" },
+      { "name": "created_at", "type": "bigint", "required": true }
+    ],
     "indexes": [ { "columns": ["project_id"] } ] }
 ] }"#;
 
@@ -342,6 +352,50 @@ impl Store {
         self.stmt(&q)
     }
 }
+
+impl Store {
+    /// The named schemas of a project, by name.
+    pub(crate) fn named_schemas_of(&self, project: &str) -> Stmt {
+        let mut q = Query::select();
+        q.columns(["name", "schema_version", "created_at"].map(Alias::new))
+            .from(self.table(NAMED_SCHEMAS))
+            .and_where(Expr::col(Alias::new("project_id")).eq(project))
+            .order_by(Alias::new("name"), sea_query::Order::Asc);
+        self.stmt(&q)
+    }
+
+    /// Records a named schema of a project at `version`.
+    pub(crate) fn insert_named_schema(&self, project: &str, name: &str, version: &str, now: i64) -> Stmt {
+        let mut q = Query::insert();
+        q.into_table(self.table(NAMED_SCHEMAS))
+            .columns(["id", "project_id", "name", "schema_version", "created_at"].map(Alias::new))
+            .values_panic([
+                format!("{project}/{name}").into(),
+                project.into(),
+                name.into(),
+                version.into(),
+                now.into(),
+            ]);
+        self.stmt(&q)
+    }
+
+    /// Sets the version of a named schema.
+    pub(crate) fn set_named_version(&self, project: &str, name: &str, version: &str) -> Stmt {
+        let mut q = Query::update();
+        q.table(self.table(NAMED_SCHEMAS))
+            .value(Alias::new("schema_version"), version)
+            .and_where(Expr::col(Alias::new("id")).eq(format!("{project}/{name}")));
+        self.stmt(&q)
+    }
+
+    /// Forgets a named schema.
+    pub(crate) fn delete_named_schema(&self, project: &str, name: &str) -> Stmt {
+        self.delete_where(NAMED_SCHEMAS, "id", &format!("{project}/{name}"))
+    }
+}
+
+/// The platform table of projects' named schemas.
+pub(crate) const NAMED_SCHEMAS: &str = "project_schemas";
 
 const KEY_COLUMNS: [&str; 7] = ["id", "project_id", "kind", "hash", "created_at", "expires_at", "revoked"];
 

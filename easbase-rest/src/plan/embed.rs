@@ -45,6 +45,10 @@ pub struct Embed {
     pub spread: bool,
     /// Embedded resources of this one.
     pub embeds: Vec<Embed>,
+    /// Some output is an aggregate: the related rows are grouped by the other outputs
+    /// (one group of all of them when there are none, as PostgREST answers
+    /// `rel(amount.sum())` with one object even when nothing relates).
+    pub grouped: bool,
 }
 
 impl Embed {
@@ -177,15 +181,19 @@ pub(crate) fn embeds(
         for c in children {
             match c {
                 SelectItem::Star => outputs.extend(child.columns.iter().map(|c| Output::column(&c.name))),
-                SelectItem::Field { .. } => {
-                    let o = output(child, c)?;
-                    if o.aggregate.is_some() {
-                        return Err(crate::plan::not_supported("aggregates in embedded resources"));
-                    }
-                    outputs.push(o);
-                }
+                SelectItem::Field { .. } => outputs.push(output(child, c)?),
                 SelectItem::Relation { .. } | SelectItem::Spread { .. } => {}
             }
+        }
+        let grouped = outputs.iter().any(|o| o.aggregate.is_some());
+        let nested = embeds(children, child, snapshot)?;
+        if grouped && !nested.is_empty() {
+            return Err(crate::plan::not_supported("aggregates with embedded resources"));
+        }
+        if nested.iter().any(|n| n.spread && n.grouped) {
+            // PostgREST aggregates a spread's columns with its parent's rows: here only
+            // at the top of a read.
+            return Err(crate::plan::not_supported("aggregates in a spread below an embedded resource"));
         }
         out.push(Embed {
             key: alias.cloned().unwrap_or_else(|| name.clone()),
@@ -200,7 +208,8 @@ pub(crate) fn embeds(
             offset: 0,
             via,
             spread,
-            embeds: embeds(children, child, snapshot)?,
+            embeds: nested,
+            grouped,
         });
     }
     Ok(out)

@@ -267,7 +267,7 @@ pub struct Conflict {
 /// An update.
 #[derive(Debug, Clone)]
 pub struct UpdatePlan {
-    /// `SET column = value`.
+    /// `SET column = value` (empty: a body with no column, which updates nothing).
     pub set: Vec<(ColumnName, Value)>,
     /// Which rows.
     pub filter: Condition,
@@ -322,7 +322,10 @@ pub fn action_plan(
         Target::Function { .. } => return Err(not_supported("calling functions (/rpc)")),
     };
     if let Some(profile) = req.profile.as_deref().filter(|p| *p != "public") {
-        return Err(RestError::UnacceptableSchema { schema: profile.to_owned() });
+        return Err(RestError::UnacceptableSchema {
+            schema: profile.to_owned(),
+            exposed: vec!["public".to_owned()],
+        });
     }
     if req.accept == crate::request::MediaType::OpenApi {
         // Only the root is an OpenAPI document.
@@ -354,13 +357,11 @@ pub fn action_plan(
         if req.preferences.representation != Some(Representation::Full) {
             return Ok((None, Vec::new()));
         }
+        // `!inner` embeds drop rows of the answer (not of the write), as PostgREST does.
         let mut embeds = embed::embeds(&req.query.select, table, snapshot)?;
-        if has_inner(&embeds) {
-            return Err(not_supported("!inner in the answer of a write"));
-        }
         read::embed_params(req, snapshot, &mut embeds)?;
         let outputs = columns_of(req, table)?;
-        if outputs.iter().any(|o| o.aggregate.is_some()) {
+        if outputs.iter().any(|o| o.aggregate.is_some()) || embeds.iter().any(|e| e.spread && e.grouped) {
             return Err(not_supported("aggregates in the answer of a write"));
         }
         Ok((Some(outputs), embeds))
@@ -425,10 +426,6 @@ pub fn action_plan(
         max_affected,
         by_key: key.is_some(),
     })
-}
-
-fn has_inner(embeds: &[Embed]) -> bool {
-    embeds.iter().any(|e| e.inner || has_inner(&e.embeds))
 }
 
 pub(crate) fn not_supported(what: impl Into<String>) -> RestError {
@@ -603,10 +600,6 @@ fn binary(operand: &Operand<'_>, op: Operator, value: Option<&str>) -> Result<Te
     Ok(match op {
         Operator::Eq => Test::Cmp(CmpOp::Eq, parsed()?),
         Operator::Neq => Test::Cmp(CmpOp::Neq, parsed()?),
-        Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte if matches!(operand, Operand::Json) => {
-            // jsonb orders differently from SQLite's JSON text: compare `->>` text instead.
-            return Err(not_supported(format!("{} on a JSON value (->); compare text (->>)", op.as_str())));
-        }
         Operator::Gt => Test::Cmp(CmpOp::Gt, parsed()?),
         Operator::Gte => Test::Cmp(CmpOp::Gte, parsed()?),
         Operator::Lt => Test::Cmp(CmpOp::Lt, parsed()?),

@@ -140,8 +140,11 @@ pub(super) fn update(
     config: &PlanConfig,
     returning: Option<Vec<Output>>,
 ) -> Result<UpdatePlan, RestError> {
+    let nothing = serde_json::Map::new();
     let row = match &req.payload {
         Some(Payload::Object(o)) => o,
+        // `[]` and `[{}]` set nothing, as `{}` does.
+        Some(Payload::Array(rows)) if rows.iter().all(|r| r.is_empty()) => &nothing,
         Some(Payload::Array(_)) => return Err(not_supported("PATCH with an array body")),
         _ => {
             return Err(RestError::InvalidBody {
@@ -152,7 +155,8 @@ pub(super) fn update(
     };
     let columns = columns(req, table)?;
     if columns.is_empty() {
-        return Err(not_supported("PATCH without any column to set"));
+        // Nothing to set: PostgREST updates nothing and answers no row (204, or `[]`).
+        return Ok(UpdatePlan { set: Vec::new(), filter, window: None, returning, embeds: Vec::new() });
     }
     let mut set = Vec::with_capacity(columns.len());
     for c in columns {

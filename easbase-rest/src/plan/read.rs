@@ -47,27 +47,13 @@ pub(super) fn plan(
     // Databases take signed 64-bit limits and offsets; no table has more rows.
     let cap = |n: u64| n.min(i64::MAX as u64);
     let outputs = columns_of(req, table)?;
-    let grouped = outputs.iter().any(|o| o.aggregate.is_some());
+    // A spread's aggregates aggregate the rows of the read itself.
+    let grouped =
+        outputs.iter().any(|o| o.aggregate.is_some()) || embeds.iter().any(|e| e.spread && e.grouped);
     if grouped {
-        if !embeds.is_empty() {
-            return Err(crate::plan::not_supported("aggregates with embedded resources"));
-        }
-        // Only grouped columns can order groups (PostgreSQL's 42803 on every engine).
+        // Embedded resources group too (each row's embedded JSON), as in PostgREST.
         for o in &order {
-            let in_group = outputs
-                .iter()
-                .any(|x| x.aggregate.is_none() && x.column == o.column && x.json_path == o.json_path);
-            if !in_group {
-                return Err(RestError::Database {
-                    status: http::StatusCode::BAD_REQUEST,
-                    code: "42803".to_owned(),
-                    message: format!(
-                        "column \"{}.{}\" must appear in the GROUP BY clause or be used in an aggregate function",
-                        table.name.as_str(),
-                        o.column.as_str()
-                    ),
-                });
-            }
+            check_grouped(table, &outputs, o)?;
         }
     }
     Ok(ReadPlan {
@@ -81,6 +67,26 @@ pub(super) fn plan(
         limit: limit.map(cap),
         count: req.preferences.count,
         max_rows: config.max_rows,
+    })
+}
+
+/// Only grouped columns can order groups (PostgreSQL's 42803 on every engine).
+fn check_grouped(table: &TableDef, outputs: &[crate::plan::Output], o: &OrderItem) -> Result<(), RestError> {
+    let in_group = o.embed.is_none()
+        && outputs
+            .iter()
+            .any(|x| x.aggregate.is_none() && x.column == o.column && x.json_path == o.json_path);
+    if in_group {
+        return Ok(());
+    }
+    Err(RestError::Database {
+        status: http::StatusCode::BAD_REQUEST,
+        code: "42803".to_owned(),
+        message: format!(
+            "column \"{}.{}\" must appear in the GROUP BY clause or be used in an aggregate function",
+            table.name.as_str(),
+            o.column.as_str()
+        ),
     })
 }
 
@@ -134,6 +140,12 @@ pub(super) fn embed_params(
     for o in req.query.order.iter().filter(|o| !o.path.is_empty()) {
         let e = Embed::find_mut(embeds, &o.path)?;
         let items = order_items(snapshot, child(e)?, &e.embeds, &o.terms)?;
+        if e.grouped {
+            let table = child(e)?;
+            for item in &items {
+                check_grouped(table, &e.outputs, item)?;
+            }
+        }
         e.order.extend(items);
     }
     for r in &req.query.embedded_ranges {

@@ -23,7 +23,7 @@ use crate::plan::{
 };
 use crate::request::{Count, IsValue};
 use crate::sql::expr;
-use crate::sql::policy::{Policies, conflicts, rowid, written};
+use crate::sql::policy::{self, Policies, conflicts, rowid, written};
 
 /// Where and as whom the statements run.
 #[derive(Debug, Clone)]
@@ -156,6 +156,16 @@ pub(crate) fn not_singular_rows(message: &str) -> Option<Option<usize>> {
     let rest = &message[message.find(NOT_SINGULAR)? + NOT_SINGULAR.len()..];
     let digits: String = rest.trim_start().chars().take_while(char::is_ascii_digit).collect();
     Some(digits.parse().ok())
+}
+
+/// An embedded resource of a grouped read, computed per row in its derived table.
+enum DerivedEmbed<'t> {
+    /// Its JSON, grouped by.
+    Grouped(Expr),
+    /// A spread with aggregates (PostgREST aggregates a spread's columns with its
+    /// parent's rows): each output's value per row (`None`: `count()`), then aggregated, or
+    /// grouped by, over the parent's groups.
+    Spread { child: &'t TableDef, outputs: Vec<(Output, Option<Expr>)> },
 }
 
 /// A write statement before it is built.
@@ -350,6 +360,27 @@ impl Builder<'_> {
                         .map(json_eq)
                         .reduce(|a, b| a.or(b))
                         .unwrap_or_else(|| Expr::cust("1 = 0")),
+                    // jsonb's order (and numeric equality) on `->` values.
+                    Test::Cmp(op, v @ Value::Json(text)) if json_value => {
+                        match expr::json_compare(self.dialect(), col.clone(), *op, text)? {
+                            Some(e) => e,
+                            None if *op == CmpOp::Neq => col.ne(bind(v)),
+                            None => col.eq(bind(v)),
+                        }
+                    }
+                    Test::In(values) if json_value && !values.is_empty() => values
+                        .iter()
+                        .map(|v| match v {
+                            Value::Json(text) => {
+                                Ok(expr::json_compare(self.dialect(), col.clone(), CmpOp::Eq, text)?
+                                    .unwrap_or_else(|| col.clone().eq(bind(v))))
+                            }
+                            _ => Ok(col.clone().eq(bind(v))),
+                        })
+                        .collect::<Result<Vec<_>, RestError>>()?
+                        .into_iter()
+                        .reduce(|a, b| a.or(b))
+                        .unwrap_or_else(|| Expr::cust("1 = 0")),
                     Test::Cmp(op, v) => {
                         let v = bind(v);
                         match op {
@@ -453,7 +484,7 @@ impl Builder<'_> {
     /// One output column: the column, its JSON path, its cast, its aggregate.
     fn output_expr(&self, table: &TableDef, alias: Option<&str>, o: &Output) -> Result<Expr, RestError> {
         if let Some(agg) = o.aggregate {
-            return self.aggregate_expr(table, alias, o, agg);
+            return self.aggregate_expr(table, alias, o, agg, None);
         }
         let def = table.column(o.column.as_str()).ok_or(RestError::Internal)?;
         let e = expr::json_path(self.dialect(), self.col(alias, &o.column), &def.ty, &o.json_path, false)?;
@@ -474,13 +505,19 @@ impl Builder<'_> {
         alias: Option<&str>,
         o: &Output,
         agg: crate::plan::OutputAggregate,
+        value: Option<Expr>,
     ) -> Result<Expr, RestError> {
         use crate::request::Aggregate as A;
         let plain = Output { aggregate: None, ..o.clone() };
         let e = if agg.rows {
             Expr::cust("count(*)")
         } else {
-            let inner = self.output_expr(table, alias, &plain)?;
+            // The aggregated value: the column (path, cast) of `table`, or `value` when
+            // given (a spread's value computed per row).
+            let inner = match value {
+                Some(v) => v,
+                None => self.output_expr(table, alias, &plain)?,
+            };
             let ty = plain.answer_type(table);
             // SQLite's floating sums of decimals differ from PostgreSQL's exact ones;
             // MySQL sums decimals exactly but rounds their averages to 4 places.
@@ -659,26 +696,76 @@ impl Builder<'_> {
         depth: usize,
     ) -> Result<SelectStatement, RestError> {
         let alias = format!("{EMBED_ALIAS}{depth}");
+        // A grouped embed's groups are ordered by the request's order, else by its
+        // grouping columns (nulls last, on every engine).
+        let groups: Vec<&Output> = e.outputs.iter().filter(|o| o.aggregate.is_none()).collect();
+        let order: Vec<OrderItem> = if e.grouped && e.order.is_empty() {
+            groups
+                .iter()
+                .map(|o| OrderItem {
+                    embed: None,
+                    column: o.column.clone(),
+                    json_path: o.json_path.clone(),
+                    desc: false,
+                    nulls_first: false,
+                })
+                .collect()
+        } else {
+            e.order.clone()
+        };
+        if e.grouped && !e.to_one && !groups.is_empty() && self.dialect() == Dialect::Mysql {
+            return self.my_grouped_embed(&Embed { order, ..e.clone() }, child, parent, depth);
+        }
+        if self.pg_json_grouped(&e.outputs) {
+            let mut rows = Query::select();
+            self.embed_from(e, child, parent, depth, &mut rows)?;
+            let (mut inner, cols) =
+                self.derived_groups(&e.outputs, child, Some(&alias), rows, &order, Vec::new())?;
+            let row = Expr::FunctionCall(sea_query::Func::cust(Alias::new("json_build_array")).args(cols));
+            if e.to_one {
+                inner.expr(row).limit(1);
+                return Ok(inner);
+            }
+            inner.expr_as(row, Alias::new("r"));
+            window(&mut inner, e.limit, e.offset);
+            let mut outer = Query::select();
+            outer.expr(Expr::cust(r#"coalesce(json_agg("r"), '[]')"#));
+            outer.from_subquery(inner, Alias::new(format!("_eb_s{depth}")));
+            return Ok(outer);
+        }
         let row = self.embed_row(e, child, depth)?;
         let mut inner = Query::select();
         self.embed_from(e, child, parent, depth, &mut inner)?;
+        if e.grouped {
+            let exprs = groups
+                .iter()
+                .map(|o| self.output_expr(child, Some(&alias), o))
+                .collect::<Result<Vec<_>, _>>()?;
+            inner.add_group_by(exprs);
+        }
         if e.to_one {
             inner.expr(row).limit(1);
             return Ok(inner);
         }
         if self.dialect() == Dialect::Mysql {
+            if e.grouped {
+                // One group of all the related rows: one row, in an array.
+                inner.expr(expr::tmpl(Dialect::Mysql, "JSON_ARRAY($1)", &[row]));
+                window(&mut inner, e.limit, e.offset);
+                return Ok(inner);
+            }
             // MariaDB has no correlated derived tables: the order and window go inside
             // JSON_ARRAYAGG.
             inner.expr(self.my_array_agg(e, child, row, &alias, depth)?);
             return Ok(inner);
         }
         inner.expr_as(row, Alias::new("r"));
-        if e.order.is_empty() {
+        if order.is_empty() && !e.grouped {
             for pk in &child.primary_key {
                 inner.order_by((Alias::new(&alias), Alias::new(pk.as_str())), Order::Asc);
             }
         }
-        for o in &e.order {
+        for o in &order {
             let key = self.order_expr(
                 o,
                 child,
@@ -773,7 +860,117 @@ impl Builder<'_> {
         Ok(out)
     }
 
+    /// Whether grouping by `outputs` needs [`Builder::pg_json_groups`].
+    fn pg_json_grouped(&self, outputs: &[Output]) -> bool {
+        self.dialect() == Dialect::Postgres
+            && outputs.iter().any(|o| o.aggregate.is_some())
+            && outputs.iter().any(|o| o.aggregate.is_none() && !o.json_path.is_empty())
+    }
+
+    /// PostgreSQL matches a selected or ordered expression to a grouped one only when
+    /// they are the same, parameters included, so grouping columns read through a JSON
+    /// path (whose keys are bound parameters) are computed once, as `_eb_g<i>` of a
+    /// derived table over `rows` (a select of `table`'s rows, under `alias` when given),
+    /// then grouped and ordered by name. Embedded resources of a grouped read are computed
+    /// there too (`_eb_e<i>`, JSON) and grouped by. Returns the grouped select (no columns
+    /// yet) and the expressions of the outputs then the embeds over it.
+    fn derived_groups(
+        &self,
+        outputs: &[Output],
+        table: &TableDef,
+        alias: Option<&str>,
+        mut rows: SelectStatement,
+        order: &[OrderItem],
+        embeds: Vec<DerivedEmbed<'_>>,
+    ) -> Result<(SelectStatement, Vec<Expr>), RestError> {
+        let groups: Vec<&Output> = outputs.iter().filter(|o| o.aggregate.is_none()).collect();
+        let name = |i: usize| Alias::new(format!("_eb_g{i}"));
+        let g = |i: usize| match alias {
+            Some(a) => Expr::col((Alias::new(a), name(i))),
+            None => Expr::col(name(i)),
+        };
+        rows.expr(Expr::cust(match alias {
+            Some(a) => format!(r#""{a}".*"#),
+            None => "*".to_owned(),
+        }));
+        for (i, o) in groups.iter().enumerate() {
+            rows.expr_as(self.output_expr(table, alias, o)?, name(i));
+        }
+        let embed_name = |i: usize, k: Option<usize>| match k {
+            None => Alias::new(format!("_eb_e{i}")),
+            Some(k) => Alias::new(format!("_eb_e{i}_{k}")),
+        };
+        // Per embed: its column over the groups; and the grouping columns it adds.
+        let mut embed_cols = Vec::with_capacity(embeds.len());
+        let mut embed_groups = Vec::new();
+        for (i, e) in embeds.into_iter().enumerate() {
+            match e {
+                DerivedEmbed::Grouped(e) => {
+                    rows.expr_as(e, embed_name(i, None));
+                    embed_cols.push(Expr::col(embed_name(i, None)));
+                    embed_groups.push(Expr::col(embed_name(i, None)));
+                }
+                DerivedEmbed::Spread { child, outputs } => {
+                    let mut values = Vec::with_capacity(outputs.len());
+                    for (k, (o, value)) in outputs.into_iter().enumerate() {
+                        let col = Expr::col(embed_name(i, Some(k)));
+                        if let Some(v) = value {
+                            rows.expr_as(v, embed_name(i, Some(k)));
+                        }
+                        match o.aggregate {
+                            Some(agg) => values.push(self.aggregate_expr(child, None, &o, agg, Some(col))?),
+                            None => {
+                                embed_groups.push(col.clone());
+                                values.push(col);
+                            }
+                        }
+                    }
+                    embed_cols.push(Expr::FunctionCall(
+                        sea_query::Func::cust(Alias::new(match self.dialect() {
+                            Dialect::Postgres => "json_build_array",
+                            Dialect::Sqlite => "json_array",
+                            Dialect::Mysql => "JSON_ARRAY",
+                        }))
+                        .args(values),
+                    ));
+                }
+            }
+        }
+        let mut q = Query::select();
+        q.from_subquery(rows, Alias::new(alias.unwrap_or(table.name.as_str())));
+        let mut cols = Vec::with_capacity(outputs.len());
+        let mut at = 0;
+        for o in outputs {
+            if o.aggregate.is_none() {
+                cols.push(g(at));
+                at += 1;
+            } else {
+                cols.push(self.output_expr(table, alias, o)?);
+            }
+        }
+        cols.extend(embed_cols);
+        q.add_group_by((0..groups.len()).map(g).chain(embed_groups));
+        for o in order {
+            let i = groups
+                .iter()
+                .position(|x| x.column == o.column && x.json_path == o.json_path)
+                .ok_or(RestError::Internal)?;
+            q.order_by_expr_with_nulls(
+                g(i),
+                if o.desc { Order::Desc } else { Order::Asc },
+                if o.nulls_first { NullOrdering::First } else { NullOrdering::Last },
+            );
+        }
+        Ok((q, cols))
+    }
+
     fn read(&self, r: &ReadPlan) -> Result<SqlPlan, RestError> {
+        if r.grouped && !r.embeds.is_empty() {
+            return self.grouped_read_with_embeds(r);
+        }
+        if self.pg_json_grouped(&r.outputs) {
+            return self.pg_json_grouped_read(r);
+        }
         let mut q = Query::select();
         for o in &r.outputs {
             q.expr(self.output_expr(self.table, None, o)?);
@@ -796,18 +993,7 @@ impl Builder<'_> {
             Vec::new()
         };
         q.add_group_by(groups.clone());
-        let mut inner = self.inner_conditions(&r.embeds, Parent::Root, 0)?;
-        for &(i, present) in &r.related {
-            // `rel=not.is.null` is `!inner`; `rel=is.null` its negation (an anti-join).
-            let e = r.embeds.get(i).ok_or(RestError::Internal)?;
-            let mut exists = self.inner_conditions(
-                std::slice::from_ref(&Embed { inner: true, ..e.clone() }),
-                Parent::Root,
-                0,
-            )?;
-            let c = exists.pop().ok_or(RestError::Internal)?;
-            inner.push(if present { c } else { c.not() });
-        }
+        let inner = self.row_conditions(r)?;
         for c in &inner {
             q.and_where(c.clone());
         }
@@ -820,13 +1006,119 @@ impl Builder<'_> {
             );
         }
         window(&mut q, r.limit, r.offset);
+        self.read_with_counts(r, q, &groups, &inner, None)
+    }
+
+    /// A grouped read on PostgreSQL by JSON paths ([`Builder::pg_json_groups`]); no embeds.
+    fn pg_json_grouped_read(&self, r: &ReadPlan) -> Result<SqlPlan, RestError> {
+        let mut rows = Query::select();
+        self.filtered(&mut rows, &r.filter)?;
+        let (mut q, cols) = self.derived_groups(&r.outputs, self.table, None, rows, &r.order, Vec::new())?;
+        q.exprs(cols);
+        window(&mut q, r.limit, r.offset);
+        let groups = r
+            .outputs
+            .iter()
+            .filter(|o| o.aggregate.is_none())
+            .map(|o| self.output_expr(self.table, None, o))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.read_with_counts(r, q, &groups, &[], None)
+    }
+
+    /// A grouped read with embedded resources: each row's embeds are computed in a
+    /// derived table of the selected rows and grouped by with the other grouping columns,
+    /// as PostgREST groups by an embedded resource (PostgreSQL: as `jsonb`, `json` has no
+    /// equality).
+    fn grouped_read_with_embeds(&self, r: &ReadPlan) -> Result<SqlPlan, RestError> {
+        let conditions = self.row_conditions(r)?;
+        let build = || -> Result<(SelectStatement, Vec<Expr>), RestError> {
+            let mut rows = Query::select();
+            self.filtered(&mut rows, &r.filter)?;
+            for c in &conditions {
+                rows.and_where(c.clone());
+            }
+            let mut embeds = Vec::with_capacity(r.embeds.len());
+            for e in &r.embeds {
+                let child = self.target_table(e.table.as_str()).ok_or(RestError::Internal)?;
+                if e.spread && e.grouped {
+                    embeds.push(self.spread_values(e, child)?);
+                    continue;
+                }
+                let sub = self.embed_subquery(e, child, Parent::Root, 0)?;
+                let sub = Expr::SubQuery(None, Box::new(sea_query::SubQueryStatement::SelectStatement(sub)));
+                embeds.push(DerivedEmbed::Grouped(if self.dialect() == Dialect::Postgres {
+                    expr::tmpl(Dialect::Postgres, "CAST($1 AS jsonb)", &[sub])
+                } else {
+                    sub
+                }));
+            }
+            self.derived_groups(&r.outputs, self.table, None, rows, &r.order, embeds)
+        };
+        let (mut q, cols) = build()?;
+        q.exprs(cols);
+        window(&mut q, r.limit, r.offset);
+        let (mut groups, _) = build()?;
+        groups.expr(Expr::cust("1"));
+        self.read_with_counts(r, q, &[], &conditions, Some(groups))
+    }
+
+    /// A to-one spread with aggregates: each output's value for the row (a scalar
+    /// subquery under the embed's join, filters and policy; NULL without a related row).
+    fn spread_values<'t>(&self, e: &Embed, child: &'t TableDef) -> Result<DerivedEmbed<'t>, RestError> {
+        let alias = format!("{EMBED_ALIAS}0");
+        let mut outputs = Vec::with_capacity(e.outputs.len());
+        for o in &e.outputs {
+            if o.aggregate.is_some_and(|a| a.rows) {
+                outputs.push((o.clone(), None));
+                continue;
+            }
+            let plain = Output { aggregate: None, ..o.clone() };
+            let mut q = Query::select();
+            q.expr(self.output_expr(child, Some(&alias), &plain)?);
+            self.embed_from(e, child, Parent::Root, 0, &mut q)?;
+            q.limit(1);
+            let value = Expr::SubQuery(None, Box::new(sea_query::SubQueryStatement::SelectStatement(q)));
+            outputs.push((o.clone(), Some(value)));
+        }
+        Ok(DerivedEmbed::Spread { child, outputs })
+    }
+
+    /// The conditions of `!inner` embeds and of `rel=is.null` / `rel=not.is.null` on the
+    /// rows of a read.
+    fn row_conditions(&self, r: &ReadPlan) -> Result<Vec<Expr>, RestError> {
+        let mut inner = self.inner_conditions(&r.embeds, Parent::Root, 0)?;
+        for &(i, present) in &r.related {
+            // `rel=not.is.null` is `!inner`; `rel=is.null` its negation (an anti-join).
+            let e = r.embeds.get(i).ok_or(RestError::Internal)?;
+            let mut exists = self.inner_conditions(
+                std::slice::from_ref(&Embed { inner: true, ..e.clone() }),
+                Parent::Root,
+                0,
+            )?;
+            let c = exists.pop().ok_or(RestError::Internal)?;
+            inner.push(if present { c } else { c.not() });
+        }
+        Ok(inner)
+    }
+
+    /// The read's statement `q`, then those counting its rows as `r` asks (a grouped
+    /// read's exact count: its groups, `grouped` when given, else the rows grouped by
+    /// `groups`).
+    fn read_with_counts(
+        &self,
+        r: &ReadPlan,
+        q: SelectStatement,
+        groups: &[Expr],
+        inner: &[Expr],
+        grouped: Option<SelectStatement>,
+    ) -> Result<SqlPlan, RestError> {
         let mut statements = vec![q.build_for(self.dialect())];
         let (mut count, mut planned, mut count_cap) = (None, None, None);
         // The rows the filters select, for counting.
         let counted = || -> Result<SelectStatement, RestError> {
             let mut c = Query::select();
             self.filtered(&mut c, &r.filter)?;
-            for cond in &inner {
+            for cond in inner {
                 c.and_where(cond.clone());
             }
             Ok(c)
@@ -841,8 +1133,14 @@ impl Builder<'_> {
         };
         if matches!(kind, Some(Count::Exact)) && r.grouped {
             // The groups are the rows of the answer.
-            let mut g = counted()?;
-            g.expr(Expr::cust("1")).add_group_by(groups.clone());
+            let g = match grouped {
+                Some(g) => g,
+                None => {
+                    let mut g = counted()?;
+                    g.expr(Expr::cust("1")).add_group_by(groups.to_vec());
+                    g
+                }
+            };
             let mut c = Query::select();
             c.expr(Expr::cust("count(*)")).from_subquery(g, Alias::new("_eb_g"));
             count = Some(statements.len());
@@ -950,7 +1248,76 @@ impl Builder<'_> {
         if exprs.is_empty() {
             exprs.push(Expr::cust("1"));
         }
+        if self.dialect() == Dialect::Postgres {
+            // Last, after the cells the answer reads: `write` answers the rows it holds for.
+            match self.answer_filter(embeds)? {
+                Some(keep) => exprs.push(expr::tmpl(Dialect::Postgres, r#"($1) AS "_eb_keep""#, &[keep])),
+                None if self.singular || self.max_affected.is_some() => {
+                    exprs.push(Expr::cust(r#"true AS "_eb_keep""#));
+                }
+                None => {}
+            }
+        }
         Ok(Some(Query::returning().exprs(exprs)))
+    }
+
+    /// The `!inner` embeds of a write's answer, as one condition on a written row.
+    fn answer_filter(&self, embeds: &[Embed]) -> Result<Option<Expr>, RestError> {
+        Ok(self.inner_conditions(embeds, Parent::Root, 0)?.into_iter().reduce(|a, b| a.and(b)))
+    }
+
+    /// Whether the answer of a write drops rows (`!inner` embeds): PostgreSQL filters its
+    /// `RETURNING` rows in the statement, MySQL its re-selected rows; SQLite, whose
+    /// `RETURNING` cannot be filtered, selects the rows it recorded ([`policy::record_answer`]).
+    fn filtered_answer(&self, returning: &Option<Vec<Output>>, embeds: &[Embed]) -> bool {
+        returning.is_some() && embeds.iter().any(|e| e.inner)
+    }
+
+    /// The guards of a singular write whose answer drops rows: exactly one row of the table
+    /// that `answered` selects, or roll back (PostgREST counts the rows it answers).
+    fn kept_guards(&self, answered: Expr) -> Vec<Stmt> {
+        if !self.singular {
+            return Vec::new();
+        }
+        let count = |cond: &str, message: String| {
+            let mut q = Query::select();
+            q.expr(Expr::cust(format!("count(*) {cond}"))).from(self.table_ref()).and_where(answered.clone());
+            q.build_for(self.dialect()).with_guard(easbase_core::db::Guard::NoRows(message))
+        };
+        vec![count("= 0", format!("{NOT_SINGULAR} 0")), count("> 1", format!("{NOT_SINGULAR} more"))]
+    }
+
+    /// `rows` that the `!inner` embeds keep.
+    fn answered(&self, embeds: &[Embed], rows: Expr) -> Result<Expr, RestError> {
+        Ok(match self.answer_filter(embeds)? {
+            Some(keep) => rows.and(keep),
+            None => rows,
+        })
+    }
+
+    /// The answer of a write as a `SELECT` of the table: the outputs and embeds of the
+    /// rows `rows` selects that the `!inner` embeds keep, in `order`.
+    fn answer_select(
+        &self,
+        outputs: &[Output],
+        embeds: &[Embed],
+        rows: Expr,
+        order: Expr,
+    ) -> Result<Stmt, RestError> {
+        let mut q = Query::select();
+        for o in outputs {
+            q.expr(self.output_expr(self.table, None, o)?);
+        }
+        q.exprs(self.embed_columns(embeds)?);
+        if outputs.is_empty() && embeds.is_empty() {
+            q.expr(Expr::cust("1"));
+        }
+        q.from(self.table_ref()).and_where(rows);
+        if let Some(keep) = self.answer_filter(embeds)? {
+            q.and_where(keep);
+        }
+        q.order_by_expr(order, Order::Asc);
+        Ok(q.build_for(self.dialect()))
     }
 
     fn insert(&self, i: &InsertPlan) -> Result<SqlPlan, RestError> {
@@ -964,6 +1331,16 @@ impl Builder<'_> {
         if self.dialect() == Dialect::Mysql {
             return self.my_insert(i);
         }
+        let keyed;
+        let i = match self.sqlite_rowid_key(i)? {
+            Some(plan) => {
+                keyed = plan;
+                &keyed
+            }
+            None => i,
+        };
+        let filtered = self.filtered_answer(&i.returning, &i.embeds);
+        let sqlite_answer = filtered && self.dialect() == Dialect::Sqlite;
         let policies = self.policies();
         let mut columns: Vec<Alias> = i.columns.iter().map(|c| Alias::new(c.as_str())).collect();
         let uid = match (&policies, self.dialect(), &self.target.auth.uid) {
@@ -1058,7 +1435,7 @@ impl Builder<'_> {
                 }
                 q.on_conflict(on);
             }
-            if let Some(r) = self.returning(&i.returning, &i.embeds)? {
+            if !sqlite_answer && let Some(r) = self.returning(&i.returning, &i.embeds)? {
                 q.returning(r);
             }
             inserts.push(q);
@@ -1087,27 +1464,98 @@ impl Builder<'_> {
                 guards.extend(p.guard(Operation::Update, self.table_ref(), rowid().in_subquery(keys())));
             }
         }
-        let main = statements.len();
+        if sqlite_answer {
+            statements.extend(policy::record_answer(self.table));
+        }
+        let mut main = statements.len();
         let mut more = Vec::new();
         for (n, q) in inserts.into_iter().enumerate() {
             if n > 0 {
                 more.push(statements.len());
             }
-            statements.extend(self.write(Write::Insert(q), i.returning.is_some()));
+            statements.extend(self.write(
+                Write::Insert(q),
+                i.returning.is_some() && !sqlite_answer,
+                filtered,
+            ));
+        }
+        if sqlite_answer {
+            statements.push(policy::stop_answer());
         }
         if let Some(p) = &policies {
             statements.push(p.stop_recording());
         }
         statements.extend(guards);
+        if let (true, Some(outputs)) = (sqlite_answer, &i.returning) {
+            let (rows, order) = policy::answer_rows(self.table);
+            main = statements.len();
+            more.clear();
+            statements.push(self.answer_select(outputs, &i.embeds, rows.clone(), order)?);
+            statements.extend(self.kept_guards(self.answered(&i.embeds, rows)?));
+        }
         Ok(SqlPlan { statements, main, more, ..SqlPlan::write() })
+    }
+
+    /// SQLite makes a single integer primary key the rowid, which it numbers itself when a
+    /// row leaves it out or nulls it, where PostgreSQL takes the column's default or fails:
+    /// there the literal default is written out, and a left-out key without one (or a
+    /// null key) is PostgreSQL's not-null violation (400 `23502`). `None`: nothing to do.
+    fn sqlite_rowid_key(&self, i: &InsertPlan) -> Result<Option<InsertPlan>, RestError> {
+        let ([pk], Dialect::Sqlite) = (self.table.primary_key.as_slice(), self.dialect()) else {
+            return Ok(None);
+        };
+        let Some(def) = self.table.column(pk.as_str()) else { return Ok(None) };
+        if !matches!(def.ty, ColumnType::SmallInt | ColumnType::Integer | ColumnType::BigInt)
+            || i.rows.is_empty()
+        {
+            return Ok(None);
+        }
+        let default = match &def.default {
+            Some(easbase_schema::DefaultValue::Literal(v)) => Some(Value::from_json(v, def)?),
+            _ => None,
+        };
+        let mut plan = i.clone();
+        let at = match plan.columns.iter().position(|c| c == pk) {
+            Some(at) => at,
+            None => {
+                plan.columns.push(pk.clone());
+                for row in &mut plan.rows {
+                    row.push(Value::Default);
+                }
+                plan.columns.len() - 1
+            }
+        };
+        for row in &mut plan.rows {
+            match (&row[at], &default) {
+                (Value::Null, _) | (Value::Default, None) => {
+                    return Err(RestError::Database {
+                        status: http::StatusCode::BAD_REQUEST,
+                        code: "23502".to_owned(),
+                        message: format!(
+                            "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                            pk.as_str(),
+                            self.table.name.as_str()
+                        ),
+                    });
+                }
+                (Value::Default, Some(d)) => row[at] = d.clone(),
+                _ => {}
+            }
+        }
+        Ok(Some(plan))
     }
 
     /// The main write statement; for a singular write, also what makes it roll back
     /// unless exactly one row changed. PostgreSQL: the write becomes a CTE whose rows are
     /// counted by the statement itself, failing with the marker in a cast error. SQLite:
     /// guards on `changes()` right after the write.
-    fn write(&self, w: Write, returns_rows: bool) -> Vec<Stmt> {
-        if !self.singular && self.max_affected.is_none() {
+    ///
+    /// `keep`: the answer drops rows (`!inner` embeds): PostgreSQL's `RETURNING` carries a
+    /// last column `_eb_keep` (always there when the rows are counted) and only the rows it
+    /// holds for answer, and count as one object; elsewhere the caller counts the kept
+    /// rows of a singular write.
+    fn write(&self, w: Write, returns_rows: bool, keep: bool) -> Vec<Stmt> {
+        if !self.singular && self.max_affected.is_none() && !keep {
             return vec![match w {
                 Write::Insert(q) => q.build_for(self.dialect()),
                 Write::Update(q) => q.build_for(self.dialect()),
@@ -1131,7 +1579,7 @@ impl Builder<'_> {
             if let Some(max) = self.max_affected {
                 out.push(guard(&format!("changes() > {max}"), format!("{MAX_AFFECTED} more")));
             }
-            if self.singular {
+            if self.singular && !keep {
                 out.push(guard("changes() = 0", format!("{NOT_SINGULAR} 0")));
                 out.push(guard("changes() > 1", format!("{NOT_SINGULAR} more")));
             }
@@ -1141,51 +1589,69 @@ impl Builder<'_> {
         let sub: sea_query::SubQueryStatement = match w {
             Write::Insert(mut q) => {
                 if !returns_rows {
-                    q.returning(Query::returning().expr(Expr::cust("1")));
+                    q.returning(Query::returning().expr(Expr::cust(r#"true AS "_eb_keep""#)));
                 }
                 q.into()
             }
             Write::Update(mut q) => {
                 if !returns_rows {
-                    q.returning(Query::returning().expr(Expr::cust("1")));
+                    q.returning(Query::returning().expr(Expr::cust(r#"true AS "_eb_keep""#)));
                 }
                 q.into()
             }
             Write::Delete(mut q) => {
                 if !returns_rows {
-                    q.returning(Query::returning().expr(Expr::cust("1")));
+                    q.returning(Query::returning().expr(Expr::cust(r#"true AS "_eb_keep""#)));
                 }
                 q.into()
             }
         };
         let written =
             sea_query::CommonTableExpression::new().query(sub).table_name(w_name.clone()).to_owned();
+        // `c` written rows, `k` of them answered.
         let count = sea_query::CommonTableExpression::new()
             .query(
                 Query::select()
                     .expr_as(Expr::cust("count(*)"), Alias::new("c"))
+                    .expr_as(Expr::cust(r#"count(*) FILTER (WHERE "_eb_keep")"#), Alias::new("k"))
                     .from(w_name.clone())
                     .to_owned(),
             )
             .table_name(Alias::new("_eb_n"))
             .to_owned();
         let mut select = Query::select();
-        select.expr(Expr::cust(r#""_eb_w".*"#)).from(Alias::new("_eb_n")).join(
-            sea_query::JoinType::LeftJoin,
-            w_name,
-            Expr::cust("true"),
-        );
-        if self.singular {
-            select.and_where(Expr::cust(format!(
-                r#"CASE WHEN "_eb_n"."c" = 1 THEN true ELSE CAST('{NOT_SINGULAR} ' || "_eb_n"."c" AS integer) = 0 END"#
-            )));
+        select.expr(Expr::cust(r#""_eb_w".*"#));
+        let counted = self.singular || self.max_affected.is_some();
+        if counted {
+            // One row at least (NULLs when nothing was written), on which one condition
+            // fails the statement when the counts are wrong (PostgreSQL may evaluate
+            // separate conditions in any order, and skip some) and else keeps the
+            // answered rows.
+            select.from(Alias::new("_eb_n")).join(sea_query::JoinType::LeftJoin, w_name, Expr::cust("true"));
+            let mut arms = String::from("CASE");
+            if let Some(max) = self.max_affected {
+                arms.push_str(&format!(
+                    r#" WHEN "_eb_n"."c" > {max} THEN CAST('{MAX_AFFECTED} ' || "_eb_n"."c" AS integer) = 0"#
+                ));
+            }
+            if self.singular {
+                arms.push_str(&format!(
+                    r#" WHEN "_eb_n"."k" <> 1 THEN CAST('{NOT_SINGULAR} ' || "_eb_n"."k" AS integer) = 0"#
+                ));
+            }
+            arms.push_str(r#" ELSE coalesce("_eb_w"."_eb_keep", false) END"#);
+            select.and_where(Expr::cust(arms));
+        } else {
+            select.from(w_name);
+            if keep {
+                select.and_where(Expr::cust(r#""_eb_w"."_eb_keep""#));
+            }
         }
-        if let Some(max) = self.max_affected {
-            select.and_where(Expr::cust(format!(
-                r#"CASE WHEN "_eb_n"."c" <= {max} THEN true ELSE CAST('{MAX_AFFECTED} ' || "_eb_n"."c" AS integer) = 0 END"#
-            )));
+        let mut with = sea_query::WithClause::new();
+        with.cte(written);
+        if counted {
+            with.cte(count);
         }
-        let with = sea_query::WithClause::new().cte(written).cte(count).to_owned();
         let (sql, values) = select.with(with).build(sea_query::PostgresQueryBuilder);
         vec![Stmt::new(sql, values)]
     }
@@ -1219,6 +1685,12 @@ impl Builder<'_> {
     }
 
     fn update(&self, u: &UpdatePlan) -> Result<SqlPlan, RestError> {
+        if u.set.is_empty() {
+            // Nothing to set: no update and no row, on every engine.
+            let mut q = Query::select();
+            q.expr(Expr::cust("1")).from(self.table_ref()).and_where(Expr::cust("1 = 0"));
+            return Ok(SqlPlan { statements: vec![q.build_for(self.dialect())], ..SqlPlan::write() });
+        }
         for (c, v) in &u.set {
             if let Some(d) = self.table.column(c.as_str()) {
                 self.check_time(&d.ty, v)?;
@@ -1230,7 +1702,9 @@ impl Builder<'_> {
         let mut q = Query::update();
         q.table(self.table_ref());
         q.values(u.set.iter().map(|(c, v)| (Alias::new(c.as_str()), self.set_value(c, v))));
-        if let Some(r) = self.returning(&u.returning, &u.embeds)? {
+        let filtered = self.filtered_answer(&u.returning, &u.embeds);
+        let sqlite_answer = filtered && self.dialect() == Dialect::Sqlite;
+        if !sqlite_answer && let Some(r) = self.returning(&u.returning, &u.embeds)? {
             q.returning(r);
         }
         let mut statements = Vec::new();
@@ -1275,9 +1749,21 @@ impl Builder<'_> {
                 }
             },
         }
-        let main = statements.len();
-        statements.extend(self.write(Write::Update(q), u.returning.is_some()));
+        if sqlite_answer {
+            statements.extend(policy::record_answer(self.table));
+        }
+        let mut main = statements.len();
+        statements.extend(self.write(Write::Update(q), u.returning.is_some() && !sqlite_answer, filtered));
+        if sqlite_answer {
+            statements.push(policy::stop_answer());
+        }
         statements.extend(guard);
+        if let (true, Some(outputs)) = (sqlite_answer, &u.returning) {
+            let (rows, order) = policy::answer_rows(self.table);
+            main = statements.len();
+            statements.push(self.answer_select(outputs, &u.embeds, rows.clone(), order)?);
+            statements.extend(self.kept_guards(self.answered(&u.embeds, rows)?));
+        }
         Ok(SqlPlan { statements, main, ..SqlPlan::write() })
     }
 
@@ -1285,21 +1771,34 @@ impl Builder<'_> {
         if self.dialect() == Dialect::Mysql {
             return self.my_delete(d);
         }
+        let mut rows = vec![match &d.window {
+            Some(w) => self.windowed(&d.filter, w, &[Operation::Delete, Operation::Select])?,
+            None => self.condition(&d.filter)?,
+        }];
+        for op in [Operation::Delete, Operation::Select] {
+            rows.extend(self.using(op));
+        }
         let mut q = Query::delete();
         q.from_table(self.table_ref());
-        match &d.window {
-            Some(w) => q.and_where(self.windowed(&d.filter, w, &[Operation::Delete, Operation::Select])?),
-            None => q.and_where(self.condition(&d.filter)?),
-        };
-        for op in [Operation::Delete, Operation::Select] {
-            if let Some(c) = self.using(op) {
-                q.and_where(c);
-            }
+        for c in &rows {
+            q.and_where(c.clone());
+        }
+        let filtered = self.filtered_answer(&d.returning, &d.embeds);
+        if let (Dialect::Sqlite, true, Some(outputs)) = (self.dialect(), filtered, &d.returning) {
+            // The answer is read before the rows go (as `RETURNING` sees them).
+            let all = rows.into_iter().reduce(|a, b| a.and(b)).unwrap_or_else(|| Expr::cust("1 = 1"));
+            let mut statements = vec![self.answer_select(outputs, &d.embeds, all.clone(), rowid())?];
+            statements.extend(self.kept_guards(self.answered(&d.embeds, all)?));
+            statements.extend(self.write(Write::Delete(q), false, true));
+            return Ok(SqlPlan { statements, ..SqlPlan::write() });
         }
         if let Some(r) = self.returning(&d.returning, &d.embeds)? {
             q.returning(r);
         }
-        Ok(SqlPlan { statements: self.write(Write::Delete(q), d.returning.is_some()), ..SqlPlan::write() })
+        Ok(SqlPlan {
+            statements: self.write(Write::Delete(q), d.returning.is_some(), filtered),
+            ..SqlPlan::write()
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use easbase_schema::{ColumnType, Dialect};
 use sea_query::Expr;
 
 use crate::error::RestError;
-use crate::plan::{Cast, Containment, Value};
+use crate::plan::{Cast, CmpOp, Containment, Value};
 use crate::request::{FtsOperator, JsonArrow, JsonOperand, JsonStep};
 
 /// A custom expression from a template with `$1`, `$2`, … (each may appear more than
@@ -269,4 +269,93 @@ pub(super) fn fts(
         ),
         None => tmpl(dialect, &format!("(to_tsvector($1) @@ {func}($2))"), &[e, Expr::val(query.to_owned())]),
     })
+}
+
+/// `x <op> value` with jsonb's semantics, for `x` a `->` value (JSON text on SQLite, JSON
+/// on MySQL/MariaDB; SQL NULL when the path is missing) and `value` JSON text: values of
+/// different kinds order as null < string < number < boolean < array < object; within a
+/// kind numbers compare as numbers, strings as text (byte order, as under `C.UTF-8` and
+/// `utf8mb4_bin`), `false` < `true`.
+///
+/// `Ok(None)`: `eq` / `neq` with an array or object, left to the caller's comparison of
+/// JSON texts. Ordering by an array or object (jsonb compares them by size first, then
+/// element by element) is refused with `EB203`, as are numbers past MySQL's `DECIMAL`.
+pub(super) fn json_compare(
+    dialect: Dialect,
+    x: Expr,
+    op: CmpOp,
+    value: &str,
+) -> Result<Option<Expr>, RestError> {
+    use serde_json::Value as Json;
+    let v: Json = serde_json::from_str(value)
+        .map_err(|_| RestError::InvalidValue { ty: "jsonb".to_owned(), value: value.to_owned() })?;
+    let (sym, word) = match op {
+        CmpOp::Eq => ("=", "eq"),
+        CmpOp::Neq => ("<>", "neq"),
+        CmpOp::Gt => (">", "gt"),
+        CmpOp::Gte => (">=", "gte"),
+        CmpOp::Lt => ("<", "lt"),
+        CmpOp::Lte => ("<=", "lte"),
+    };
+    let my = dialect == Dialect::Mysql;
+    let kind = if my {
+        "(CASE JSON_TYPE($1) WHEN 'NULL' THEN 0 WHEN 'STRING' THEN 1 WHEN 'INTEGER' THEN 2 \
+         WHEN 'UNSIGNED INTEGER' THEN 2 WHEN 'DOUBLE' THEN 2 WHEN 'DECIMAL' THEN 2 WHEN 'BOOLEAN' THEN 3 \
+         WHEN 'ARRAY' THEN 4 WHEN 'OBJECT' THEN 5 END)"
+    } else {
+        "(CASE json_type($1) WHEN 'null' THEN 0 WHEN 'text' THEN 1 WHEN 'integer' THEN 2 \
+         WHEN 'real' THEN 2 WHEN 'true' THEN 3 WHEN 'false' THEN 3 WHEN 'array' THEN 4 \
+         WHEN 'object' THEN 5 END)"
+    };
+    let (rank, same, bound) = match &v {
+        Json::Null => (0, None, None),
+        Json::String(s) => (
+            1,
+            Some(if my { "(JSON_UNQUOTE($1) COLLATE utf8mb4_bin)" } else { "json_extract($1, '$')" }),
+            Some(Expr::val(s.clone())),
+        ),
+        Json::Number(n) => {
+            let bound = if my {
+                if n.as_f64().is_none_or(|f| f.abs() >= 1e35) {
+                    return Err(not_on(dialect, format!("comparing a JSON value (->) with the number {n}")));
+                }
+                tmpl(dialect, "CAST($1 AS DECIMAL(65,30))", &[Expr::val(n.to_string())])
+            } else if let Some(i) = n.as_i64() {
+                Expr::val(i)
+            } else {
+                Expr::val(n.as_f64().unwrap_or(f64::NAN))
+            };
+            (
+                2,
+                Some(if my { "CAST(JSON_UNQUOTE($1) AS DECIMAL(65,30))" } else { "json_extract($1, '$')" }),
+                Some(bound),
+            )
+        }
+        Json::Bool(b) => (
+            3,
+            Some(if my {
+                "(CASE JSON_UNQUOTE($1) WHEN 'true' THEN 1 ELSE 0 END)"
+            } else {
+                "(CASE json_type($1) WHEN 'true' THEN 1 ELSE 0 END)"
+            }),
+            Some(Expr::val(i64::from(*b))),
+        ),
+        Json::Array(_) | Json::Object(_) => {
+            if matches!(op, CmpOp::Eq | CmpOp::Neq) {
+                return Ok(None);
+            }
+            return Err(not_on(
+                dialect,
+                format!("the operator {word} on a JSON value (->) and an array or object"),
+            ));
+        }
+    };
+    Ok(Some(match (same, bound) {
+        (Some(same), Some(bound)) => tmpl(
+            dialect,
+            &format!("(CASE WHEN {kind} = {rank} THEN {same} {sym} $2 ELSE {kind} {sym} {rank} END)"),
+            &[x, bound],
+        ),
+        _ => tmpl(dialect, &format!("({kind} {sym} {rank})"), &[x]),
+    }))
 }

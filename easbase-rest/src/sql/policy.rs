@@ -118,3 +118,41 @@ impl Policies<'_> {
         Some(q.build_for(self.dialect).with_guard(Guard::NoRows(message)))
     }
 }
+
+/// SQLite: what records the rows an insert, upsert or update writes, in the order it
+/// writes them, in `temp._eb_answer`: temporary `AFTER INSERT` and `AFTER UPDATE` triggers
+/// (created once per writer connection) that fire only while `temp._eb_answering` holds
+/// a row, which this sets. The answer is then selected by those rowids (a write whose
+/// answer drops rows, which `RETURNING` cannot).
+pub(super) fn record_answer(table: &TableDef) -> Vec<Stmt> {
+    // The table name is a validated identifier (ASCII letters, digits, `_`).
+    let t = table.name.as_str();
+    vec![
+        Stmt::raw(r#"CREATE TEMP TABLE IF NOT EXISTS "_eb_answer" ("k" integer)"#),
+        Stmt::raw(r#"DELETE FROM "temp"."_eb_answer""#),
+        Stmt::raw(r#"CREATE TEMP TABLE IF NOT EXISTS "_eb_answering" ("on" integer)"#),
+        Stmt::raw(format!(
+            r#"CREATE TEMP TRIGGER IF NOT EXISTS "_eb_ains_{t}" AFTER INSERT ON "{t}" WHEN EXISTS (SELECT 1 FROM "_eb_answering") BEGIN INSERT INTO "_eb_answer" ("k") VALUES (new.rowid); END"#
+        )),
+        Stmt::raw(format!(
+            r#"CREATE TEMP TRIGGER IF NOT EXISTS "_eb_aupd_{t}" AFTER UPDATE ON "{t}" WHEN EXISTS (SELECT 1 FROM "_eb_answering") BEGIN INSERT INTO "_eb_answer" ("k") VALUES (new.rowid); END"#
+        )),
+        Stmt::raw(r#"INSERT INTO "temp"."_eb_answering" ("on") VALUES (1)"#),
+    ]
+}
+
+/// Stops recording the answer's rows (after the write).
+pub(super) fn stop_answer() -> Stmt {
+    Stmt::raw(r#"DELETE FROM "temp"."_eb_answering""#)
+}
+
+/// The rowids `record_answer` recorded, and the order they were written in.
+pub(super) fn answer_rows(table: &TableDef) -> (Expr, Expr) {
+    let t = table.name.as_str();
+    (
+        Expr::cust(format!(r#""{t}"."rowid" IN (SELECT "k" FROM "temp"."_eb_answer")"#)),
+        Expr::cust(format!(
+            r#"(SELECT min("a"."rowid") FROM "temp"."_eb_answer" AS "a" WHERE "a"."k" = "{t}"."rowid")"#
+        )),
+    )
+}

@@ -21,9 +21,14 @@ enum Written {
     ByValues(Vec<ColumnName>),
     /// By the `AUTO_INCREMENT` range the insert of `n` rows generated.
     Generated(u64),
-    /// By the `uuid()` keys drawn into the session variables `@eb_k0…` before the insert
-    /// of `n` rows (a left-out key whose default is `gen_random_uuid()`).
-    Drawn(usize),
+    /// By the keys of a single-column primary key set into the session variables
+    /// `@eb_k0…` before the insert, one per row: the row's own key, the column's literal
+    /// default, or (`None`) a `uuid()` drawn for a left-out key whose default is
+    /// `gen_random_uuid()`.
+    Drawn(Vec<Option<Value>>),
+    /// Not at all: some row leaves out (or nulls) a key column without a default, which
+    /// the insert refuses (not-null, 23502, as PostgreSQL does).
+    Fails,
 }
 
 /// The session variable holding the drawn key of row `n`.
@@ -71,6 +76,68 @@ impl Builder<'_> {
         }
         template.push_str("), JSON_ARRAY())");
         Ok(expr::tmpl(Dialect::Mysql, &template, &args))
+    }
+
+    /// A to-many embed grouped by some of its columns: MariaDB can neither aggregate
+    /// aggregates nor correlate a derived table, so each group is the related row with the
+    /// smallest key among those of its group (`NOT EXISTS` a smaller one), its aggregates
+    /// correlated subqueries over the rows of the same group (`<=>`: NULL groups too).
+    pub(super) fn my_grouped_embed(
+        &self,
+        e: &Embed,
+        child: &TableDef,
+        parent: Parent<'_>,
+        depth: usize,
+    ) -> Result<SelectStatement, RestError> {
+        if child.primary_key.is_empty() {
+            return Err(expr::not_on(
+                Dialect::Mysql,
+                "aggregates grouped by columns of an embedded table without a primary key",
+            ));
+        }
+        let alias = format!("{EMBED_ALIAS}{depth}");
+        let groups: Vec<&Output> = e.outputs.iter().filter(|o| o.aggregate.is_none()).collect();
+        let group_at = |a: &str| {
+            groups.iter().map(|o| self.output_expr(child, Some(a), o)).collect::<Result<Vec<_>, _>>()
+        };
+        let here = group_at(&alias)?;
+        // The related rows at alias depth `d` in the same group as this row.
+        let same_group = |d: usize, q: &mut SelectStatement| -> Result<(), RestError> {
+            self.embed_from(e, child, parent, d, q)?;
+            for (x, y) in group_at(&format!("{EMBED_ALIAS}{d}"))?.into_iter().zip(&here) {
+                q.and_where(expr::tmpl(Dialect::Mysql, "($1 <=> $2)", &[x, y.clone()]));
+            }
+            Ok(())
+        };
+        let key_at = |a: &str| {
+            let cols: Vec<Expr> = child.primary_key.iter().map(|c| self.col(Some(a), c)).collect();
+            match <[Expr; 1]>::try_from(cols) {
+                Ok([one]) => one,
+                Err(many) => Expr::tuple(many),
+            }
+        };
+        let (first_at, agg_at) = (depth + 100, depth + 200);
+        let mut cols = Vec::with_capacity(e.outputs.len());
+        for o in &e.outputs {
+            if o.aggregate.is_none() {
+                cols.push(self.output_expr(child, Some(&alias), o)?);
+                continue;
+            }
+            let mut q = Query::select();
+            q.expr(self.output_expr(child, Some(&format!("{EMBED_ALIAS}{agg_at}")), o)?);
+            same_group(agg_at, &mut q)?;
+            cols.push(Expr::SubQuery(None, Box::new(sea_query::SubQueryStatement::SelectStatement(q))));
+        }
+        let row = Expr::FunctionCall(sea_query::Func::cust(Alias::new("JSON_ARRAY")).args(cols));
+        let mut smaller = Query::select();
+        smaller.expr(Expr::cust("1"));
+        same_group(first_at, &mut smaller)?;
+        smaller.and_where(key_at(&format!("{EMBED_ALIAS}{first_at}")).lt(key_at(&alias)));
+        let mut q = Query::select();
+        self.embed_from(e, child, parent, depth, &mut q)?;
+        q.and_where(Expr::exists(smaller).not());
+        q.expr(self.my_array_agg(e, child, row, &alias, depth)?);
+        Ok(q)
     }
 
     /// `DROP` and `CREATE TEMPORARY TABLE name` with one column `k<i>` per primary key
@@ -161,6 +228,10 @@ impl Builder<'_> {
             q.expr(Expr::cust("1"));
         }
         q.from(self.table_ref()).and_where(self.my_pk().in_subquery(self.my_keys(KEYS, set)));
+        if let Some(keep) = self.answer_filter(embeds)? {
+            // `!inner` embeds drop the rows of the answer without a match (not the writes).
+            q.and_where(keep);
+        }
         if let Some(order) = order {
             q.order_by_expr(order, Order::Asc);
         }
@@ -171,7 +242,9 @@ impl Builder<'_> {
     }
 
     /// The singular and `max-affected` checks on the number of written rows.
-    fn my_count_guards(&self) -> Vec<Stmt> {
+    /// A singular write whose answer drops rows (`!inner` embeds of `embeds`) counts the
+    /// rows it answers (the written rows' keys after `set`), as PostgREST does.
+    fn my_count_guards(&self, embeds: &[Embed], set: &[(ColumnName, Value)]) -> Result<Vec<Stmt>, RestError> {
         let guard = |cond: &str, message: String| {
             let mut q = Query::select();
             q.expr(Expr::cust(format!("count(*) {cond}"))).from(Alias::new(KEYS));
@@ -182,10 +255,18 @@ impl Builder<'_> {
             out.push(guard(&format!("> {max}"), format!("{MAX_AFFECTED} more")));
         }
         if self.singular {
-            out.push(guard("= 0", format!("{NOT_SINGULAR} 0")));
-            out.push(guard("> 1", format!("{NOT_SINGULAR} more")));
+            match self.answer_filter(embeds)? {
+                Some(keep) => {
+                    let rows = self.my_pk().in_subquery(self.my_keys(KEYS, set)).and(keep);
+                    out.extend(self.kept_guards(rows));
+                }
+                None => {
+                    out.push(guard("= 0", format!("{NOT_SINGULAR} 0")));
+                    out.push(guard("> 1", format!("{NOT_SINGULAR} more")));
+                }
+            }
         }
-        out
+        Ok(out)
     }
 
     pub(super) fn my_update(&self, u: &UpdatePlan) -> Result<SqlPlan, RestError> {
@@ -202,7 +283,7 @@ impl Builder<'_> {
             let written = self.my_pk().in_subquery(self.my_keys(KEYS, &u.set));
             statements.extend(p.guard(Operation::Update, self.table_ref(), written));
         }
-        statements.extend(self.my_count_guards());
+        statements.extend(self.my_count_guards(&u.embeds, &u.set)?);
         let main = statements.len();
         statements.push(self.my_answer(&u.returning, &u.embeds, &u.set, None)?);
         Ok(SqlPlan { statements, main, ..SqlPlan::write() })
@@ -216,10 +297,11 @@ impl Builder<'_> {
         // The answer is read before the rows go (as `RETURNING` sees them).
         let main = statements.len();
         statements.push(self.my_answer(&d.returning, &d.embeds, &[], None)?);
+        // Counted before the rows go.
+        statements.extend(self.my_count_guards(&d.embeds, &[])?);
         let mut q = Query::delete();
         q.from_table(self.table_ref()).and_where(self.my_pk().in_subquery(self.my_keys(KEYS, &[])));
         statements.push(q.build_for(Dialect::Mysql));
-        statements.extend(self.my_count_guards());
         Ok(SqlPlan { statements, main, ..SqlPlan::write() })
     }
 
@@ -249,22 +331,48 @@ impl Builder<'_> {
         if generated && i.conflict.is_none() && self.table.primary_key.iter().all(omitted) {
             return Ok(Written::Generated(i.rows.len().max(1) as u64));
         }
-        let random = match self.table.primary_key.as_slice() {
-            [pk] => {
-                !i.columns.contains(pk)
-                    && self
-                        .table
-                        .column(pk.as_str())
-                        .is_some_and(|c| c.default == Some(easbase_schema::DefaultValue::GenRandomUuid))
-            }
-            _ => false,
+        // A row's value of key column `pk`: `Value::Default` when left out.
+        let key_of = |row: &[Value], pk: &ColumnName| match i.columns.iter().position(|x| x == pk) {
+            Some(at) => row[at].clone(),
+            None => Value::Default,
         };
-        if random && !i.rows.is_empty() {
-            return Ok(Written::Drawn(i.rows.len()));
+        let fails = self.table.primary_key.iter().any(|pk| {
+            let def = self.table.column(pk.as_str());
+            let no_default = def.is_some_and(|c| c.default.is_none() && c.ty != ColumnType::Identity);
+            i.rows.iter().any(|row| match key_of(row, pk) {
+                Value::Null => true,
+                Value::Default => no_default,
+                _ => false,
+            })
+        });
+        if fails {
+            return Ok(Written::Fails);
+        }
+        if let ([pk], false) = (self.table.primary_key.as_slice(), i.rows.is_empty())
+            && let Some(def) = self.table.column(pk.as_str())
+        {
+            let mut keys = Vec::with_capacity(i.rows.len());
+            for row in &i.rows {
+                keys.push(match (key_of(row, pk), &def.default) {
+                    (Value::Default, Some(easbase_schema::DefaultValue::GenRandomUuid)) => None,
+                    (Value::Default, Some(easbase_schema::DefaultValue::Literal(v))) => {
+                        Some(Value::from_json(v, def)?)
+                    }
+                    (Value::Default, _) => {
+                        return Err(expr::not_on(
+                            Dialect::Mysql,
+                            "an insert whose rows leave out a primary key that only the database knows \
+                             (an AUTO_INCREMENT key given in some rows only, or a time default)",
+                        ));
+                    }
+                    (given, _) => Some(given),
+                });
+            }
+            return Ok(Written::Drawn(keys));
         }
         Err(expr::not_on(
             Dialect::Mysql,
-            "an insert whose rows leave out a primary key that the database does not generate",
+            "an insert whose rows leave out part of a composite primary key that has a default",
         ))
     }
 
@@ -296,12 +404,26 @@ impl Builder<'_> {
         if uid.is_some() {
             columns.extend(i.uid_defaults.iter().map(|c| Alias::new(c.as_str())));
         }
-        if let Written::Drawn(n) = &written {
-            // Each row's key drawn first (what the column's default would give), so the
-            // rows can be found again.
-            let draws: Vec<String> = (0..*n).map(|k| format!("{} = uuid()", drawn(k))).collect();
-            statements.push(Stmt::raw(format!("SET {}", draws.join(", "))));
-            columns.extend(self.table.primary_key.iter().map(|c| Alias::new(c.as_str())));
+        // The key's position among the payload's columns (else it is appended).
+        let mut key_at = None;
+        if let Written::Drawn(keys) = &written {
+            // Each row's key set first (given, the literal default, or a drawn uuid, what
+            // the column's default would give), so the rows can be found again.
+            let pk = self.table.primary_key.first().ok_or(RestError::Internal)?;
+            let mut draw = Query::select();
+            for (n, key) in keys.iter().enumerate() {
+                draw.expr(match key {
+                    None => Expr::cust(format!("({} := uuid())", drawn(n))),
+                    Some(v) => {
+                        expr::tmpl(Dialect::Mysql, &format!("({} := $1)", drawn(n)), &[self.set_value(pk, v)])
+                    }
+                });
+            }
+            statements.push(draw.build_for(Dialect::Mysql));
+            key_at = i.columns.iter().position(|c| c == pk);
+            if key_at.is_none() {
+                columns.push(Alias::new(pk.as_str()));
+            }
         }
         if columns.is_empty() {
             q.or_default_values_many(u32::try_from(i.rows.len().max(1)).unwrap_or(u32::MAX));
@@ -327,8 +449,10 @@ impl Builder<'_> {
                 if let Some(uid) = &uid {
                     values.extend(i.uid_defaults.iter().map(|_| Expr::val(uid.clone())));
                 }
-                if let Written::Drawn(_) = &written {
-                    values.push(Expr::cust(drawn(n)));
+                match (&written, key_at) {
+                    (Written::Drawn(_), Some(at)) if at < values.len() => values[at] = Expr::cust(drawn(n)),
+                    (Written::Drawn(_), _) => values.push(Expr::cust(drawn(n))),
+                    _ => {}
                 }
                 q.values(values).map_err(|_| RestError::Internal)?;
             }
@@ -356,8 +480,9 @@ impl Builder<'_> {
                     (0..each.len()).map(|n| format!("WHEN ${} THEN {n}", n + 1)).collect();
                 Some(expr::tmpl(Dialect::Mysql, &format!("(CASE {} END)", arms.join(" ")), &each))
             }
-            Written::Drawn(n) if *n > 1 => {
-                let arms: Vec<String> = (0..*n).map(|k| format!("WHEN {} THEN {k}", drawn(k))).collect();
+            Written::Drawn(keys) if keys.len() > 1 => {
+                let arms: Vec<String> =
+                    (0..keys.len()).map(|k| format!("WHEN {} THEN {k}", drawn(k))).collect();
                 let pk = self.my_pk();
                 Some(expr::tmpl(Dialect::Mysql, &format!("(CASE $1 {} END)", arms.join(" ")), &[pk]))
             }
@@ -367,10 +492,13 @@ impl Builder<'_> {
             Written::ByValues(cols) => {
                 rows.and_where(self.conflicting(i, &cols));
             }
-            Written::Drawn(n) => {
-                let keys: Vec<String> = (0..n).map(drawn).collect();
+            Written::Drawn(keys) => {
+                let keys: Vec<String> = (0..keys.len()).map(drawn).collect();
                 let pk = self.my_pk();
                 rows.and_where(expr::tmpl(Dialect::Mysql, &format!("$1 IN ({})", keys.join(", ")), &[pk]));
+            }
+            Written::Fails => {
+                rows.and_where(Expr::cust("1 = 0"));
             }
             Written::Generated(n) => {
                 let pk = self.my_pk();
@@ -397,7 +525,7 @@ impl Builder<'_> {
                 statements.extend(p.guard(Operation::Update, self.table_ref(), updated));
             }
         }
-        statements.extend(self.my_count_guards());
+        statements.extend(self.my_count_guards(&i.embeds, &[])?);
         let main = statements.len();
         statements.push(self.my_answer(&i.returning, &i.embeds, &[], order)?);
         Ok(SqlPlan { statements, main, ..SqlPlan::write() })

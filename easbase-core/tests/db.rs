@@ -608,6 +608,93 @@ async fn pg_scope_role_and_claims_are_visible_inside_and_gone_after() {
 }
 
 #[tokio::test]
+async fn pg_plain_reads_keep_a_session_that_always_matches_the_request() {
+    // One connection in each pool, so every plain read below reuses one session.
+    let env = Env::postgres(1).await;
+    let probe = || {
+        Stmt::raw(
+            "select current_user::text as who, current_setting('request.jwt.claims', true) as claims, \
+             current_setting('easbase.project_id', true) as project, \
+             current_setting('transaction_read_only') as ro",
+        )
+        .plain_read()
+    };
+    let scope = |role: usize, claims: Option<&str>, project: Option<&str>| Scope {
+        role: Some(env.role(role)),
+        settings: claims
+            .map(|c| ("request.jwt.claims".to_owned(), c.to_owned()))
+            .into_iter()
+            .chain(project.map(|p| ("easbase.project_id".to_owned(), p.to_owned())))
+            .collect(),
+        read_only: true,
+    };
+    let read = async |scope: &Scope| {
+        let r = env.db.transaction(scope, vec![probe()]).await.unwrap();
+        let row = &r[0].rows[0];
+        let text = |c: &str| row.opt_text(c).unwrap().unwrap_or_default().to_owned();
+        (text("who"), text("claims"), text("project"), text("ro"))
+    };
+    let (a, b) = (r#"{"sub":"a"}"#, r#"{"sub":"b"}"#);
+    for _ in 0..2 {
+        // The same session again (nothing set), another user, another role, back.
+        for (role, claims) in [(1, a), (1, a), (1, b), (0, b), (1, a)] {
+            let got = read(&scope(role, Some(claims), Some("p1"))).await;
+            assert_eq!(got, (env.roles[role].clone(), claims.to_owned(), "p1".to_owned(), "on".to_owned()));
+        }
+        // Other setting names: what the session held before is gone.
+        let got = read(&scope(1, None, Some("p2"))).await;
+        assert_eq!(got, (env.roles[1].clone(), String::new(), "p2".to_owned(), "on".to_owned()));
+        let got = read(&scope(0, Some(b), None)).await;
+        assert_eq!(got, (env.roles[0].clone(), b.to_owned(), String::new(), "on".to_owned()));
+    }
+    // A statement new to the connection is parsed as the request's role, not the role
+    // the session held before (which may not even see the schema).
+    let schema = env.schema.as_deref().unwrap();
+    env.db
+        .execute_script(&[
+            format!("create schema {schema}_only0"),
+            format!("grant usage on schema {schema}_only0 to {}", env.roles[0]),
+            format!("create table {schema}_only0.t (id int)"),
+            format!("grant select on {schema}_only0.t to {}", env.roles[0]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(read(&scope(1, Some(a), Some("p1"))).await.0, env.roles[1]);
+    let only0 = Stmt::raw(format!("select count(*)::int8 as n from {schema}_only0.t")).plain_read();
+    let r = env.db.transaction(&scope(0, Some(b), Some("p1")), vec![only0.clone()]).await.unwrap();
+    assert_eq!(r[0].rows[0].int("n").unwrap(), 0);
+    let err = env.db.transaction(&scope(1, Some(a), Some("p1")), vec![only0]).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "42501");
+    env.db.execute_script(&[format!("drop schema {schema}_only0 cascade")]).await.unwrap();
+    // A failing read leaves the session unknown: the next read sets everything again.
+    let failing = Stmt::raw("select 1/0 as x").plain_read();
+    let err = env.db.transaction(&scope(1, Some(a), Some("p1")), vec![failing]).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "22012");
+    assert_eq!(read(&scope(1, Some(a), Some("p1"))).await.1, a);
+    // A plain read runs in a read-only transaction: a write is refused.
+    let write =
+        Stmt::raw(format!("create table {}.nope (id int)", env.schema.as_deref().unwrap())).plain_read();
+    let err = env.db.transaction(&scope(1, Some(a), Some("p1")), vec![write]).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "25006");
+    // Everything else runs on other connections, which hold no request's session.
+    let plain = env
+        .db
+        .query(Stmt::raw(
+            "select current_user::text as who, current_setting('request.jwt.claims', true) as c",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(plain[0].text("who").unwrap(), "postgres");
+    assert!(plain[0].opt_text("c").unwrap().unwrap_or_default().is_empty());
+    let scoped = Scope { role: Some(env.role(0)), settings: vec![], read_only: false };
+    let r = env.db.transaction(&scoped, vec![probe()]).await.unwrap();
+    assert_eq!(r[0].rows[0].text("who").unwrap(), env.roles[0]);
+    assert!(r[0].rows[0].opt_text("claims").unwrap().unwrap_or_default().is_empty());
+    assert_eq!(r[0].rows[0].text("ro").unwrap(), "off");
+    env.drop().await;
+}
+
+#[tokio::test]
 async fn pg_row_level_security_applies_under_the_scope_role() {
     let env = Env::postgres(2).await;
     let (anon, user) = (&env.roles[0], &env.roles[1]);

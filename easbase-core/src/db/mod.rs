@@ -102,7 +102,7 @@ pub struct Stmt {
     /// A plain read: tables and columns only, no user-defined code (no function of the
     /// database's owner runs, not even in a policy). On PostgreSQL a read-only scope with
     /// one plain read may run on a session that keeps the request's role and settings
-    /// (see [`PgDb`](crate::db::PgDb)). Set it with [`Stmt::plain_read`].
+    /// (see [`PgDb`]). Set it with [`Stmt::plain_read`].
     pub plain_read: bool,
 }
 

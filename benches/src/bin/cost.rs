@@ -1,7 +1,7 @@
 //! `cost`: the CPU one REST request costs, without HTTP.
 //!
 //! ```text
-//! cargo run -p easbase-benches --release --bin cost -- [sqlite|postgres] [--requests N] [--tasks T] [--only get|page|post]
+//! cargo run -p easbase-benches --release --bin cost -- [sqlite|postgres] [--requests N] [--tasks T] [--only get|page|post] [--router]
 //! ```
 //!
 //! Starts the load harness's fixture (the same project, rows and owner), then calls
@@ -42,11 +42,35 @@ fn cpu_ticks() -> Result<u64, String> {
 /// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
 const TICKS_PER_SEC: f64 = 100.0;
 
+/// One request: to the service directly, or (`router`) through the axum router under
+/// `/rest/v1`.
+async fn call(
+    service: &RestService,
+    app: &axum::Router,
+    router: bool,
+    request: Request<Bytes>,
+) -> http::Response<Bytes> {
+    use http_body_util::BodyExt;
+    use tower_service::Service;
+    if !router {
+        return service.handle(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let uri = format!("/rest/v1{}", parts.uri);
+    parts.uri = uri.parse().unwrap_or_default();
+    let request = Request::from_parts(parts, axum::body::Body::from(body));
+    let Ok(response) = app.clone().call(request).await;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    http::Response::from_parts(parts, body)
+}
+
 fn run() -> Result<(), String> {
     let mut backend = Backend::Sqlite;
     let mut requests: u64 = 20_000;
     let mut tasks: u64 = 16;
     let mut only: Option<String> = None;
+    let mut router = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -60,25 +84,39 @@ fn run() -> Result<(), String> {
             "--requests" => requests = args.next().and_then(|v| v.parse().ok()).ok_or("--requests N")?,
             "--tasks" => tasks = args.next().and_then(|v| v.parse().ok()).ok_or("--tasks T")?,
             "--only" => only = Some(args.next().ok_or("--only get|page|post")?),
+            "--router" => router = true,
             other => {
                 return Err(format!(
-                    "unknown argument `{other}` (sqlite|postgres, --requests N, --tasks T, --only get|page|post)"
+                    "unknown argument `{other}` (sqlite|postgres, --requests N, --tasks T, --only get|page|post, --router)"
                 ));
             }
         }
     }
     let fixture = Fixture::start(backend, 2, 0).map_err(|e| e.to_string())?;
-    let result = measure(&fixture, requests, tasks.max(1), only.as_deref());
+    let result = measure(&fixture, requests, tasks.max(1), only.as_deref(), router);
     fixture.teardown().map_err(|e| e.to_string())?;
     result
 }
 
-fn measure(fixture: &Fixture, requests: u64, tasks: u64, only: Option<&str>) -> Result<(), String> {
+fn measure(
+    fixture: &Fixture,
+    requests: u64,
+    tasks: u64,
+    only: Option<&str>,
+    router: bool,
+) -> Result<(), String> {
     let config = RestConfig {
         hidden_tables: easbase_auth::AuthModule::TABLES.iter().map(|t| (*t).to_owned()).collect(),
         ..Default::default()
     };
     let service = RestService::new(fixture.platform.clone(), config);
+    // `--router`: the same requests through the host's whole axum router (CORS, nesting,
+    // the bounded body read), as `easbase serve` mounts REST.
+    let app = fixture.runtime.block_on(async {
+        easbase_cli::host::Services::new(&fixture.platform, easbase_benches::fixture::auth_config())
+            .map(easbase_cli::host::router)
+            .map_err(|e| e.to_string())
+    })?;
     let [(_, apikey), (_, bearer)] = fixture.owner_headers();
     let kinds: [(&str, &str, &str); 3] =
         [("GET by key", "GET", "get"), ("GET page of 20", "GET", "page"), ("POST one row", "POST", "post")];
@@ -109,7 +147,7 @@ fn measure(fixture: &Fixture, requests: u64, tasks: u64, only: Option<&str>) -> 
         };
         // Warm-up: statement caches, token cache, schema snapshot.
         for i in 0..200 {
-            let res = fixture.runtime.block_on(service.handle(make(i)?));
+            let res = fixture.runtime.block_on(call(&service, &app, router, make(i)?));
             if !res.status().is_success() {
                 return Err(format!("{label}: status {} {:?}", res.status(), res.body()));
             }
@@ -128,11 +166,11 @@ fn measure(fixture: &Fixture, requests: u64, tasks: u64, only: Option<&str>) -> 
         let failures = fixture.runtime.block_on(async {
             let mut handles = Vec::new();
             for batch in batches {
-                let service = service.clone();
+                let (service, app) = (service.clone(), app.clone());
                 handles.push(tokio::spawn(async move {
                     let mut failures = 0u64;
                     for request in batch {
-                        if !service.handle(request).await.status().is_success() {
+                        if !call(&service, &app, router, request).await.status().is_success() {
                             failures += 1;
                         }
                     }

@@ -18,11 +18,13 @@
 //! | [`load`] | the closed-loop generator (hyper over loopback, exact percentiles) |
 //! | [`wrk`] | the same workloads through `wrk`, when installed (`--wrk`) |
 //! | [`scenario`] | what is compared with what; warm-up and medians of runs |
+//! | [`cpu`] | the servers' CPU time per request (from `/proc`), steadier than req/s on a shared machine |
 //! | [`report`] | the table (req/s, p50, p99, ratio to the reference, target) as markdown |
 //!
 //! The servers run on one runtime and the load generator on another, so they share the
 //! machine's cores as a server and its clients on one host would.
 
+pub mod cpu;
 pub mod error;
 pub mod fixture;
 pub mod load;

@@ -19,6 +19,9 @@ pub struct Stats {
     pub errors: u64,
     /// The first failure.
     pub first_error: Option<String>,
+    /// CPU microseconds the servers' threads spent per successful request (0 when not
+    /// measured: `--wrk`, or no `/proc`).
+    pub server_cpu_us: f64,
 }
 
 impl From<&Sample> for Stats {
@@ -30,6 +33,7 @@ impl From<&Sample> for Stats {
             ok: s.ok,
             errors: s.errors,
             first_error: s.first_error.clone(),
+            server_cpu_us: 0.0,
         }
     }
 }
@@ -53,6 +57,7 @@ impl Stats {
             ok: runs.iter().map(|s| s.ok).sum(),
             errors: runs.iter().map(|s| s.errors).sum(),
             first_error: runs.iter().find_map(|s| s.first_error.clone()),
+            server_cpu_us: median(|s| s.server_cpu_us),
         }
     }
 }
@@ -123,7 +128,7 @@ impl Row {
 /// target).
 pub fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| scenario | server | req/s | p50 ms | p99 ms | errors | ratio | target |\n|---|---|---:|---:|---:|---:|---|---|\n",
+        "| scenario | server | req/s | p50 ms | p99 ms | server CPU µs/req | errors | ratio | target |\n|---|---|---:|---:|---:|---:|---:|---|---|\n",
     );
     for row in rows {
         let (ratio, target) = match &row.ratio {
@@ -137,12 +142,17 @@ pub fn markdown(rows: &[Row]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} |",
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} |",
             row.scenario,
             row.server,
             row.stats.rps,
             row.stats.p50_ms,
             row.stats.p99_ms,
+            if row.stats.server_cpu_us > 0.0 {
+                format!("{:.1}", row.stats.server_cpu_us)
+            } else {
+                String::new()
+            },
             row.stats.errors,
             ratio,
             target

@@ -108,6 +108,8 @@ pub struct Settings {
     pub logins: usize,
     /// The load generator.
     pub generator: Generator,
+    /// Measure EasBase only, no reference (to profile it: `perf record` sees nothing else).
+    pub easbase_only: bool,
 }
 
 impl Default for Settings {
@@ -124,6 +126,7 @@ impl Default for Settings {
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
             logins: 4,
             generator: Generator::Rust,
+            easbase_only: false,
         }
     }
 }
@@ -236,6 +239,9 @@ impl Bench<'_> {
     /// row or page).
     fn against_bare(&self, kind: Kind, fixture: &Fixture, emit: &mut dyn FnMut(Row)) -> Result<()> {
         let workload = kind.easbase(fixture)?;
+        if self.settings.easbase_only {
+            return self.easbase_alone(kind, fixture, &workload, emit);
+        }
         let body = self.sample_body(fixture.easbase.addr, &workload)?;
         let bare = fixture.runtime.block_on(servers::serve_local(servers::bare(body)))?;
         let bare_workload = Workload { headers: Vec::new(), ..workload.clone() };
@@ -252,8 +258,25 @@ impl Bench<'_> {
         Ok(())
     }
 
+    /// `--easbase-only`: EasBase's row without a reference.
+    fn easbase_alone(
+        &self,
+        kind: Kind,
+        fixture: &Fixture,
+        workload: &Workload,
+        emit: &mut dyn FnMut(Row),
+    ) -> Result<()> {
+        let stats = self.measure(fixture.easbase.addr, workload)?;
+        let scenario = format!("{} ({})", kind.label(), fixture.backend.name());
+        emit(Row::new(&scenario, "EasBase", stats));
+        Ok(())
+    }
+
     /// EasBase under RLS vs sqlx's plain statement, with PostgREST's transaction for context.
     fn against_sqlx(&self, kind: Kind, fixture: &Fixture, emit: &mut dyn FnMut(Row)) -> Result<()> {
+        if self.settings.easbase_only {
+            return self.easbase_alone(kind, fixture, &kind.easbase(fixture)?, emit);
+        }
         let names = fixture.pg.as_ref().ok_or_else(|| Error::Setup("no PostgreSQL fixture".into()))?;
         let router = fixture.runtime.block_on(servers::pg_reference(
             names,
@@ -340,9 +363,14 @@ impl Bench<'_> {
                     load::run(addr, workload, self.run_config(self.settings.warmup)).await?;
                 }
                 for _ in 0..self.settings.runs.max(1) {
-                    runs.push(Stats::from(
-                        &load::run(addr, workload, self.run_config(self.settings.duration)).await?,
-                    ));
+                    let before = crate::cpu::server_ticks();
+                    let sample = load::run(addr, workload, self.run_config(self.settings.duration)).await?;
+                    let mut stats = Stats::from(&sample);
+                    if let (Some(before), Some(after)) = (before, crate::cpu::server_ticks()) {
+                        stats.server_cpu_us =
+                            crate::cpu::micros_per_request(after.saturating_sub(before), sample.ok);
+                    }
+                    runs.push(stats);
                 }
                 Ok::<_, Error>(())
             })?,
@@ -357,7 +385,13 @@ impl Bench<'_> {
                 }
                 for _ in 0..self.settings.runs.max(1) {
                     let config = self.run_config(self.settings.duration);
-                    runs.push(wrk::run(addr, workload, config, self.settings.client_threads)?);
+                    let before = crate::cpu::server_ticks();
+                    let mut stats = wrk::run(addr, workload, config, self.settings.client_threads)?;
+                    if let (Some(before), Some(after)) = (before, crate::cpu::server_ticks()) {
+                        stats.server_cpu_us =
+                            crate::cpu::micros_per_request(after.saturating_sub(before), stats.ok);
+                    }
+                    runs.push(stats);
                 }
             }
         }

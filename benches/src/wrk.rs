@@ -111,6 +111,7 @@ pub fn parse(text: &str) -> Result<Stats> {
         errors,
         first_error: (errors > 0)
             .then(|| format!("wrk: {non_2xx} non-2xx answers, {socket_errors} socket errors")),
+        server_cpu_us: 0.0,
     })
 }
 

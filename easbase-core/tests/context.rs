@@ -589,7 +589,7 @@ async fn user_jwt_gives_authenticated_with_claims() {
     assert_eq!(auth.email.as_deref(), Some("ada@example.com"));
     assert_eq!(auth.claims["app_metadata"]["org_id"], json!(42));
     let json: Value = serde_json::from_str(ctx.claims_json()).unwrap();
-    assert_eq!(json, auth.claims);
+    assert_eq!(json, *auth.claims);
     assert_eq!(json["role"], json!("authenticated"));
 
     // No `role` claim: authenticated, and the claim is filled in.

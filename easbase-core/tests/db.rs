@@ -483,6 +483,50 @@ async fn sqlite_serves_many_concurrent_readers_and_writers_on_a_file() {
     assert_eq!(mode[0].cells[0], Cell::Text("wal".into()));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_inline_reads_hand_long_reads_to_a_reader_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    // A budget so small that the long read below cannot finish inline.
+    let config = SqliteConfig::file(dir.path().join("app.db")).inline_reads(2, Duration::from_micros(50));
+    let db = Db::open_sqlite(config).unwrap();
+    db.execute_script(&["create table t (id integer primary key, v text)".into()]).await.unwrap();
+    db.execute(Stmt::raw("insert into t (v) values ('a'), ('b')")).await.unwrap();
+    let read = Scope { read_only: true, ..Scope::default() };
+    // Short reads (inline) see the committed writes, statement after statement.
+    for i in 0..50i64 {
+        db.execute(Stmt::new("insert into t (v) values (?)", values(vec![format!("x{i}").into()])))
+            .await
+            .unwrap();
+        let r = db.transaction(&read, vec![Stmt::raw("select count(*) as n from t")]).await.unwrap();
+        assert_eq!(r[0].rows[0].int("n").unwrap(), 3 + i);
+    }
+    // A read far past the budget is interrupted and answered by a reader thread: same answer.
+    let long = Stmt::raw(
+        "with recursive c(x) as (select 1 union all select x + 1 from c where x < 300000) \
+         select count(*) as n, sum(x) as s from c",
+    );
+    let r = db.transaction(&read, vec![long]).await.unwrap();
+    assert_eq!(r[0].rows[0].int("n").unwrap(), 300_000);
+    assert_eq!(r[0].rows[0].int("s").unwrap(), 300_000 * 300_001 / 2);
+    // Several statements in one read transaction, inline.
+    let r = db
+        .transaction(
+            &read,
+            vec![Stmt::raw("select count(*) as n from t"), Stmt::raw("select max(id) as m from t")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r[0].rows[0].int("n").unwrap(), 52);
+    assert_eq!(r[1].rows[0].int("m").unwrap(), 52);
+    // A read-only scope still refuses writes, and an error is an error (not a hand-off).
+    let err = db.transaction(&read, vec![Stmt::raw("delete from t")]).await.unwrap_err();
+    assert_eq!(portable_sqlstate(&err), Some("25006"));
+    let err = db.transaction(&read, vec![Stmt::raw("select * from missing")]).await.unwrap_err();
+    assert!(matches!(err, Error::Database { .. }), "{err:?}");
+    let r = db.transaction(&read, vec![Stmt::raw("select count(*) as n from t")]).await.unwrap();
+    assert_eq!(r[0].rows[0].int("n").unwrap(), 52);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_serves_many_concurrent_tasks_in_memory() {
     hammer(Db::open_sqlite(SqliteConfig::in_memory()).unwrap()).await;
@@ -560,6 +604,93 @@ async fn pg_scope_role_and_claims_are_visible_inside_and_gone_after() {
     let plain = env.db.query(probe()).await.unwrap();
     assert_eq!(plain[0].text("who").unwrap(), "postgres");
     assert!(plain[0].opt_text("claims").unwrap().unwrap_or_default().is_empty());
+    env.drop().await;
+}
+
+#[tokio::test]
+async fn pg_plain_reads_keep_a_session_that_always_matches_the_request() {
+    // One connection in each pool, so every plain read below reuses one session.
+    let env = Env::postgres(1).await;
+    let probe = || {
+        Stmt::raw(
+            "select current_user::text as who, current_setting('request.jwt.claims', true) as claims, \
+             current_setting('easbase.project_id', true) as project, \
+             current_setting('transaction_read_only') as ro",
+        )
+        .plain_read()
+    };
+    let scope = |role: usize, claims: Option<&str>, project: Option<&str>| Scope {
+        role: Some(env.role(role)),
+        settings: claims
+            .map(|c| ("request.jwt.claims".to_owned(), c.to_owned()))
+            .into_iter()
+            .chain(project.map(|p| ("easbase.project_id".to_owned(), p.to_owned())))
+            .collect(),
+        read_only: true,
+    };
+    let read = async |scope: &Scope| {
+        let r = env.db.transaction(scope, vec![probe()]).await.unwrap();
+        let row = &r[0].rows[0];
+        let text = |c: &str| row.opt_text(c).unwrap().unwrap_or_default().to_owned();
+        (text("who"), text("claims"), text("project"), text("ro"))
+    };
+    let (a, b) = (r#"{"sub":"a"}"#, r#"{"sub":"b"}"#);
+    for _ in 0..2 {
+        // The same session again (nothing set), another user, another role, back.
+        for (role, claims) in [(1, a), (1, a), (1, b), (0, b), (1, a)] {
+            let got = read(&scope(role, Some(claims), Some("p1"))).await;
+            assert_eq!(got, (env.roles[role].clone(), claims.to_owned(), "p1".to_owned(), "on".to_owned()));
+        }
+        // Other setting names: what the session held before is gone.
+        let got = read(&scope(1, None, Some("p2"))).await;
+        assert_eq!(got, (env.roles[1].clone(), String::new(), "p2".to_owned(), "on".to_owned()));
+        let got = read(&scope(0, Some(b), None)).await;
+        assert_eq!(got, (env.roles[0].clone(), b.to_owned(), String::new(), "on".to_owned()));
+    }
+    // A statement new to the connection is parsed as the request's role, not the role
+    // the session held before (which may not even see the schema).
+    let schema = env.schema.as_deref().unwrap();
+    env.db
+        .execute_script(&[
+            format!("create schema {schema}_only0"),
+            format!("grant usage on schema {schema}_only0 to {}", env.roles[0]),
+            format!("create table {schema}_only0.t (id int)"),
+            format!("grant select on {schema}_only0.t to {}", env.roles[0]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(read(&scope(1, Some(a), Some("p1"))).await.0, env.roles[1]);
+    let only0 = Stmt::raw(format!("select count(*)::int8 as n from {schema}_only0.t")).plain_read();
+    let r = env.db.transaction(&scope(0, Some(b), Some("p1")), vec![only0.clone()]).await.unwrap();
+    assert_eq!(r[0].rows[0].int("n").unwrap(), 0);
+    let err = env.db.transaction(&scope(1, Some(a), Some("p1")), vec![only0]).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "42501");
+    env.db.execute_script(&[format!("drop schema {schema}_only0 cascade")]).await.unwrap();
+    // A failing read leaves the session unknown: the next read sets everything again.
+    let failing = Stmt::raw("select 1/0 as x").plain_read();
+    let err = env.db.transaction(&scope(1, Some(a), Some("p1")), vec![failing]).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "22012");
+    assert_eq!(read(&scope(1, Some(a), Some("p1"))).await.1, a);
+    // A plain read runs in a read-only transaction: a write is refused.
+    let write =
+        Stmt::raw(format!("create table {}.nope (id int)", env.schema.as_deref().unwrap())).plain_read();
+    let err = env.db.transaction(&scope(1, Some(a), Some("p1")), vec![write]).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "25006");
+    // Everything else runs on other connections, which hold no request's session.
+    let plain = env
+        .db
+        .query(Stmt::raw(
+            "select current_user::text as who, current_setting('request.jwt.claims', true) as c",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(plain[0].text("who").unwrap(), "postgres");
+    assert!(plain[0].opt_text("c").unwrap().unwrap_or_default().is_empty());
+    let scoped = Scope { role: Some(env.role(0)), settings: vec![], read_only: false };
+    let r = env.db.transaction(&scoped, vec![probe()]).await.unwrap();
+    assert_eq!(r[0].rows[0].text("who").unwrap(), env.roles[0]);
+    assert!(r[0].rows[0].opt_text("claims").unwrap().unwrap_or_default().is_empty());
+    assert_eq!(r[0].rows[0].text("ro").unwrap(), "off");
     env.drop().await;
 }
 

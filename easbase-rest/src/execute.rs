@@ -49,7 +49,13 @@ pub async fn execute(
         RestError::from_core(&e, authenticated)
     };
     let scope = pdb.scope(ctx, plan.read_only).map_err(map)?;
-    let mut results = pdb.db().transaction(&scope, plan.statements).await.map_err(map)?;
+    let mut statements = plan.statements;
+    // Generated reads of tables call no user code unless the policies are the database
+    // owner's own (an adopted schema): those may run on a kept session (PostgreSQL).
+    if plan.read_only && !pdb.is_adopted() {
+        statements = statements.into_iter().map(easbase_core::db::Stmt::plain_read).collect();
+    }
+    let mut results = pdb.db().transaction(&scope, statements).await.map_err(map)?;
     let exact = plan
         .count
         .and_then(|i| results.get(i))

@@ -94,7 +94,8 @@ async fn suite(platform: Platform, pg_schema: Option<&str>) {
     assert_eq!(service.0, 200, "{service:?}");
 
     // Project B: one read of its own (empty) table.
-    assert_eq!(send(request(Method::GET, "/items", &b_key, "")).await.0, 200);
+    let b_read = send(request(Method::GET, "/items", &b_key, "")).await;
+    assert_eq!(b_read.0, 200, "{b_read:?}");
     // No project: an unknown key is not metered anywhere (and does not panic).
     assert_eq!(send(request(Method::GET, "/items", "eb_pk_notakey", "")).await.0, 401);
     assert_eq!(send(Request::get("/items").body(Bytes::new()).unwrap()).await.0, 401);

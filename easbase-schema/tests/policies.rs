@@ -68,7 +68,7 @@ fn users() -> Vec<User> {
                 if let Some(u) = uid {
                     c["sub"] = u.into();
                 }
-                c
+                c.into()
             },
         },
     };

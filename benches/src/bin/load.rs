@@ -31,6 +31,7 @@ Options:
   --pg-url URL           PostgreSQL (default $EASBASE_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)
   --logins N             concurrent logins in `auth` (default 4)
   --wrk                  send the load with wrk instead of the built-in generator
+  --easbase-only         measure EasBase alone, no reference (to profile it)
   --out FILE             also write the table (with the machine and settings) to FILE";
 
 fn seconds(name: &str, v: &str) -> Result<Duration> {
@@ -67,6 +68,7 @@ fn args() -> Result<(Settings, Vec<Scenario>, Option<String>)> {
             "--pg-url" => settings.pg_url = value("--pg-url")?,
             "--logins" => settings.logins = number("--logins", &value("--logins")?)?,
             "--wrk" => settings.generator = Generator::Wrk,
+            "--easbase-only" => settings.easbase_only = true,
             "--out" => out = Some(value("--out")?),
             "-h" | "--help" => {
                 println!("{USAGE}");

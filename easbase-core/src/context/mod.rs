@@ -104,6 +104,31 @@ pub struct RequestContext {
     request_id: String,
 }
 
+/// A new request id in the UUID v4 format: a per-process random seed (one system call,
+/// once) mixed with a counter by a bijection, so ids never repeat within a process and do
+/// not line up across processes, without a `getrandom` call per request. Request ids are
+/// labels for logs, not secrets.
+fn fresh_request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEED: OnceLock<(u64, u64)> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let (a, b) = *SEED.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // splitmix64's finalizer: a bijection of u64, so distinct `n` give distinct ids.
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let hi = mix(a ^ n);
+    let lo = mix(b.wrapping_add(n.rotate_left(17)));
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&hi.to_be_bytes());
+    bytes[8..].copy_from_slice(&lo.to_be_bytes());
+    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+}
+
 impl RequestContext {
     /// A context for `project` acting as `role`, with the user's `claims` (empty for a
     /// key-only request). The `role` claim is set to [`role_claim`]`(role)`, replacing any
@@ -149,7 +174,7 @@ impl RequestContext {
             {
                 id.to_owned()
             }
-            _ => uuid::Uuid::new_v4().to_string(),
+            _ => fresh_request_id(),
         };
         RequestContext { project, role, claims, claims_json, request_id }
     }
@@ -193,7 +218,7 @@ impl RequestContext {
             uid: self.uid().map(str::to_owned),
             role: role_claim(self.role).to_owned(),
             email: self.claims.get("email").and_then(Value::as_str).map(str::to_owned),
-            claims: (*self.claims).clone(),
+            claims: Arc::clone(&self.claims),
         }
     }
 }

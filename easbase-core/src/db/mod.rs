@@ -99,6 +99,11 @@ pub struct Stmt {
     pub values: Values,
     /// A guard evaluated inside the transaction (see [`Guard`]).
     pub guard: Option<Guard>,
+    /// A plain read: tables and columns only, no user-defined code (no function of the
+    /// database's owner runs, not even in a policy). On PostgreSQL a read-only scope with
+    /// one plain read may run on a session that keeps the request's role and settings
+    /// (see [`PgDb`]). Set it with [`Stmt::plain_read`].
+    pub plain_read: bool,
 }
 
 /// What must hold after a statement for the transaction to commit.
@@ -136,17 +141,24 @@ impl Guard {
 impl Stmt {
     /// Raw SQL without values (fixed text only — never caller input).
     pub fn raw(sql: impl Into<String>) -> Stmt {
-        Stmt { sql: sql.into(), values: Values(Vec::new()), guard: None }
+        Stmt { sql: sql.into(), values: Values(Vec::new()), guard: None, plain_read: false }
     }
 
     /// SQL with values.
     pub fn new(sql: impl Into<String>, values: Values) -> Stmt {
-        Stmt { sql: sql.into(), values, guard: None }
+        Stmt { sql: sql.into(), values, guard: None, plain_read: false }
     }
 
     /// Adds a guard.
     pub fn with_guard(mut self, guard: Guard) -> Stmt {
         self.guard = Some(guard);
+        self
+    }
+
+    /// Marks a plain read (see [`Stmt::plain_read`](Stmt#structfield.plain_read)): only
+    /// for generated reads of tables whose policies call no user code.
+    pub fn plain_read(mut self) -> Stmt {
+        self.plain_read = true;
         self
     }
 }

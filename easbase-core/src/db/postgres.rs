@@ -1,17 +1,20 @@
 //! The PostgreSQL engine: a deadpool-postgres pool of tokio-postgres connections that
 //! sends a scoped transaction in one pipelined write. See [`PgDb`] for how it works.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use bytes::BytesMut;
-use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    ClientWrapper, Manager, ManagerConfig, Object, ObjectId, Pool, RecyclingMethod, Runtime,
+};
 use easbase_schema::Dialect;
 use easbase_schema::ddl::quote_ident;
 use sea_query::{OptionEnum, Value};
@@ -84,8 +87,23 @@ const DEFAULT_CACHE_CAPACITY: usize = 512;
 ///    `COMMIT` out of the pipeline and sends `COMMIT` or `ROLLBACK` once the guards have
 ///    been checked (two round trips).
 ///
+/// **Plain reads** ([`Stmt::plain_read`]: one generated read in a read-only scope, with a
+/// role) take a shorter way, on a second pool used for nothing else (pools built by
+/// [`PgDb::connect`] or [`PgDb::from_pools`]; a host's single pool never does this). Its
+/// connections keep a *session*: the role, the scope's settings and
+/// `default_transaction_read_only = on`, set with `set_config(…, false)`. The engine
+/// remembers what each connection's session holds; a read whose role and settings are
+/// exactly that runs alone — one statement, one round trip, in an implicit read-only
+/// transaction, as cheap as a plain select without row security. Otherwise the session is
+/// set first in the same pipeline (after `RESET ALL` when the setting names differ or the
+/// session is unknown: a new connection, or one whose last read failed), and the read is
+/// parsed after it, as the request's role. Every read therefore runs with exactly its own
+/// role and settings, never a previous request's; row-level security applies as in a
+/// transaction; writes are refused (`25006`). Only plain reads may run there: their SQL
+/// calls no user-defined function that could change the session behind the engine's back.
+///
 /// `SET LOCAL` and `set_config(…, true)` last until the end of the transaction, so a
-/// connection goes back to the pool with no role and no setting. A connection whose
+/// connection of the main pool goes back to it with no role and no setting. A connection whose
 /// transaction did not end cleanly (a cancelled future, a broken connection) is
 /// discarded, never returned.
 ///
@@ -141,9 +159,23 @@ pub struct PgDb {
 
 struct PgInner {
     pool: Pool,
+    /// The connections of plain reads' sessions (only for pools built here; see
+    /// [`PgDb`]). Nothing else ever runs on them.
+    read_pool: Option<Pool>,
+    /// What each read-pool connection's session holds, as this engine last set it;
+    /// absent: unknown (a new connection, or one whose last request failed).
+    sessions: Mutex<HashMap<ObjectId, Arc<Session>>>,
     statement_cache_capacity: usize,
     /// The configuration the pool was built from (`None` for a host's pool).
     config: Option<PgConfig>,
+}
+
+/// The role and settings a read-pool session holds (set with `set_config(…, false)`,
+/// together with `default_transaction_read_only`).
+#[derive(Debug, PartialEq, Eq)]
+struct Session {
+    role: String,
+    settings: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for PgDb {
@@ -161,16 +193,23 @@ impl PgDb {
     pub async fn connect(config: PgConfig) -> Result<PgDb> {
         let pg = tokio_postgres::Config::from_str(&config.url)
             .map_err(|e| Error::Config(format!("PostgreSQL connection string: {e}")))?;
-        let manager =
-            Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager)
-            .max_size(config.pool_size.max(1))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| Error::Config(format!("PostgreSQL pool: {e}")))?;
+        let build = |pg: tokio_postgres::Config| {
+            let manager =
+                Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+            Pool::builder(manager)
+                .max_size(config.pool_size.max(1))
+                .runtime(Runtime::Tokio1)
+                .build()
+                .map_err(|e| Error::Config(format!("PostgreSQL pool: {e}")))
+        };
+        let pool = build(pg.clone())?;
+        // Connections are made on first use: a handle that serves no plain read opens none.
+        let read_pool = build(pg)?;
         let db = PgDb {
             inner: Arc::new(PgInner {
                 pool,
+                read_pool: Some(read_pool),
+                sessions: Mutex::default(),
                 statement_cache_capacity: config.statement_cache_capacity,
                 config: Some(config),
             }),
@@ -183,7 +222,28 @@ impl PgDb {
     /// must not be left inside a transaction by other users of the pool.
     pub fn from_pool(pool: Pool) -> PgDb {
         PgDb {
-            inner: Arc::new(PgInner { pool, statement_cache_capacity: DEFAULT_CACHE_CAPACITY, config: None }),
+            inner: Arc::new(PgInner {
+                pool,
+                read_pool: None,
+                sessions: Mutex::default(),
+                statement_cache_capacity: DEFAULT_CACHE_CAPACITY,
+                config: None,
+            }),
+        }
+    }
+
+    /// Wraps two pools to the same database: `pool` for everything, `read_pool` for plain
+    /// reads' sessions (see [`PgDb`]). Nothing but this handle may use `read_pool`: its
+    /// connections keep a request's role and settings between requests.
+    pub fn from_pools(pool: Pool, read_pool: Pool) -> PgDb {
+        PgDb {
+            inner: Arc::new(PgInner {
+                pool,
+                read_pool: Some(read_pool),
+                sessions: Mutex::default(),
+                statement_cache_capacity: DEFAULT_CACHE_CAPACITY,
+                config: None,
+            }),
         }
     }
 
@@ -194,9 +254,18 @@ impl PgDb {
         self.inner.config.as_ref()
     }
 
-    /// The pool under this handle.
+    /// The pool under this handle (plain reads' sessions have a pool of their own,
+    /// closed by [`PgDb::close`] too).
     pub fn pool(&self) -> &Pool {
         &self.inner.pool
+    }
+
+    /// Closes the pools: connections are closed as they come back.
+    pub fn close(&self) {
+        self.inner.pool.close();
+        if let Some(read_pool) = &self.inner.read_pool {
+            read_pool.close();
+        }
     }
 
     async fn checkout(&self) -> Result<Lease> {
@@ -216,7 +285,95 @@ impl PgDb {
             return Ok(Vec::new());
         }
         let span = trace::transaction_span(Backend::Postgres, scope, &statements);
+        if let (Some(read_pool), Some(role), [statement]) =
+            (&self.inner.read_pool, &scope.role, statements.as_slice())
+            && scope.read_only
+            && statement.plain_read
+            && statement.guard.is_none()
+        {
+            let session = Session { role: role.as_str().to_owned(), settings: scope.settings.clone() };
+            return self.run_plain_read(read_pool, session, statement).instrument(span).await;
+        }
         self.run_scoped(scope, &statements).instrument(span).await
+    }
+
+    /// A plain read on a read-pool session: the session's role, settings and
+    /// `default_transaction_read_only` are set (at session level, one pipelined
+    /// statement) only when they differ from what it holds, so a connection serving the
+    /// same user again runs the read alone, in one round trip and one implicit read-only
+    /// transaction.
+    async fn run_plain_read(
+        &self,
+        pool: &Pool,
+        session: Session,
+        statement: &Stmt,
+    ) -> Result<Vec<StmtResult>> {
+        let mut retried = false;
+        loop {
+            let client = pool.get().await.map_err(|e| Error::Unavailable(e.to_string()))?;
+            let id = Object::id(&client);
+            let mut lease = Lease { client: Some(client), clean: false };
+            let known = self.session_of(id);
+            // Forget it while the request runs: a failure leaves it unknown.
+            self.forget_session(id);
+            let client = lease.client()?;
+            let outcome = run_plain_read(client, known.as_deref(), &session, statement).await;
+            let cache = &client.statement_cache;
+            let retry = match &outcome {
+                Ok(_) => {
+                    if cache.size() > self.inner.statement_cache_capacity {
+                        cache.clear();
+                    }
+                    false
+                }
+                Err(failure) => {
+                    let stale = failure.clean && is_stale_statement(&failure.error);
+                    if stale {
+                        cache.clear();
+                    }
+                    stale && !retried
+                }
+            };
+            match outcome {
+                Ok(result) => {
+                    lease.clean = true;
+                    let kept =
+                        if known.as_deref() == Some(&session) { known } else { Some(Arc::new(session)) };
+                    if let Some(kept) = kept {
+                        self.remember_session(id, kept);
+                    }
+                    return Ok(vec![result]);
+                }
+                Err(failure) => {
+                    // Idle again (outside any transaction) but in an unknown session state.
+                    lease.clean = failure.clean;
+                    if retry {
+                        retried = true;
+                        continue;
+                    }
+                    return Err(failure.error);
+                }
+            }
+        }
+    }
+
+    fn session_of(&self, id: ObjectId) -> Option<Arc<Session>> {
+        self.inner.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
+    }
+
+    fn forget_session(&self, id: ObjectId) {
+        self.inner.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+    }
+
+    fn remember_session(&self, id: ObjectId, session: Arc<Session>) {
+        let mut sessions = self.inner.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Connections the pool dropped leave entries behind: past a bound, forget them
+        // all (an unknown session is reset and set again, never trusted).
+        let bound = self.inner.read_pool.as_ref().map_or(0, |p| p.status().max_size) * 4 + 16;
+        if sessions.len() >= bound {
+            sessions.clear();
+        }
+        sessions.insert(id, session);
     }
 
     async fn run_scoped(&self, scope: &Scope, statements: &[Stmt]) -> Result<Vec<StmtResult>> {
@@ -461,6 +618,126 @@ async fn run_transaction(
         return Err(Failure { clean: e.as_db_error().is_some(), error: map_err(&e) });
     }
     Ok(results)
+}
+
+/// [`PgDb::run_plain_read`] on one connection whose session holds `known` (`None`:
+/// unknown). A session holding other setting names (or unknown) is first `RESET ALL`;
+/// then role, settings and `default_transaction_read_only = on` are set unless the
+/// session already holds exactly them; then the read. The read is prepared only after
+/// the session is set (parsing checks the schema's privileges as the current role), and
+/// when its statement is cached everything is written before the first answer is read.
+async fn run_plain_read(
+    client: &ClientWrapper,
+    known: Option<&Session>,
+    session: &Session,
+    statement: &Stmt,
+) -> std::result::Result<StmtResult, Failure> {
+    let types = statement
+        .values
+        .0
+        .iter()
+        .map(|value| {
+            param_type(value).ok_or_else(|| {
+                Failure::before_begin(Error::Database {
+                    sqlstate: Some("22023".into()),
+                    message: "a bound value of this kind is not supported on PostgreSQL".into(),
+                })
+            })
+        })
+        .collect::<std::result::Result<Vec<Type>, Failure>>()?;
+    let same = known == Some(session);
+    let same_names = known.is_some_and(|k| {
+        k.settings.len() == session.settings.len()
+            && k.settings.iter().zip(&session.settings).all(|((a, _), (b, _))| a == b)
+    });
+    let prepare_failure =
+        |e: tokio_postgres::Error| Failure { clean: e.as_db_error().is_some(), error: map_err(&e) };
+    let set_st = if same {
+        None
+    } else {
+        let set_types = vec![Type::TEXT; 1 + session.settings.len() * 2];
+        let sql = session_sql(session.settings.len());
+        Some(client.prepare_typed_cached(&sql, &set_types).await.map_err(prepare_failure)?)
+    };
+
+    let send_failed = AtomicBool::new(false);
+    let mut set_params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(1 + session.settings.len() * 2);
+    set_params.push(&session.role);
+    for (name, value) in &session.settings {
+        set_params.push(name);
+        set_params.push(value);
+    }
+    let params: Vec<PgParam<'_>> = statement.values.0.iter().map(PgParam).collect();
+    // The read's prepared statement, and a statement that must not run (its values or
+    // result types do not fit), as the read's request finds them.
+    let prepared: Mutex<Option<Statement>> = Mutex::new(None);
+    let unfit: Mutex<Option<Error>> = Mutex::new(None);
+    let mut requests: Vec<Request<'_>> = Vec::with_capacity(3);
+    if !same && !same_names {
+        requests.push(Box::pin(async { client.batch_execute("RESET ALL").await.map(|()| None) }));
+    }
+    if let Some(set_st) = &set_st {
+        let (params, failed) = (&set_params, &send_failed);
+        requests.push(Box::pin(async move { query(client, set_st, params, failed).await }));
+    }
+    let span = trace::statement_span(Backend::Postgres, &statement.sql);
+    {
+        let (types, params, failed, prepared, unfit) = (&types, &params, &send_failed, &prepared, &unfit);
+        requests.push(Box::pin(
+            async move {
+                // Polled after the session's requests were written: a statement not yet
+                // cached is parsed after the session is set.
+                let st = client.prepare_typed_cached(&statement.sql, types).await?;
+                if let Err(e) = check_statement(statement, &st) {
+                    *unfit.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+                    return Ok(None);
+                }
+                let params: Vec<&(dyn ToSql + Sync)> =
+                    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+                let out = query(client, &st, &params, failed).await;
+                *prepared.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(st);
+                out
+            }
+            .instrument(span.clone()),
+        ));
+    }
+    let mut outputs = join_all(requests).await;
+    if let Some(e) = first_error(&outputs) {
+        return Err(Failure { clean: e.as_db_error().is_some(), error: map_err(e) });
+    }
+    if let Some(error) = unfit.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        return Err(Failure { error, clean: true });
+    }
+    if send_failed.load(Ordering::Acquire) {
+        return Err(Failure {
+            error: Error::Database { sqlstate: None, message: "a statement could not be sent".into() },
+            clean: true,
+        });
+    }
+    let st = prepared.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (Some(st), Some(Ok(out))) = (st, outputs.pop()) else {
+        return Err(Failure { clean: false, error: no_answer() });
+    };
+    let (rows, affected) = out.unwrap_or_default();
+    let result = convert(&st, rows, affected).map_err(|error| Failure { error, clean: true })?;
+    trace::record_rows(&span, result.affected);
+    Ok(result)
+}
+
+fn no_answer() -> Error {
+    Error::Database { sqlstate: None, message: "the read got no answer".into() }
+}
+
+/// `select set_config('role', $1, false), set_config('default_transaction_read_only',
+/// 'on', false), set_config($2, $3, false), …` for `n` settings.
+fn session_sql(n: usize) -> String {
+    let mut sql = String::from(
+        "select set_config('role', $1, false), set_config('default_transaction_read_only', 'on', false)",
+    );
+    for i in 0..n {
+        let _ = write!(sql, ", set_config(${}, ${}, false)", 2 * i + 2, 2 * i + 3);
+    }
+    sql
 }
 
 /// One statement of the pipeline. Its request is written on the first poll.

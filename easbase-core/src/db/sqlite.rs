@@ -3,10 +3,10 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
@@ -21,6 +21,10 @@ use crate::error::{Error, Result};
 /// SQLite's extended result code for a write refused by a read-only scope
 /// (`SQLITE_READONLY`).
 const SQLITE_READONLY: i32 = 8;
+/// `SQLITE_BUSY` and `SQLITE_INTERRUPT`: an inline read that met a lock or ran past its
+/// budget is handed to a reader thread instead.
+const SQLITE_BUSY: &str = "5";
+const SQLITE_INTERRUPT: &str = "9";
 
 /// How to open a SQLite database.
 ///
@@ -42,6 +46,13 @@ pub struct SqliteConfig {
     pub busy_timeout: Duration,
     /// Prepared statements kept per connection (default 256).
     pub statement_cache_capacity: usize,
+    /// Read-only connections a caller may run a read on *in its own thread*, without the
+    /// hand-off to a reader thread (default 4; 0 turns inline reads off). See
+    /// [`SqliteDb`].
+    pub inline_readers: usize,
+    /// How long an inline read may run before it is interrupted and handed to a reader
+    /// thread instead (default 500 µs): the most a read blocks its caller's thread.
+    pub inline_budget: Duration,
 }
 
 impl Default for SqliteConfig {
@@ -51,14 +62,16 @@ impl Default for SqliteConfig {
             readers: 2,
             busy_timeout: Duration::from_secs(5),
             statement_cache_capacity: 256,
+            inline_readers: 4,
+            inline_budget: Duration::from_micros(500),
         }
     }
 }
 
 impl SqliteConfig {
-    /// A private in-memory database (no reader threads).
+    /// A private in-memory database (no reader threads, no inline reads).
     pub fn in_memory() -> SqliteConfig {
-        SqliteConfig { readers: 0, ..SqliteConfig::default() }
+        SqliteConfig { readers: 0, inline_readers: 0, ..SqliteConfig::default() }
     }
 
     /// A database file with the default two readers.
@@ -75,6 +88,14 @@ impl SqliteConfig {
     /// Sets the busy timeout.
     pub fn busy_timeout(mut self, timeout: Duration) -> SqliteConfig {
         self.busy_timeout = timeout;
+        self
+    }
+
+    /// Sets the inline read connections and their budget (0 connections: every read goes
+    /// to a reader thread).
+    pub fn inline_reads(mut self, connections: usize, budget: Duration) -> SqliteConfig {
+        self.inline_readers = connections;
+        self.inline_budget = budget;
         self
     }
 }
@@ -128,11 +149,18 @@ pub fn sqlite_sqlstate(extended_code: i32) -> Option<&'static str> {
 /// last clone is dropped — after finishing the jobs already queued, so that drop may wait
 /// for them.
 ///
-/// Async callers never block the executor: a transaction is sent over a channel to a
-/// worker thread that owns its connection, and the answer comes back on a tokio oneshot.
-/// Writes (and every scope that is not [`Scope::read_only`]) go to the single writer, in
-/// `BEGIN IMMEDIATE` transactions; read-only scopes go to the first idle reader (else the
-/// least busy one), whose connection is opened read-only. An idle worker blocks on its
+/// Writes (and every scope that is not [`Scope::read_only`]) are sent over a channel to
+/// the single writer thread, in `BEGIN IMMEDIATE` transactions, and the answer comes back
+/// on a tokio oneshot. A read-only scope first tries an **inline read**: if one of the
+/// [`SqliteConfig::inline_readers`] read-only connections is idle, the read runs right
+/// there on the caller's thread under a budget ([`SqliteConfig::inline_budget`], 500 µs
+/// by default, enforced by SQLite's progress handler; no busy wait). A read that runs past
+/// it, or meets a lock, is interrupted (a read has nothing to undo) and sent to a reader
+/// thread like any other: so a read never blocks its caller's thread for longer than the
+/// budget, and the point reads and pages an API serves cost no hand-off at all — on a
+/// 2-core virtual machine the two futex wake-ups of a hand-off cost more CPU than the
+/// select. Otherwise read-only scopes go to the first idle reader thread (else the least
+/// busy one), whose connection is opened read-only. An idle worker blocks on its
 /// channel and is woken by the next job, so idle threads take no CPU from the server's
 /// own (an earlier version spun with `sched_yield` between jobs, which on a 2-core
 /// machine cost the HTTP stack more than it saved). The database runs in WAL mode with
@@ -185,6 +213,67 @@ struct Inner {
     path: Option<PathBuf>,
     writer: Worker,
     readers: Vec<Worker>,
+    /// Idle inline read connections (see [`SqliteDb`]).
+    inline: Mutex<Vec<InlineConn>>,
+    inline_budget: Duration,
+}
+
+/// A read-only connection used on the caller's thread, interrupted by its progress
+/// handler once the clock passes `deadline` (nanoseconds since `epoch`).
+struct InlineConn {
+    conn: Connection,
+    epoch: Instant,
+    deadline: Arc<AtomicU64>,
+}
+
+/// How an inline read ended.
+enum Inline {
+    Done(Result<Vec<StmtResult>>),
+    /// Past its budget or blocked by a lock: run it on a reader thread instead.
+    Handoff,
+}
+
+impl InlineConn {
+    fn open(config: &SqliteConfig) -> Result<InlineConn> {
+        let conn = open_connection(config, false)?;
+        // Never wait for a lock on the caller's thread: a reader thread will.
+        conn.busy_timeout(Duration::ZERO).map_err(map_err)?;
+        let epoch = Instant::now();
+        let deadline = Arc::new(AtomicU64::new(u64::MAX));
+        let handler_deadline = Arc::clone(&deadline);
+        conn.progress_handler(
+            1000,
+            Some(move || nanos_since(epoch) > handler_deadline.load(Ordering::Relaxed)),
+        )
+        .map_err(map_err)?;
+        Ok(InlineConn { conn, epoch, deadline })
+    }
+
+    /// Runs a read-only transaction here, within `budget`.
+    fn run(&self, statements: &[Stmt], budget: Duration) -> Inline {
+        let until =
+            nanos_since(self.epoch).saturating_add(u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX));
+        self.deadline.store(until, Ordering::Relaxed);
+        let result = run_transaction(&self.conn, true, false, statements);
+        self.deadline.store(u64::MAX, Ordering::Relaxed);
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        match result {
+            Err(Error::Database { sqlstate: Some(code), .. })
+                if code == SQLITE_INTERRUPT
+                    || code == SQLITE_BUSY
+                    || code.parse::<i32>().is_ok_and(|c| c & 0xff == 5) =>
+            {
+                Inline::Handoff
+            }
+            other => Inline::Done(other),
+        }
+    }
+}
+
+fn nanos_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// One thread, the channel to it and how many jobs it has queued or running.
@@ -237,7 +326,22 @@ impl SqliteDb {
             let conn = open_connection(&config, false)?;
             reader_workers.push(Worker::spawn(format!("easbase-sqlite-reader-{i}"), conn, false)?);
         }
-        Ok(SqliteDb { inner: Arc::new(Inner { path: config.path, writer, readers: reader_workers }) })
+        // Inline reads need connections of their own to the same file (an in-memory
+        // database has only the writer's).
+        let inline_count = if config.path.is_some() { config.inline_readers } else { 0 };
+        let mut inline = Vec::with_capacity(inline_count);
+        for _ in 0..inline_count {
+            inline.push(InlineConn::open(&config)?);
+        }
+        Ok(SqliteDb {
+            inner: Arc::new(Inner {
+                path: config.path,
+                writer,
+                readers: reader_workers,
+                inline: Mutex::new(inline),
+                inline_budget: config.inline_budget,
+            }),
+        })
     }
 
     /// Runs `statements` in one transaction (see [`crate::db::Db::transaction`]).
@@ -254,9 +358,42 @@ impl SqliteDb {
         if statements.is_empty() {
             return Ok(Vec::new());
         }
-        let worker = if scope.read_only { self.reader() } else { &self.inner.writer };
         let span = trace::transaction_span(Backend::Sqlite, scope, &statements);
+        if scope.read_only
+            && let Some(conn) = self.take_inline()
+        {
+            let outcome = span.in_scope(|| {
+                catch_unwind(AssertUnwindSafe(|| conn.run(&statements, self.inner.inline_budget)))
+            });
+            match outcome {
+                Ok(Inline::Done(result)) => {
+                    self.put_inline(conn);
+                    return result;
+                }
+                Ok(Inline::Handoff) => self.put_inline(conn),
+                // A connection that panicked is not trusted again (it is closed here).
+                Err(_) => {
+                    return Err(Error::Database {
+                        sqlstate: None,
+                        message: "the SQLite engine panicked".into(),
+                    });
+                }
+            }
+        }
+        let worker = if scope.read_only { self.reader() } else { &self.inner.writer };
         worker.run(Work::Transaction { read_only: scope.read_only, statements }).instrument(span).await
+    }
+
+    /// An idle inline read connection, if there is one (never waits).
+    fn take_inline(&self) -> Option<InlineConn> {
+        self.inner.inline.try_lock().ok()?.pop()
+    }
+
+    fn put_inline(&self, conn: InlineConn) {
+        match self.inner.inline.lock() {
+            Ok(mut idle) => idle.push(conn),
+            Err(poisoned) => poisoned.into_inner().push(conn),
+        }
     }
 
     /// Runs a script in one `BEGIN IMMEDIATE` transaction on the writer; each string may hold
@@ -389,7 +526,7 @@ fn worker_loop(conn: Connection, jobs: mpsc::Receiver<Job>, load: &AtomicUsize, 
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             span.in_scope(|| match work {
                 Work::Transaction { read_only, statements } => {
-                    run_transaction(&conn, read_only, writer, statements)
+                    run_transaction(&conn, read_only, writer, &statements)
                 }
                 Work::Script(statements) => run_script(&conn, &statements).map(|()| Vec::new()),
             })
@@ -411,7 +548,7 @@ fn run_transaction(
     conn: &Connection,
     read_only: bool,
     writer: bool,
-    statements: Vec<Stmt>,
+    statements: &[Stmt],
 ) -> Result<Vec<StmtResult>> {
     let explicit = statements.len() > 1 || statements.iter().any(|s| s.guard.is_some());
     if explicit {
@@ -420,9 +557,8 @@ fn run_transaction(
     }
     let mut results = Vec::with_capacity(statements.len());
     for statement in statements {
-        let guard = statement.guard.clone();
         let result = run_statement(conn, statement, read_only)?;
-        if let Some(guard) = guard {
+        if let Some(guard) = &statement.guard {
             guard.check(&result)?;
         }
         results.push(result);
@@ -433,14 +569,14 @@ fn run_transaction(
     Ok(results)
 }
 
-fn run_statement(conn: &Connection, statement: Stmt, read_only: bool) -> Result<StmtResult> {
+fn run_statement(conn: &Connection, statement: &Stmt, read_only: bool) -> Result<StmtResult> {
     let span = trace::statement_span(Backend::Sqlite, &statement.sql);
     let result = span.in_scope(|| execute_statement(conn, statement, read_only))?;
     trace::record_rows(&span, result.affected);
     Ok(result)
 }
 
-fn execute_statement(conn: &Connection, statement: Stmt, read_only: bool) -> Result<StmtResult> {
+fn execute_statement(conn: &Connection, statement: &Stmt, read_only: bool) -> Result<StmtResult> {
     let mut prepared = conn.prepare_cached(&statement.sql).map_err(map_err)?;
     let is_read = prepared.readonly();
     if read_only && !is_read {
@@ -459,8 +595,8 @@ fn execute_statement(conn: &Connection, statement: Stmt, read_only: bool) -> Res
             ),
         });
     }
-    for (i, value) in statement.values.0.into_iter().enumerate() {
-        prepared.raw_bind_parameter(i + 1, RusqliteValue(value)).map_err(map_err)?;
+    for (i, value) in statement.values.0.iter().enumerate() {
+        prepared.raw_bind_parameter(i + 1, RusqliteValue(value.clone())).map_err(map_err)?;
     }
     let columns: Arc<[String]> = prepared.column_names().into_iter().map(str::to_owned).collect();
     let width = columns.len();

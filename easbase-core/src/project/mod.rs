@@ -296,6 +296,13 @@ impl ProjectDb {
         &self.roles
     }
 
+    /// Whether it serves an adopted schema (one with its own policies, which may call the
+    /// database owner's functions: its reads are not plain reads, see
+    /// [`Stmt::plain_read`](crate::db::Stmt::plain_read)).
+    pub fn is_adopted(&self) -> bool {
+        self.adopted
+    }
+
     /// Its validated schema (modules' tables included), if one was applied.
     pub fn schema(&self) -> Option<&Arc<ValidSchema>> {
         self.schema.as_ref()

@@ -541,14 +541,21 @@ mod dedicated {
 
     /// A pool to a dedicated database (no connection is made until the first use).
     pub(super) fn pool(config: tokio_postgres::Config, platform: &Platform) -> Result<Db> {
-        let manager =
-            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager)
-            .max_size(platform.inner.config.dedicated_pool_size.max(1))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| Error::Config(format!("PostgreSQL pool: {e}")))?;
-        Ok(Db::from_pg_pool(pool))
+        let build = |config: tokio_postgres::Config| {
+            let manager = Manager::from_config(
+                config,
+                NoTls,
+                ManagerConfig { recycling_method: RecyclingMethod::Fast },
+            );
+            Pool::builder(manager)
+                .max_size(platform.inner.config.dedicated_pool_size.max(1))
+                .runtime(Runtime::Tokio1)
+                .build()
+                .map_err(|e| Error::Config(format!("PostgreSQL pool: {e}")))
+        };
+        // A second pool, used only for plain reads' sessions (see `PgDb`).
+        let pool = build(config.clone())?;
+        Ok(Db::Postgres(crate::db::PgDb::from_pools(pool, build(config)?)))
     }
 
     /// Creates the project's roles and database (idempotent).

@@ -59,7 +59,7 @@ impl Drop for PoolGuard {
             // Idle connections close now; checked-out ones when they are returned, and
             // `get` fails from now on for a `Db` clone kept beyond its `ProjectDb`.
             #[cfg(feature = "postgres")]
-            Db::Postgres(pg) => pg.pool().close(),
+            Db::Postgres(pg) => pg.close(),
             // sqlx closes a pool asynchronously: on the runtime, if there is one (else the
             // connections close when the last clone of the pool is dropped).
             #[cfg(feature = "mysql")]

@@ -302,6 +302,10 @@ fn saturating_i64(n: u64) -> i64 {
 
 /// Cuts `s` to `max` characters and drops control characters.
 pub(crate) fn clean(s: &str, max: usize) -> String {
+    // The common case, checked a byte at a time: short ASCII without control characters.
+    if s.len() <= max && s.bytes().all(|b| b.is_ascii() && !b.is_ascii_control()) {
+        return s.to_owned();
+    }
     s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 

@@ -87,6 +87,10 @@ fn try_relation(c: &mut Cursor<'_>) -> Option<RelationHead> {
 
 /// `alias:` (a field name and one colon not followed by another); backtracks if absent.
 fn alias(c: &mut Cursor<'_>) -> Option<String> {
+    // Not a field name at all (`*`, `...`, `(`): no alias, and no error built to be dropped.
+    if !c.peek().is_some_and(|ch| ch == '"' || super::syntax::is_ident_char(ch)) {
+        return None;
+    }
     let start = c.pos();
     if let Ok(name) = c.field_name()
         && c.eat(':')

@@ -157,7 +157,15 @@ impl<'a> Cursor<'a> {
         if self.peek() == Some('"') {
             return self.quoted();
         }
-        let mut parts: Vec<&str> = Vec::new();
+        let first = self.take_while(is_ident_char);
+        if first.is_empty() {
+            return Err(self.fail("field name (* or [a..z0..9_$])"));
+        }
+        if !(self.starts_with("-") && !self.starts_with("->")) {
+            return Ok(first.trim().to_owned());
+        }
+        self.pos += 1;
+        let mut parts: Vec<&str> = vec![first.trim()];
         loop {
             let part = self.take_while(is_ident_char);
             if part.is_empty() {

@@ -37,7 +37,7 @@ use crate::{ColumnType, Dialect};
 ///
 /// let columns = [("org_id".to_string(), ColumnType::BigInt)];
 /// let expr = policy::parse("org_id = auth.claims.org_id").unwrap();
-/// let auth = AuthContext { claims: serde_json::json!({ "org_id": "42" }), ..Default::default() };
+/// let auth = AuthContext { claims: serde_json::json!({ "org_id": "42" }).into(), ..Default::default() };
 /// let cond = policy::to_sea_query(&expr, &columns, None, AuthMode::Bound(&auth));
 /// let (sql, values) = Query::select().column("id").from("items").and_where(cond).build(MysqlQueryBuilder);
 /// assert_eq!(sql, "SELECT `id` FROM `items` WHERE `org_id` = ?");
@@ -421,7 +421,7 @@ fn bound_auth(ctx: &AuthContext, a: &AuthRef, target: &Target) -> Value {
             owned.as_ref()
         }
         AuthRef::Claims(path) => {
-            let mut cur = Some(&ctx.claims);
+            let mut cur: Option<&serde_json::Value> = Some(&ctx.claims);
             for key in path {
                 cur = cur.and_then(|v| v.get(key.as_str()));
             }
@@ -537,7 +537,8 @@ mod tests {
                 "admin": "yes",
                 "level": 3.5,
                 "app_metadata": { "tier": "pro", "null": 7 },
-            }),
+            })
+            .into(),
         }
     }
 

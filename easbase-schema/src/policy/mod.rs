@@ -228,8 +228,9 @@ pub struct AuthContext {
     pub role: String,
     /// The user's email, if known.
     pub email: Option<String>,
-    /// All claims of the token (a JSON object; `Null` when there is no token).
-    pub claims: serde_json::Value,
+    /// All claims of the token (a JSON object; `Null` when there is no token), shared
+    /// with the request's context rather than copied.
+    pub claims: std::sync::Arc<serde_json::Value>,
 }
 
 impl fmt::Display for Problem {

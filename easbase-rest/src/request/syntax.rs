@@ -161,7 +161,7 @@ impl<'a> Cursor<'a> {
         if first.is_empty() {
             return Err(self.fail("field name (* or [a..z0..9_$])"));
         }
-        if !(self.starts_with("-") && !self.starts_with("->")) {
+        if !self.starts_with("-") || self.starts_with("->") {
             return Ok(first.trim().to_owned());
         }
         self.pos += 1;

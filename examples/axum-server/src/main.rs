@@ -34,8 +34,8 @@
 //! serves until Ctrl-C or SIGTERM. `--listen 127.0.0.1:0` picks a free port (the
 //! JSON line names it). Every run starts a new project: its keys are only shown here.
 //!
-//! The REST and auth services, the router and the ready line are easbase-cli's
-//! [`host`](easbase_cli::host) (what `easbase serve` and the other examples use); the auth
+//! The REST and auth services, the router and the ready line come from
+//! [`easbase_cli::host`] (what `easbase serve` and the other examples use); the auth
 //! service is configured here for the mail outbox, OAuth and the external URL.
 
 use std::error::Error;

@@ -448,6 +448,11 @@ fn open_connection(config: &SqliteConfig, writer: bool) -> Result<Connection> {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
     }
     conn.pragma_update(None, "foreign_keys", "ON").map_err(map_err)?;
+    // The query planner's stability guarantee: a plan never depends on bound values.
+    // Without it SQLite (3.47+) reads a bound `LIMIT ?` while planning and re-prepares the
+    // statement every time the value is bound again — more than half of a page read's
+    // CPU went to re-preparing an already cached statement.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).map_err(map_err)?;
     register_regexp(&conn).map_err(map_err)?;
     Ok(conn)
 }

@@ -22,6 +22,85 @@ pub(super) fn rows(table: &TableDef, outputs: &[Output], rows: &[Row]) -> Vec<Js
         .collect()
 }
 
+/// The rows of [`rows`] as JSON text written straight to bytes, without building values
+/// (`single`: the one row as an object, not an array). Byte for byte what serializing
+/// [`rows`] gives: keys in the same (sorted) order, the same numbers and escapes. `None`
+/// when two outputs share a key (the object keeps one of them: left to [`rows`]).
+pub(super) fn rows_bytes(
+    table: &TableDef,
+    outputs: &[Output],
+    rows: &[Row],
+    single: bool,
+) -> Option<Vec<u8>> {
+    let mut order: Vec<usize> = (0..outputs.len()).collect();
+    order.sort_by(|&a, &b| outputs[a].key.cmp(&outputs[b].key));
+    if order.windows(2).any(|w| outputs[w[0]].key == outputs[w[1]].key) {
+        return None;
+    }
+    let types: Vec<Option<ColumnType>> = outputs.iter().map(|o| o.answer_type(table)).collect();
+    let mut out = Vec::with_capacity(2 + rows.len() * (2 + outputs.len() * 24));
+    if !single {
+        out.push(b'[');
+    }
+    for (r, row) in rows.iter().enumerate() {
+        if r > 0 {
+            out.push(b',');
+        }
+        out.push(b'{');
+        for (n, &i) in order.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            write_str(&mut out, outputs[i].key.as_str());
+            out.push(b':');
+            write_cell(&mut out, row.cells.get(i).unwrap_or(&Cell::Null), types[i].as_ref());
+        }
+        out.push(b'}');
+    }
+    if !single {
+        out.push(b']');
+    }
+    Some(out)
+}
+
+/// A JSON string (writing to a `Vec` cannot fail).
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// A JSON value (writing to a `Vec` cannot fail).
+fn write_value(out: &mut Vec<u8>, v: &Json) {
+    let _ = serde_json::to_writer(&mut *out, v);
+}
+
+/// One cell as [`cell_json`] renders it, written directly for the common kinds.
+fn write_cell(out: &mut Vec<u8>, cell: &Cell, ty: Option<&ColumnType>) {
+    let needs_value = |t: &ColumnType| {
+        t.is_numeric()
+            || matches!(
+                t,
+                ColumnType::Json
+                    | ColumnType::Jsonb
+                    | ColumnType::Timestamptz
+                    | ColumnType::Timestamp
+                    | ColumnType::Time
+            )
+    };
+    match (cell, ty) {
+        (Cell::Null, _) => out.extend_from_slice(b"null"),
+        (Cell::Bool(b), _) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        (Cell::Int(i), Some(ColumnType::Boolean)) => {
+            out.extend_from_slice(if *i != 0 { b"true" } else { b"false" });
+        }
+        (Cell::Int(i), _) => {
+            use std::io::Write as _;
+            let _ = write!(out, "{i}");
+        }
+        (Cell::Text(s), ty) if !ty.is_some_and(needs_value) => write_str(out, s),
+        _ => write_value(out, &cell_json(cell, ty)),
+    }
+}
+
 /// Rows with embedded resources: the embeds' cells follow the outputs' cells, each JSON
 /// (text on SQLite) of row arrays (to-many) or one row array / NULL (to-one), whose
 /// values are the embed's outputs followed by its own embeds.
@@ -192,4 +271,78 @@ pub(super) fn csv(rows: &[Json]) -> String {
         out.push_str(&line.join(","));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use easbase_core::db::{Cell, Row};
+    use easbase_schema::{ColumnName, Schema};
+
+    use super::{Json, rows, rows_bytes};
+    use crate::plan::Output;
+
+    /// The bytes written directly are the bytes of the values serialized: every kind of
+    /// cell, keys out of order, escapes, aliases, and a shared key (no direct path).
+    #[test]
+    fn rows_bytes_match_serialized_values() {
+        let schema = Schema::from_json(
+            r#"{ "tables": [ { "name": "t", "columns": [
+                { "name": "id", "type": "bigint", "primary": true },
+                { "name": "name", "type": "text" },
+                { "name": "ok", "type": "boolean" },
+                { "name": "price", "type": "decimal(10,2)" },
+                { "name": "ratio", "type": "double" },
+                { "name": "meta", "type": "jsonb" },
+                { "name": "at", "type": "timestamptz" },
+                { "name": "raw", "type": "bytes" } ] } ] }"#,
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
+        let table = schema.table("t").unwrap();
+        let col = |n: &str| Output::column(&ColumnName::new(n).unwrap());
+        let mut outputs: Vec<Output> =
+            ["ratio", "name", "id", "ok", "price", "meta", "at", "raw"].iter().map(|n| col(n)).collect();
+        outputs.push(Output { key: "alias \"é\"".into(), ..col("name") });
+        let columns: Arc<[String]> = outputs.iter().map(|o| o.key.clone()).collect();
+        let row = |cells: Vec<Cell>| Row { columns: Arc::clone(&columns), cells };
+        let data = vec![
+            row(vec![
+                Cell::Float(0.1),
+                Cell::Text("a \"quoted\"\n\u{1}é".into()),
+                Cell::Int(-42),
+                Cell::Int(1),
+                Cell::Text("12.50".into()),
+                Cell::Text(r#"{"b": [1, 2], "a": null}"#.into()),
+                Cell::Text("2026-01-02 03:04:05.120".into()),
+                Cell::Bytes(vec![0, 255]),
+                Cell::Text("x".into()),
+            ]),
+            row(vec![
+                Cell::Float(f64::NAN),
+                Cell::Null,
+                Cell::Int(i64::MAX),
+                Cell::Bool(false),
+                Cell::Text("not a number".into()),
+                Cell::Text("not json".into()),
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+            ]),
+        ];
+        let expected = serde_json::to_vec(&Json::Array(rows(table, &outputs, &data))).unwrap();
+        let got = rows_bytes(table, &outputs, &data, false).unwrap();
+        assert_eq!(String::from_utf8(got).unwrap(), String::from_utf8(expected).unwrap());
+        // One object.
+        let one = &data[..1];
+        let expected = serde_json::to_vec(&rows(table, &outputs, one)[0]).unwrap();
+        assert_eq!(rows_bytes(table, &outputs, one, true).unwrap(), expected);
+        // No rows.
+        assert_eq!(rows_bytes(table, &outputs, &[], false).unwrap(), b"[]");
+        // Two outputs under one key: left to the values.
+        outputs.push(Output { key: "id".into(), ..col("name") });
+        assert!(rows_bytes(table, &outputs, &data, false).is_none());
+    }
 }

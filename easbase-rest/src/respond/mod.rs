@@ -57,6 +57,12 @@ pub fn respond(
                 (false, _) => {}
             }
             let (range, status) = content_range(offset, n, total)?;
+            if let Some(mut res) = plain_body(plan, read, &result)? {
+                *res.status_mut() = status;
+                set(&mut res, header::CONTENT_RANGE, &range);
+                preference_applied(&mut res, &applied);
+                return Ok(res);
+            }
             let rows = json::rows_with_embeds(
                 plan.snapshot(),
                 table,
@@ -233,6 +239,36 @@ fn preference_applied(res: &mut Response<Bytes>, applied: &[&str]) {
     if !applied.is_empty() {
         set(res, header::HeaderName::from_static("preference-applied"), &applied.join(", "));
     }
+}
+
+/// The common read — plain JSON (an array, or one object), no embeds — written straight
+/// to bytes ([`json::rows_bytes`]); `None` for every other read.
+///
+/// # Errors
+/// 406 `PGRST116` when one object is asked for and there is not one row.
+fn plain_body(
+    plan: &ActionPlan,
+    read: &crate::plan::ReadPlan,
+    result: &DbResult,
+) -> Result<Option<Response<Bytes>>, RestError> {
+    let (content_type, single) = match plan.accept {
+        MediaType::Json => ("application/json; charset=utf-8", false),
+        MediaType::SingleObject { strip_nulls: false } => {
+            ("application/vnd.pgrst.object+json; charset=utf-8", true)
+        }
+        _ => return Ok(None),
+    };
+    if !read.embeds.is_empty() {
+        return Ok(None);
+    }
+    let rows = &result.main.rows;
+    if single && rows.len() != 1 {
+        return Err(RestError::NotSingular { rows: Some(rows.len()) });
+    }
+    let Some(bytes) = json::rows_bytes(plan.table(), &read.outputs, rows, single) else { return Ok(None) };
+    let mut res = Response::new(if plan.headers_only { Bytes::new() } else { Bytes::from(bytes) });
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(Some(res))
 }
 
 /// The body of rows in the negotiated media type.

@@ -318,22 +318,7 @@ impl PgDb {
             self.forget_session(id);
             let client = lease.client()?;
             let outcome = run_plain_read(client, known.as_deref(), &session, statement).await;
-            let cache = &client.statement_cache;
-            let retry = match &outcome {
-                Ok(_) => {
-                    if cache.size() > self.inner.statement_cache_capacity {
-                        cache.clear();
-                    }
-                    false
-                }
-                Err(failure) => {
-                    let stale = failure.clean && is_stale_statement(&failure.error);
-                    if stale {
-                        cache.clear();
-                    }
-                    stale && !retried
-                }
-            };
+            let retry = self.tend_cache(client, outcome.as_ref().err()) && !retried;
             match outcome {
                 Ok(result) => {
                     lease.clean = true;
@@ -353,6 +338,28 @@ impl PgDb {
                     }
                     return Err(failure.error);
                 }
+            }
+        }
+    }
+
+    /// Keeps a connection's statement cache in bounds after an attempt, and clears it when
+    /// the attempt failed on a stale cached plan; `true` when the attempt may be retried
+    /// (a stale plan on a connection left clean: nothing of it was committed).
+    fn tend_cache(&self, client: &ClientWrapper, failure: Option<&Failure>) -> bool {
+        let cache = &client.statement_cache;
+        match failure {
+            None => {
+                if cache.size() > self.inner.statement_cache_capacity {
+                    cache.clear();
+                }
+                false
+            }
+            Some(failure) => {
+                let stale = failure.clean && is_stale_statement(&failure.error);
+                if stale {
+                    cache.clear();
+                }
+                stale
             }
         }
     }
@@ -382,22 +389,7 @@ impl PgDb {
             let mut lease = self.checkout().await?;
             let client = lease.client()?;
             let outcome = run_transaction(client, scope, statements).await;
-            let cache = &client.statement_cache;
-            let retry = match &outcome {
-                Ok(_) => {
-                    if cache.size() > self.inner.statement_cache_capacity {
-                        cache.clear();
-                    }
-                    false
-                }
-                Err(failure) => {
-                    let stale = failure.clean && is_stale_statement(&failure.error);
-                    if stale {
-                        cache.clear();
-                    }
-                    stale && !retried
-                }
-            };
+            let retry = self.tend_cache(client, outcome.as_ref().err()) && !retried;
             lease.clean = outcome.as_ref().map_or_else(|failure| failure.clean, |_| true);
             match outcome {
                 Ok(results) => return Ok(results),

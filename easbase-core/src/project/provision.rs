@@ -231,24 +231,30 @@ pub(super) async fn database(platform: &Platform, row: &ProjectRow) -> Result<Op
         }
         #[cfg(feature = "sqlite")]
         Dialect::Sqlite => {
-            use crate::db::SqliteConfig;
             let _ = row.project.isolation; // every SQLite project is its own database
-            match &platform.inner.config.data_dir {
-                Some(dir) => {
-                    std::fs::create_dir_all(dir).map_err(|e| Error::Config(format!("data_dir: {e}")))?;
-                    let db =
-                        Db::open_sqlite(SqliteConfig::file(dir.join(format!("{}.sqlite", row.project.id))))?;
-                    Ok(Opened { guard: Some(PoolGuard::new(db.clone(), counter)), db, in_memory: false })
-                }
-                None => Ok(Opened {
-                    db: Db::open_sqlite(SqliteConfig::in_memory())?,
-                    guard: None,
-                    in_memory: true,
-                }),
-            }
+            sqlite_file(platform, &format!("{}.sqlite", row.project.id), counter)
         }
         #[allow(unreachable_patterns)] // with every backend feature on
         other => Err(Error::Config(format!("projects on {other} need the `{other}` feature"))),
+    }
+}
+
+/// A SQLite database named `file` in the platform's data folder (created if missing), or
+/// an in-memory database of its own when the platform keeps no folder.
+#[cfg(feature = "sqlite")]
+fn sqlite_file(
+    platform: &Platform,
+    file: &str,
+    counter: Arc<std::sync::atomic::AtomicUsize>,
+) -> Result<Opened> {
+    use crate::db::SqliteConfig;
+    match &platform.inner.config.data_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Config(format!("data_dir: {e}")))?;
+            let db = Db::open_sqlite(SqliteConfig::file(dir.join(file)))?;
+            Ok(Opened { guard: Some(PoolGuard::new(db.clone(), counter)), db, in_memory: false })
+        }
+        None => Ok(Opened { db: Db::open_sqlite(SqliteConfig::in_memory())?, guard: None, in_memory: true }),
     }
 }
 
@@ -274,22 +280,7 @@ pub(super) fn named_database(
             Ok(Opened { guard: Some(PoolGuard::new(db.clone(), counter)), db, in_memory: false })
         }
         #[cfg(feature = "sqlite")]
-        Dialect::Sqlite => {
-            use crate::db::SqliteConfig;
-            match &platform.inner.config.data_dir {
-                Some(dir) => {
-                    std::fs::create_dir_all(dir).map_err(|e| Error::Config(format!("data_dir: {e}")))?;
-                    let file = dir.join(format!("{}__{name}.sqlite", row.project.id));
-                    let db = Db::open_sqlite(SqliteConfig::file(file))?;
-                    Ok(Opened { guard: Some(PoolGuard::new(db.clone(), counter)), db, in_memory: false })
-                }
-                None => Ok(Opened {
-                    db: Db::open_sqlite(SqliteConfig::in_memory())?,
-                    guard: None,
-                    in_memory: true,
-                }),
-            }
-        }
+        Dialect::Sqlite => sqlite_file(platform, &format!("{}__{name}.sqlite", row.project.id), counter),
         #[allow(unreachable_patterns)] // with every backend feature on
         other => Err(Error::Config(format!("projects on {other} need the `{other}` feature"))),
     }

@@ -766,14 +766,7 @@ impl Builder<'_> {
             }
             inner.expr_as(row, Alias::new("r"));
             window(&mut inner, e.limit, e.offset);
-            let mut outer = Query::select();
-            outer.expr(Expr::cust(if self.dialect() == Dialect::Postgres {
-                r#"coalesce(json_agg("r"), '[]')"#
-            } else {
-                r#"json_group_array(json("r"))"#
-            }));
-            outer.from_subquery(inner, Alias::new(format!("_eb_s{depth}")));
-            return Ok(outer);
+            return Ok(self.json_array_of(inner, depth));
         }
         let row = self.embed_row(e, child, depth)?;
         let mut inner = Query::select();
@@ -823,6 +816,11 @@ impl Builder<'_> {
             );
         }
         window(&mut inner, e.limit, e.offset);
+        Ok(self.json_array_of(inner, depth))
+    }
+
+    /// The JSON array of the `"r"` column of `inner`'s rows (`[]` when there are none).
+    fn json_array_of(&self, inner: SelectStatement, depth: usize) -> SelectStatement {
         let mut outer = Query::select();
         outer.expr(Expr::cust(if self.dialect() == Dialect::Postgres {
             r#"coalesce(json_agg("r"), '[]')"#
@@ -830,7 +828,7 @@ impl Builder<'_> {
             r#"json_group_array(json("r"))"#
         }));
         outer.from_subquery(inner, Alias::new(format!("_eb_s{depth}")));
-        Ok(outer)
+        outer
     }
 
     /// What one `ORDER BY` term sorts by: a column (or JSON path) of the table, or of a

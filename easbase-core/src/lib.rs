@@ -42,6 +42,7 @@
 #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
 compile_error!("easbase-core needs at least one backend feature: `sqlite`, `postgres` or `mysql`");
 
+pub mod calendar;
 pub mod context;
 pub mod db;
 pub mod error;

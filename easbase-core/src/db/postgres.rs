@@ -24,6 +24,7 @@ use tracing::Instrument;
 
 use super::trace::{self, Backend};
 use super::{Cell, Row, Scope, Stmt, StmtResult};
+use crate::calendar::civil_from_days;
 use crate::error::{Error, Result};
 
 /// How to reach PostgreSQL.
@@ -1078,19 +1079,6 @@ fn numeric_text(raw: &[u8]) -> Option<String> {
 const DAY_US: i64 = 86_400_000_000;
 /// Days from 1970-01-01 to PostgreSQL's epoch, 2000-01-01.
 const PG_EPOCH_DAYS: i64 = 10_957;
-
-/// (year, month, day) of a count of days since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
 
 fn date_text(days: i32) -> String {
     match days {

@@ -314,20 +314,19 @@ impl PgDb {
             let client = pool.get().await.map_err(|e| Error::Unavailable(e.to_string()))?;
             let id = Object::id(&client);
             let mut lease = Lease { client: Some(client), clean: false };
-            let known = self.session_of(id);
-            // Forget it while the request runs: a failure leaves it unknown.
-            self.forget_session(id);
+            // Taken out while the request runs: a failure leaves it unknown.
+            let known = self.take_session(id);
             let client = lease.client()?;
             let outcome = run_plain_read(client, known.as_deref(), &session, statement).await;
             let retry = self.tend_cache(client, outcome.as_ref().err()) && !retried;
             match outcome {
                 Ok(result) => {
                     lease.clean = true;
-                    let kept =
-                        if known.as_deref() == Some(&session) { known } else { Some(Arc::new(session)) };
-                    if let Some(kept) = kept {
-                        self.remember_session(id, kept);
-                    }
+                    let kept = match known {
+                        Some(known) if *known == session => known,
+                        _ => Arc::new(session),
+                    };
+                    self.remember_session(id, kept);
                     return Ok(vec![result]);
                 }
                 Err(failure) => {
@@ -365,12 +364,8 @@ impl PgDb {
         }
     }
 
-    fn session_of(&self, id: ObjectId) -> Option<Arc<Session>> {
-        self.inner.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
-    }
-
-    fn forget_session(&self, id: ObjectId) {
-        self.inner.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+    fn take_session(&self, id: ObjectId) -> Option<Arc<Session>> {
+        self.inner.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id)
     }
 
     fn remember_session(&self, id: ObjectId, session: Arc<Session>) {

@@ -488,15 +488,7 @@ async fn run_transaction(
     let settings_sql = settings_sql(scope.settings.len());
     let mut prepares: Vec<Pin<Box<dyn Future<Output = _> + Send + '_>>> = Vec::new();
     for statement in statements {
-        let mut types = Vec::with_capacity(statement.values.0.len());
-        for value in &statement.values.0 {
-            types.push(param_type(value).ok_or_else(|| {
-                Failure::before_begin(Error::Database {
-                    sqlstate: Some("22023".into()),
-                    message: "a bound value of this kind is not supported on PostgreSQL".into(),
-                })
-            })?);
-        }
+        let types = param_types(statement)?;
         prepares.push(Box::pin(async move { client.prepare_typed_cached(&statement.sql, &types).await }));
     }
     if let Some(sql) = &settings_sql {
@@ -608,6 +600,24 @@ async fn run_transaction(
     Ok(results)
 }
 
+/// The types `statement`'s values are prepared with ([`param_type`]); `22023` for a kind
+/// of value PostgreSQL is not sent.
+fn param_types(statement: &Stmt) -> std::result::Result<Vec<Type>, Failure> {
+    statement
+        .values
+        .0
+        .iter()
+        .map(|value| {
+            param_type(value).ok_or_else(|| {
+                Failure::before_begin(Error::Database {
+                    sqlstate: Some("22023".into()),
+                    message: "a bound value of this kind is not supported on PostgreSQL".into(),
+                })
+            })
+        })
+        .collect()
+}
+
 /// [`PgDb::run_plain_read`] on one connection whose session holds `known` (`None`:
 /// unknown). A session holding other setting names (or unknown) is first `RESET ALL`;
 /// then role, settings and `default_transaction_read_only = on` are set unless the
@@ -620,19 +630,7 @@ async fn run_plain_read(
     session: &Session,
     statement: &Stmt,
 ) -> std::result::Result<StmtResult, Failure> {
-    let types = statement
-        .values
-        .0
-        .iter()
-        .map(|value| {
-            param_type(value).ok_or_else(|| {
-                Failure::before_begin(Error::Database {
-                    sqlstate: Some("22023".into()),
-                    message: "a bound value of this kind is not supported on PostgreSQL".into(),
-                })
-            })
-        })
-        .collect::<std::result::Result<Vec<Type>, Failure>>()?;
+    let types = param_types(statement)?;
     let same = known == Some(session);
     let same_names = known.is_some_and(|k| {
         k.settings.len() == session.settings.len()

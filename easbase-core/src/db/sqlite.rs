@@ -21,10 +21,10 @@ use crate::error::{Error, Result};
 /// SQLite's extended result code for a write refused by a read-only scope
 /// (`SQLITE_READONLY`).
 const SQLITE_READONLY: i32 = 8;
-/// `SQLITE_BUSY` and `SQLITE_INTERRUPT`: an inline read that met a lock or ran past its
-/// budget is handed to a reader thread instead.
-const SQLITE_BUSY: &str = "5";
-const SQLITE_INTERRUPT: &str = "9";
+/// `SQLITE_BUSY` (any extended code) and `SQLITE_INTERRUPT`: an inline read that met a
+/// lock or ran past its budget is handed to a reader thread instead.
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_INTERRUPT: i32 = 9;
 
 /// How to open a SQLite database.
 ///
@@ -261,9 +261,7 @@ impl InlineConn {
         }
         match result {
             Err(Error::Database { sqlstate: Some(code), .. })
-                if code == SQLITE_INTERRUPT
-                    || code == SQLITE_BUSY
-                    || code.parse::<i32>().is_ok_and(|c| c & 0xff == 5) =>
+                if code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, SQLITE_BUSY | SQLITE_INTERRUPT)) =>
             {
                 Inline::Handoff
             }

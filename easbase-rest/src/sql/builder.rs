@@ -1370,6 +1370,19 @@ impl Builder<'_> {
         rows: Expr,
         order: Expr,
     ) -> Result<Stmt, RestError> {
+        let mut q = self.answer_query(outputs, embeds, rows)?;
+        q.order_by_expr(order, Order::Asc);
+        Ok(q.build_for(self.dialect()))
+    }
+
+    /// The answer's outputs and embeds for the written `rows` of the table; `!inner`
+    /// embeds drop the rows of the answer without a match (not the writes).
+    fn answer_query(
+        &self,
+        outputs: &[Output],
+        embeds: &[Embed],
+        rows: Expr,
+    ) -> Result<SelectStatement, RestError> {
         let mut q = Query::select();
         for o in outputs {
             q.expr(self.output_expr(self.table, None, o)?);
@@ -1382,8 +1395,7 @@ impl Builder<'_> {
         if let Some(keep) = self.answer_filter(embeds)? {
             q.and_where(keep);
         }
-        q.order_by_expr(order, Order::Asc);
-        Ok(q.build_for(self.dialect()))
+        Ok(q)
     }
 
     fn insert(&self, i: &InsertPlan) -> Result<SqlPlan, RestError> {

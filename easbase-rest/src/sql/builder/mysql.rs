@@ -312,19 +312,7 @@ impl Builder<'_> {
             q.expr(Expr::cust("1")).from(Alias::new(KEYS));
             return Ok(q.build_for(Dialect::Mysql));
         };
-        let mut q = Query::select();
-        for o in outputs {
-            q.expr(self.output_expr(self.table, None, o)?);
-        }
-        q.exprs(self.embed_columns(embeds)?);
-        if outputs.is_empty() && embeds.is_empty() {
-            q.expr(Expr::cust("1"));
-        }
-        q.from(self.table_ref()).and_where(self.my_pk().in_subquery(self.my_keys(KEYS, set)));
-        if let Some(keep) = self.answer_filter(embeds)? {
-            // `!inner` embeds drop the rows of the answer without a match (not the writes).
-            q.and_where(keep);
-        }
+        let mut q = self.answer_query(outputs, embeds, self.my_pk().in_subquery(self.my_keys(KEYS, set)))?;
         if let Some(order) = order {
             q.order_by_expr(order, Order::Asc);
         }

@@ -128,20 +128,44 @@ impl std::fmt::Debug for RestService {
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// `apikey` (a static name: looking a `&str` name up parses it on every request).
+const APIKEY: http::HeaderName = http::HeaderName::from_static("apikey");
+/// `x-request-id`.
+const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
+fn header(headers: &HeaderMap, name: http::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The route's template before its name is known to exist: `{mount}/`,
-/// `{mount}/rpc/{function}` or `{mount}/{table}`.
-fn route_template(mount: &str, path: &str) -> String {
-    let path = path.trim_matches('/');
-    if path.is_empty() {
-        format!("{mount}/")
-    } else if path == "rpc" || path.starts_with("rpc/") {
-        format!("{mount}/rpc/{{function}}")
-    } else {
-        format!("{mount}/{{table}}")
+/// The route of a request, as its usage label names it (see the module docs); rendered
+/// once, when the request is recorded.
+enum Route {
+    /// Before its name is known to exist: `{mount}/`, `{mount}/rpc/{function}` or
+    /// `{mount}/{table}`.
+    Template(&'static str),
+    /// A name known to exist: `{mount}/{table}`, `{mount}/{table}/{key}`,
+    /// `{mount}/rpc/{function}`.
+    Known { name: String, suffix: &'static str },
+}
+
+impl Route {
+    /// The template of a path whose name is not known to exist yet.
+    fn template(path: &str) -> Route {
+        let path = path.trim_matches('/');
+        Route::Template(if path.is_empty() {
+            "/"
+        } else if path == "rpc" || path.starts_with("rpc/") {
+            "/rpc/{function}"
+        } else {
+            "/{table}"
+        })
+    }
+
+    fn render(&self, mount: &str) -> String {
+        match self {
+            Route::Template(t) => format!("{mount}{t}"),
+            Route::Known { name, suffix } => format!("{mount}/{name}{suffix}"),
+        }
     }
 }
 
@@ -159,10 +183,8 @@ fn with_profile(mut res: Response<Bytes>, meter: &Meter) -> Response<Bytes> {
 struct Meter {
     /// The resolved context (nothing is recorded without one).
     ctx: Option<RequestContext>,
-    /// The route's template (see the module docs); `None` until the target is parsed.
-    route: Option<String>,
-    /// The usage label of the rows (the table, or `rpc/{function}`).
-    rows_label: Option<String>,
+    /// The route (see the module docs); `None` until the target is parsed.
+    route: Option<Route>,
     rows_read: u64,
     rows_written: u64,
     /// The profile answered in `Content-Profile` (set when the project exposes several).
@@ -214,7 +236,10 @@ impl RestService {
         };
         let Some(ctx) = &meter.ctx else { return res };
         let mount = self.inner.config.mount_path.trim_end_matches('/');
-        let route = meter.route.unwrap_or_else(|| format!("{mount}/{{invalid}}"));
+        let route = match &meter.route {
+            Some(route) => route.render(mount),
+            None => format!("{mount}/{{invalid}}"),
+        };
         let path = match uri.query() {
             Some(q) => format!("{mount}{}?{q}", uri.path()),
             None => format!("{mount}{}", uri.path()),
@@ -229,7 +254,8 @@ impl RestService {
             duration: started.elapsed(),
             error_code: error.as_ref().map(RestError::code),
         });
-        if let Some(label) = &meter.rows_label {
+        // The rows' label: the table, or `rpc/{function}`, once known to exist.
+        if let Some(Route::Known { name: label, .. }) = &meter.route {
             let at = started_ms.div_euclid(1000);
             if meter.rows_read > 0 {
                 platform.record_usage(UsageEvent::rows_read(ctx.project(), label, meter.rows_read).at(at));
@@ -255,22 +281,18 @@ impl RestService {
             .platform
             .resolver()
             .resolve_headers(
-                header(&parts.headers, "apikey"),
-                header(&parts.headers, "authorization"),
-                header(&parts.headers, "x-request-id"),
+                header(&parts.headers, APIKEY),
+                header(&parts.headers, http::header::AUTHORIZATION),
+                header(&parts.headers, X_REQUEST_ID),
             )
             .await
             .map_err(|e| RestError::from_core(&e, false))?;
-        let Meter { ctx: slot, route, rows_label, rows_read, rows_written, profile: profile_slot } = meter;
+        let Meter { ctx: slot, route, rows_read, rows_written, profile: profile_slot } = meter;
         let ctx: &RequestContext = slot.insert(ctx);
         easbase_core::logs::record_context(&tracing::Span::current(), ctx);
-        let mount = inner.config.mount_path.trim_end_matches('/');
-        *route = Some(route_template(mount, parts.uri.path()));
-        // Once a name is known to exist it becomes the route (and the rows' label).
-        let mut known = |name: &str, path: String| {
-            *route = Some(format!("{mount}/{path}"));
-            *rows_label = Some(name.to_owned());
-        };
+        *route = Some(Route::template(parts.uri.path()));
+        // Once a name is known to exist it becomes the route (and names the rows' label).
+        let mut known = |name: String, suffix: &'static str| *route = Some(Route::Known { name, suffix });
         inner.platform.admit(ctx.project()).await.map_err(|e| RestError::from_core(&e, false))?;
         let mut req = api_request(
             &parts.method,
@@ -314,7 +336,7 @@ impl RestService {
                     .map(|schema| inner.cache.snapshot_profile(ctx.project().as_str(), pdb.profile(), schema))
                     .is_some_and(|snapshot| snapshot.table(name).is_some());
                 if exists {
-                    known(name, name.clone());
+                    known(name.clone(), "");
                 } else {
                     return Err(RestError::TableNotFound { table: name.clone() });
                 }
@@ -326,7 +348,7 @@ impl RestService {
             // PostgreSQL functions are looked up in the profile's schema.
             let output = crate::rpc::call(&inner.config.functions, name, &req, &pdb, ctx).await;
             if !matches!(output, Err(RestError::FunctionNotFound { .. })) {
-                known(&format!("rpc/{name}"), format!("rpc/{name}"));
+                known(format!("rpc/{name}"), "");
             }
             let output = output?;
             if let crate::rpc::RpcOutput::Rows(rows) = &output {
@@ -334,7 +356,7 @@ impl RestService {
             }
             let mut res = crate::respond::respond_rpc(&req, name, output, inner.config.max_rows)?;
             if let Ok(id) = http::HeaderValue::from_str(ctx.request_id()) {
-                res.headers_mut().insert("x-request-id", id);
+                res.headers_mut().insert(X_REQUEST_ID, id);
             }
             return Ok(res);
         }
@@ -352,7 +374,7 @@ impl RestService {
         if let crate::request::Target::Relation { name, key } = &req.target
             && snapshot.table(name).is_some()
         {
-            known(name, if key.is_some() { format!("{name}/{{key}}") } else { name.clone() });
+            known(name.clone(), if key.is_some() { "/{key}" } else { "" });
         }
         if let (crate::request::Target::Root, crate::request::Action::Read { headers_only }) =
             (&req.target, &req.action)
@@ -397,7 +419,7 @@ impl RestService {
         }
         let mut res = respond(&plan, &req.preferences, result).map_err(not_found)?;
         if let Ok(id) = http::HeaderValue::from_str(ctx.request_id()) {
-            res.headers_mut().insert("x-request-id", id);
+            res.headers_mut().insert(X_REQUEST_ID, id);
         }
         Ok(res)
     }
@@ -543,7 +565,7 @@ where
             let res = match Limited::new(body, limit).collect().await {
                 Ok(collected) => this.handle(Request::from_parts(parts, collected.to_bytes())).await,
                 Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-                    let size = header(&parts.headers, "content-length")
+                    let size = header(&parts.headers, http::header::CONTENT_LENGTH)
                         .and_then(|v| v.parse().ok())
                         .unwrap_or(limit.saturating_add(1));
                     error_response(&RestError::BodyTooLarge { size, limit })

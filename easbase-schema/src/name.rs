@@ -330,7 +330,9 @@ macro_rules! name_type {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        // Shared text: names are cloned into every plan and statement, so a clone is a
+        // reference count, not an allocation.
+        pub struct $name(std::sync::Arc<str>);
 
         impl $name {
             /// Validates `name` ([`check_identifier`]).
@@ -340,7 +342,7 @@ macro_rules! name_type {
             pub fn new(name: impl Into<String>) -> Result<Self, NameError> {
                 let name = name.into();
                 check_identifier(&name)?;
-                Ok(Self(name))
+                Ok(Self(name.into()))
             }
 
             /// The name.
@@ -376,7 +378,7 @@ macro_rules! name_type {
 
         impl From<$name> for String {
             fn from(n: $name) -> String {
-                n.0
+                n.0.as_ref().to_owned()
             }
         }
 

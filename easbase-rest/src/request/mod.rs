@@ -160,7 +160,8 @@ pub fn api_request(
     let target = target(path)?;
     let action = action(method, &target)?;
     let is_write = matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
-    let profile_header = if is_write { "content-profile" } else { "accept-profile" };
+    let profile_header =
+        http::HeaderName::from_static(if is_write { "content-profile" } else { "accept-profile" });
     let profile = match headers.get(profile_header) {
         None => None,
         Some(v) => Some(

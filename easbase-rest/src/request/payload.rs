@@ -75,7 +75,7 @@ pub(crate) fn parse(
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                 let k = decode_component(k).map_err(|d| invalid("Invalid form body", Some(d)))?;
                 let v = decode_component(v).map_err(|d| invalid("Invalid form body", Some(d)))?;
-                row.insert(k, Value::String(v));
+                row.insert(k.into_owned(), Value::String(v.into_owned()));
             }
             Ok(Payload::Object(row))
         }

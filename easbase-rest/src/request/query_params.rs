@@ -8,6 +8,8 @@
 //! GET/HEAD a parameter whose value has no operator is a function argument. Pairs without
 //! `=` are ignored, as PostgREST does.
 
+use std::borrow::Cow;
+
 use crate::error::RestError;
 use crate::request::filter::{
     FilterBudget, looks_like_op_expr, parse_filter_value, parse_logic_key, parse_logic_value, parse_tree_path,
@@ -48,12 +50,16 @@ pub(crate) struct Parsed {
     pub(crate) root_offset: Option<u64>,
 }
 
-/// Percent-decodes one key or value (`+` → space), requiring UTF-8.
-pub(crate) fn decode_component(raw: &str) -> Result<String, String> {
+/// Percent-decodes one key or value (`+` → space), requiring UTF-8. Borrows when there
+/// is nothing to decode (the common case: `select=*`, `id=eq.5`).
+pub(crate) fn decode_component(raw: &str) -> Result<Cow<'_, str>, String> {
+    if !raw.bytes().any(|b| b == b'+' || b == b'%') {
+        return Ok(Cow::Borrowed(raw));
+    }
     let spaced = raw.replace('+', " ");
     percent_encoding::percent_decode_str(&spaced)
         .decode_utf8()
-        .map(|s| s.into_owned())
+        .map(|s| Cow::Owned(s.into_owned()))
         .map_err(|_| format!("{raw:?} is not UTF-8 once percent-decoded"))
 }
 
@@ -88,7 +94,7 @@ pub(crate) fn parse(query: &str, is_rpc_read: bool, limits: &RequestLimits) -> R
         let Some((raw_key, raw_value)) = pair.split_once('=') else { continue };
         let key = decode_component(raw_key).map_err(|d| undecodable("query parameter", d))?;
         let value = decode_component(raw_value).map_err(|d| undecodable("query parameter", d))?;
-        match key.as_str() {
+        match &*key {
             "select" => {
                 if select.is_none() {
                     select = Some(parse_select(&value, limits.max_embed_depth)?);
@@ -133,7 +139,7 @@ pub(crate) fn parse(query: &str, is_rpc_read: bool, limits: &RequestLimits) -> R
             }
             _ => {
                 if is_rpc_read && !looks_like_op_expr(&value) {
-                    args.push((key, value));
+                    args.push((key.into_owned(), value.into_owned()));
                     continue;
                 }
                 budget.take()?;

@@ -69,6 +69,10 @@ type RelationHead = (String, Option<String>, Option<String>, Option<JoinType>);
 
 /// `alias:name!hint!inner` followed by `(`; backtracks (returns `None`) otherwise.
 fn try_relation(c: &mut Cursor<'_>) -> Option<RelationHead> {
+    // Not a name at all (`*`, `(`): no relation, and no error built to be dropped.
+    if !starts_name(c) {
+        return None;
+    }
     let start = c.pos();
     let attempt = (|| {
         let alias = alias(c);
@@ -85,10 +89,15 @@ fn try_relation(c: &mut Cursor<'_>) -> Option<RelationHead> {
     attempt
 }
 
+/// Whether a field name (quoted or not) starts here.
+fn starts_name(c: &Cursor<'_>) -> bool {
+    c.peek().is_some_and(|ch| ch == '"' || super::syntax::is_ident_char(ch))
+}
+
 /// `alias:` (a field name and one colon not followed by another); backtracks if absent.
 fn alias(c: &mut Cursor<'_>) -> Option<String> {
     // Not a field name at all (`*`, `...`, `(`): no alias, and no error built to be dropped.
-    if !c.peek().is_some_and(|ch| ch == '"' || super::syntax::is_ident_char(ch)) {
+    if !starts_name(c) {
         return None;
     }
     let start = c.pos();

@@ -60,7 +60,7 @@ use crate::plan::{PlanConfig, action_plan};
 use crate::request::{RequestLimits, api_request};
 use crate::respond::{error_response, respond};
 use crate::schema_cache::SchemaCache;
-use crate::sql::{SqlTarget, build};
+use crate::sql::{SqlTarget, TemplateStats, Templates};
 
 /// What a host configures.
 #[derive(Debug, Clone)]
@@ -103,6 +103,8 @@ struct Inner {
     platform: Platform,
     config: RestConfig,
     cache: SchemaCache,
+    /// Statement templates per read shape (`sql::cache`).
+    templates: Templates,
     /// Whether a configured plan limits rows (else creates are not checked).
     row_limits: bool,
     /// Projects' plans and row counts for the row quota.
@@ -197,12 +199,19 @@ impl RestService {
         let cache = SchemaCache::new(config.hidden_tables.clone());
         let row_limits = platform.config().plans.iter().any(|p| p.max_rows.is_some());
         let row_counts = Mutex::new(HashMap::new());
-        RestService { inner: Arc::new(Inner { platform, config, cache, row_limits, row_counts }) }
+        let templates = Templates::default();
+        RestService { inner: Arc::new(Inner { platform, config, cache, templates, row_limits, row_counts }) }
     }
 
     /// The configuration.
     pub fn config(&self) -> &RestConfig {
         &self.inner.config
+    }
+
+    /// How often reads were answered from a statement template (see easbase-rest's
+    /// `sql` module): for tests and benchmarks.
+    pub fn template_stats(&self) -> TemplateStats {
+        self.inner.templates.stats()
     }
 
     /// Answers one request. The URI's path is the part after the mount point
@@ -399,7 +408,7 @@ impl RestService {
         let auth = ctx.auth_context();
         let target =
             SqlTarget { dialect: pdb.dialect(), pg_schema: pdb.pg_schema(), role: ctx.role(), auth: &auth };
-        let sql = build(&plan, &target)?;
+        let sql = inner.templates.build(&plan, &target)?;
         // The row route: no such row (or none the policies let this request see) is a 404.
         let not_found = |e: RestError| match e {
             RestError::NotSingular { rows: Some(0) } if plan.by_key => RestError::RowNotFound,

@@ -1607,6 +1607,69 @@ async fn policies(env: &Env) {
     assert_eq!(ids(Who::Anon).await, [2000]);
 }
 
+/// Repeated reads reuse the statements built for their shape (`sql::cache`) with each
+/// request's own values and user: the answers are those of a fresh build.
+async fn templates(env: &Env) {
+    seed_products(env).await;
+    let before = env.svc.template_stats();
+    for id in [1, 2, 3, 4, 5, 1] {
+        let r = env.get(Who::Anon, &format!("/products?select=id,name&id=eq.{id}")).await;
+        assert_eq!(r.ids(), [id], "{}", r.body);
+    }
+    for (name, id) in [("apple", 1), ("carrot", 3), ("nothing", 0)] {
+        let r = env.get(Who::Anon, &format!("/products?select=id&name=eq.{name}")).await;
+        let want: Vec<i64> = if id == 0 { vec![] } else { vec![id] };
+        assert_eq!(r.ids(), want, "{}", r.body);
+    }
+    // A list's length is part of the shape.
+    for (list, want) in
+        [("1,3", vec![1, 3]), ("2,5", vec![2, 5]), ("1,2,4", vec![1, 2, 4]), ("4,5", vec![4, 5])]
+    {
+        let r = env.get(Who::Anon, &format!("/products?select=id&id=in.({list})&order=id")).await;
+        assert_eq!(r.ids(), want, "{list}: {}", r.body);
+    }
+    // Numbers, booleans and NULLs are part of the shape, not slots: still right.
+    for (filter, want) in [
+        ("price=gt.1", vec![1, 4]),
+        ("price=gt.0.5", vec![1, 3, 4]),
+        ("in_stock=is.true", vec![1, 3]),
+        ("in_stock=eq.false", vec![2, 5]),
+        ("id=neq.3&category=eq.veg", vec![5]),
+        ("id=neq.5&category=eq.veg", vec![3]),
+    ] {
+        let r = env.get(Who::Anon, &format!("/products?select=id&{filter}&order=id")).await;
+        assert_eq!(r.ids(), want, "{filter}: {}", r.body);
+    }
+    // Values that look like SQL or a sentinel are values.
+    // (Percent-encoded: `' or 1=1 --`, a control character, `%`.)
+    for name in ["%27%20or%201%3D1%20--", "%01eb-slot-0-0", "%25"] {
+        let r = env.get(Who::Anon, &format!("/products?select=id&name=eq.{name}")).await;
+        assert_eq!(r.ids(), Vec::<i64>::new(), "{name}: {}", r.body);
+    }
+    // A wrong type is still refused by the plan.
+    let r = env.get(Who::Anon, "/products?select=id&id=eq.abc").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "22P02"), "{}", r.body);
+    let after = env.svc.template_stats();
+    assert!(after.hits >= before.hits + 9, "{before:?} → {after:?}");
+
+    // The same shape for two users: each sees only what the policies give them.
+    let (a, b) = (Who::User(A), Who::User(B));
+    let post = |who, title: &'static str| async move {
+        let r = env.send(who, Method::POST, "/notes", &format!(r#"{{"title": "{title}"}}"#), &[REPR]).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body[0]["id"].as_i64().unwrap()
+    };
+    let (a1, b1) = (post(a, "a1").await, post(b, "b1").await);
+    for _ in 0..2 {
+        for (who, id, want) in
+            [(a, a1, vec![a1]), (b, a1, vec![]), (b, b1, vec![b1]), (a, b1, vec![]), (Who::Anon, a1, vec![])]
+        {
+            let r = env.get(who, &format!("/notes?select=id&id=eq.{id}")).await;
+            assert_eq!(r.ids(), want, "{}", r.body);
+        }
+    }
+}
+
 /// A written row is checked against the insert policy wherever its key falls: below the
 /// largest key too (SQLite's rowid order must not hide it).
 async fn insert_check_any_key(env: &Env) {
@@ -2175,6 +2238,10 @@ mod sqlite {
         policies(&sqlite_env().await).await;
     }
     #[tokio::test]
+    async fn sqlite_templates() {
+        templates(&sqlite_env().await).await;
+    }
+    #[tokio::test]
     async fn sqlite_refusals() {
         refusals(&sqlite_env().await).await;
     }
@@ -2300,6 +2367,10 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread")]
     async fn postgres_policies() {
         run(pg_env().await, policies).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn postgres_templates() {
+        run(pg_env().await, templates).await;
     }
     #[tokio::test(flavor = "multi_thread")]
     async fn postgres_refusals() {
@@ -2482,6 +2553,10 @@ mod mysql {
     #[tokio::test(flavor = "multi_thread")]
     async fn mysql_policies() {
         run(policies).await;
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mysql_templates() {
+        run(templates).await;
     }
     #[tokio::test(flavor = "multi_thread")]
     async fn mysql_refusals() {

@@ -90,6 +90,13 @@ impl TableDef {
     pub fn policies_for(&self, op: Operation, role: Role) -> impl Iterator<Item = &PolicyDef> {
         self.policies.iter().filter(move |p| p.operation == op && p.roles.contains(&role))
     }
+
+    /// Whether a policy for `op` and `role` reads a token claim beyond the user id, role
+    /// and email ([`policy::Expr::reads_claims`]).
+    pub fn policies_read_claims(&self, op: Operation, role: Role) -> bool {
+        self.policies_for(op, role)
+            .any(|p| [&p.using, &p.check].into_iter().flatten().any(policy::Expr::reads_claims))
+    }
 }
 
 impl policy::Columns for TableDef {

@@ -151,7 +151,7 @@ pub enum Test {
 }
 
 /// `cs` / `cd` / `ov`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Containment {
     /// `cs`: `@>`.
     Contains,
@@ -173,7 +173,7 @@ impl Containment {
 }
 
 /// Comparison operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CmpOp {
     /// `=`.
     Eq,
@@ -191,7 +191,7 @@ pub enum CmpOp {
 
 /// One `ORDER BY` term. Nulls are always placed explicitly, as PostgreSQL orders by
 /// default (last ascending, first descending), so every engine gives the same order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OrderItem {
     /// `order=rel(column)`: the to-one embed (an index into the same level's embeds)
     /// whose column orders the rows; `None`: a column of the table itself.

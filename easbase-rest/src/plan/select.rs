@@ -10,7 +10,7 @@ use crate::request::{Aggregate, JsonArrow, JsonOperand, JsonStep, SelectItem};
 
 /// A column of the answer: which column (possibly a JSON path into it, possibly cast),
 /// under which key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Output {
     /// The column.
     pub column: ColumnName,
@@ -26,7 +26,7 @@ pub struct Output {
 }
 
 /// An aggregate output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct OutputAggregate {
     /// The function.
     pub func: Aggregate,
@@ -78,7 +78,7 @@ impl Output {
 
 /// The types `::type` may name (PostgreSQL's names and common synonyms). Any other
 /// target is refused with 400 `EB202`, so a cast never reaches the database as text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cast {
     /// `text`.
     Text,

@@ -9,7 +9,7 @@ use crate::error::RestError;
 use crate::plan::not_supported;
 
 /// A value checked against its column's type.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Hash)]
 pub enum Value {
     /// NULL.
     Null,

@@ -53,7 +53,7 @@ pub enum Representation {
 }
 
 /// `count=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Count {
     /// `exact`: `count(*)`.
     Exact,

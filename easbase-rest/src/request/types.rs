@@ -16,7 +16,7 @@ pub struct Field {
 }
 
 /// One step of a JSON path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct JsonStep {
     /// `->` (JSON result) or `->>` (text result).
     pub arrow: JsonArrow,
@@ -25,7 +25,7 @@ pub struct JsonStep {
 }
 
 /// The two JSON arrows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JsonArrow {
     /// `->`: the result stays JSON.
     Json,
@@ -34,7 +34,7 @@ pub enum JsonArrow {
 }
 
 /// What a JSON arrow selects.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum JsonOperand {
     /// An object key: `->name`, `->"a b"`.
     Key(String),
@@ -88,7 +88,7 @@ pub enum SelectItem {
 }
 
 /// Aggregate functions of `select=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Aggregate {
     /// `count()`.
     Count,
@@ -283,7 +283,7 @@ pub enum Quantifier {
 }
 
 /// The value of `is.`; case-insensitive in the query string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IsValue {
     /// `is.null`.
     Null,
@@ -298,7 +298,7 @@ pub enum IsValue {
 }
 
 /// Full-text search operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FtsOperator {
     /// `fts`: `to_tsquery`.
     Fts,

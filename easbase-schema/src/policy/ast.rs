@@ -206,6 +206,43 @@ impl fmt::Display for Operand {
     }
 }
 
+impl Expr {
+    /// Whether the expression reads a claim of the token (`auth.claims.…`), beyond the
+    /// user id, role and email. Such a policy's condition depends on the whole token,
+    /// not only on who the user is (easbase-rest keys its statement templates by user).
+    ///
+    /// ```
+    /// use easbase_schema::policy::parse;
+    /// assert!(parse("tenant_id = auth.claims.tenant").unwrap().reads_claims());
+    /// assert!(!parse("owner_id = auth.uid or auth.role = 'service_role'").unwrap().reads_claims());
+    /// ```
+    pub fn reads_claims(&self) -> bool {
+        match self {
+            Expr::Or(items) | Expr::And(items) => items.iter().any(Expr::reads_claims),
+            Expr::Not(inner) => inner.reads_claims(),
+            Expr::Compare { left, right, .. } => left.reads_claims() || right.reads_claims(),
+            Expr::IsNull { operand, .. }
+            | Expr::IsBool { operand, .. }
+            | Expr::In { operand, .. }
+            | Expr::Like { operand, .. }
+            | Expr::Operand(operand) => operand.reads_claims(),
+            Expr::Between { operand, low, high, .. } => {
+                operand.reads_claims() || low.reads_claims() || high.reads_claims()
+            }
+        }
+    }
+}
+
+impl Operand {
+    fn reads_claims(&self) -> bool {
+        match self {
+            Operand::Literal(_) | Operand::Column(_) => false,
+            Operand::Auth(a) => matches!(a, AuthRef::Claims(_)),
+            Operand::Nested(e) => e.reads_claims(),
+        }
+    }
+}
+
 impl fmt::Display for Expr {
     /// The canonical source: keyword operators, one space around them, parentheses only
     /// where needed.

@@ -67,8 +67,13 @@ pub const MAX_PATH_CHARS: usize = 1024;
 /// The most entries one [`query`] returns.
 pub const MAX_LIMIT: u32 = 1000;
 
-/// Rows per insert statement: 10 bound values each, below every engine's limit.
-const ROWS_PER_STATEMENT: usize = 1000;
+/// Rows per insert statement, largest first: a flush of `n` entries is written in
+/// statements of these fixed sizes (greedily; 10 bound values a row, far below every
+/// engine's limit), so there are only four SQL texts per dialect. They are built once
+/// when the sink starts; SQLite's statement cache, PostgreSQL's prepared statements and
+/// sqlx's statement cache reuse them instead of parsing a new text of up to 10,000
+/// placeholders at every flush.
+const ROWS_PER_STATEMENT: [usize; 4] = [128, 32, 8, 1];
 const MAX_REQUEST_ID_CHARS: usize = 128;
 const MAX_USER_ID_CHARS: usize = 200;
 const MAX_ERROR_CODE_CHARS: usize = 64;
@@ -392,6 +397,8 @@ struct LogState {
     counters: Counters,
     /// Projects deleted lately (bounded, oldest first): their entries are dropped.
     forgotten: Mutex<std::collections::VecDeque<ProjectId>>,
+    /// The insert statements' SQL, one per size of [`ROWS_PER_STATEMENT`].
+    insert_sql: [String; ROWS_PER_STATEMENT.len()],
 }
 
 /// The default [`LogSink`]: entries kept in memory and written by a background task in
@@ -422,7 +429,9 @@ impl BatchingLogSink {
             return Err(Error::Config("logs: max_batch must be at least 1".into()));
         }
         let every = config.flush_every;
+        let insert_sql = ROWS_PER_STATEMENT.map(|rows| insert_sql(&tables, rows));
         let state = Arc::new(LogState {
+            insert_sql,
             tables,
             config,
             pending: Mutex::new(Vec::new()),
@@ -531,24 +540,28 @@ impl LogState {
         }
     }
 
-    fn insert(&self, rows: &[RequestLog]) -> Stmt {
-        let mut q = Query::insert();
-        q.into_table(self.tables.table(LOGS_TABLE)).columns(LOG_COLUMNS.map(Alias::new));
+    /// The insert of `rows` (whose length is one of [`ROWS_PER_STATEMENT`]), with the SQL
+    /// built when the sink started and the values bound in the same order and types.
+    fn insert(&self, sql: &str, rows: &[RequestLog]) -> Stmt {
+        let mut values = Vec::with_capacity(rows.len() * LOG_COLUMNS.len());
         for log in rows {
-            q.values_panic([
-                log.project.as_str().into(),
-                log.request_id.as_str().into(),
-                log.at.into(),
-                log.method.as_str().into(),
-                log.path.as_str().into(),
-                i32::from(log.status).into(),
-                i64::try_from(log.duration_ms).unwrap_or(i64::MAX).into(),
-                log.role.map(role_claim).into(),
-                log.user_id.clone().into(),
-                log.error_code.clone().into(),
-            ]);
+            values.extend(row_values(log));
         }
-        self.tables.stmt(&q)
+        Stmt::new(sql, sea_query::Values(values))
+    }
+
+    /// The statements writing `batch`, in order: greedily the largest fixed size that fits.
+    fn inserts(&self, batch: &[RequestLog]) -> Vec<Stmt> {
+        let mut statements = Vec::new();
+        let mut rest = batch;
+        for (size, sql) in ROWS_PER_STATEMENT.iter().zip(&self.insert_sql) {
+            while rest.len() >= *size {
+                let (chunk, tail) = rest.split_at(*size);
+                statements.push(self.insert(sql, chunk));
+                rest = tail;
+            }
+        }
+        statements
     }
 
     async fn flush(&self) -> Result<()> {
@@ -560,11 +573,12 @@ impl LogState {
         self.write(batch).await
     }
 
-    /// Writes entries in one transaction (one statement up to 1,000 entries); on failure
-    /// they go back in front of the pending ones, within the bound.
+    /// Writes entries in one transaction (statements of the fixed sizes of
+    /// [`ROWS_PER_STATEMENT`]); on failure they go back in front of the pending ones,
+    /// within the bound.
     #[tracing::instrument(name = "logs.flush", level = "debug", skip_all, fields(entries = batch.len()))]
     async fn write(&self, batch: Vec<RequestLog>) -> Result<()> {
-        let statements: Vec<Stmt> = batch.chunks(ROWS_PER_STATEMENT).map(|c| self.insert(c)).collect();
+        let statements = self.inserts(&batch);
         let n = statements.len() as u64;
         match self.tables.db().transaction(&Scope::default(), statements).await {
             Ok(_) => {
@@ -695,6 +709,45 @@ async fn prune_project(tables: &PlatformTables, project: &ProjectId, keep: u64) 
             ),
         );
     tables.db().execute(tables.stmt(&q)).await
+}
+
+/// The bound values of one entry, in the order of [`LOG_COLUMNS`].
+fn row_values(log: &RequestLog) -> [sea_query::Value; LOG_COLUMNS.len()] {
+    [
+        log.project.as_str().into(),
+        log.request_id.as_str().into(),
+        log.at.into(),
+        log.method.as_str().into(),
+        log.path.as_str().into(),
+        i32::from(log.status).into(),
+        i64::try_from(log.duration_ms).unwrap_or(i64::MAX).into(),
+        log.role.map(role_claim).into(),
+        log.user_id.as_deref().into(),
+        log.error_code.as_deref().into(),
+    ]
+}
+
+/// The SQL of an insert of `rows` entries into the log table of `tables` (built by
+/// sea-query once, with placeholder values of the types [`row_values`] binds).
+fn insert_sql(tables: &PlatformTables, rows: usize) -> String {
+    let none: Option<&str> = None;
+    let mut q = Query::insert();
+    q.into_table(tables.table(LOGS_TABLE)).columns(LOG_COLUMNS.map(Alias::new));
+    for _ in 0..rows {
+        q.values_panic([
+            "".into(),
+            "".into(),
+            0i64.into(),
+            "".into(),
+            "".into(),
+            0i32.into(),
+            0i64.into(),
+            none.into(),
+            none.into(),
+            none.into(),
+        ]);
+    }
+    tables.stmt(&q).sql
 }
 
 // ---- the module -----------------------------------------------------------------------------
@@ -967,5 +1020,27 @@ mod tests {
     #[test]
     fn the_module_schema_parses() {
         assert_eq!(LogsModule.platform_schema().tables.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn batches_are_written_in_fixed_size_statements_in_order() {
+        let db = crate::db::Db::open_sqlite(crate::db::SqliteConfig::in_memory()).unwrap();
+        let sink = BatchingLogSink::start(PlatformTables::new(db, None), LogConfig::default()).unwrap();
+        let project = ProjectId::new("p").unwrap();
+        let batch: Vec<RequestLog> =
+            (0..301).map(|i| RequestLog::new(&project, &format!("r{i}"), "GET", "/", 200)).collect();
+        let statements = sink.state.inserts(&batch);
+        let sizes: Vec<usize> = statements.iter().map(|s| s.values.0.len() / LOG_COLUMNS.len()).collect();
+        assert_eq!(sizes, [128, 128, 32, 8, 1, 1, 1, 1, 1]);
+        let mut values = statements.iter().flat_map(|s| s.values.0.iter());
+        for log in &batch {
+            let row: Vec<&sea_query::Value> = values.by_ref().take(LOG_COLUMNS.len()).collect();
+            assert_eq!(row, row_values(log).iter().collect::<Vec<_>>());
+        }
+        for (statement, size) in statements.iter().zip(&sizes) {
+            assert_eq!(statement.sql.matches('?').count(), size * LOG_COLUMNS.len());
+        }
+        assert!(sink.state.inserts(&[]).is_empty());
+        sink.shutdown().await.unwrap();
     }
 }

@@ -43,6 +43,7 @@
 //! ```
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -57,7 +58,7 @@ use crate::context::{ProjectId, RequestContext, role_claim};
 use crate::db::{Row, Scope, Stmt};
 use crate::error::{Error, Result};
 use crate::module::Module;
-use crate::usage::{Batch, Counters, Worker, clean};
+use crate::usage::{Batch, Counters, RequestOutcome, Worker, clean, method_label};
 
 /// The name of the request log table in the platform database.
 pub const LOGS_TABLE: &str = "request_logs";
@@ -162,6 +163,33 @@ impl RequestLog {
     pub fn with_error(mut self, error: &Error) -> RequestLog {
         self.error_code = Some(error.code().to_owned());
         self
+    }
+
+    /// The entry of `outcome` as stored, in one pass: what
+    /// `outcome.log().sanitized()` gives, without sanitizing the path twice or copying
+    /// fields before cutting them.
+    pub(crate) fn from_outcome(outcome: &RequestOutcome<'_>) -> RequestLog {
+        let ctx = outcome.ctx;
+        let mut path = sanitize_path(outcome.path);
+        // `sanitize_path` is its own fixed point unless its result was cut to the bound
+        // or holds a `scheme://` that removed control characters brought together: in
+        // those rare cases sanitize again, as the stored entry always was.
+        if path.len() >= MAX_PATH_CHARS || path.contains("://") {
+            path = sanitize_path(&path);
+        }
+        RequestLog {
+            project: ctx.project().clone(),
+            request_id: clean(ctx.request_id(), MAX_REQUEST_ID_CHARS),
+            at: outcome.started_ms,
+            // A label is an upper-case standard method or `OTHER`: already normalized.
+            method: method_label(outcome.method).to_owned(),
+            path,
+            status: outcome.status,
+            duration_ms: u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX),
+            role: Some(ctx.role()),
+            user_id: ctx.uid().map(|u| clean(u, MAX_USER_ID_CHARS)),
+            error_code: outcome.error_code.map(|c| clean(c, MAX_ERROR_CODE_CHARS)),
+        }
     }
 
     /// The entry as stored: path sanitized, fields cut to their column sizes.
@@ -319,6 +347,14 @@ pub trait LogSink: Send + Sync {
     /// I/O (no `.await`, no blocking call).
     fn record(&self, log: RequestLog);
 
+    /// Takes the entry of one finished request
+    /// ([`Platform::record_request`](crate::project::Platform::record_request) calls it).
+    /// The default records [`RequestOutcome::log`]; a sink may build its entry more
+    /// cheaply, as [`BatchingLogSink`] does. The same rules as [`LogSink::record`] apply.
+    fn record_outcome(&self, outcome: &RequestOutcome<'_>) {
+        self.record(outcome.log());
+    }
+
     /// Writes what is pending now (tests, graceful stop). The default does nothing.
     ///
     /// # Errors
@@ -397,6 +433,8 @@ struct LogState {
     counters: Counters,
     /// Projects deleted lately (bounded, oldest first): their entries are dropped.
     forgotten: Mutex<std::collections::VecDeque<ProjectId>>,
+    /// Whether `forgotten` ever held a project: until then `record` takes no lock for it.
+    any_forgotten: AtomicBool,
     /// The insert statements' SQL, one per size of [`ROWS_PER_STATEMENT`].
     insert_sql: [String; ROWS_PER_STATEMENT.len()],
 }
@@ -441,6 +479,7 @@ impl BatchingLogSink {
             flushing: tokio::sync::Mutex::new(()),
             counters: Counters::default(),
             forgotten: Mutex::new(std::collections::VecDeque::new()),
+            any_forgotten: AtomicBool::new(false),
         });
         let worker = Worker::spawn(Arc::clone(&state), every)?;
         Ok(BatchingLogSink { state, worker })
@@ -484,7 +523,15 @@ impl BatchingLogSink {
 #[async_trait]
 impl LogSink for BatchingLogSink {
     fn record(&self, log: RequestLog) {
-        self.state.record(log);
+        if !self.state.is_forgotten(&log.project) {
+            self.state.push(log.sanitized());
+        }
+    }
+
+    fn record_outcome(&self, outcome: &RequestOutcome<'_>) {
+        if !self.state.is_forgotten(outcome.ctx.project()) {
+            self.state.push(RequestLog::from_outcome(outcome));
+        }
     }
 
     async fn flush(&self) -> Result<()> {
@@ -494,6 +541,7 @@ impl LogSink for BatchingLogSink {
     fn forget_project(&self, project: &ProjectId) {
         {
             let mut forgotten = self.state.forgotten.lock().unwrap_or_else(PoisonError::into_inner);
+            self.state.any_forgotten.store(true, Ordering::Release);
             if !forgotten.contains(project) {
                 if forgotten.len() >= FORGOTTEN_PROJECTS {
                     forgotten.pop_front();
@@ -519,11 +567,14 @@ const LOG_COLUMNS: [&str; 10] = [
 ];
 
 impl LogState {
-    fn record(&self, log: RequestLog) {
-        if self.forgotten.lock().unwrap_or_else(PoisonError::into_inner).contains(&log.project) {
-            return;
-        }
-        let log = log.sanitized();
+    /// Whether `project` was deleted lately (no lock until a project ever was).
+    fn is_forgotten(&self, project: &ProjectId) -> bool {
+        self.any_forgotten.load(Ordering::Acquire)
+            && self.forgotten.lock().unwrap_or_else(PoisonError::into_inner).contains(project)
+    }
+
+    /// Keeps an entry already in its stored form, within the pending bound.
+    fn push(&self, log: RequestLog) {
         let full = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
             if pending.len() >= self.config.max_pending {
@@ -1020,6 +1071,50 @@ mod tests {
     #[test]
     fn the_module_schema_parses() {
         assert_eq!(LogsModule.platform_schema().tables.len(), 1);
+    }
+
+    #[test]
+    fn entries_of_outcomes_are_built_clean_in_one_pass() {
+        let long = "x".repeat(MAX_PATH_CHARS - 3);
+        let paths = [
+            "/rest/v1/todos?select=*&apikey=secret&token=x".to_owned(),
+            "/a?".to_owned(),
+            "https://user:pw@host/auth/v1/verify?token=abc#frag".to_owned(),
+            "ab\u{0}c://host/x?y=1".to_owned(),
+            "/a/http://x/b".to_owned(),
+            format!("/{long}?abc=1&de=2"),
+            format!("/{long}a?b=1"),
+            format!("/{long}?a&b"),
+            format!("/{}", "é".repeat(3000)),
+            "/\u{0}a\nb".to_owned(),
+            String::new(),
+        ];
+        let mut claims = serde_json::Map::new();
+        claims.insert("sub".into(), format!("user\u{7}{}", "u".repeat(300)).into());
+        let project = ProjectId::new("acme").unwrap();
+        let contexts = [
+            RequestContext::new(project.clone(), Role::Anon, Default::default(), Some("req-1")),
+            RequestContext::new(project, Role::Authenticated, claims, None),
+        ];
+        for ctx in &contexts {
+            for path in &paths {
+                for (method, error_code) in
+                    [("get", None), ("brew", Some("PGRST\u{1}205")), ("PATCH", Some(""))]
+                {
+                    let outcome = RequestOutcome {
+                        ctx,
+                        method,
+                        route: "/rest/v1/todos",
+                        path,
+                        status: 200,
+                        started_ms: 1_700_000_000_123,
+                        duration: Duration::from_micros(2500),
+                        error_code,
+                    };
+                    assert_eq!(RequestLog::from_outcome(&outcome), outcome.log().sanitized(), "{path:?}");
+                }
+            }
+        }
     }
 
     #[tokio::test]

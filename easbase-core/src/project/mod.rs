@@ -1256,10 +1256,10 @@ impl Platform {
     pub fn record_request(&self, outcome: &crate::usage::RequestOutcome<'_>) {
         let m = self.inner.metering.read().unwrap_or_else(|e| e.into_inner());
         if let Some(sink) = &m.usage {
-            sink.record(outcome.usage_event());
+            sink.record_request(outcome);
         }
         if let Some(sink) = &m.logs {
-            sink.record(outcome.log());
+            sink.record_outcome(outcome);
         }
     }
 

@@ -49,7 +49,10 @@
 mod batch;
 mod meter;
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -61,6 +64,7 @@ use tokio::sync::Notify;
 pub use batch::TaskProbe;
 pub(crate) use batch::{Batch, Counters, Worker};
 pub use meter::RequestOutcome;
+pub(crate) use meter::method_label;
 
 use crate::context::ProjectId;
 use crate::db::{BuildStmt, Db, Scope, Stmt};
@@ -338,6 +342,14 @@ pub trait UsageSink: Send + Sync {
     /// I/O (no `.await`, no blocking call).
     fn record(&self, event: UsageEvent);
 
+    /// Takes one finished request ([`Platform::record_request`] calls it). The default
+    /// records [`RequestOutcome::usage_event`]; a sink may count it more cheaply, as
+    /// [`BatchingSink`] does (no label is built when its counter already exists). The same
+    /// rules as [`UsageSink::record`] apply.
+    fn record_request(&self, outcome: &RequestOutcome<'_>) {
+        self.record(outcome.usage_event());
+    }
+
     /// Writes what is pending now (tests, graceful stop). The default does nothing.
     ///
     /// # Errors
@@ -379,12 +391,182 @@ impl Default for UsageConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A pending counter's key.
+#[derive(Debug, Clone)]
 struct Key {
     project: ProjectId,
     bucket: i64,
     metric: Metric,
     label: String,
+}
+
+/// A counter's key as the pending map hashes and compares it: owned ([`Key`]) or borrowed
+/// from a request ([`RequestKey`], whose label is still in pieces). Both go through the
+/// same hashing calls ([`LabelWords`]), so a request finds its counter without building
+/// its label; only a new counter gets an owned [`Key`].
+trait KeyView {
+    fn project(&self) -> &str;
+    fn bucket(&self) -> i64;
+    fn metric(&self) -> Metric;
+    /// The label's pieces, in order: their concatenation is the label.
+    fn label_pieces(&self) -> [&str; 5];
+}
+
+impl KeyView for Key {
+    fn project(&self) -> &str {
+        self.project.as_str()
+    }
+    fn bucket(&self) -> i64 {
+        self.bucket
+    }
+    fn metric(&self) -> Metric {
+        self.metric
+    }
+    fn label_pieces(&self) -> [&str; 5] {
+        [&self.label, "", "", "", ""]
+    }
+}
+
+/// Feeds bytes to a hasher eight at a time, whatever pieces they come in, so that a
+/// label hashes the same whole or in pieces (a `Hasher` need not be streaming).
+struct LabelWords<'h, H: Hasher> {
+    hasher: &'h mut H,
+    word: u64,
+    filled: u32,
+    len: usize,
+}
+
+impl<H: Hasher> LabelWords<'_, H> {
+    fn push(&mut self, bytes: &[u8]) {
+        self.len += bytes.len();
+        for &b in bytes {
+            self.word |= u64::from(b) << (8 * self.filled);
+            self.filled += 1;
+            if self.filled == 8 {
+                self.hasher.write_u64(self.word);
+                self.word = 0;
+                self.filled = 0;
+            }
+        }
+    }
+
+    fn finish(self) {
+        self.hasher.write_u64(self.word);
+        self.hasher.write_usize(self.len);
+    }
+}
+
+impl Hash for dyn KeyView + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.project().hash(state);
+        self.bucket().hash(state);
+        self.metric().hash(state);
+        let mut words = LabelWords { hasher: state, word: 0, filled: 0, len: 0 };
+        for piece in self.label_pieces() {
+            words.push(piece.as_bytes());
+        }
+        words.finish();
+    }
+}
+
+impl PartialEq for dyn KeyView + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.label_pieces(), other.label_pieces());
+        self.bucket() == other.bucket()
+            && self.metric() == other.metric()
+            && self.project() == other.project()
+            && a.iter().map(|p| p.len()).sum::<usize>() == b.iter().map(|p| p.len()).sum::<usize>()
+            && a.iter().flat_map(|p| p.bytes()).eq(b.iter().flat_map(|p| p.bytes()))
+    }
+}
+
+impl Eq for dyn KeyView + '_ {}
+
+impl<'a> Borrow<dyn KeyView + 'a> for Key {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self as &dyn KeyView).hash(state);
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        (self as &dyn KeyView) == (other as &dyn KeyView)
+    }
+}
+
+impl Eq for Key {}
+
+/// The key of a request's counter, label `"{METHOD} {route} {status}"` in pieces.
+struct RequestKey<'a> {
+    project: &'a ProjectId,
+    bucket: i64,
+    method: &'static str,
+    route: &'a str,
+    status: [u8; 5],
+    status_len: usize,
+}
+
+impl<'a> RequestKey<'a> {
+    /// The key of `outcome`'s counter, when its label needs no cleaning (else `None`:
+    /// the event goes the general way).
+    fn of(outcome: &RequestOutcome<'a>) -> Option<RequestKey<'a>> {
+        let method = method_label(outcome.method);
+        let mut status = [0u8; 5];
+        let mut n = outcome.status;
+        let mut status_len = 0;
+        loop {
+            status[status_len] = b'0' + (n % 10) as u8;
+            status_len += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        status[..status_len].reverse();
+        let route = outcome.route;
+        let len = method.len() + 1 + route.len() + 1 + status_len;
+        let clean = len <= MAX_LABEL_CHARS && route.bytes().all(|b| b.is_ascii() && !b.is_ascii_control());
+        clean.then(|| RequestKey {
+            project: outcome.ctx.project(),
+            bucket: Ord::max(outcome.started_ms.div_euclid(1000), 0) / 60,
+            method,
+            route,
+            status,
+            status_len,
+        })
+    }
+
+    fn to_key(&self) -> Key {
+        Key {
+            project: self.project.clone(),
+            bucket: self.bucket,
+            metric: Metric::Requests,
+            label: self.label_pieces().concat(),
+        }
+    }
+}
+
+impl KeyView for RequestKey<'_> {
+    fn project(&self) -> &str {
+        self.project.as_str()
+    }
+    fn bucket(&self) -> i64 {
+        self.bucket
+    }
+    fn metric(&self) -> Metric {
+        Metric::Requests
+    }
+    fn label_pieces(&self) -> [&str; 5] {
+        // ASCII digits: always valid UTF-8.
+        let status = std::str::from_utf8(&self.status[..self.status_len]).unwrap_or_default();
+        [self.method, " ", self.route, " ", status]
+    }
 }
 
 struct UsageState {
@@ -396,6 +578,8 @@ struct UsageState {
     counters: Counters,
     /// Projects deleted lately (bounded, oldest first): their events are dropped.
     forgotten: Mutex<std::collections::VecDeque<ProjectId>>,
+    /// Whether `forgotten` ever held a project: until then `record` takes no lock for it.
+    any_forgotten: AtomicBool,
 }
 
 /// The default [`UsageSink`]: counters aggregated in memory and written by a background
@@ -433,6 +617,7 @@ impl BatchingSink {
             flushing: tokio::sync::Mutex::new(()),
             counters: Counters::default(),
             forgotten: Mutex::new(std::collections::VecDeque::new()),
+            any_forgotten: AtomicBool::new(false),
         });
         let worker = Worker::spawn(Arc::clone(&state), every)?;
         Ok(BatchingSink { state, worker })
@@ -467,6 +652,13 @@ impl UsageSink for BatchingSink {
         self.state.record(event);
     }
 
+    fn record_request(&self, outcome: &RequestOutcome<'_>) {
+        match RequestKey::of(outcome) {
+            Some(key) => self.state.record_request(&key),
+            None => self.state.record(outcome.usage_event()),
+        }
+    }
+
     async fn flush(&self) -> Result<()> {
         self.state.flush().await
     }
@@ -478,12 +670,14 @@ impl UsageSink for BatchingSink {
 
 impl UsageState {
     fn is_forgotten(&self, project: &ProjectId) -> bool {
-        self.forgotten.lock().unwrap_or_else(PoisonError::into_inner).contains(project)
+        self.any_forgotten.load(Ordering::Acquire)
+            && self.forgotten.lock().unwrap_or_else(PoisonError::into_inner).contains(project)
     }
 
     fn forget_project(&self, project: &ProjectId) {
         {
             let mut forgotten = self.forgotten.lock().unwrap_or_else(PoisonError::into_inner);
+            self.any_forgotten.store(true, Ordering::Release);
             if !forgotten.contains(project) {
                 if forgotten.len() >= FORGOTTEN_PROJECTS {
                     forgotten.pop_front();
@@ -514,6 +708,30 @@ impl UsageState {
                 return;
             } else {
                 pending.insert(key, event.value);
+            }
+            pending.len() >= self.config.max_keys
+        };
+        Counters::add(&self.counters.recorded, 1);
+        if full {
+            self.wake.notify_one();
+        }
+    }
+
+    /// One request (value 1), as [`UsageState::record`] of its event would count it.
+    fn record_request(&self, key: &RequestKey<'_>) {
+        if self.is_forgotten(key.project) {
+            return;
+        }
+        let full = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(v) = pending.get_mut(key as &dyn KeyView) {
+                *v = v.saturating_add(1);
+            } else if pending.len() >= self.config.max_pending_keys {
+                drop(pending);
+                Counters::add(&self.counters.dropped, 1);
+                return;
+            } else {
+                pending.insert(key.to_key(), 1);
             }
             pending.len() >= self.config.max_keys
         };
@@ -801,5 +1019,59 @@ mod tests {
     #[test]
     fn the_module_schema_parses() {
         assert_eq!(UsageModule.platform_schema().tables.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn requests_find_their_counter_without_a_label() {
+        use crate::context::RequestContext;
+        let db = Db::open_sqlite(crate::db::SqliteConfig::in_memory()).unwrap();
+        let sink = BatchingSink::start(PlatformTables::new(db, None), UsageConfig::default()).unwrap();
+        let ctx = RequestContext::new(
+            ProjectId::new("acme").unwrap(),
+            easbase_schema::Role::Anon,
+            Default::default(),
+            None,
+        );
+        let long = "r".repeat(MAX_LABEL_CHARS);
+        let routes = ["/rest/v1/{table}", "", "/ü", "/a\nb", long.as_str(), &long[..MAX_LABEL_CHARS - 12]];
+        let mut want = 0;
+        for route in routes {
+            for (method, status) in [("get", 200), ("PoSt", 0), ("brew", 65535), ("DELETE", 404)] {
+                let outcome = RequestOutcome {
+                    ctx: &ctx,
+                    method,
+                    route,
+                    path: "/",
+                    status,
+                    started_ms: 61_999,
+                    duration: std::time::Duration::ZERO,
+                    error_code: None,
+                };
+                let event = outcome.usage_event();
+                if let Some(key) = RequestKey::of(&outcome) {
+                    let owned = Key {
+                        project: event.project.clone(),
+                        bucket: event.at / 60,
+                        metric: Metric::Requests,
+                        label: event.label.clone(),
+                    };
+                    assert_eq!(key.to_key().label, owned.label);
+                    assert!((&key as &dyn KeyView) == (&owned as &dyn KeyView));
+                    let state = std::collections::hash_map::RandomState::new();
+                    use std::hash::BuildHasher;
+                    assert_eq!(state.hash_one(&key as &dyn KeyView), state.hash_one(&owned));
+                }
+                // Both ways count into the same counter.
+                sink.record_request(&outcome);
+                sink.record(event);
+                want += 1;
+                let pending = sink.state.pending.lock().unwrap();
+                assert_eq!(pending.len(), want, "{method} {route:?} {status}");
+                assert!(pending.values().all(|v| *v == 2));
+            }
+        }
+        assert_eq!(sink.stats().recorded, 2 * want as u64);
+        sink.state.pending.lock().unwrap().clear(); // there is no table to flush to
+        sink.shutdown().await.unwrap();
     }
 }

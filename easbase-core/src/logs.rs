@@ -239,6 +239,55 @@ pub fn sanitize_path(raw: &str) -> String {
         Some((p, q)) => (p, Some(q)),
         None => (raw, None),
     };
+    // Built in one string: the cleaned path, then `?name&name…`, then cut to the bound
+    // (the names are ASCII without control characters, so only the cut applies to them).
+    let mut out = String::with_capacity(raw.len().min(MAX_PATH_CHARS + 1));
+    if path.len() <= MAX_PATH_CHARS && path.bytes().all(|b| b.is_ascii() && !b.is_ascii_control()) {
+        out.push_str(path);
+    } else {
+        out.extend(path.chars().filter(|c| !c.is_control()).take(MAX_PATH_CHARS));
+    }
+    if let Some(query) = query {
+        let mut separator = '?';
+        for pair in query.split('&') {
+            let name = pair.split('=').next().unwrap_or_default();
+            let keep = !name.is_empty()
+                && name.len() <= MAX_PARAM_NAME_CHARS
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'[' | b']'));
+            if keep {
+                out.push(separator);
+                out.push_str(name);
+                separator = '&';
+            }
+        }
+    }
+    if out.len() > MAX_PATH_CHARS
+        && let Some((cut, _)) = out.char_indices().nth(MAX_PATH_CHARS)
+    {
+        out.truncate(cut);
+    }
+    out
+}
+
+/// [`sanitize_path`] as it was written first (names collected and joined, cleaned twice):
+/// the reference the one-string version is tested against.
+#[cfg(test)]
+fn sanitize_path_reference(raw: &str) -> String {
+    let raw = raw.split('#').next().unwrap_or_default();
+    let raw = match raw.find("://") {
+        Some(i) if raw[..i].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) => {
+            let rest = &raw[i + 3..];
+            match rest.find(['/', '?']) {
+                Some(j) => &rest[j..],
+                None => "/",
+            }
+        }
+        _ => raw,
+    };
+    let (path, query) = match raw.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (raw, None),
+    };
     let mut out = clean(path, MAX_PATH_CHARS);
     if let Some(query) = query {
         let names: Vec<&str> = query
@@ -1059,6 +1108,38 @@ mod tests {
             assert_eq!(sanitize_path(raw), want, "{raw}");
         }
         assert!(sanitize_path(&format!("/{}", "x".repeat(5000))).chars().count() <= MAX_PATH_CHARS);
+    }
+
+    #[test]
+    fn sanitize_path_agrees_with_its_reference() {
+        let long = "x".repeat(MAX_PATH_CHARS - 3);
+        let mut cases: Vec<String> = [
+            "/rest/v1/todos?select=*&apikey=secret&token=x",
+            "/a?authorization=Bearer%20xyz",
+            "/a?",
+            "/a?=v&&x",
+            "/a?id=eq.5&order=id.desc&a.b=1&c=d=e&[x]=1&é=2",
+            "http://h",
+            "https://user:pw@host/auth/v1/verify?token=abc#frag",
+            "ab\u{0}c://host/x?y=1",
+            "/\u{0}a\nb",
+            "",
+            "?",
+            "?a",
+            "/a/b#?x=1",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        cases.push(format!("/{long}?abc=1&de=2"));
+        cases.push(format!("/{long}a?b=1"));
+        cases.push(format!("/{long}é?b=1&cc"));
+        cases.push(format!("/{}", "é".repeat(3000)));
+        cases.push(format!("/{}\u{1}?{}", "é".repeat(1023), "n".repeat(64)));
+        cases.push(format!("/a?{}", "n".repeat(65)));
+        cases.push(format!("/a?{}", ["abc"; 400].join("&")));
+        for raw in &cases {
+            assert_eq!(sanitize_path(raw), sanitize_path_reference(raw), "{raw:?}");
+        }
     }
 
     #[test]

@@ -309,11 +309,20 @@ fn saturating_i64(n: u64) -> i64 {
 
 /// Cuts `s` to `max` characters and drops control characters.
 pub(crate) fn clean(s: &str, max: usize) -> String {
-    // The common case, checked a byte at a time: short ASCII without control characters.
-    if s.len() <= max && s.bytes().all(|b| b.is_ascii() && !b.is_ascii_control()) {
+    if is_clean(s, max) {
         return s.to_owned();
     }
     s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+/// [`clean`] of an owned string: the same string when nothing is to be cut or dropped.
+fn clean_owned(s: String, max: usize) -> String {
+    if is_clean(&s, max) { s } else { clean(&s, max) }
+}
+
+/// The common case, checked a byte at a time: short ASCII without control characters.
+fn is_clean(s: &str, max: usize) -> bool {
+    s.len() <= max && s.bytes().all(|b| b.is_ascii() && !b.is_ascii_control())
 }
 
 // ---- the sink trait -------------------------------------------------------------------------
@@ -427,8 +436,8 @@ impl KeyView for Key {
     }
 }
 
-/// Feeds bytes to a hasher eight at a time, whatever pieces they come in, so that a
-/// label hashes the same whole or in pieces (a `Hasher` need not be streaming).
+/// Feeds bytes to a hasher eight at a time, whatever pieces they come in, so that a key
+/// hashes the same with its label whole or in pieces (a `Hasher` need not be streaming).
 struct LabelWords<'h, H: Hasher> {
     hasher: &'h mut H,
     word: u64,
@@ -437,16 +446,33 @@ struct LabelWords<'h, H: Hasher> {
 }
 
 impl<H: Hasher> LabelWords<'_, H> {
-    fn push(&mut self, bytes: &[u8]) {
+    fn push(&mut self, mut bytes: &[u8]) {
         self.len += bytes.len();
-        for &b in bytes {
-            self.word |= u64::from(b) << (8 * self.filled);
-            self.filled += 1;
-            if self.filled == 8 {
-                self.hasher.write_u64(self.word);
-                self.word = 0;
-                self.filled = 0;
-            }
+        // Complete a partial word, then whole words straight from the input, then the tail.
+        while self.filled != 0
+            && let Some((&b, rest)) = bytes.split_first()
+        {
+            self.byte(b);
+            bytes = rest;
+        }
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(word);
+            self.hasher.write_u64(u64::from_le_bytes(le));
+        }
+        for &b in words.remainder() {
+            self.byte(b);
+        }
+    }
+
+    fn byte(&mut self, b: u8) {
+        self.word |= u64::from(b) << (8 * self.filled);
+        self.filled += 1;
+        if self.filled == 8 {
+            self.hasher.write_u64(self.word);
+            self.word = 0;
+            self.filled = 0;
         }
     }
 
@@ -459,8 +485,8 @@ impl<H: Hasher> LabelWords<'_, H> {
 impl Hash for dyn KeyView + '_ {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.project().hash(state);
-        self.bucket().hash(state);
-        self.metric().hash(state);
+        state.write_i64(self.bucket());
+        state.write_u8(self.metric() as u8);
         let mut words = LabelWords { hasher: state, word: 0, filled: 0, len: 0 };
         for piece in self.label_pieces() {
             words.push(piece.as_bytes());
@@ -471,12 +497,39 @@ impl Hash for dyn KeyView + '_ {
 
 impl PartialEq for dyn KeyView + '_ {
     fn eq(&self, other: &Self) -> bool {
-        let (a, b) = (self.label_pieces(), other.label_pieces());
         self.bucket() == other.bucket()
             && self.metric() == other.metric()
             && self.project() == other.project()
-            && a.iter().map(|p| p.len()).sum::<usize>() == b.iter().map(|p| p.len()).sum::<usize>()
-            && a.iter().flat_map(|p| p.bytes()).eq(b.iter().flat_map(|p| p.bytes()))
+            && pieces_eq(&self.label_pieces(), &other.label_pieces())
+    }
+}
+
+/// Whether two lists of pieces have the same concatenation (compared slice by slice).
+fn pieces_eq(a: &[&str], b: &[&str]) -> bool {
+    let (mut a, mut b) = (a.iter().map(|p| p.as_bytes()), b.iter().map(|p| p.as_bytes()));
+    let (mut x, mut y): (&[u8], &[u8]) = (&[], &[]);
+    loop {
+        while x.is_empty() {
+            match a.next() {
+                Some(p) => x = p,
+                None => break,
+            }
+        }
+        while y.is_empty() {
+            match b.next() {
+                Some(p) => y = p,
+                None => break,
+            }
+        }
+        if x.is_empty() || y.is_empty() {
+            return x.is_empty() && y.is_empty();
+        }
+        let n = x.len().min(y.len());
+        if x[..n] != y[..n] {
+            return false;
+        }
+        x = &x[n..];
+        y = &y[n..];
     }
 }
 
@@ -696,7 +749,7 @@ impl UsageState {
             project: event.project,
             bucket: Ord::max(event.at, 0) / 60,
             metric: event.metric,
-            label: clean(&event.label, MAX_LABEL_CHARS),
+            label: clean_owned(event.label, MAX_LABEL_CHARS),
         };
         let full = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
@@ -1019,6 +1072,51 @@ mod tests {
     #[test]
     fn the_module_schema_parses() {
         assert_eq!(UsageModule.platform_schema().tables.len(), 1);
+    }
+
+    #[test]
+    fn pieces_compare_by_their_concatenation() {
+        let cases: [(&[&str], &[&str], bool); 8] = [
+            (&["GET /a 200"], &["GET", " ", "/a", " ", "200"], true),
+            (&["GET /a 200"], &["GET", " ", "/a", " ", "201"], false),
+            (&["GET /a 20"], &["GET", " ", "/a", " ", "200"], false),
+            (&["GET /a 200", ""], &["GET", " ", "/a", " ", "20"], false),
+            (&["", ""], &[""], true),
+            (&["a"], &[""], false),
+            (&["", "ab", "", "c"], &["a", "bc"], true),
+            (&["abc"], &["ab", "d"], false),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(pieces_eq(a, b), want, "{a:?} {b:?}");
+            assert_eq!(pieces_eq(b, a), want, "{b:?} {a:?}");
+        }
+    }
+
+    #[test]
+    fn labels_hash_the_same_whole_or_in_pieces() {
+        use std::hash::BuildHasher;
+        let state = std::collections::hash_map::RandomState::new();
+        let label = "GET /rest/v1/some_longer_table_name/{id} 200";
+        let whole = state.hash_one(Key {
+            project: ProjectId::new("p").unwrap(),
+            bucket: 1,
+            metric: Metric::Requests,
+            label: label.into(),
+        });
+        for i in 0..=label.len() {
+            for j in i..=label.len() {
+                let mut hasher = state.build_hasher();
+                "p".hash(&mut hasher);
+                hasher.write_i64(1);
+                hasher.write_u8(Metric::Requests as u8);
+                let mut words = LabelWords { hasher: &mut hasher, word: 0, filled: 0, len: 0 };
+                for piece in [&label[..i], &label[i..j], &label[j..]] {
+                    words.push(piece.as_bytes());
+                }
+                words.finish();
+                assert_eq!(hasher.finish(), whole, "{i} {j}");
+            }
+        }
     }
 
     #[tokio::test]

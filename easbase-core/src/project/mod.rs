@@ -198,6 +198,9 @@ struct Inner {
     /// The sinks the HTTP layers record requests to ([`Platform::set_usage_sink`],
     /// [`Platform::set_log_sink`]).
     metering: std::sync::RwLock<Metering>,
+    /// Whether `metering` holds a sink: written under its write lock, read without it
+    /// ([`Platform::is_metering`], asked on every request).
+    metering_on: AtomicBool,
     /// Whether the platform holds [`crate::usage::UsageModule`]'s and
     /// [`crate::logs::LogsModule`]'s tables.
     metering_tables: (bool, bool),
@@ -474,6 +477,7 @@ impl Platform {
                 plans,
                 usage_sinks: Mutex::new(Vec::new()),
                 metering: std::sync::RwLock::new(Metering::default()),
+                metering_on: AtomicBool::new(false),
                 metering_tables,
                 config,
                 modules,
@@ -1184,13 +1188,13 @@ impl Platform {
     /// [`cleared`](Platform::clear_metering).
     pub fn set_usage_sink(&self, sink: Arc<dyn crate::usage::UsageSink>) {
         self.attach_usage_sink(&sink);
-        self.inner.metering.write().unwrap_or_else(|e| e.into_inner()).usage = Some(sink);
+        self.change_metering(|m| m.usage = Some(sink));
     }
 
     /// Sets the request-log sink every HTTP layer on this platform records to
     /// ([`Platform::record_request`]), replacing the previous one.
     pub fn set_log_sink(&self, sink: Arc<dyn crate::logs::LogSink>) {
-        self.inner.metering.write().unwrap_or_else(|e| e.into_inner()).logs = Some(sink);
+        self.change_metering(|m| m.logs = Some(sink));
     }
 
     /// The usage sink requests are recorded to, if one is set.
@@ -1250,7 +1254,16 @@ impl Platform {
     /// Unsets both sinks (a default sink's task then flushes once more and ends, when no
     /// other clone of it is left).
     pub fn clear_metering(&self) {
-        *self.inner.metering.write().unwrap_or_else(|e| e.into_inner()) = Metering::default();
+        self.change_metering(|m| *m = Metering::default());
+    }
+
+    /// Changes the sinks under the write lock and keeps [`Platform::is_metering`]'s flag
+    /// in step.
+    fn change_metering(&self, change: impl FnOnce(&mut Metering)) {
+        let mut m = self.inner.metering.write().unwrap_or_else(|e| e.into_inner());
+        change(&mut m);
+        let on = m.usage.is_some() || m.logs.is_some();
+        self.inner.metering_on.store(on, Ordering::Release);
     }
 
     /// Writes what the sinks hold now (tests, a graceful stop).
@@ -1270,8 +1283,7 @@ impl Platform {
     /// Whether a usage or log sink is set (the HTTP layers skip building what nobody
     /// records).
     pub fn is_metering(&self) -> bool {
-        let m = self.inner.metering.read().unwrap_or_else(|e| e.into_inner());
-        m.usage.is_some() || m.logs.is_some()
+        self.inner.metering_on.load(Ordering::Acquire)
     }
 
     /// Records one finished request: a [`Metric::Requests`](crate::usage::Metric::Requests)

@@ -3,9 +3,15 @@
 //! The HTTP layer builds a [`RequestLog`] per request (usually with
 //! [`RequestLog::from_context`]) and hands it to a [`LogSink`]. The default sink,
 //! [`BatchingLogSink`], keeps entries in memory and a background task writes them to the
-//! `request_logs` platform table ([`LogsModule`]) in one multi-row insert per flush; every
-//! [`LogConfig::prune_every`] flushes it applies the [`Retention`] bound. [`query`] reads
-//! them back newest first, with filters and keyset pagination.
+//! `request_logs` platform table ([`LogsModule`]) in one transaction per flush, as a few
+//! multi-row inserts of fixed sizes (128, 32, 8 and 1 rows) whose SQL is built once, so
+//! the engines reuse their prepared statements; every [`LogConfig::prune_every`] flushes
+//! it applies the [`Retention`] bound. [`query`] reads them back newest first, with
+//! filters and keyset pagination.
+//!
+//! On the request path, [`crate::project::Platform::record_request`] hands the sink the
+//! request's [`RequestOutcome`] ([`LogSink::record_outcome`]): the batching sink builds
+//! the stored entry from it in one pass, and takes no lock but its buffer's.
 //!
 //! **No secrets in logs.** A path's query string is reduced to its parameter *names*
 //! ([`sanitize_path`]), so `?apikey=…&token=…` is stored as `?apikey&token`; no header,
@@ -489,7 +495,7 @@ struct LogState {
 }
 
 /// The default [`LogSink`]: entries kept in memory and written by a background task in
-/// one multi-row insert per flush, pruned to the [`Retention`] bound every
+/// one transaction of fixed-size multi-row inserts per flush, pruned to the [`Retention`] bound every
 /// [`LogConfig::prune_every`] flushes. See the [module docs](self).
 ///
 /// Dropping the sink stops its task after one last flush; [`BatchingLogSink::shutdown`]

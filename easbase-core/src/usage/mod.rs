@@ -1,6 +1,8 @@
 //! Usage metering per project: requests, rows read and written, auth events, storage bytes.
 //!
-//! The request path calls [`UsageSink::record`], which only updates an in-memory counter.
+//! The request path calls [`UsageSink::record`] (or, for a finished request through
+//! [`Platform::record_request`], [`UsageSink::record_request`], which finds an existing
+//! counter without building its label), which only updates an in-memory counter.
 //! The default sink, [`BatchingSink`], aggregates counters per (project, minute, metric,
 //! label) and a background task writes them to the `usage_counters` platform table every
 //! [`UsageConfig::flush_every`], or sooner when [`UsageConfig::max_keys`] distinct counters

@@ -3,9 +3,15 @@
 //! The HTTP layer builds a [`RequestLog`] per request (usually with
 //! [`RequestLog::from_context`]) and hands it to a [`LogSink`]. The default sink,
 //! [`BatchingLogSink`], keeps entries in memory and a background task writes them to the
-//! `request_logs` platform table ([`LogsModule`]) in one multi-row insert per flush; every
-//! [`LogConfig::prune_every`] flushes it applies the [`Retention`] bound. [`query`] reads
-//! them back newest first, with filters and keyset pagination.
+//! `request_logs` platform table ([`LogsModule`]) in one transaction per flush, as a few
+//! multi-row inserts of fixed sizes (128, 32, 8 and 1 rows) whose SQL is built once, so
+//! the engines reuse their prepared statements; every [`LogConfig::prune_every`] flushes
+//! it applies the [`Retention`] bound. [`query`] reads them back newest first, with
+//! filters and keyset pagination.
+//!
+//! On the request path, [`crate::project::Platform::record_request`] hands the sink the
+//! request's [`RequestOutcome`] ([`LogSink::record_outcome`]): the batching sink builds
+//! the stored entry from it in one pass, and takes no lock but its buffer's.
 //!
 //! **No secrets in logs.** A path's query string is reduced to its parameter *names*
 //! ([`sanitize_path`]), so `?apikey=…&token=…` is stored as `?apikey&token`; no header,
@@ -43,6 +49,7 @@
 //! ```
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -57,7 +64,7 @@ use crate::context::{ProjectId, RequestContext, role_claim};
 use crate::db::{Row, Scope, Stmt};
 use crate::error::{Error, Result};
 use crate::module::Module;
-use crate::usage::{Batch, Counters, Worker, clean};
+use crate::usage::{Batch, Counters, RequestOutcome, Worker, clean, method_label};
 
 /// The name of the request log table in the platform database.
 pub const LOGS_TABLE: &str = "request_logs";
@@ -67,8 +74,13 @@ pub const MAX_PATH_CHARS: usize = 1024;
 /// The most entries one [`query`] returns.
 pub const MAX_LIMIT: u32 = 1000;
 
-/// Rows per insert statement: 10 bound values each, below every engine's limit.
-const ROWS_PER_STATEMENT: usize = 1000;
+/// Rows per insert statement, largest first: a flush of `n` entries is written in
+/// statements of these fixed sizes (greedily; 10 bound values a row, far below every
+/// engine's limit), so there are only four SQL texts per dialect. They are built once
+/// when the sink starts; SQLite's statement cache, PostgreSQL's prepared statements and
+/// sqlx's statement cache reuse them instead of parsing a new text of up to 10,000
+/// placeholders at every flush.
+const ROWS_PER_STATEMENT: [usize; 4] = [128, 32, 8, 1];
 const MAX_REQUEST_ID_CHARS: usize = 128;
 const MAX_USER_ID_CHARS: usize = 200;
 const MAX_ERROR_CODE_CHARS: usize = 64;
@@ -159,6 +171,33 @@ impl RequestLog {
         self
     }
 
+    /// The entry of `outcome` as stored, in one pass: what
+    /// `outcome.log().sanitized()` gives, without sanitizing the path twice or copying
+    /// fields before cutting them.
+    pub(crate) fn from_outcome(outcome: &RequestOutcome<'_>) -> RequestLog {
+        let ctx = outcome.ctx;
+        let mut path = sanitize_path(outcome.path);
+        // `sanitize_path` is its own fixed point unless its result was cut to the bound
+        // or holds a `scheme://` that removed control characters brought together: in
+        // those rare cases sanitize again, as the stored entry always was.
+        if path.len() >= MAX_PATH_CHARS || path.contains("://") {
+            path = sanitize_path(&path);
+        }
+        RequestLog {
+            project: ctx.project().clone(),
+            request_id: clean(ctx.request_id(), MAX_REQUEST_ID_CHARS),
+            at: outcome.started_ms,
+            // A label is an upper-case standard method or `OTHER`: already normalized.
+            method: method_label(outcome.method).to_owned(),
+            path,
+            status: outcome.status,
+            duration_ms: u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX),
+            role: Some(ctx.role()),
+            user_id: ctx.uid().map(|u| clean(u, MAX_USER_ID_CHARS)),
+            error_code: outcome.error_code.map(|c| clean(c, MAX_ERROR_CODE_CHARS)),
+        }
+    }
+
     /// The entry as stored: path sanitized, fields cut to their column sizes.
     fn sanitized(mut self) -> RequestLog {
         self.path = sanitize_path(&self.path);
@@ -192,6 +231,55 @@ fn normalize_method(method: &str) -> String {
 pub fn sanitize_path(raw: &str) -> String {
     let raw = raw.split('#').next().unwrap_or_default();
     // Drop `scheme://authority` (it may carry `user:password@`).
+    let raw = match raw.find("://") {
+        Some(i) if raw[..i].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) => {
+            let rest = &raw[i + 3..];
+            match rest.find(['/', '?']) {
+                Some(j) => &rest[j..],
+                None => "/",
+            }
+        }
+        _ => raw,
+    };
+    let (path, query) = match raw.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (raw, None),
+    };
+    // Built in one string: the cleaned path, then `?name&name…`, then cut to the bound
+    // (the names are ASCII without control characters, so only the cut applies to them).
+    let mut out = String::with_capacity(raw.len().min(MAX_PATH_CHARS + 1));
+    if path.len() <= MAX_PATH_CHARS && path.bytes().all(|b| b.is_ascii() && !b.is_ascii_control()) {
+        out.push_str(path);
+    } else {
+        out.extend(path.chars().filter(|c| !c.is_control()).take(MAX_PATH_CHARS));
+    }
+    if let Some(query) = query {
+        let mut separator = '?';
+        for pair in query.split('&') {
+            let name = pair.split('=').next().unwrap_or_default();
+            let keep = !name.is_empty()
+                && name.len() <= MAX_PARAM_NAME_CHARS
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'[' | b']'));
+            if keep {
+                out.push(separator);
+                out.push_str(name);
+                separator = '&';
+            }
+        }
+    }
+    if out.len() > MAX_PATH_CHARS
+        && let Some((cut, _)) = out.char_indices().nth(MAX_PATH_CHARS)
+    {
+        out.truncate(cut);
+    }
+    out
+}
+
+/// [`sanitize_path`] as it was written first (names collected and joined, cleaned twice):
+/// the reference the one-string version is tested against.
+#[cfg(test)]
+fn sanitize_path_reference(raw: &str) -> String {
+    let raw = raw.split('#').next().unwrap_or_default();
     let raw = match raw.find("://") {
         Some(i) if raw[..i].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) => {
             let rest = &raw[i + 3..];
@@ -314,6 +402,14 @@ pub trait LogSink: Send + Sync {
     /// I/O (no `.await`, no blocking call).
     fn record(&self, log: RequestLog);
 
+    /// Takes the entry of one finished request
+    /// ([`Platform::record_request`](crate::project::Platform::record_request) calls it).
+    /// The default records [`RequestOutcome::log`]; a sink may build its entry more
+    /// cheaply, as [`BatchingLogSink`] does. The same rules as [`LogSink::record`] apply.
+    fn record_outcome(&self, outcome: &RequestOutcome<'_>) {
+        self.record(outcome.log());
+    }
+
     /// Writes what is pending now (tests, graceful stop). The default does nothing.
     ///
     /// # Errors
@@ -392,10 +488,14 @@ struct LogState {
     counters: Counters,
     /// Projects deleted lately (bounded, oldest first): their entries are dropped.
     forgotten: Mutex<std::collections::VecDeque<ProjectId>>,
+    /// Whether `forgotten` ever held a project: until then `record` takes no lock for it.
+    any_forgotten: AtomicBool,
+    /// The insert statements' SQL, one per size of [`ROWS_PER_STATEMENT`].
+    insert_sql: [String; ROWS_PER_STATEMENT.len()],
 }
 
 /// The default [`LogSink`]: entries kept in memory and written by a background task in
-/// one multi-row insert per flush, pruned to the [`Retention`] bound every
+/// one transaction of fixed-size multi-row inserts per flush, pruned to the [`Retention`] bound every
 /// [`LogConfig::prune_every`] flushes. See the [module docs](self).
 ///
 /// Dropping the sink stops its task after one last flush; [`BatchingLogSink::shutdown`]
@@ -422,7 +522,9 @@ impl BatchingLogSink {
             return Err(Error::Config("logs: max_batch must be at least 1".into()));
         }
         let every = config.flush_every;
+        let insert_sql = ROWS_PER_STATEMENT.map(|rows| insert_sql(&tables, rows));
         let state = Arc::new(LogState {
+            insert_sql,
             tables,
             config,
             pending: Mutex::new(Vec::new()),
@@ -432,6 +534,7 @@ impl BatchingLogSink {
             flushing: tokio::sync::Mutex::new(()),
             counters: Counters::default(),
             forgotten: Mutex::new(std::collections::VecDeque::new()),
+            any_forgotten: AtomicBool::new(false),
         });
         let worker = Worker::spawn(Arc::clone(&state), every)?;
         Ok(BatchingLogSink { state, worker })
@@ -475,7 +578,15 @@ impl BatchingLogSink {
 #[async_trait]
 impl LogSink for BatchingLogSink {
     fn record(&self, log: RequestLog) {
-        self.state.record(log);
+        if !self.state.is_forgotten(&log.project) {
+            self.state.push(log.sanitized());
+        }
+    }
+
+    fn record_outcome(&self, outcome: &RequestOutcome<'_>) {
+        if !self.state.is_forgotten(outcome.ctx.project()) {
+            self.state.push(RequestLog::from_outcome(outcome));
+        }
     }
 
     async fn flush(&self) -> Result<()> {
@@ -485,6 +596,7 @@ impl LogSink for BatchingLogSink {
     fn forget_project(&self, project: &ProjectId) {
         {
             let mut forgotten = self.state.forgotten.lock().unwrap_or_else(PoisonError::into_inner);
+            self.state.any_forgotten.store(true, Ordering::Release);
             if !forgotten.contains(project) {
                 if forgotten.len() >= FORGOTTEN_PROJECTS {
                     forgotten.pop_front();
@@ -510,11 +622,14 @@ const LOG_COLUMNS: [&str; 10] = [
 ];
 
 impl LogState {
-    fn record(&self, log: RequestLog) {
-        if self.forgotten.lock().unwrap_or_else(PoisonError::into_inner).contains(&log.project) {
-            return;
-        }
-        let log = log.sanitized();
+    /// Whether `project` was deleted lately (no lock until a project ever was).
+    fn is_forgotten(&self, project: &ProjectId) -> bool {
+        self.any_forgotten.load(Ordering::Acquire)
+            && self.forgotten.lock().unwrap_or_else(PoisonError::into_inner).contains(project)
+    }
+
+    /// Keeps an entry already in its stored form, within the pending bound.
+    fn push(&self, log: RequestLog) {
         let full = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
             if pending.len() >= self.config.max_pending {
@@ -531,24 +646,28 @@ impl LogState {
         }
     }
 
-    fn insert(&self, rows: &[RequestLog]) -> Stmt {
-        let mut q = Query::insert();
-        q.into_table(self.tables.table(LOGS_TABLE)).columns(LOG_COLUMNS.map(Alias::new));
+    /// The insert of `rows` (whose length is one of [`ROWS_PER_STATEMENT`]), with the SQL
+    /// built when the sink started and the values bound in the same order and types.
+    fn insert(&self, sql: &str, rows: &[RequestLog]) -> Stmt {
+        let mut values = Vec::with_capacity(rows.len() * LOG_COLUMNS.len());
         for log in rows {
-            q.values_panic([
-                log.project.as_str().into(),
-                log.request_id.as_str().into(),
-                log.at.into(),
-                log.method.as_str().into(),
-                log.path.as_str().into(),
-                i32::from(log.status).into(),
-                i64::try_from(log.duration_ms).unwrap_or(i64::MAX).into(),
-                log.role.map(role_claim).into(),
-                log.user_id.clone().into(),
-                log.error_code.clone().into(),
-            ]);
+            values.extend(row_values(log));
         }
-        self.tables.stmt(&q)
+        Stmt::new(sql, sea_query::Values(values))
+    }
+
+    /// The statements writing `batch`, in order: greedily the largest fixed size that fits.
+    fn inserts(&self, batch: &[RequestLog]) -> Vec<Stmt> {
+        let mut statements = Vec::new();
+        let mut rest = batch;
+        for (size, sql) in ROWS_PER_STATEMENT.iter().zip(&self.insert_sql) {
+            while rest.len() >= *size {
+                let (chunk, tail) = rest.split_at(*size);
+                statements.push(self.insert(sql, chunk));
+                rest = tail;
+            }
+        }
+        statements
     }
 
     async fn flush(&self) -> Result<()> {
@@ -560,11 +679,12 @@ impl LogState {
         self.write(batch).await
     }
 
-    /// Writes entries in one transaction (one statement up to 1,000 entries); on failure
-    /// they go back in front of the pending ones, within the bound.
+    /// Writes entries in one transaction (statements of the fixed sizes of
+    /// [`ROWS_PER_STATEMENT`]); on failure they go back in front of the pending ones,
+    /// within the bound.
     #[tracing::instrument(name = "logs.flush", level = "debug", skip_all, fields(entries = batch.len()))]
     async fn write(&self, batch: Vec<RequestLog>) -> Result<()> {
-        let statements: Vec<Stmt> = batch.chunks(ROWS_PER_STATEMENT).map(|c| self.insert(c)).collect();
+        let statements = self.inserts(&batch);
         let n = statements.len() as u64;
         match self.tables.db().transaction(&Scope::default(), statements).await {
             Ok(_) => {
@@ -695,6 +815,45 @@ async fn prune_project(tables: &PlatformTables, project: &ProjectId, keep: u64) 
             ),
         );
     tables.db().execute(tables.stmt(&q)).await
+}
+
+/// The bound values of one entry, in the order of [`LOG_COLUMNS`].
+fn row_values(log: &RequestLog) -> [sea_query::Value; LOG_COLUMNS.len()] {
+    [
+        log.project.as_str().into(),
+        log.request_id.as_str().into(),
+        log.at.into(),
+        log.method.as_str().into(),
+        log.path.as_str().into(),
+        i32::from(log.status).into(),
+        i64::try_from(log.duration_ms).unwrap_or(i64::MAX).into(),
+        log.role.map(role_claim).into(),
+        log.user_id.as_deref().into(),
+        log.error_code.as_deref().into(),
+    ]
+}
+
+/// The SQL of an insert of `rows` entries into the log table of `tables` (built by
+/// sea-query once, with placeholder values of the types [`row_values`] binds).
+fn insert_sql(tables: &PlatformTables, rows: usize) -> String {
+    let none: Option<&str> = None;
+    let mut q = Query::insert();
+    q.into_table(tables.table(LOGS_TABLE)).columns(LOG_COLUMNS.map(Alias::new));
+    for _ in 0..rows {
+        q.values_panic([
+            "".into(),
+            "".into(),
+            0i64.into(),
+            "".into(),
+            "".into(),
+            0i32.into(),
+            0i64.into(),
+            none.into(),
+            none.into(),
+            none.into(),
+        ]);
+    }
+    tables.stmt(&q).sql
 }
 
 // ---- the module -----------------------------------------------------------------------------
@@ -958,6 +1117,38 @@ mod tests {
     }
 
     #[test]
+    fn sanitize_path_agrees_with_its_reference() {
+        let long = "x".repeat(MAX_PATH_CHARS - 3);
+        let mut cases: Vec<String> = [
+            "/rest/v1/todos?select=*&apikey=secret&token=x",
+            "/a?authorization=Bearer%20xyz",
+            "/a?",
+            "/a?=v&&x",
+            "/a?id=eq.5&order=id.desc&a.b=1&c=d=e&[x]=1&é=2",
+            "http://h",
+            "https://user:pw@host/auth/v1/verify?token=abc#frag",
+            "ab\u{0}c://host/x?y=1",
+            "/\u{0}a\nb",
+            "",
+            "?",
+            "?a",
+            "/a/b#?x=1",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        cases.push(format!("/{long}?abc=1&de=2"));
+        cases.push(format!("/{long}a?b=1"));
+        cases.push(format!("/{long}é?b=1&cc"));
+        cases.push(format!("/{}", "é".repeat(3000)));
+        cases.push(format!("/{}\u{1}?{}", "é".repeat(1023), "n".repeat(64)));
+        cases.push(format!("/a?{}", "n".repeat(65)));
+        cases.push(format!("/a?{}", ["abc"; 400].join("&")));
+        for raw in &cases {
+            assert_eq!(sanitize_path(raw), sanitize_path_reference(raw), "{raw:?}");
+        }
+    }
+
+    #[test]
     fn methods_are_normalized() {
         assert_eq!(normalize_method("get"), "GET");
         assert_eq!(normalize_method("G E T"), "OTHER");
@@ -967,5 +1158,71 @@ mod tests {
     #[test]
     fn the_module_schema_parses() {
         assert_eq!(LogsModule.platform_schema().tables.len(), 1);
+    }
+
+    #[test]
+    fn entries_of_outcomes_are_built_clean_in_one_pass() {
+        let long = "x".repeat(MAX_PATH_CHARS - 3);
+        let paths = [
+            "/rest/v1/todos?select=*&apikey=secret&token=x".to_owned(),
+            "/a?".to_owned(),
+            "https://user:pw@host/auth/v1/verify?token=abc#frag".to_owned(),
+            "ab\u{0}c://host/x?y=1".to_owned(),
+            "/a/http://x/b".to_owned(),
+            format!("/{long}?abc=1&de=2"),
+            format!("/{long}a?b=1"),
+            format!("/{long}?a&b"),
+            format!("/{}", "é".repeat(3000)),
+            "/\u{0}a\nb".to_owned(),
+            String::new(),
+        ];
+        let mut claims = serde_json::Map::new();
+        claims.insert("sub".into(), format!("user\u{7}{}", "u".repeat(300)).into());
+        let project = ProjectId::new("acme").unwrap();
+        let contexts = [
+            RequestContext::new(project.clone(), Role::Anon, Default::default(), Some("req-1")),
+            RequestContext::new(project, Role::Authenticated, claims, None),
+        ];
+        for ctx in &contexts {
+            for path in &paths {
+                for (method, error_code) in
+                    [("get", None), ("brew", Some("PGRST\u{1}205")), ("PATCH", Some(""))]
+                {
+                    let outcome = RequestOutcome {
+                        ctx,
+                        method,
+                        route: "/rest/v1/todos",
+                        path,
+                        status: 200,
+                        started_ms: 1_700_000_000_123,
+                        duration: Duration::from_micros(2500),
+                        error_code,
+                    };
+                    assert_eq!(RequestLog::from_outcome(&outcome), outcome.log().sanitized(), "{path:?}");
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn batches_are_written_in_fixed_size_statements_in_order() {
+        let db = crate::db::Db::open_sqlite(crate::db::SqliteConfig::in_memory()).unwrap();
+        let sink = BatchingLogSink::start(PlatformTables::new(db, None), LogConfig::default()).unwrap();
+        let project = ProjectId::new("p").unwrap();
+        let batch: Vec<RequestLog> =
+            (0..301).map(|i| RequestLog::new(&project, &format!("r{i}"), "GET", "/", 200)).collect();
+        let statements = sink.state.inserts(&batch);
+        let sizes: Vec<usize> = statements.iter().map(|s| s.values.0.len() / LOG_COLUMNS.len()).collect();
+        assert_eq!(sizes, [128, 128, 32, 8, 1, 1, 1, 1, 1]);
+        let mut values = statements.iter().flat_map(|s| s.values.0.iter());
+        for log in &batch {
+            let row: Vec<&sea_query::Value> = values.by_ref().take(LOG_COLUMNS.len()).collect();
+            assert_eq!(row, row_values(log).iter().collect::<Vec<_>>());
+        }
+        for (statement, size) in statements.iter().zip(&sizes) {
+            assert_eq!(statement.sql.matches('?').count(), size * LOG_COLUMNS.len());
+        }
+        assert!(sink.state.inserts(&[]).is_empty());
+        sink.shutdown().await.unwrap();
     }
 }

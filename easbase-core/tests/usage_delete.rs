@@ -7,12 +7,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use easbase_core::context::ProjectId;
+use easbase_core::context::{ProjectId, RequestContext};
 use easbase_core::db::{Db, SqliteConfig};
 use easbase_core::module::Module;
 use easbase_core::project::{CreateProject, Platform, PlatformConfig};
+use easbase_core::schema::Role;
 use easbase_core::usage::{
-    self, BatchingSink, PlatformTables, UsageConfig, UsageEvent, UsageModule, UsageSink,
+    self, BatchingSink, PlatformTables, RequestOutcome, UsageConfig, UsageEvent, UsageModule, UsageSink,
 };
 
 const NOW: i64 = 1_700_000_000;
@@ -34,9 +35,25 @@ async fn requests(tables: &PlatformTables, p: &ProjectId) -> i64 {
     usage::totals(tables, p, NOW - 3600, NOW + 3600).await.unwrap().iter().map(|(_, _, v)| v).sum()
 }
 
+/// `n` requests, alternately as events and as request outcomes (the way
+/// `Platform::record_request` hands them over): both count into the same counter.
 fn record(sink: &BatchingSink, p: &ProjectId, n: usize) {
-    for _ in 0..n {
-        sink.record(UsageEvent::request(p, "/rest/v1/{table}", "GET", 200).at(NOW));
+    let ctx = RequestContext::new(p.clone(), Role::Anon, Default::default(), None);
+    for i in 0..n {
+        if i % 2 == 0 {
+            sink.record(UsageEvent::request(p, "/rest/v1/{table}", "GET", 200).at(NOW));
+        } else {
+            sink.record_request(&RequestOutcome {
+                ctx: &ctx,
+                method: "get",
+                route: "/rest/v1/{table}",
+                path: "/rest/v1/items",
+                status: 200,
+                started_ms: NOW * 1000,
+                duration: Duration::ZERO,
+                error_code: None,
+            });
+        }
     }
 }
 

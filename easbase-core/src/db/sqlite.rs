@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
 use sea_query_rusqlite::RusqliteValue;
 use tokio::sync::oneshot;
 use tracing::Instrument;
@@ -599,9 +599,9 @@ fn execute_statement(conn: &Connection, statement: &Stmt, read_only: bool) -> Re
         });
     }
     for (i, value) in statement.values.0.iter().enumerate() {
-        prepared.raw_bind_parameter(i + 1, RusqliteValue(value.clone())).map_err(map_err)?;
+        prepared.raw_bind_parameter(i + 1, BindRef(value)).map_err(map_err)?;
     }
-    let columns: Arc<[String]> = prepared.column_names().into_iter().map(str::to_owned).collect();
+    let columns = column_names(&prepared);
     let width = columns.len();
     let total_before = conn.total_changes();
     let mut rows = Vec::new();
@@ -624,6 +624,88 @@ fn execute_statement(conn: &Connection, statement: &Stmt, read_only: bool) -> Re
         conn.changes()
     };
     Ok(StmtResult { rows, affected })
+}
+
+/// A bound value by reference: text and bytes are handed to SQLite without a copy of the
+/// value; the types sea-query-rusqlite converts otherwise (dates, JSON, decimals, …) go
+/// through it, as before.
+struct BindRef<'a>(&'a sea_query::Value);
+
+impl ToSql for BindRef<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        use sea_query::Value as V;
+        let null = ToSqlOutput::Owned(rusqlite::types::Value::Null);
+        Ok(match self.0 {
+            V::Bool(Some(v)) => ToSqlOutput::from(*v),
+            V::TinyInt(Some(v)) => ToSqlOutput::from(*v),
+            V::SmallInt(Some(v)) => ToSqlOutput::from(*v),
+            V::Int(Some(v)) => ToSqlOutput::from(*v),
+            V::BigInt(Some(v)) => ToSqlOutput::from(*v),
+            V::TinyUnsigned(Some(v)) => ToSqlOutput::from(*v),
+            V::SmallUnsigned(Some(v)) => ToSqlOutput::from(*v),
+            V::Unsigned(Some(v)) => ToSqlOutput::from(*v),
+            V::Float(Some(v)) => ToSqlOutput::from(*v),
+            V::Double(Some(v)) => ToSqlOutput::from(*v),
+            V::String(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            V::Bytes(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
+            V::Bool(None)
+            | V::TinyInt(None)
+            | V::SmallInt(None)
+            | V::Int(None)
+            | V::BigInt(None)
+            | V::TinyUnsigned(None)
+            | V::SmallUnsigned(None)
+            | V::Unsigned(None)
+            | V::Float(None)
+            | V::Double(None)
+            | V::String(None)
+            | V::Bytes(None) => null,
+            // `BigUnsigned` (which may not fit), and every other type: as before.
+            other => match RusqliteValue(other.clone()).to_sql()? {
+                ToSqlOutput::Borrowed(v) => ToSqlOutput::Owned(v.into()),
+                ToSqlOutput::Owned(v) => ToSqlOutput::Owned(v),
+                // sea-query-rusqlite only makes the two above.
+                _ => {
+                    return Err(rusqlite::Error::ToSqlConversionFailure("unsupported bound value".into()));
+                }
+            },
+        })
+    }
+}
+
+/// How many distinct result shapes each thread keeps column names for.
+const COLUMN_SHAPES: usize = 32;
+
+thread_local! {
+    /// Column names of recent results (most recent first): rows of a statement share one
+    /// `Arc` taken from here when the names are the same, instead of new strings per call.
+    static COLUMNS: std::cell::RefCell<Vec<Arc<[String]>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The statement's result column names, shared with earlier results of the same names
+/// (compared name by name, so a reused list is always exactly the statement's).
+fn column_names(prepared: &rusqlite::Statement<'_>) -> Arc<[String]> {
+    let count = prepared.column_count();
+    let same = |names: &Arc<[String]>| {
+        names.len() == count
+            && names.iter().enumerate().all(|(i, n)| prepared.column_name(i).is_ok_and(|c| c == n))
+    };
+    COLUMNS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(i) = cache.iter().position(same) {
+            let names = Arc::clone(&cache[i]);
+            if i > 0 {
+                cache[..=i].rotate_right(1);
+            }
+            return names;
+        }
+        let names: Arc<[String]> = prepared.column_names().into_iter().map(str::to_owned).collect();
+        if cache.len() >= COLUMN_SHAPES {
+            cache.pop();
+        }
+        cache.insert(0, Arc::clone(&names));
+        names
+    })
 }
 
 fn run_script(conn: &Connection, statements: &[String]) -> Result<()> {
@@ -657,5 +739,68 @@ fn map_err(error: rusqlite::Error) -> Error {
         },
         // Not bound values: rusqlite's conversion errors name types, never the value.
         other => Error::Database { sqlstate: None, message: other.to_string() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_query::Value as V;
+
+    fn owned(output: ToSqlOutput<'_>) -> rusqlite::types::Value {
+        match output {
+            ToSqlOutput::Borrowed(v) => v.into(),
+            ToSqlOutput::Owned(v) => v,
+            _ => panic!("unexpected output"),
+        }
+    }
+
+    #[test]
+    fn values_bound_by_reference_bind_as_before() {
+        let values = [
+            V::Bool(Some(true)),
+            V::Bool(None),
+            V::TinyInt(Some(-3)),
+            V::SmallInt(Some(300)),
+            V::Int(Some(-70_000)),
+            V::Int(None),
+            V::BigInt(Some(i64::MIN)),
+            V::TinyUnsigned(Some(255)),
+            V::SmallUnsigned(Some(65_535)),
+            V::Unsigned(Some(u32::MAX)),
+            V::BigUnsigned(Some(7)),
+            V::BigUnsigned(None),
+            V::Float(Some(1.5)),
+            V::Double(Some(-2.25)),
+            V::String(Some("héllo".into())),
+            V::String(None),
+            V::Char(Some('x')),
+            V::Bytes(Some(vec![0, 1, 255])),
+            V::Bytes(None),
+        ];
+        for value in values {
+            let want = owned(RusqliteValue(value.clone()).to_sql().unwrap());
+            assert_eq!(owned(BindRef(&value).to_sql().unwrap()), want, "{value:?}");
+        }
+        let too_big = V::BigUnsigned(Some(u64::MAX));
+        assert!(BindRef(&too_big).to_sql().is_err() && RusqliteValue(too_big).to_sql().is_err());
+    }
+
+    #[test]
+    fn column_names_are_shared_only_when_equal() {
+        let conn = Connection::open_in_memory().unwrap();
+        let names = |sql: &str| column_names(&conn.prepare(sql).unwrap());
+        let a = names("select 1 as a, 2 as b");
+        let b = names("select 1 as a, 2 as c");
+        let a2 = names("select 3 as a, 4 as b");
+        assert_eq!(&*a, ["a", "b"]);
+        assert_eq!(&*b, ["a", "c"]);
+        assert!(Arc::ptr_eq(&a, &a2));
+        assert_eq!(&*names("select 1 as a"), ["a"]);
+        assert_eq!(&*names("select 1 as a, 2 as b, 3 as d"), ["a", "b", "d"]);
+        for i in 0..2 * COLUMN_SHAPES {
+            assert_eq!(&*names(&format!("select 1 as c{i}")), [format!("c{i}")]);
+        }
+        assert!(COLUMNS.with(|c| c.borrow().len()) <= COLUMN_SHAPES);
     }
 }

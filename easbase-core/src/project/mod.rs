@@ -198,6 +198,9 @@ struct Inner {
     /// The sinks the HTTP layers record requests to ([`Platform::set_usage_sink`],
     /// [`Platform::set_log_sink`]).
     metering: std::sync::RwLock<Metering>,
+    /// Whether `metering` holds a sink: written under its write lock, read without it
+    /// ([`Platform::is_metering`], asked on every request).
+    metering_on: AtomicBool,
     /// Whether the platform holds [`crate::usage::UsageModule`]'s and
     /// [`crate::logs::LogsModule`]'s tables.
     metering_tables: (bool, bool),
@@ -249,8 +252,23 @@ impl Drop for Inner {
 /// Take a handle per request ([`Platform::project_db`]) and drop it when done: a
 /// dedicated project's pool is closed once the router has evicted it and no handle is
 /// left, so a [`Db`] kept beyond its handle may find its pool closed.
-#[derive(Debug, Clone)]
+///
+/// Cheap to clone: one `Arc` (the router hands out a clone per request).
+#[derive(Clone)]
 pub struct ProjectDb {
+    parts: Arc<ProjectDbParts>,
+}
+
+impl std::fmt::Debug for ProjectDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.parts.fmt(f)
+    }
+}
+
+/// What a [`ProjectDb`] holds; changed only through [`ProjectDb::parts_mut`] (copy on
+/// write, so handles already given out keep what they had).
+#[derive(Debug, Clone)]
+struct ProjectDbParts {
     project: ProjectId,
     db: Db,
     pg_schema: Option<Ident>,
@@ -271,73 +289,82 @@ pub struct ProjectDb {
 }
 
 impl ProjectDb {
+    fn new(parts: ProjectDbParts) -> ProjectDb {
+        ProjectDb { parts: Arc::new(parts) }
+    }
+
+    /// Its parts to change (copied first when another handle shares them).
+    fn parts_mut(&mut self) -> &mut ProjectDbParts {
+        Arc::make_mut(&mut self.parts)
+    }
+
     /// The project.
     pub fn project(&self) -> &ProjectId {
-        &self.project
+        &self.parts.project
     }
 
     /// The database handle holding the project's tables.
     pub fn db(&self) -> &Db {
-        &self.db
+        &self.parts.db
     }
 
     /// The dialect of its database.
     pub fn dialect(&self) -> Dialect {
-        self.db.dialect()
+        self.parts.db.dialect()
     }
 
     /// PostgreSQL: the schema holding its tables.
     pub fn pg_schema(&self) -> Option<&Ident> {
-        self.pg_schema.as_ref()
+        self.parts.pg_schema.as_ref()
     }
 
     /// The database roles of its request roles (PostgreSQL).
     pub fn roles(&self) -> &RoleNames {
-        &self.roles
+        &self.parts.roles
     }
 
     /// Whether it serves an adopted schema (one with its own policies, which may call the
     /// database owner's functions: its reads are not plain reads, see
     /// [`Stmt::plain_read`](crate::db::Stmt::plain_read)).
     pub fn is_adopted(&self) -> bool {
-        self.adopted
+        self.parts.adopted
     }
 
     /// Its validated schema (modules' tables included), if one was applied.
     pub fn schema(&self) -> Option<&Arc<ValidSchema>> {
-        self.schema.as_ref()
+        self.parts.schema.as_ref()
     }
 
     /// The profile (schema) this handle reaches: [`DEFAULT_PROFILE`] (`public`, the
     /// project's own schema) or the name of one of its named schemas
     /// ([`Platform::apply_schema_named`]).
     pub fn profile(&self) -> &str {
-        self.profile.as_deref().unwrap_or(DEFAULT_PROFILE)
+        self.parts.profile.as_deref().unwrap_or(DEFAULT_PROFILE)
     }
 
     /// The profiles the project exposes, as of when this handle was loaded: `public`
     /// first, then its named schemas by name (what PostgREST lists in its PGRST106
     /// answer).
     pub fn profiles(&self) -> &[String] {
-        &self.profiles
+        &self.parts.profiles
     }
 
     /// Whether the project exposes the profile `name`.
     pub fn has_profile(&self, name: &str) -> bool {
-        self.profiles.iter().any(|p| p == name)
+        self.parts.profiles.iter().any(|p| p == name)
     }
 
     /// The router's key of this handle: the project id, or `<id>/<profile>`.
     fn router_key(&self) -> String {
-        match &self.profile {
-            None => self.project.as_str().to_owned(),
-            Some(name) => format!("{}/{name}", self.project),
+        match &self.parts.profile {
+            None => self.parts.project.as_str().to_owned(),
+            Some(name) => format!("{}/{name}", self.parts.project),
         }
     }
 
     /// How DDL for this project is generated.
     pub fn ddl_options(&self) -> DdlOptions {
-        DdlOptions { schema: self.pg_schema.clone(), roles: self.roles.clone(), security: true }
+        DdlOptions { schema: self.parts.pg_schema.clone(), roles: self.parts.roles.clone(), security: true }
     }
 
     /// The scope of a request: on PostgreSQL `SET LOCAL ROLE` to the project's role for
@@ -348,14 +375,14 @@ impl ProjectDb {
     /// # Errors
     /// [`Error::InvalidToken`] when the context belongs to another project.
     pub fn scope(&self, ctx: &RequestContext, read_only: bool) -> Result<Scope> {
-        if ctx.project() != &self.project {
+        if ctx.project() != &self.parts.project {
             return Err(Error::InvalidToken("the credentials belong to another project".into()));
         }
         Ok(Scope {
-            role: Some(self.roles.get(ctx.role()).clone()),
+            role: Some(self.parts.roles.get(ctx.role()).clone()),
             settings: vec![
                 (easbase_schema::policy::CLAIMS_SETTING.to_owned(), ctx.claims_json().to_owned()),
-                (PROJECT_SETTING.to_owned(), self.project.as_str().to_owned()),
+                (PROJECT_SETTING.to_owned(), self.parts.project.as_str().to_owned()),
             ],
             read_only,
         })
@@ -450,6 +477,7 @@ impl Platform {
                 plans,
                 usage_sinks: Mutex::new(Vec::new()),
                 metering: std::sync::RwLock::new(Metering::default()),
+                metering_on: AtomicBool::new(false),
                 metering_tables,
                 config,
                 modules,
@@ -885,7 +913,7 @@ impl Platform {
     ) -> Result<ApplyReport> {
         let pdb = self.open_project_db(id).await?;
         let options = ApplyOptions { ddl: pdb.ddl_options(), allow_destructive };
-        let report = migrate::apply(&mut executor::DbExecutor(&pdb.db), version, merged, &options).await?;
+        let report = migrate::apply(&mut executor::DbExecutor(pdb.db()), version, merged, &options).await?;
         // The cached handle holds the old schema: refresh it on the same handle (an
         // in-memory database must never be reopened).
         let epoch = self.inner.router.epoch();
@@ -1160,13 +1188,13 @@ impl Platform {
     /// [`cleared`](Platform::clear_metering).
     pub fn set_usage_sink(&self, sink: Arc<dyn crate::usage::UsageSink>) {
         self.attach_usage_sink(&sink);
-        self.inner.metering.write().unwrap_or_else(|e| e.into_inner()).usage = Some(sink);
+        self.change_metering(|m| m.usage = Some(sink));
     }
 
     /// Sets the request-log sink every HTTP layer on this platform records to
     /// ([`Platform::record_request`]), replacing the previous one.
     pub fn set_log_sink(&self, sink: Arc<dyn crate::logs::LogSink>) {
-        self.inner.metering.write().unwrap_or_else(|e| e.into_inner()).logs = Some(sink);
+        self.change_metering(|m| m.logs = Some(sink));
     }
 
     /// The usage sink requests are recorded to, if one is set.
@@ -1226,7 +1254,16 @@ impl Platform {
     /// Unsets both sinks (a default sink's task then flushes once more and ends, when no
     /// other clone of it is left).
     pub fn clear_metering(&self) {
-        *self.inner.metering.write().unwrap_or_else(|e| e.into_inner()) = Metering::default();
+        self.change_metering(|m| *m = Metering::default());
+    }
+
+    /// Changes the sinks under the write lock and keeps [`Platform::is_metering`]'s flag
+    /// in step.
+    fn change_metering(&self, change: impl FnOnce(&mut Metering)) {
+        let mut m = self.inner.metering.write().unwrap_or_else(|e| e.into_inner());
+        change(&mut m);
+        let on = m.usage.is_some() || m.logs.is_some();
+        self.inner.metering_on.store(on, Ordering::Release);
     }
 
     /// Writes what the sinks hold now (tests, a graceful stop).
@@ -1246,8 +1283,7 @@ impl Platform {
     /// Whether a usage or log sink is set (the HTTP layers skip building what nobody
     /// records).
     pub fn is_metering(&self) -> bool {
-        let m = self.inner.metering.read().unwrap_or_else(|e| e.into_inner());
-        m.usage.is_some() || m.logs.is_some()
+        self.inner.metering_on.load(Ordering::Acquire)
     }
 
     /// Records one finished request: a [`Metric::Requests`](crate::usage::Metric::Requests)
@@ -1256,10 +1292,10 @@ impl Platform {
     pub fn record_request(&self, outcome: &crate::usage::RequestOutcome<'_>) {
         let m = self.inner.metering.read().unwrap_or_else(|e| e.into_inner());
         if let Some(sink) = &m.usage {
-            sink.record(outcome.usage_event());
+            sink.record_request(outcome);
         }
         if let Some(sink) = &m.logs {
-            sink.record(outcome.log());
+            sink.record_outcome(outcome);
         }
     }
 
@@ -1297,9 +1333,12 @@ impl Platform {
             Lookup::Hit(pdb) => return Ok(pdb),
             Lookup::Stale(mut pdb) => {
                 // Reload the schema on the same handle (the same pool or in-memory database).
-                pdb.schema = provision::current_schema(&pdb).await?.map(Arc::new);
-                pdb.profiles = self.profiles_of(id).await?;
-                router.set_schema(id.as_str(), pdb.schema.clone(), Some(pdb.profiles.clone()), epoch);
+                let schema = provision::current_schema(&pdb).await?.map(Arc::new);
+                let profiles = self.profiles_of(id).await?;
+                let parts = pdb.parts_mut();
+                parts.schema = schema;
+                parts.profiles = profiles;
+                router.set_schema(id.as_str(), parts.schema.clone(), Some(parts.profiles.clone()), epoch);
                 return Ok(pdb);
             }
             Lookup::Miss => {}
@@ -1308,7 +1347,7 @@ impl Platform {
         let opened = provision::database(self, &row).await?;
         let pg_schema = provision::pg_schema_of(self, &row);
         let roles = provision::role_names_of(self, &row);
-        let mut pdb = ProjectDb {
+        let mut pdb = ProjectDb::new(ProjectDbParts {
             project: id.clone(),
             db: opened.db,
             pg_schema,
@@ -1319,8 +1358,8 @@ impl Platform {
             profile: None,
             profiles: self.profiles_of(id).await?,
             _pool: opened.guard,
-        };
-        pdb.schema = provision::current_schema(&pdb).await?.map(Arc::new);
+        });
+        pdb.parts_mut().schema = provision::current_schema(&pdb).await?.map(Arc::new);
         Ok(router.insert(pdb, epoch))
     }
 

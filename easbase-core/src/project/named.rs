@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use super::router::Lookup;
 use super::store::{self, ProjectRow};
-use super::{EventKind, Isolation, Platform, ProjectDb, ProjectStatus, executor, provision};
+use super::{EventKind, Isolation, Platform, ProjectDb, ProjectDbParts, ProjectStatus, executor, provision};
 use crate::context::ProjectId;
 use crate::error::{Error, Result};
 
@@ -157,7 +157,7 @@ impl Platform {
             let pdb = self.open_named(id, &row, name).await?;
             let options = ApplyOptions { ddl: pdb.ddl_options(), allow_destructive };
             let report =
-                migrate::apply(&mut executor::DbExecutor(&pdb.db), version, schema, &options).await?;
+                migrate::apply(&mut executor::DbExecutor(pdb.db()), version, schema, &options).await?;
             let store = &self.inner.store;
             let stmt = if existing {
                 store.set_named_version(id.as_str(), name, version)
@@ -226,7 +226,7 @@ impl Platform {
     /// database); `None` otherwise (the platform's database, or not PostgreSQL).
     async fn named_host(&self, row: &ProjectRow) -> Result<Option<crate::db::Db>> {
         if self.inner.db.dialect() == Dialect::Postgres && row.project.isolation == Isolation::Dedicated {
-            return Ok(Some(self.open_project_db(&row.project.id).await?.db.clone()));
+            return Ok(Some(self.open_project_db(&row.project.id).await?.db().clone()));
         }
         Ok(None)
     }
@@ -255,9 +255,11 @@ impl Platform {
         match router.get(&key) {
             Lookup::Hit(pdb) => Ok(pdb),
             Lookup::Stale(mut pdb) => {
-                pdb.schema = provision::current_schema(&pdb).await?.map(Arc::new);
-                pdb.profiles = public.profiles.clone();
-                router.set_schema(&key, pdb.schema.clone(), Some(pdb.profiles.clone()), epoch);
+                let schema = provision::current_schema(&pdb).await?.map(Arc::new);
+                let parts = pdb.parts_mut();
+                parts.schema = schema;
+                parts.profiles = public.parts.profiles.clone();
+                router.set_schema(&key, parts.schema.clone(), Some(parts.profiles.clone()), epoch);
                 Ok(pdb)
             }
             Lookup::Miss => {
@@ -280,19 +282,19 @@ impl Platform {
         let opened = provision::named_database(self, row, &public, name)?;
         let pg_schema =
             (self.inner.db.dialect() == Dialect::Postgres).then(|| provision::named_storage(id, name));
-        let mut pdb = ProjectDb {
+        let mut pdb = ProjectDb::new(ProjectDbParts {
             project: id.clone(),
             db: opened.db,
             pg_schema,
-            roles: public.roles.clone(),
+            roles: public.parts.roles.clone(),
             schema: None,
             in_memory: opened.in_memory,
             adopted: false,
             profile: Some(Arc::from(name)),
-            profiles: public.profiles.clone(),
+            profiles: public.parts.profiles.clone(),
             _pool: opened.guard,
-        };
-        pdb.schema = provision::current_schema(&pdb).await?.map(Arc::new);
+        });
+        pdb.parts_mut().schema = provision::current_schema(&pdb).await?.map(Arc::new);
         Ok(router.insert(pdb, epoch))
     }
 }

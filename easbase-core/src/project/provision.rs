@@ -272,7 +272,7 @@ pub(super) fn named_database(
     let counter = platform.inner.router.pool_counter();
     match platform.inner.db.dialect() {
         Dialect::Postgres => {
-            Ok(Opened { db: public.db.clone(), guard: public._pool.clone(), in_memory: false })
+            Ok(Opened { db: public.db().clone(), guard: public.parts._pool.clone(), in_memory: false })
         }
         #[cfg(feature = "mysql")]
         Dialect::Mysql => {
@@ -697,7 +697,7 @@ mod mysql {
 /// The schema last applied to a project, from its migration history.
 pub(super) async fn current_schema(pdb: &ProjectDb) -> Result<Option<ValidSchema>> {
     #[cfg(feature = "postgres")]
-    if pdb.adopted
+    if pdb.is_adopted()
         && let (Db::Postgres(pg), Some(schema)) = (pdb.db(), pdb.pg_schema())
     {
         let client = pg.pool().get().await.map_err(|e| Error::Unavailable(e.to_string()))?;

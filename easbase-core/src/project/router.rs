@@ -176,7 +176,7 @@ impl Router {
                     let victim = state
                         .entries
                         .iter()
-                        .filter(|(_, e)| !e.pdb.in_memory)
+                        .filter(|(_, e)| !e.pdb.parts.in_memory)
                         .min_by_key(|(_, e)| e.used)
                         .map(|(k, _)| k.clone());
                     match victim.and_then(|k| state.entries.remove(&k)) {
@@ -204,9 +204,10 @@ impl Router {
     ) {
         let stale = self.epoch() != epoch;
         if let Some(entry) = self.lock().entries.get_mut(key) {
-            entry.pdb.schema = schema;
+            let parts = entry.pdb.parts_mut();
+            parts.schema = schema;
             if let Some(profiles) = profiles {
-                entry.pdb.profiles = profiles;
+                parts.profiles = profiles;
             }
             entry.stale = stale;
         }

@@ -1,6 +1,8 @@
 //! Usage metering per project: requests, rows read and written, auth events, storage bytes.
 //!
-//! The request path calls [`UsageSink::record`], which only updates an in-memory counter.
+//! The request path calls [`UsageSink::record`] (or, for a finished request through
+//! [`Platform::record_request`], [`UsageSink::record_request`], which finds an existing
+//! counter without building its label), which only updates an in-memory counter.
 //! The default sink, [`BatchingSink`], aggregates counters per (project, minute, metric,
 //! label) and a background task writes them to the `usage_counters` platform table every
 //! [`UsageConfig::flush_every`], or sooner when [`UsageConfig::max_keys`] distinct counters
@@ -49,7 +51,10 @@
 mod batch;
 mod meter;
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -61,6 +66,7 @@ use tokio::sync::Notify;
 pub use batch::TaskProbe;
 pub(crate) use batch::{Batch, Counters, Worker};
 pub use meter::RequestOutcome;
+pub(crate) use meter::method_label;
 
 use crate::context::ProjectId;
 use crate::db::{BuildStmt, Db, Scope, Stmt};
@@ -157,7 +163,10 @@ pub struct FlushStats {
     pub dropped: u64,
     /// Flushes that wrote something (one transaction each).
     pub flushes: u64,
-    /// Insert statements executed by those flushes.
+    /// Insert statements executed by those flushes. The usage sink writes up to 2,000
+    /// counters per statement; the log sink writes entries in statements of fixed sizes
+    /// (128, 32, 8 and 1 rows, the largest that fits first: 250 entries take 9), whose
+    /// SQL is built once and reused by the engines' statement caches.
     pub statements: u64,
     /// Rows those statements carried (aggregated counters, or log entries).
     pub rows: u64,
@@ -302,11 +311,20 @@ fn saturating_i64(n: u64) -> i64 {
 
 /// Cuts `s` to `max` characters and drops control characters.
 pub(crate) fn clean(s: &str, max: usize) -> String {
-    // The common case, checked a byte at a time: short ASCII without control characters.
-    if s.len() <= max && s.bytes().all(|b| b.is_ascii() && !b.is_ascii_control()) {
+    if is_clean(s, max) {
         return s.to_owned();
     }
     s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+/// [`clean`] of an owned string: the same string when nothing is to be cut or dropped.
+fn clean_owned(s: String, max: usize) -> String {
+    if is_clean(&s, max) { s } else { clean(&s, max) }
+}
+
+/// The common case, checked a byte at a time: short ASCII without control characters.
+fn is_clean(s: &str, max: usize) -> bool {
+    s.len() <= max && s.bytes().all(|b| b.is_ascii() && !b.is_ascii_control())
 }
 
 // ---- the sink trait -------------------------------------------------------------------------
@@ -334,6 +352,14 @@ pub trait UsageSink: Send + Sync {
     /// Takes one event. Called on the request path: must be cheap and must not wait on
     /// I/O (no `.await`, no blocking call).
     fn record(&self, event: UsageEvent);
+
+    /// Takes one finished request ([`Platform::record_request`] calls it). The default
+    /// records [`RequestOutcome::usage_event`]; a sink may count it more cheaply, as
+    /// [`BatchingSink`] does (no label is built when its counter already exists). The same
+    /// rules as [`UsageSink::record`] apply.
+    fn record_request(&self, outcome: &RequestOutcome<'_>) {
+        self.record(outcome.usage_event());
+    }
 
     /// Writes what is pending now (tests, graceful stop). The default does nothing.
     ///
@@ -376,12 +402,226 @@ impl Default for UsageConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A pending counter's key.
+#[derive(Debug, Clone)]
 struct Key {
     project: ProjectId,
     bucket: i64,
     metric: Metric,
     label: String,
+}
+
+/// A counter's key as the pending map hashes and compares it: owned ([`Key`]) or borrowed
+/// from a request ([`RequestKey`], whose label is still in pieces). Both go through the
+/// same hashing calls ([`LabelWords`]), so a request finds its counter without building
+/// its label; only a new counter gets an owned [`Key`].
+trait KeyView {
+    fn project(&self) -> &str;
+    fn bucket(&self) -> i64;
+    fn metric(&self) -> Metric;
+    /// The label's pieces, in order: their concatenation is the label.
+    fn label_pieces(&self) -> [&str; 5];
+}
+
+impl KeyView for Key {
+    fn project(&self) -> &str {
+        self.project.as_str()
+    }
+    fn bucket(&self) -> i64 {
+        self.bucket
+    }
+    fn metric(&self) -> Metric {
+        self.metric
+    }
+    fn label_pieces(&self) -> [&str; 5] {
+        [&self.label, "", "", "", ""]
+    }
+}
+
+/// Feeds bytes to a hasher eight at a time, whatever pieces they come in, so that a key
+/// hashes the same with its label whole or in pieces (a `Hasher` need not be streaming).
+struct LabelWords<'h, H: Hasher> {
+    hasher: &'h mut H,
+    word: u64,
+    filled: u32,
+    len: usize,
+}
+
+impl<H: Hasher> LabelWords<'_, H> {
+    fn push(&mut self, mut bytes: &[u8]) {
+        self.len += bytes.len();
+        // Complete a partial word, then whole words straight from the input, then the tail.
+        while self.filled != 0
+            && let Some((&b, rest)) = bytes.split_first()
+        {
+            self.byte(b);
+            bytes = rest;
+        }
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(word);
+            self.hasher.write_u64(u64::from_le_bytes(le));
+        }
+        for &b in words.remainder() {
+            self.byte(b);
+        }
+    }
+
+    fn byte(&mut self, b: u8) {
+        self.word |= u64::from(b) << (8 * self.filled);
+        self.filled += 1;
+        if self.filled == 8 {
+            self.hasher.write_u64(self.word);
+            self.word = 0;
+            self.filled = 0;
+        }
+    }
+
+    fn finish(self) {
+        self.hasher.write_u64(self.word);
+        self.hasher.write_usize(self.len);
+    }
+}
+
+impl Hash for dyn KeyView + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.project().hash(state);
+        state.write_i64(self.bucket());
+        state.write_u8(self.metric() as u8);
+        let mut words = LabelWords { hasher: state, word: 0, filled: 0, len: 0 };
+        for piece in self.label_pieces() {
+            words.push(piece.as_bytes());
+        }
+        words.finish();
+    }
+}
+
+impl PartialEq for dyn KeyView + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.bucket() == other.bucket()
+            && self.metric() == other.metric()
+            && self.project() == other.project()
+            && pieces_eq(&self.label_pieces(), &other.label_pieces())
+    }
+}
+
+/// Whether two lists of pieces have the same concatenation (compared slice by slice).
+fn pieces_eq(a: &[&str], b: &[&str]) -> bool {
+    let (mut a, mut b) = (a.iter().map(|p| p.as_bytes()), b.iter().map(|p| p.as_bytes()));
+    let (mut x, mut y): (&[u8], &[u8]) = (&[], &[]);
+    loop {
+        while x.is_empty() {
+            match a.next() {
+                Some(p) => x = p,
+                None => break,
+            }
+        }
+        while y.is_empty() {
+            match b.next() {
+                Some(p) => y = p,
+                None => break,
+            }
+        }
+        if x.is_empty() || y.is_empty() {
+            return x.is_empty() && y.is_empty();
+        }
+        let n = x.len().min(y.len());
+        if x[..n] != y[..n] {
+            return false;
+        }
+        x = &x[n..];
+        y = &y[n..];
+    }
+}
+
+impl Eq for dyn KeyView + '_ {}
+
+impl<'a> Borrow<dyn KeyView + 'a> for Key {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self as &dyn KeyView).hash(state);
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        (self as &dyn KeyView) == (other as &dyn KeyView)
+    }
+}
+
+impl Eq for Key {}
+
+/// The key of a request's counter, label `"{METHOD} {route} {status}"` in pieces.
+struct RequestKey<'a> {
+    project: &'a ProjectId,
+    bucket: i64,
+    method: &'static str,
+    route: &'a str,
+    status: [u8; 5],
+    status_len: usize,
+}
+
+impl<'a> RequestKey<'a> {
+    /// The key of `outcome`'s counter, when its label needs no cleaning (else `None`:
+    /// the event goes the general way).
+    fn of(outcome: &RequestOutcome<'a>) -> Option<RequestKey<'a>> {
+        let method = method_label(outcome.method);
+        let mut status = [0u8; 5];
+        let mut n = outcome.status;
+        let mut status_len = 0;
+        loop {
+            status[status_len] = b'0' + (n % 10) as u8;
+            status_len += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        status[..status_len].reverse();
+        let route = outcome.route;
+        let len = method.len() + 1 + route.len() + 1 + status_len;
+        let clean = len <= MAX_LABEL_CHARS && route.bytes().all(|b| b.is_ascii() && !b.is_ascii_control());
+        clean.then(|| RequestKey {
+            project: outcome.ctx.project(),
+            bucket: Ord::max(outcome.started_ms.div_euclid(1000), 0) / 60,
+            method,
+            route,
+            status,
+            status_len,
+        })
+    }
+
+    fn to_key(&self) -> Key {
+        Key {
+            project: self.project.clone(),
+            bucket: self.bucket,
+            metric: Metric::Requests,
+            label: self.label_pieces().concat(),
+        }
+    }
+}
+
+impl KeyView for RequestKey<'_> {
+    fn project(&self) -> &str {
+        self.project.as_str()
+    }
+    fn bucket(&self) -> i64 {
+        self.bucket
+    }
+    fn metric(&self) -> Metric {
+        Metric::Requests
+    }
+    fn label_pieces(&self) -> [&str; 5] {
+        // ASCII digits: always valid UTF-8.
+        let status = std::str::from_utf8(&self.status[..self.status_len]).unwrap_or_default();
+        [self.method, " ", self.route, " ", status]
+    }
 }
 
 struct UsageState {
@@ -393,6 +633,8 @@ struct UsageState {
     counters: Counters,
     /// Projects deleted lately (bounded, oldest first): their events are dropped.
     forgotten: Mutex<std::collections::VecDeque<ProjectId>>,
+    /// Whether `forgotten` ever held a project: until then `record` takes no lock for it.
+    any_forgotten: AtomicBool,
 }
 
 /// The default [`UsageSink`]: counters aggregated in memory and written by a background
@@ -430,6 +672,7 @@ impl BatchingSink {
             flushing: tokio::sync::Mutex::new(()),
             counters: Counters::default(),
             forgotten: Mutex::new(std::collections::VecDeque::new()),
+            any_forgotten: AtomicBool::new(false),
         });
         let worker = Worker::spawn(Arc::clone(&state), every)?;
         Ok(BatchingSink { state, worker })
@@ -464,6 +707,13 @@ impl UsageSink for BatchingSink {
         self.state.record(event);
     }
 
+    fn record_request(&self, outcome: &RequestOutcome<'_>) {
+        match RequestKey::of(outcome) {
+            Some(key) => self.state.record_request(&key),
+            None => self.state.record(outcome.usage_event()),
+        }
+    }
+
     async fn flush(&self) -> Result<()> {
         self.state.flush().await
     }
@@ -475,12 +725,14 @@ impl UsageSink for BatchingSink {
 
 impl UsageState {
     fn is_forgotten(&self, project: &ProjectId) -> bool {
-        self.forgotten.lock().unwrap_or_else(PoisonError::into_inner).contains(project)
+        self.any_forgotten.load(Ordering::Acquire)
+            && self.forgotten.lock().unwrap_or_else(PoisonError::into_inner).contains(project)
     }
 
     fn forget_project(&self, project: &ProjectId) {
         {
             let mut forgotten = self.forgotten.lock().unwrap_or_else(PoisonError::into_inner);
+            self.any_forgotten.store(true, Ordering::Release);
             if !forgotten.contains(project) {
                 if forgotten.len() >= FORGOTTEN_PROJECTS {
                     forgotten.pop_front();
@@ -499,7 +751,7 @@ impl UsageState {
             project: event.project,
             bucket: Ord::max(event.at, 0) / 60,
             metric: event.metric,
-            label: clean(&event.label, MAX_LABEL_CHARS),
+            label: clean_owned(event.label, MAX_LABEL_CHARS),
         };
         let full = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
@@ -511,6 +763,30 @@ impl UsageState {
                 return;
             } else {
                 pending.insert(key, event.value);
+            }
+            pending.len() >= self.config.max_keys
+        };
+        Counters::add(&self.counters.recorded, 1);
+        if full {
+            self.wake.notify_one();
+        }
+    }
+
+    /// One request (value 1), as [`UsageState::record`] of its event would count it.
+    fn record_request(&self, key: &RequestKey<'_>) {
+        if self.is_forgotten(key.project) {
+            return;
+        }
+        let full = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(v) = pending.get_mut(key as &dyn KeyView) {
+                *v = v.saturating_add(1);
+            } else if pending.len() >= self.config.max_pending_keys {
+                drop(pending);
+                Counters::add(&self.counters.dropped, 1);
+                return;
+            } else {
+                pending.insert(key.to_key(), 1);
             }
             pending.len() >= self.config.max_keys
         };
@@ -798,5 +1074,104 @@ mod tests {
     #[test]
     fn the_module_schema_parses() {
         assert_eq!(UsageModule.platform_schema().tables.len(), 1);
+    }
+
+    #[test]
+    fn pieces_compare_by_their_concatenation() {
+        let cases: [(&[&str], &[&str], bool); 8] = [
+            (&["GET /a 200"], &["GET", " ", "/a", " ", "200"], true),
+            (&["GET /a 200"], &["GET", " ", "/a", " ", "201"], false),
+            (&["GET /a 20"], &["GET", " ", "/a", " ", "200"], false),
+            (&["GET /a 200", ""], &["GET", " ", "/a", " ", "20"], false),
+            (&["", ""], &[""], true),
+            (&["a"], &[""], false),
+            (&["", "ab", "", "c"], &["a", "bc"], true),
+            (&["abc"], &["ab", "d"], false),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(pieces_eq(a, b), want, "{a:?} {b:?}");
+            assert_eq!(pieces_eq(b, a), want, "{b:?} {a:?}");
+        }
+    }
+
+    #[test]
+    fn labels_hash_the_same_whole_or_in_pieces() {
+        use std::hash::BuildHasher;
+        let state = std::collections::hash_map::RandomState::new();
+        let label = "GET /rest/v1/some_longer_table_name/{id} 200";
+        let whole = state.hash_one(Key {
+            project: ProjectId::new("p").unwrap(),
+            bucket: 1,
+            metric: Metric::Requests,
+            label: label.into(),
+        });
+        for i in 0..=label.len() {
+            for j in i..=label.len() {
+                let mut hasher = state.build_hasher();
+                "p".hash(&mut hasher);
+                hasher.write_i64(1);
+                hasher.write_u8(Metric::Requests as u8);
+                let mut words = LabelWords { hasher: &mut hasher, word: 0, filled: 0, len: 0 };
+                for piece in [&label[..i], &label[i..j], &label[j..]] {
+                    words.push(piece.as_bytes());
+                }
+                words.finish();
+                assert_eq!(hasher.finish(), whole, "{i} {j}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_find_their_counter_without_a_label() {
+        use crate::context::RequestContext;
+        let db = Db::open_sqlite(crate::db::SqliteConfig::in_memory()).unwrap();
+        let sink = BatchingSink::start(PlatformTables::new(db, None), UsageConfig::default()).unwrap();
+        let ctx = RequestContext::new(
+            ProjectId::new("acme").unwrap(),
+            easbase_schema::Role::Anon,
+            Default::default(),
+            None,
+        );
+        let long = "r".repeat(MAX_LABEL_CHARS);
+        let routes = ["/rest/v1/{table}", "", "/ü", "/a\nb", long.as_str(), &long[..MAX_LABEL_CHARS - 12]];
+        let mut want = 0;
+        for route in routes {
+            for (method, status) in [("get", 200), ("PoSt", 0), ("brew", 65535), ("DELETE", 404)] {
+                let outcome = RequestOutcome {
+                    ctx: &ctx,
+                    method,
+                    route,
+                    path: "/",
+                    status,
+                    started_ms: 61_999,
+                    duration: std::time::Duration::ZERO,
+                    error_code: None,
+                };
+                let event = outcome.usage_event();
+                if let Some(key) = RequestKey::of(&outcome) {
+                    let owned = Key {
+                        project: event.project.clone(),
+                        bucket: event.at / 60,
+                        metric: Metric::Requests,
+                        label: event.label.clone(),
+                    };
+                    assert_eq!(key.to_key().label, owned.label);
+                    assert!((&key as &dyn KeyView) == (&owned as &dyn KeyView));
+                    let state = std::collections::hash_map::RandomState::new();
+                    use std::hash::BuildHasher;
+                    assert_eq!(state.hash_one(&key as &dyn KeyView), state.hash_one(&owned));
+                }
+                // Both ways count into the same counter.
+                sink.record_request(&outcome);
+                sink.record(event);
+                want += 1;
+                let pending = sink.state.pending.lock().unwrap();
+                assert_eq!(pending.len(), want, "{method} {route:?} {status}");
+                assert!(pending.values().all(|v| *v == 2));
+            }
+        }
+        assert_eq!(sink.stats().recorded, 2 * want as u64);
+        sink.state.pending.lock().unwrap().clear(); // there is no table to flush to
+        sink.shutdown().await.unwrap();
     }
 }

@@ -370,13 +370,18 @@ impl ProjectDb {
     /// The scope of a request: on PostgreSQL `SET LOCAL ROLE` to the project's role for
     /// `ctx.role()` (a role that owns nothing) and the claims and project id set for the
     /// transaction; on SQLite and MySQL the caller adds the compiled policies to its
-    /// statements (and a [`crate::db::Guard`] to its writes).
+    /// statements (and a [`crate::db::Guard`] to its writes), and the scope carries no
+    /// role or settings (those engines would ignore them; not copying the claims saves
+    /// every request an allocation of the token's size).
     ///
     /// # Errors
     /// [`Error::InvalidToken`] when the context belongs to another project.
     pub fn scope(&self, ctx: &RequestContext, read_only: bool) -> Result<Scope> {
         if ctx.project() != &self.parts.project {
             return Err(Error::InvalidToken("the credentials belong to another project".into()));
+        }
+        if self.dialect() != Dialect::Postgres {
+            return Ok(Scope { role: None, settings: Vec::new(), read_only });
         }
         Ok(Scope {
             role: Some(self.parts.roles.get(ctx.role()).clone()),

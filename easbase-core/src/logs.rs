@@ -217,6 +217,26 @@ fn normalize_method(method: &str) -> String {
     m.to_ascii_uppercase()
 }
 
+/// A raw path's path and query: the fragment and `scheme://authority` (which may carry
+/// `user:password@`) dropped.
+fn path_and_query(raw: &str) -> (&str, Option<&str>) {
+    let raw = raw.split('#').next().unwrap_or_default();
+    let raw = match raw.find("://") {
+        Some(i) if raw[..i].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) => {
+            let rest = &raw[i + 3..];
+            match rest.find(['/', '?']) {
+                Some(j) => &rest[j..],
+                None => "/",
+            }
+        }
+        _ => raw,
+    };
+    match raw.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (raw, None),
+    }
+}
+
 /// A path as logged: scheme, host and fragment dropped, the query string reduced to
 /// the names of its parameters (values — keys, tokens, filters — are never kept; a name
 /// that does not look like one is dropped too), control characters removed, cut to
@@ -229,25 +249,10 @@ fn normalize_method(method: &str) -> String {
 /// assert_eq!(sanitize_path("/a?eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"), "/a");
 /// ```
 pub fn sanitize_path(raw: &str) -> String {
-    let raw = raw.split('#').next().unwrap_or_default();
-    // Drop `scheme://authority` (it may carry `user:password@`).
-    let raw = match raw.find("://") {
-        Some(i) if raw[..i].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) => {
-            let rest = &raw[i + 3..];
-            match rest.find(['/', '?']) {
-                Some(j) => &rest[j..],
-                None => "/",
-            }
-        }
-        _ => raw,
-    };
-    let (path, query) = match raw.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (raw, None),
-    };
+    let (path, query) = path_and_query(raw);
     // Built in one string: the cleaned path, then `?name&name…`, then cut to the bound
     // (the names are ASCII without control characters, so only the cut applies to them).
-    let mut out = String::with_capacity(raw.len().min(MAX_PATH_CHARS + 1));
+    let mut out = String::with_capacity((path.len() + query.map_or(0, str::len) + 1).min(MAX_PATH_CHARS + 1));
     if path.len() <= MAX_PATH_CHARS && path.bytes().all(|b| b.is_ascii() && !b.is_ascii_control()) {
         out.push_str(path);
     } else {
@@ -279,21 +284,7 @@ pub fn sanitize_path(raw: &str) -> String {
 /// the reference the one-string version is tested against.
 #[cfg(test)]
 fn sanitize_path_reference(raw: &str) -> String {
-    let raw = raw.split('#').next().unwrap_or_default();
-    let raw = match raw.find("://") {
-        Some(i) if raw[..i].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) => {
-            let rest = &raw[i + 3..];
-            match rest.find(['/', '?']) {
-                Some(j) => &rest[j..],
-                None => "/",
-            }
-        }
-        _ => raw,
-    };
-    let (path, query) = match raw.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (raw, None),
-    };
+    let (path, query) = path_and_query(raw);
     let mut out = clean(path, MAX_PATH_CHARS);
     if let Some(query) = query {
         let names: Vec<&str> = query

@@ -6,8 +6,8 @@
 //! `request_logs` platform table ([`LogsModule`]) in one transaction per flush, as a few
 //! multi-row inserts of fixed sizes (128, 32, 8 and 1 rows) whose SQL is built once, so
 //! the engines reuse their prepared statements; every [`LogConfig::prune_every`] flushes
-//! it applies the [`Retention`] bound. [`query`] reads them back newest first, with
-//! filters and keyset pagination.
+//! it applies the [`Retention`] bound (see [`Retention`] for how, with one index).
+//! [`query`] reads them back newest first, with filters and keyset pagination.
 //!
 //! On the request path, [`crate::project::Platform::record_request`] hands the sink the
 //! request's [`RequestOutcome`] ([`LogSink::record_outcome`]): the batching sink builds
@@ -48,10 +48,10 @@
 //! # }
 //! ```
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use easbase_schema::{Dialect, Role, Schema};
@@ -424,6 +424,25 @@ const FORGOTTEN_PROJECTS: usize = 1024;
 // ---- retention and the batching sink --------------------------------------------------------
 
 /// How long logs are kept. Both bounds apply when both are set.
+///
+/// The table has one index, `(project_id, at)`, which the dashboard's queries need
+/// anyway; retention works with it alone, because every index is paid for on each
+/// insert and on each delete — and once a busy project reaches its row bound, every
+/// entry written is matched by one deleted.
+///
+/// - **Row bound**: a project is cut back to its [`max_rows_per_project`] newest entries
+///   once it has written a tenth of that bound since it was last cut back (so a busy
+///   project briefly holds up to 10 % more, and the scan that finds the cut runs once
+///   per tenth of the bound, not at every prune).
+/// - **Age bound**: the background task sweeps every project that has entries (one index
+///   seek per project) at its first prune, then whenever [`max_age`] ÷ 10 or an hour,
+///   whichever is shorter, has passed since the last sweep: an entry may outlive
+///   [`max_age`] by that much.
+///
+/// [`BatchingLogSink::prune`] applies both bounds at once, without either slack.
+///
+/// [`max_rows_per_project`]: Retention::max_rows_per_project
+/// [`max_age`]: Retention::max_age
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retention {
     /// Keep at most this many newest entries per project (default 100,000).
@@ -471,8 +490,11 @@ struct LogState {
     tables: PlatformTables,
     config: LogConfig,
     pending: Mutex<Vec<RequestLog>>,
-    /// Projects written since the last prune: only their row counts can have grown.
-    touched: Mutex<HashSet<ProjectId>>,
+    /// Entries written per project since its row bound was last applied (only those
+    /// projects' row counts can have grown).
+    touched: Mutex<HashMap<ProjectId, u64>>,
+    /// When the age bound was last applied to every project.
+    last_sweep: Mutex<Option<Instant>>,
     flushes_since_prune: Mutex<u32>,
     wake: Notify,
     flushing: tokio::sync::Mutex<()>,
@@ -519,7 +541,8 @@ impl BatchingLogSink {
             tables,
             config,
             pending: Mutex::new(Vec::new()),
-            touched: Mutex::new(HashSet::new()),
+            touched: Mutex::new(HashMap::new()),
+            last_sweep: Mutex::new(None),
             flushes_since_prune: Mutex::new(0),
             wake: Notify::new(),
             flushing: tokio::sync::Mutex::new(()),
@@ -543,10 +566,11 @@ impl BatchingLogSink {
         TaskProbe(weak)
     }
 
-    /// Applies the retention bound now: deletes entries older than
-    /// [`Retention::max_age`], and, for every project written since the last prune, all
-    /// but its [`Retention::max_rows_per_project`] newest entries. Returns how many rows
-    /// were deleted. The background task calls it every [`LogConfig::prune_every`] flushes.
+    /// Applies the retention bound now, without the background task's slack (see
+    /// [`Retention`]): deletes every project's entries older than [`Retention::max_age`],
+    /// and, for every project written since its row bound was last applied, all but its
+    /// [`Retention::max_rows_per_project`] newest entries. Returns how many rows were
+    /// deleted.
     ///
     /// # Errors
     /// [`Error::Database`], [`Error::Unavailable`] (the projects not yet pruned are kept
@@ -683,7 +707,9 @@ impl LogState {
                 Counters::add(&self.counters.statements, n);
                 Counters::add(&self.counters.rows, batch.len() as u64);
                 let mut touched = self.touched.lock().unwrap_or_else(PoisonError::into_inner);
-                touched.extend(batch.into_iter().map(|l| l.project));
+                for log in batch {
+                    *touched.entry(log.project).or_default() += 1;
+                }
                 Ok(())
             }
             Err(e) => {
@@ -702,31 +728,61 @@ impl LogState {
         }
     }
 
+    /// Both bounds, now, without slack ([`BatchingLogSink::prune`]).
     async fn prune(&self) -> Result<u64> {
-        let projects: Vec<ProjectId> =
+        let projects: Vec<(ProjectId, u64)> =
             self.touched.lock().unwrap_or_else(PoisonError::into_inner).drain().collect();
-        self.prune_projects(projects).await
+        self.prune_projects(projects, true).await
     }
 
-    /// Applies the age bound to every project and the row bound to `projects` (those
-    /// written since the last prune); on failure the projects not done are kept.
-    #[tracing::instrument(name = "logs.prune", level = "debug", skip_all, fields(projects = projects.len()))]
-    async fn prune_projects(&self, projects: Vec<ProjectId>) -> Result<u64> {
+    /// The background task's prune: the row bound for the projects that wrote a tenth of
+    /// it since it was last applied, and the age sweep when it is due (see [`Retention`]).
+    async fn prune_due(&self) -> Result<u64> {
+        let retention = &self.config.retention;
+        let projects: Vec<(ProjectId, u64)> = match retention.max_rows_per_project {
+            Some(max) => {
+                let slack = std::cmp::max(max / 10, 1);
+                let mut touched = self.touched.lock().unwrap_or_else(PoisonError::into_inner);
+                let due: Vec<(ProjectId, u64)> =
+                    touched.iter().filter(|(_, n)| **n >= slack).map(|(p, n)| (p.clone(), *n)).collect();
+                for (project, _) in &due {
+                    touched.remove(project);
+                }
+                due
+            }
+            None => Vec::new(),
+        };
+        let sweep = retention.max_age.is_some_and(|age| {
+            let every = (age / 10).min(Duration::from_secs(3600));
+            self.last_sweep
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_none_or(|at| at.elapsed() >= every)
+        });
+        self.prune_projects(projects, sweep).await
+    }
+
+    /// Applies the row bound to `projects` (with the entries each wrote since it was last
+    /// applied), and, with `sweep`, the age bound to every project. On failure the
+    /// projects not done are kept for the next prune (and the sweep stays due).
+    #[tracing::instrument(name = "logs.prune", level = "debug", skip_all, fields(projects = projects.len(), sweep))]
+    async fn prune_projects(&self, projects: Vec<(ProjectId, u64)>, sweep: bool) -> Result<u64> {
         let retention = &self.config.retention;
         let tables = &self.tables;
         let keep = |from: usize| {
-            self.touched
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend(projects[from..].iter().cloned());
+            let mut touched = self.touched.lock().unwrap_or_else(PoisonError::into_inner);
+            for (project, n) in &projects[from..] {
+                *touched.entry(project.clone()).or_default() += n;
+            }
         };
         let mut deleted = 0;
-        if let Some(age) = retention.max_age {
+        if sweep && let Some(age) = retention.max_age {
             let cutoff = now_ms().saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
-            let mut q = Query::delete();
-            q.from_table(tables.table(LOGS_TABLE)).and_where(Expr::col(Alias::new("at")).lt(cutoff));
-            match tables.db().execute(tables.stmt(&q)).await {
-                Ok(n) => deleted += n,
+            match sweep_age(tables, cutoff).await {
+                Ok(n) => {
+                    deleted += n;
+                    *self.last_sweep.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+                }
                 Err(e) => {
                     keep(0);
                     return Err(e);
@@ -734,7 +790,7 @@ impl LogState {
             }
         }
         if let Some(max) = retention.max_rows_per_project {
-            for (i, project) in projects.iter().enumerate() {
+            for (i, (project, _)) in projects.iter().enumerate() {
                 match prune_project(tables, project, max).await {
                     Ok(n) => deleted += n,
                     Err(e) => {
@@ -775,9 +831,34 @@ impl Batch for LogState {
                 false
             }
         };
-        if due && let Err(e) = self.prune().await {
+        if due && let Err(e) = self.prune_due().await {
             tracing::warn!(code = e.code(), error = %e, "log retention failed; retried at the next prune");
         }
+    }
+}
+
+/// Deletes every project's entries older than `cutoff` (Unix ms), one project at a time
+/// through the `(project_id, at)` index: the next project is found by a seek past the
+/// previous one (a loose index scan, which every engine runs as one index lookup).
+async fn sweep_age(tables: &PlatformTables, cutoff: i64) -> Result<u64> {
+    let mut deleted = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let mut q = Query::select();
+        q.column(Alias::new("project_id")).from(tables.table(LOGS_TABLE));
+        if let Some(previous) = &after {
+            q.and_where(Expr::col(Alias::new("project_id")).gt(previous.as_str()));
+        }
+        q.order_by(Alias::new("project_id"), Order::Asc).limit(1);
+        let rows = tables.db().query(tables.stmt(&q)).await?;
+        let Some(row) = rows.first() else { return Ok(deleted) };
+        let project = row.text("project_id")?;
+        let mut q = Query::delete();
+        q.from_table(tables.table(LOGS_TABLE))
+            .and_where(Expr::col(Alias::new("project_id")).eq(project.as_str()))
+            .and_where(Expr::col(Alias::new("at")).lt(cutoff));
+        deleted += tables.db().execute(tables.stmt(&q)).await?;
+        after = Some(project);
     }
 }
 
@@ -852,8 +933,8 @@ fn insert_sql(tables: &PlatformTables, rows: usize) -> String {
 /// The platform table of request logs: give it to [`crate::project::Platform::open`].
 ///
 /// `request_logs (id, project_id, request_id, at, method, path, status, duration_ms,
-/// role, user_id, error_code)`, indexed by `(project_id, at)` (dashboard queries) and
-/// `(at)` (retention by age); `at` is Unix milliseconds.
+/// role, user_id, error_code)`, indexed by `(project_id, at)` only (dashboard queries
+/// and retention, see [`Retention`]); `at` is Unix milliseconds.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogsModule;
 
@@ -872,7 +953,7 @@ const LOGS_SCHEMA: &str = r#"{ "tables": [
       { "name": "user_id", "type": "varchar(200)" },
       { "name": "error_code", "type": "varchar(64)" }
     ],
-    "indexes": [ { "columns": ["project_id", "at"] }, { "columns": ["at"] } ] }
+    "indexes": [ { "columns": ["project_id", "at"] } ] }
 ] }"#;
 
 #[async_trait]

@@ -122,6 +122,8 @@ on_every_engine!(
     pages_are_newest_first_without_duplicates_or_gaps,
     retention_keeps_the_newest_rows_per_project,
     retention_by_age_and_from_the_task,
+    the_task_cuts_a_project_back_once_it_wrote_a_tenth_of_its_bound,
+    the_age_sweep_reaches_projects_not_written_lately,
     secrets_never_reach_the_table,
     dropping_the_sink_flushes_and_ends_its_task,
 );
@@ -368,6 +370,87 @@ async fn retention_by_age_and_from_the_task(tables: &PlatformTables) {
     assert_eq!(kept.len(), 40);
     assert!(kept.iter().all(|s| s.log.request_id.starts_with("new")));
     assert_eq!(kept[0].log.request_id, "new99");
+    s.shutdown().await.unwrap();
+}
+
+async fn count(tables: &PlatformTables, p: &ProjectId) -> usize {
+    all(tables, p, LogQuery::default()).await.len()
+}
+
+async fn the_task_cuts_a_project_back_once_it_wrote_a_tenth_of_its_bound(tables: &PlatformTables) {
+    let retention = Retention { max_rows_per_project: Some(100), max_age: None };
+    let config = LogConfig {
+        retention,
+        prune_every: 1,
+        flush_every: Duration::from_millis(20),
+        ..LogConfig::default()
+    };
+    let s = sink(tables, config);
+    let p = project("tenth");
+    let entries = mix(&p, 115, base());
+    let mut entries = entries.into_iter();
+    // 105 entries: a tenth of the bound (10) written, so the task cuts back to 100.
+    for log in entries.by_ref().take(105) {
+        s.record(log);
+    }
+    wait_until("the first cut", || s.stats().pruned_rows == 5).await;
+    assert_eq!(count(tables, &p).await, 100);
+    // 5 more: under a tenth since the cut, so the task leaves them (the bound's slack).
+    for log in entries.by_ref().take(5) {
+        s.record(log);
+    }
+    wait_until("the 5 entries written", || s.stats().rows == 110).await;
+    let prunes = s.stats().prunes;
+    wait_until("two more prunes from the task", || s.stats().prunes >= prunes + 2).await;
+    assert_eq!((count(tables, &p).await, s.stats().pruned_rows), (105, 5));
+    // 5 more make 10 since the cut: back to the 100 newest.
+    for log in entries {
+        s.record(log);
+    }
+    wait_until("the second cut", || s.stats().pruned_rows == 15).await;
+    let kept: Vec<String> =
+        all(tables, &p, LogQuery::default()).await.into_iter().map(|e| e.log.request_id).collect();
+    let newest: Vec<String> = (15..115).rev().map(|i| format!("req-{i}")).collect();
+    assert_eq!(kept, newest);
+    s.shutdown().await.unwrap();
+}
+
+async fn the_age_sweep_reaches_projects_not_written_lately(tables: &PlatformTables) {
+    // Written by an earlier sink without an age bound (an earlier run of the host).
+    let (idle, other) = (project("idle"), project("other"));
+    let now = logs::now_ms();
+    let before = sink(
+        tables,
+        LogConfig {
+            retention: Retention { max_rows_per_project: None, max_age: None },
+            ..LogConfig::default()
+        },
+    );
+    for (i, p) in [&idle, &other, &idle, &other, &idle].into_iter().enumerate() {
+        let mut old = RequestLog::new(p, &format!("old{i}"), "GET", "/x", 200);
+        old.at = now - 3 * 3_600_000;
+        before.record(old);
+    }
+    let mut fresh = RequestLog::new(&idle, "fresh", "GET", "/x", 200);
+    fresh.at = now - 1000;
+    before.record(fresh);
+    before.shutdown().await.unwrap();
+    drop(before);
+    // A new sink: nothing written yet, so no project is "touched"; its task's first prune
+    // still sweeps every project for the age bound.
+    let retention = Retention { max_rows_per_project: Some(1000), max_age: Some(Duration::from_secs(3600)) };
+    let config = LogConfig {
+        retention,
+        prune_every: 1,
+        flush_every: Duration::from_millis(20),
+        ..LogConfig::default()
+    };
+    let s = sink(tables, config);
+    wait_until("the age sweep", || s.stats().pruned_rows == 5).await;
+    let kept: Vec<String> =
+        all(tables, &idle, LogQuery::default()).await.into_iter().map(|e| e.log.request_id).collect();
+    assert_eq!(kept, ["fresh"]);
+    assert_eq!(count(tables, &other).await, 0);
     s.shutdown().await.unwrap();
 }
 

@@ -108,6 +108,8 @@ pub struct Fixture {
     pub easbase: Served,
     /// PostgreSQL names (PostgreSQL only).
     pub pg: Option<PgNames>,
+    /// The project's SQLite file (SQLite only).
+    pub sqlite_file: Option<std::path::PathBuf>,
     _dir: tempfile::TempDir,
 }
 
@@ -214,6 +216,8 @@ impl Fixture {
                 return Err(e);
             }
         };
+        // A SQLite platform keeps each project's database in its projects folder.
+        let sqlite_file = url.projects_dir().map(|d| d.join(format!("{}.sqlite", project.0)));
         Ok(Fixture {
             backend,
             runtime,
@@ -224,6 +228,7 @@ impl Fixture {
             login_users,
             easbase,
             pg,
+            sqlite_file,
             _dir: dir,
         })
     }

@@ -210,6 +210,15 @@ impl Kind {
         workload.header(apikey.0, &apikey.1)?.header(authorization.0, &authorization.1)
     }
 
+    /// The hand-written rusqlite handler's request.
+    fn reference_sqlite(self) -> Workload {
+        match self {
+            Kind::Get => Workload::get(PathPattern::cycling("/items/", ROWS, "")),
+            Kind::Page => Workload::get(PathPattern::cycling("/page/", CATEGORIES, "")),
+            Kind::Insert => Workload::post_json("/notes", &json!({ "body": "a note" }), 201),
+        }
+    }
+
     /// The hand-written sqlx handler's request (`plain` or `tx`).
     fn reference(self, route: &str) -> Workload {
         match self {
@@ -243,13 +252,35 @@ impl Bench<'_> {
             return self.easbase_alone(kind, fixture, &workload, emit);
         }
         let body = self.sample_body(fixture.easbase.addr, &workload)?;
-        let bare = fixture.runtime.block_on(servers::serve_local(servers::bare(body)))?;
+        let bare = fixture.runtime.block_on(servers::serve_local(servers::bare(body.clone())))?;
         let bare_workload = Workload { headers: Vec::new(), ..workload.clone() };
         let reference = self.measure(bare.addr, &bare_workload)?;
         fixture.runtime.block_on(bare.stop());
+        // For context: a hand-written handler on the same file (a peer, not the target's
+        // reference).
+        let file = fixture.sqlite_file.clone().ok_or_else(|| Error::Setup("no SQLite file".into()))?;
+        let router = servers::sqlite_reference(file, &fixture.owner)?;
+        let hand = fixture.runtime.block_on(servers::serve_local(router))?;
+        let hand_workload = kind.reference_sqlite();
+        let hand_stats = self.sample_body(hand.addr, &hand_workload).and_then(|hand_body| {
+            if hand_body != body {
+                return Err(Error::Setup(format!(
+                    "the hand-written handler answers other bytes than EasBase: {} vs {}",
+                    String::from_utf8_lossy(&hand_body),
+                    String::from_utf8_lossy(&body)
+                )));
+            }
+            self.measure(hand.addr, &hand_workload)
+        });
+        fixture.runtime.block_on(hand.stop());
+        let hand_stats = hand_stats?;
         let easbase = self.measure(fixture.easbase.addr, &workload)?;
         let scenario = format!("{} ({})", kind.label(), fixture.backend.name());
         emit(Row::new(&scenario, "bare axum route, same bytes (ceiling)", reference.clone()));
+        emit(
+            Row::new(&scenario, "axum + rusqlite, hand-written (no key, token, policy or log)", hand_stats)
+                .ratio_to(&reference, "bare", None),
+        );
         let target = (kind == Kind::Get).then_some(0.6);
         emit(
             Row::new(&scenario, "EasBase (apikey, JWT, plan, policy, JSON)", easbase)

@@ -2,13 +2,18 @@
 //! server runtime:
 //!
 //! - [`bare`]: a route answering fixed bytes (the HTTP ceiling: no database, no work);
+//! - [`sqlite_reference`]: hand-written handlers over rusqlite on the project's own SQLite
+//!   file, with the JSON built by SQLite — what a minimal service on the same data costs,
+//!   with no key, token, plan, policy, log or usage counter;
 //! - [`pg_reference`]: hand-written handlers over an sqlx PostgreSQL pool, with the
 //!   JSON built by the database — `/plain/…` a plain statement as the superuser (no RLS),
 //!   `/tx/…` the way PostgREST runs a request (`BEGIN`; `set_config` of the role and the
 //!   claims; the statement under RLS; `COMMIT`), one round trip each.
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -84,6 +89,92 @@ pub fn bare(body: Bytes) -> Router {
             }
         }
     })
+}
+
+/// The SQL of the SQLite reference: JSON arrays built by SQLite, byte for byte what
+/// EasBase answers on SQLite (keys in alphabetical order; the harness checks the bytes).
+const SQLITE_BY_ID: &str = "select json_group_array(json_object('category', category, 'id', id, \
+     'name', name, 'owner_id', owner_id, 'price', price)) from items where id = ?";
+const SQLITE_PAGE: &str = "select json_group_array(json_object('category', category, 'id', id, \
+     'name', name, 'owner_id', owner_id, 'price', price)) \
+     from (select * from items where category = ? order by id desc limit 20)";
+
+#[derive(Debug)]
+struct SqliteState {
+    path: PathBuf,
+    /// The one write connection (SQLite has one writer), used in `spawn_blocking`.
+    writer: Mutex<rusqlite::Connection>,
+    owner: String,
+}
+
+thread_local! {
+    /// Each runtime thread's read-only connection, opened on its first read (by file).
+    static SQLITE_READER: RefCell<Option<(PathBuf, rusqlite::Connection)>> = const { RefCell::new(None) };
+}
+
+/// The hand-written SQLite reference on the project's file `path`: `GET /items/{id}`,
+/// `GET /page/{category}` and `POST /notes`, the reads on the runtime thread itself with a
+/// read-only connection per thread (as EasBase's inline reads), the insert on one write
+/// connection in `spawn_blocking`. The bodies are EasBase's bytes, built by SQLite.
+///
+/// # Errors
+/// [`Error::Setup`] when the file cannot be opened.
+pub fn sqlite_reference(path: PathBuf, owner: &User) -> Result<Router> {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let writer = rusqlite::Connection::open_with_flags(&path, flags)
+        .map_err(|e| Error::setup(&format!("open {}", path.display()), e))?;
+    writer.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| Error::setup("busy timeout", e))?;
+    let state = Arc::new(SqliteState { path, writer: Mutex::new(writer), owner: owner.id.clone() });
+    Ok(Router::new()
+        .route("/items/{id}", get(sqlite_by_id))
+        .route("/page/{category}", get(sqlite_page))
+        .route("/notes", post(sqlite_insert))
+        .with_state(state))
+}
+
+type SqliteShared = State<Arc<SqliteState>>;
+
+/// Runs `sql` with one bound integer on this thread's read-only connection.
+fn sqlite_read(s: &SqliteState, sql: &str, value: i64) -> rusqlite::Result<String> {
+    SQLITE_READER.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.as_ref().is_none_or(|(path, _)| *path != s.path) {
+            let flags =
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            *cell = Some((s.path.clone(), rusqlite::Connection::open_with_flags(&s.path, flags)?));
+        }
+        let Some((_, conn)) = cell.as_ref() else { unreachable!("opened above") };
+        conn.prepare_cached(sql)?.query_row([value], |row| row.get(0))
+    })
+}
+
+fn sqlite_answer(result: rusqlite::Result<String>) -> Response {
+    match result {
+        Ok(body) => json(body),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn sqlite_by_id(State(s): SqliteShared, Path(id): Path<i64>) -> Response {
+    sqlite_answer(sqlite_read(&s, SQLITE_BY_ID, id))
+}
+
+async fn sqlite_page(State(s): SqliteShared, Path(category): Path<i64>) -> Response {
+    sqlite_answer(sqlite_read(&s, SQLITE_PAGE, category))
+}
+
+async fn sqlite_insert(State(s): SqliteShared, body: Bytes) -> Response {
+    let Some(text) = note_body(&body) else { return StatusCode::BAD_REQUEST.into_response() };
+    let inserted = tokio::task::spawn_blocking(move || {
+        let conn = s.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        conn.prepare_cached("insert into notes (owner_id, body) values (?, ?)")?.execute((&s.owner, text))
+    })
+    .await;
+    match inserted {
+        Ok(Ok(_)) => StatusCode::CREATED.into_response(),
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Err(panicked) => (StatusCode::INTERNAL_SERVER_ERROR, panicked.to_string()).into_response(),
+    }
 }
 
 /// The SQL of the reference handlers, made once from the project's schema name.

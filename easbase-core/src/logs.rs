@@ -876,15 +876,16 @@ async fn prune_project(tables: &PlatformTables, project: &ProjectId, keep: u64) 
     let rows = tables.db().query(tables.stmt(&q)).await?;
     let Some(row) = rows.first() else { return Ok(0) };
     let cursor = cursor_of(row)?;
+    // `at <= cut` bounds the index range to the rows deleted: with only the `OR` below,
+    // the engines scanned every entry of the project and tested each.
     let mut q = Query::delete();
     q.from_table(tables.table(LOGS_TABLE))
         .and_where(Expr::col(Alias::new("project_id")).eq(project.as_str()))
+        .and_where(Expr::col(Alias::new("at")).lte(cursor.at))
         .cond_where(
-            Cond::any().add(Expr::col(Alias::new("at")).lt(cursor.at)).add(
-                Cond::all()
-                    .add(Expr::col(Alias::new("at")).eq(cursor.at))
-                    .add(Expr::col(Alias::new("id")).lte(cursor.id)),
-            ),
+            Cond::any()
+                .add(Expr::col(Alias::new("at")).lt(cursor.at))
+                .add(Expr::col(Alias::new("id")).lte(cursor.id)),
         );
     tables.db().execute(tables.stmt(&q)).await
 }

@@ -124,6 +124,7 @@ on_every_engine!(
     retention_by_age_and_from_the_task,
     the_task_cuts_a_project_back_once_it_wrote_a_tenth_of_its_bound,
     the_age_sweep_reaches_projects_not_written_lately,
+    the_row_bound_cuts_between_entries_of_one_millisecond,
     secrets_never_reach_the_table,
     dropping_the_sink_flushes_and_ends_its_task,
 );
@@ -451,6 +452,29 @@ async fn the_age_sweep_reaches_projects_not_written_lately(tables: &PlatformTabl
         all(tables, &idle, LogQuery::default()).await.into_iter().map(|e| e.log.request_id).collect();
     assert_eq!(kept, ["fresh"]);
     assert_eq!(count(tables, &other).await, 0);
+    s.shutdown().await.unwrap();
+}
+
+async fn the_row_bound_cuts_between_entries_of_one_millisecond(tables: &PlatformTables) {
+    let retention = Retention { max_rows_per_project: Some(10), max_age: None };
+    let s = sink(tables, LogConfig { retention, prune_every: 0, ..LogConfig::default() });
+    let p = project("same-ms");
+    let at = base();
+    // Older entries, then 30 of one millisecond: the cut falls among those (by id).
+    for (i, log) in mix(&p, 5, at - 10_000).into_iter().enumerate() {
+        s.record(RequestLog { request_id: format!("older-{i}"), ..log });
+    }
+    for i in 0..30 {
+        let mut log = RequestLog::new(&p, &format!("tie-{i}"), "GET", "/x", 200);
+        log.at = at;
+        s.record(log);
+    }
+    s.flush().await.unwrap();
+    assert_eq!(s.prune().await.unwrap(), 25);
+    let kept: Vec<String> =
+        all(tables, &p, LogQuery::default()).await.into_iter().map(|e| e.log.request_id).collect();
+    let newest: Vec<String> = (20..30).rev().map(|i| format!("tie-{i}")).collect();
+    assert_eq!(kept, newest);
     s.shutdown().await.unwrap();
 }
 

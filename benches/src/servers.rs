@@ -143,7 +143,7 @@ fn sqlite_read(s: &SqliteState, sql: &str, value: i64) -> rusqlite::Result<Strin
                 rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
             *cell = Some((s.path.clone(), rusqlite::Connection::open_with_flags(&s.path, flags)?));
         }
-        let Some((_, conn)) = cell.as_ref() else { unreachable!("opened above") };
+        let Some((_, conn)) = cell.as_ref() else { return Err(rusqlite::Error::InvalidQuery) };
         conn.prepare_cached(sql)?.query_row([value], |row| row.get(0))
     })
 }

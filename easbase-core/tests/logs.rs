@@ -332,8 +332,7 @@ async fn retention_keeps_the_newest_rows_per_project(tables: &PlatformTables) {
     }
     s.flush().await.unwrap();
     assert_eq!(s.prune().await.unwrap(), 70);
-    let kept: Vec<String> =
-        all(tables, &a, LogQuery::default()).await.into_iter().map(|s| s.log.request_id).collect();
+    let kept = ids(tables, &a).await;
     let newest: Vec<String> = entries_a.iter().rev().take(50).map(|l| l.request_id.clone()).collect();
     assert_eq!(kept, newest);
     assert_eq!(all(tables, &b, LogQuery::default()).await.len(), 30);
@@ -346,12 +345,7 @@ async fn retention_keeps_the_newest_rows_per_project(tables: &PlatformTables) {
 
 async fn retention_by_age_and_from_the_task(tables: &PlatformTables) {
     let retention = Retention { max_rows_per_project: Some(40), max_age: Some(Duration::from_secs(3600)) };
-    let config = LogConfig {
-        retention,
-        prune_every: 2,
-        flush_every: Duration::from_millis(20),
-        ..LogConfig::default()
-    };
+    let config = task_config(retention, 2);
     let s = sink(tables, config);
     let p = project("aged");
     let now = logs::now_ms();
@@ -378,14 +372,19 @@ async fn count(tables: &PlatformTables, p: &ProjectId) -> usize {
     all(tables, p, LogQuery::default()).await.len()
 }
 
+/// The request ids of `p`'s entries, newest first.
+async fn ids(tables: &PlatformTables, p: &ProjectId) -> Vec<String> {
+    all(tables, p, LogQuery::default()).await.into_iter().map(|e| e.log.request_id).collect()
+}
+
+/// A sink whose task flushes every 20 ms and prunes every `prune_every` flushes.
+fn task_config(retention: Retention, prune_every: u32) -> LogConfig {
+    LogConfig { retention, prune_every, flush_every: Duration::from_millis(20), ..LogConfig::default() }
+}
+
 async fn the_task_cuts_a_project_back_once_it_wrote_a_tenth_of_its_bound(tables: &PlatformTables) {
     let retention = Retention { max_rows_per_project: Some(100), max_age: None };
-    let config = LogConfig {
-        retention,
-        prune_every: 1,
-        flush_every: Duration::from_millis(20),
-        ..LogConfig::default()
-    };
+    let config = task_config(retention, 1);
     let s = sink(tables, config);
     let p = project("tenth");
     let entries = mix(&p, 115, base());
@@ -409,8 +408,7 @@ async fn the_task_cuts_a_project_back_once_it_wrote_a_tenth_of_its_bound(tables:
         s.record(log);
     }
     wait_until("the second cut", || s.stats().pruned_rows == 15).await;
-    let kept: Vec<String> =
-        all(tables, &p, LogQuery::default()).await.into_iter().map(|e| e.log.request_id).collect();
+    let kept = ids(tables, &p).await;
     let newest: Vec<String> = (15..115).rev().map(|i| format!("req-{i}")).collect();
     assert_eq!(kept, newest);
     s.shutdown().await.unwrap();
@@ -440,16 +438,10 @@ async fn the_age_sweep_reaches_projects_not_written_lately(tables: &PlatformTabl
     // A new sink: nothing written yet, so no project is "touched"; its task's first prune
     // still sweeps every project for the age bound.
     let retention = Retention { max_rows_per_project: Some(1000), max_age: Some(Duration::from_secs(3600)) };
-    let config = LogConfig {
-        retention,
-        prune_every: 1,
-        flush_every: Duration::from_millis(20),
-        ..LogConfig::default()
-    };
+    let config = task_config(retention, 1);
     let s = sink(tables, config);
     wait_until("the age sweep", || s.stats().pruned_rows == 5).await;
-    let kept: Vec<String> =
-        all(tables, &idle, LogQuery::default()).await.into_iter().map(|e| e.log.request_id).collect();
+    let kept = ids(tables, &idle).await;
     assert_eq!(kept, ["fresh"]);
     assert_eq!(count(tables, &other).await, 0);
     s.shutdown().await.unwrap();
@@ -471,8 +463,7 @@ async fn the_row_bound_cuts_between_entries_of_one_millisecond(tables: &Platform
     }
     s.flush().await.unwrap();
     assert_eq!(s.prune().await.unwrap(), 25);
-    let kept: Vec<String> =
-        all(tables, &p, LogQuery::default()).await.into_iter().map(|e| e.log.request_id).collect();
+    let kept = ids(tables, &p).await;
     let newest: Vec<String> = (20..30).rev().map(|i| format!("tie-{i}")).collect();
     assert_eq!(kept, newest);
     s.shutdown().await.unwrap();

@@ -38,11 +38,11 @@ ALTER TABLE "customers" ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE "customers" FORCE ROW LEVEL SECURITY;
 
-CREATE POLICY "customers_select" ON "customers" AS PERMISSIVE FOR SELECT TO "anon", "authenticated" USING ("user_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid) OR "org_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'org_id')));
+CREATE POLICY "customers_select" ON "customers" AS PERMISSIVE FOR SELECT TO "anon", "authenticated" USING ("user_id" = (select (coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid) OR "org_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'org_id')));
 
-CREATE POLICY "customers_insert" ON "customers" AS PERMISSIVE FOR INSERT TO "anon", "authenticated" WITH CHECK ("user_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid));
+CREATE POLICY "customers_insert" ON "customers" AS PERMISSIVE FOR INSERT TO "anon", "authenticated" WITH CHECK ("user_id" = (select (coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid));
 
-CREATE POLICY "customers_update" ON "customers" AS PERMISSIVE FOR UPDATE TO "anon", "authenticated" USING ("user_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid)) WITH CHECK ("user_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid));
+CREATE POLICY "customers_update" ON "customers" AS PERMISSIVE FOR UPDATE TO "anon", "authenticated" USING ("user_id" = (select (coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid)) WITH CHECK ("user_id" = (select (coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid));
 
 CREATE POLICY "customers_delete" ON "customers" AS PERMISSIVE FOR DELETE TO "anon", "authenticated" USING (FALSE);
 

@@ -375,6 +375,16 @@ pub(crate) fn pg_claims_read(read: &str) -> String {
     format!("nullif(current_setting('{CLAIMS_SETTING}', true), '')::jsonb {read}")
 }
 
+/// PostgreSQL text of the request's user id: the plain-text setting [`CLAIM_SUB_SETTING`]
+/// first (nothing to parse), the claims' `sub` when it is unset or `''`. `auth.uid` in
+/// policies and the `auth.uid` column default.
+pub(crate) fn pg_uid_read() -> String {
+    format!(
+        "coalesce(nullif(current_setting('{CLAIM_SUB_SETTING}', true), ''), {})",
+        pg_claims_read("->> 'sub'")
+    )
+}
+
 /// `auth.*` on PostgreSQL: a sub-select of the claims setting, cast inside the select.
 fn pg_auth(a: &AuthRef, target: &Target) -> SExpr {
     let read = match a {
@@ -393,15 +403,7 @@ fn pg_auth(a: &AuthRef, target: &Target) -> SExpr {
         }
     };
     let cast = target.pg_cast();
-    let read = if matches!(a, AuthRef::Uid) {
-        // The plain-text setting first: no claims to parse (see `CLAIM_SUB_SETTING`).
-        format!(
-            "coalesce(nullif(current_setting('{CLAIM_SUB_SETTING}', true), ''), {})",
-            pg_claims_read(&read)
-        )
-    } else {
-        pg_claims_read(&read)
-    };
+    let read = if matches!(a, AuthRef::Uid) { pg_uid_read() } else { pg_claims_read(&read) };
     // No outer parentheses: `sea_query` puts a custom expression in parentheses wherever
     // it is an operand, which is the only place the compiler puts it (see `like`).
     if cast.is_empty() {

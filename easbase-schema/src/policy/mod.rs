@@ -82,7 +82,7 @@ use crate::ColumnType;
 
 pub use ast::{AuthRef, CmpOp, Expr, Literal, Operand};
 pub use check::{Problem, check, referenced_columns, uses_auth};
-pub(crate) use compile::pg_claims_read;
+pub(crate) use compile::pg_uid_read;
 pub use compile::{to_sea_query, to_sea_query_for, to_sql};
 
 /// The longest policy source accepted, in bytes.

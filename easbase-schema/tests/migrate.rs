@@ -154,7 +154,7 @@ fn plan_v1_v2_postgres() {
             CREATE INDEX "products_owner_id_policy_idx" ON "products" ("owner_id");
 
             -- create the policies of `products`
-            CREATE POLICY "products_select" ON "products" AS PERMISSIVE FOR SELECT TO "anon", "authenticated" USING ("status" IN ('published', 'archived') OR "owner_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid));
+            CREATE POLICY "products_select" ON "products" AS PERMISSIVE FOR SELECT TO "anon", "authenticated" USING ("status" IN ('published', 'archived') OR "owner_id" = (select (coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid));
             CREATE POLICY "products_service" ON "products" AS PERMISSIVE FOR ALL TO "service_role" USING (true) WITH CHECK (true);
 
         "#]],

@@ -365,26 +365,29 @@ async fn postgres_rls_matches_the_table() {
         Role::Authenticated => pg.authenticated.clone(),
         Role::Service => pg.service.clone(),
     };
-    for u in users() {
+    // Each user twice: with the claims alone (a host's own transaction; `auth.uid` reads
+    // the claims' `sub`), and with the user id beside them as easbase-core's scopes set it
+    // (`auth.uid` reads `request.jwt.claim.sub`). Both must give the table's outcome.
+    for (u, with_sub) in [false, true].into_iter().flat_map(|w| users().into_iter().map(move |u| (u, w))) {
         let begin = format!("BEGIN; SET LOCAL search_path TO {s}; SET LOCAL ROLE {};", role_of(u.role));
         let claims = u.auth.claims.to_string();
+        let sub = if with_sub { u.auth.uid.clone().unwrap_or_default() } else { String::new() };
+        let set = "select set_config('request.jwt.claims', $1, true), \
+                   set_config('request.jwt.claim.sub', $2, true)";
         let run = |sql: String| {
             let begin = begin.clone();
-            let claims = claims.clone();
+            let (claims, sub) = (claims.clone(), sub.clone());
             let client = &pg.client;
             async move {
                 client.batch_execute(&begin).await.unwrap();
-                client
-                    .execute("select set_config('request.jwt.claims', $1, true)", &[&claims])
-                    .await
-                    .unwrap();
+                client.execute(set, &[&claims, &sub]).await.unwrap();
                 let r = client.execute(&sql, &[]).await;
                 client.batch_execute("ROLLBACK").await.unwrap();
                 r
             }
         };
         pg.client.batch_execute(&begin).await.unwrap();
-        pg.client.execute("select set_config('request.jwt.claims', $1, true)", &[&claims]).await.unwrap();
+        pg.client.execute(set, &[&claims, &sub]).await.unwrap();
         let visible: Vec<i32> = pg
             .client
             .query("select id from docs order by id", &[])
@@ -414,7 +417,12 @@ async fn postgres_rls_matches_the_table() {
             let r = run(format!("delete from docs where id = {row}")).await;
             results.push((3, r.is_ok_and(|n| n == 1)));
         }
-        assert_eq!(outcome_from(results, visible), expected(u.name), "postgres, user {}", u.name);
+        assert_eq!(
+            outcome_from(results, visible),
+            expected(u.name),
+            "postgres, user {}, user id setting {with_sub}",
+            u.name
+        );
     }
     pg.drop().await;
 }

@@ -179,6 +179,27 @@ struct Session {
     settings: Vec<(String, String)>,
 }
 
+/// The session a plain read needs, borrowed from its scope: a [`Session`] is made of it
+/// only when a connection's session must change, so a read for the user a connection
+/// already serves copies nothing (not the claims either).
+#[derive(Debug, Clone, Copy)]
+struct Wanted<'a> {
+    role: &'a str,
+    settings: &'a [(String, String)],
+}
+
+impl Session {
+    fn holds(&self, wanted: Wanted<'_>) -> bool {
+        self.role == wanted.role && self.settings == wanted.settings
+    }
+}
+
+impl Wanted<'_> {
+    fn to_session(self) -> Session {
+        Session { role: self.role.to_owned(), settings: self.settings.to_vec() }
+    }
+}
+
 impl std::fmt::Debug for PgDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgDb").field("pool", &self.inner.pool.status()).finish()
@@ -292,8 +313,8 @@ impl PgDb {
             && statement.plain_read
             && statement.guard.is_none()
         {
-            let session = Session { role: role.as_str().to_owned(), settings: scope.settings.clone() };
-            return self.run_plain_read(read_pool, session, statement).instrument(span).await;
+            let wanted = Wanted { role: role.as_str(), settings: &scope.settings };
+            return self.run_plain_read(read_pool, wanted, statement).instrument(span).await;
         }
         self.run_scoped(scope, &statements).instrument(span).await
     }
@@ -306,7 +327,7 @@ impl PgDb {
     async fn run_plain_read(
         &self,
         pool: &Pool,
-        session: Session,
+        session: Wanted<'_>,
         statement: &Stmt,
     ) -> Result<Vec<StmtResult>> {
         let mut retried = false;
@@ -317,14 +338,14 @@ impl PgDb {
             // Taken out while the request runs: a failure leaves it unknown.
             let known = self.take_session(id);
             let client = lease.client()?;
-            let outcome = run_plain_read(client, known.as_deref(), &session, statement).await;
+            let outcome = run_plain_read(client, known.as_deref(), session, statement).await;
             let retry = self.tend_cache(client, outcome.as_ref().err()) && !retried;
             match outcome {
                 Ok(result) => {
                     lease.clean = true;
                     let kept = match known {
-                        Some(known) if *known == session => known,
-                        _ => Arc::new(session),
+                        Some(known) if known.holds(session) => known,
+                        _ => Arc::new(session.to_session()),
                     };
                     self.remember_session(id, kept);
                     return Ok(vec![result]);
@@ -627,14 +648,14 @@ fn param_types(statement: &Stmt) -> std::result::Result<Vec<Type>, Failure> {
 async fn run_plain_read(
     client: &ClientWrapper,
     known: Option<&Session>,
-    session: &Session,
+    session: Wanted<'_>,
     statement: &Stmt,
 ) -> std::result::Result<StmtResult, Failure> {
     let types = param_types(statement)?;
-    let same = known == Some(session);
+    let same = known.is_some_and(|k| k.holds(session));
     let same_names = known.is_some_and(|k| {
         k.settings.len() == session.settings.len()
-            && k.settings.iter().zip(&session.settings).all(|((a, _), (b, _))| a == b)
+            && k.settings.iter().zip(session.settings).all(|((a, _), (b, _))| a == b)
     });
     let prepare_failure =
         |e: tokio_postgres::Error| Failure { clean: e.as_db_error().is_some(), error: map_err(&e) };
@@ -647,11 +668,14 @@ async fn run_plain_read(
     };
 
     let send_failed = AtomicBool::new(false);
-    let mut set_params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(1 + session.settings.len() * 2);
-    set_params.push(&session.role);
-    for (name, value) in &session.settings {
-        set_params.push(name);
-        set_params.push(value);
+    let mut set_params: Vec<&(dyn ToSql + Sync)> = Vec::new();
+    if set_st.is_some() {
+        set_params.reserve(1 + session.settings.len() * 2);
+        set_params.push(&session.role);
+        for (name, value) in session.settings {
+            set_params.push(name);
+            set_params.push(value);
+        }
     }
     let params: Vec<PgParam<'_>> = statement.values.0.iter().map(PgParam).collect();
     // The read's prepared statement, and a statement that must not run (its values or

@@ -368,7 +368,8 @@ impl ProjectDb {
     }
 
     /// The scope of a request: on PostgreSQL `SET LOCAL ROLE` to the project's role for
-    /// `ctx.role()` (a role that owns nothing) and the claims and project id set for the
+    /// `ctx.role()` (a role that owns nothing) and the claims, the user id
+    /// ([`easbase_schema::policy::CLAIM_SUB_SETTING`]) and the project id set for the
     /// transaction; on SQLite and MySQL the caller adds the compiled policies to its
     /// statements (and a [`crate::db::Guard`] to its writes), and the scope carries no
     /// role or settings (those engines would ignore them; not copying the claims saves
@@ -383,10 +384,15 @@ impl ProjectDb {
         if self.dialect() != Dialect::Postgres {
             return Ok(Scope { role: None, settings: Vec::new(), read_only });
         }
+        // The user id beside the claims, so that policies' `auth.uid` need not parse them
+        // (`CLAIM_SUB_SETTING`); `''` (read as unset) for no user, or an id PostgreSQL
+        // cannot hold as text.
+        let sub = ctx.uid().filter(|sub| !sub.contains('\0')).unwrap_or_default();
         Ok(Scope {
             role: Some(self.parts.roles.get(ctx.role()).clone()),
             settings: vec![
                 (easbase_schema::policy::CLAIMS_SETTING.to_owned(), ctx.claims_json().to_owned()),
+                (easbase_schema::policy::CLAIM_SUB_SETTING.to_owned(), sub.to_owned()),
                 (PROJECT_SETTING.to_owned(), self.parts.project.as_str().to_owned()),
             ],
             read_only,

@@ -111,7 +111,7 @@ impl Gen<'_> {
             (DefaultValue::GenRandomUuid, Dialect::Mysql) => Expr::cust("uuid()"),
             (DefaultValue::AuthUid, Dialect::Postgres) => {
                 let cast = if col.ty == ColumnType::Uuid { "::uuid" } else { "" };
-                Expr::cust(format!("({}){cast}", crate::policy::pg_claims_read("->> 'sub'")))
+                Expr::cust(format!("({}){cast}", crate::policy::pg_uid_read()))
             }
             (DefaultValue::AuthUid, _) => return None,
             (DefaultValue::Literal(v), _) => return self.literal_default(&col.ty, v),

@@ -60,9 +60,13 @@ fn function_default(expr: &str) -> Option<DefaultValue> {
     }
     // EasBase's own `auth.uid` default, in any of the forms PostgreSQL prints it:
     // `((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'sub'::text)`
+    // (before the user id setting), or that inside
+    // `COALESCE(NULLIF(current_setting('request.jwt.claim.sub'::text, true), ''::text), …)`,
     // with a trailing `::uuid` (or `::character varying`) on columns of those types.
     let squeezed: String = lower.chars().filter(|c| !c.is_whitespace() && *c != '(' && *c != ')').collect();
     let squeezed = squeezed.replace("::text", "");
+    let first = format!("coalescenullifcurrent_setting'{}',true,'',", crate::policy::CLAIM_SUB_SETTING);
+    let squeezed = squeezed.strip_prefix(&first).unwrap_or(&squeezed);
     let core = format!("nullifcurrent_setting'{}',true,''::jsonb->>'sub'", crate::policy::CLAIMS_SETTING);
     let rest = squeezed.strip_prefix(&core)?;
     matches!(rest, "" | "::uuid" | "::charactervarying").then_some(DefaultValue::AuthUid)
@@ -260,6 +264,31 @@ mod tests {
                 "text"
             ),
             Default::Value(DefaultValue::AuthUid)
+        );
+        // As PostgreSQL prints the default made since the user id setting.
+        assert_eq!(
+            read(
+                "(COALESCE(NULLIF(current_setting('request.jwt.claim.sub'::text, true), ''::text), \
+                 ((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'sub'::text)))::uuid",
+                "uuid"
+            ),
+            Default::Value(DefaultValue::AuthUid)
+        );
+        assert_eq!(
+            read(
+                "COALESCE(NULLIF(current_setting('request.jwt.claim.sub'::text, true), ''::text), \
+                 ((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'sub'::text))",
+                "text"
+            ),
+            Default::Value(DefaultValue::AuthUid)
+        );
+        assert_eq!(
+            read(
+                "COALESCE(NULLIF(current_setting('request.jwt.claim.sub'::text, true), ''::text), \
+                 ((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'org'::text))",
+                "text"
+            ),
+            Default::Unknown
         );
         assert_eq!(read("auth.uid()", "uuid"), Default::Value(DefaultValue::AuthUid));
         assert_eq!(

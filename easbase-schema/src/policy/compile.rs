@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 use super::ast::{AuthRef, CmpOp, Expr, Literal, Operand};
 use super::check::is_uuid;
 use super::lexer::is_identifier;
-use super::{AuthContext, AuthMode, CLAIMS_SETTING, Columns};
+use super::{AuthContext, AuthMode, CLAIM_SUB_SETTING, CLAIMS_SETTING, Columns};
 use crate::{ColumnType, Dialect};
 
 /// Compiles `expr` to a `sea_query` condition.
@@ -375,6 +375,16 @@ pub(crate) fn pg_claims_read(read: &str) -> String {
     format!("nullif(current_setting('{CLAIMS_SETTING}', true), '')::jsonb {read}")
 }
 
+/// PostgreSQL text of the request's user id: the plain-text setting [`CLAIM_SUB_SETTING`]
+/// first (nothing to parse), the claims' `sub` when it is unset or `''`. `auth.uid` in
+/// policies and the `auth.uid` column default.
+pub(crate) fn pg_uid_read() -> String {
+    format!(
+        "coalesce(nullif(current_setting('{CLAIM_SUB_SETTING}', true), ''), {})",
+        pg_claims_read("->> 'sub'")
+    )
+}
+
 /// `auth.*` on PostgreSQL: a sub-select of the claims setting, cast inside the select.
 fn pg_auth(a: &AuthRef, target: &Target) -> SExpr {
     let read = match a {
@@ -393,7 +403,7 @@ fn pg_auth(a: &AuthRef, target: &Target) -> SExpr {
         }
     };
     let cast = target.pg_cast();
-    let read = pg_claims_read(&read);
+    let read = if matches!(a, AuthRef::Uid) { pg_uid_read() } else { pg_claims_read(&read) };
     // No outer parentheses: `sea_query` puts a custom expression in parentheses wherever
     // it is an operand, which is the only place the compiler puts it (see `like`).
     if cast.is_empty() {
@@ -743,10 +753,10 @@ mod tests {
         check(
             r#"owner_id = auth.uid"#,
             expect![[r#"
-            pg:     "owner_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid)
-            sqlite: "owner_id" = '0b6e8e8a-8c7f-4f7a-9b55-2c3d4e5f6a7b'
-            mysql:  `owner_id` = '0b6e8e8a-8c7f-4f7a-9b55-2c3d4e5f6a7b'
-        "#]],
+                pg:     "owner_id" = (select (coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid)
+                sqlite: "owner_id" = '0b6e8e8a-8c7f-4f7a-9b55-2c3d4e5f6a7b'
+                mysql:  `owner_id` = '0b6e8e8a-8c7f-4f7a-9b55-2c3d4e5f6a7b'
+            "#]],
         );
     }
 
@@ -755,10 +765,10 @@ mod tests {
         check(
             r#"published = true || owner_id = auth.uid"#,
             expect![[r#"
-            pg:     "published" = TRUE OR "owner_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid)
-            sqlite: "published" = TRUE OR "owner_id" = '0b6e8e8a-8c7f-4f7a-9b55-2c3d4e5f6a7b'
-            mysql:  `published` = TRUE OR `owner_id` = '0b6e8e8a-8c7f-4f7a-9b55-2c3d4e5f6a7b'
-        "#]],
+                pg:     "published" = TRUE OR "owner_id" = (select (coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid)
+                sqlite: "published" = TRUE OR "owner_id" = '0b6e8e8a-8c7f-4f7a-9b55-2c3d4e5f6a7b'
+                mysql:  `published` = TRUE OR `owner_id` = '0b6e8e8a-8c7f-4f7a-9b55-2c3d4e5f6a7b'
+            "#]],
         );
     }
 
@@ -815,10 +825,10 @@ mod tests {
         check(
             r#"auth.uid is not null"#,
             expect![[r#"
-            pg:     (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')) IS NOT NULL
-            sqlite: '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B' IS NOT NULL
-            mysql:  '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B' IS NOT NULL
-        "#]],
+                pg:     (select (coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))) IS NOT NULL
+                sqlite: '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B' IS NOT NULL
+                mysql:  '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B' IS NOT NULL
+            "#]],
         );
     }
 
@@ -1055,10 +1065,10 @@ mod tests {
         check(
             r#"auth.claims.sub = auth.uid"#,
             expect![[r#"
-            pg:     (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')) = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))
-            sqlite: '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B' = '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B'
-            mysql:  '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B' = '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B'
-        "#]],
+                pg:     (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')) = (select (coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')))
+                sqlite: '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B' = '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B'
+                mysql:  '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B' = '0B6E8E8A-8C7F-4F7A-9B55-2C3D4E5F6A7B'
+            "#]],
         );
     }
 

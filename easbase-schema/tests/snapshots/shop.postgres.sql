@@ -4,7 +4,7 @@ COMMENT ON TYPE "order_status" IS 'Where an order stands';
 
 CREATE OR REPLACE FUNCTION "easbase_set_updated_at"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
 
-CREATE TABLE "customers" ( "id" uuid NOT NULL DEFAULT (gen_random_uuid()), "user_id" uuid DEFAULT ((nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid), "email" varchar(320) NOT NULL, "org_id" varchar(40), "vip" boolean NOT NULL DEFAULT FALSE, "profile" jsonb DEFAULT ('{"lang":"en"}'::jsonb), "created_at" timestamptz NOT NULL DEFAULT (now()), "updated_at" timestamptz NOT NULL DEFAULT (now()), CONSTRAINT "customers_pkey" PRIMARY KEY ("id"), CONSTRAINT "customers_email_key" UNIQUE ("email") );
+CREATE TABLE "customers" ( "id" uuid NOT NULL DEFAULT (gen_random_uuid()), "user_id" uuid DEFAULT ((coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid), "email" varchar(320) NOT NULL, "org_id" varchar(40), "vip" boolean NOT NULL DEFAULT FALSE, "profile" jsonb DEFAULT ('{"lang":"en"}'::jsonb), "created_at" timestamptz NOT NULL DEFAULT (now()), "updated_at" timestamptz NOT NULL DEFAULT (now()), CONSTRAINT "customers_pkey" PRIMARY KEY ("id"), CONSTRAINT "customers_email_key" UNIQUE ("email") );
 
 CREATE INDEX "customers_user_id_policy_idx" ON "customers" ("user_id");
 
@@ -38,11 +38,11 @@ ALTER TABLE "customers" ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE "customers" FORCE ROW LEVEL SECURITY;
 
-CREATE POLICY "customers_select" ON "customers" AS PERMISSIVE FOR SELECT TO "anon", "authenticated" USING ("user_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid) OR "org_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'org_id')));
+CREATE POLICY "customers_select" ON "customers" AS PERMISSIVE FOR SELECT TO "anon", "authenticated" USING ("user_id" = (select (coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid) OR "org_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'org_id')));
 
-CREATE POLICY "customers_insert" ON "customers" AS PERMISSIVE FOR INSERT TO "anon", "authenticated" WITH CHECK ("user_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid));
+CREATE POLICY "customers_insert" ON "customers" AS PERMISSIVE FOR INSERT TO "anon", "authenticated" WITH CHECK ("user_id" = (select (coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid));
 
-CREATE POLICY "customers_update" ON "customers" AS PERMISSIVE FOR UPDATE TO "anon", "authenticated" USING ("user_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid)) WITH CHECK ("user_id" = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid));
+CREATE POLICY "customers_update" ON "customers" AS PERMISSIVE FOR UPDATE TO "anon", "authenticated" USING ("user_id" = (select (coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid)) WITH CHECK ("user_id" = (select (coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid));
 
 CREATE POLICY "customers_delete" ON "customers" AS PERMISSIVE FOR DELETE TO "anon", "authenticated" USING (FALSE);
 

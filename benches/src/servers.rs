@@ -124,6 +124,8 @@ pub fn sqlite_reference(path: PathBuf, owner: &User) -> Result<Router> {
     let writer = rusqlite::Connection::open_with_flags(&path, flags)
         .map_err(|e| Error::setup(&format!("open {}", path.display()), e))?;
     writer.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| Error::setup("busy timeout", e))?;
+    // As EasBase's writer (the file is already in WAL mode): no fsync at each commit.
+    writer.pragma_update(None, "synchronous", "NORMAL").map_err(|e| Error::setup("synchronous", e))?;
     let state = Arc::new(SqliteState { path, writer: Mutex::new(writer), owner: owner.id.clone() });
     Ok(Router::new()
         .route("/items/{id}", get(sqlite_by_id))

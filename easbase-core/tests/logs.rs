@@ -608,3 +608,58 @@ async fn flush_spans_carry_counts_only() {
     assert!(fields.contains(&("entries".to_owned(), "1".to_owned())), "{fields:?}");
     assert!(!format!("{fields:?}").contains("eb_sk_zzz"));
 }
+
+/// The log table as it was before it lost its `(at)` index (the same module name).
+struct LogsWithAtIndex;
+
+impl Module for LogsWithAtIndex {
+    fn name(&self) -> &'static str {
+        "logs"
+    }
+
+    fn platform_schema(&self) -> easbase_core::schema::Schema {
+        let mut schema = LogsModule.platform_schema();
+        let mut json = serde_json::to_value(&schema).unwrap();
+        json["tables"][0]["indexes"].as_array_mut().unwrap().push(serde_json::json!({ "columns": ["at"] }));
+        schema = serde_json::from_value(json).unwrap();
+        schema
+    }
+}
+
+/// A platform opened by an earlier version (two indexes on the log table) opens with the
+/// current one: the `(at)` index is dropped, the entries stay.
+#[tokio::test]
+async fn a_platform_of_the_earlier_log_table_upgrades_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |modules: Vec<Arc<dyn Module>>| {
+        let path = dir.path().join("platform.db");
+        async move {
+            let db = Db::open_sqlite(SqliteConfig::file(path)).unwrap();
+            Platform::open(db, PlatformConfig::new("http://api.test"), modules).await.unwrap()
+        }
+    };
+    let indexes = |platform: &Platform| {
+        let db = platform.db().clone();
+        async move {
+            let rows = db
+                .query(easbase_core::db::Stmt::new(
+                    "select name from sqlite_master where type = 'index' and tbl_name = 'request_logs' \
+                     and sql is not null order by name",
+                    sea_query::Values(Vec::new()),
+                ))
+                .await
+                .unwrap();
+            rows.iter().map(|r| r.text("name").unwrap()).collect::<Vec<_>>()
+        }
+    };
+    let before = open(vec![Arc::new(UsageModule), Arc::new(LogsWithAtIndex)]).await;
+    assert_eq!(indexes(&before).await.len(), 2);
+    let s = sink(&PlatformTables::of(&before), LogConfig::default());
+    let p = project("upgraded");
+    s.record(RequestLog::new(&p, "kept", "GET", "/x", 200));
+    s.shutdown().await.unwrap();
+    drop((s, before));
+    let after = open(modules()).await;
+    assert_eq!(indexes(&after).await.len(), 1);
+    assert_eq!(ids(&PlatformTables::of(&after), &p).await, ["kept"]);
+}

@@ -743,12 +743,7 @@ impl LogState {
             Some(max) => {
                 let slack = std::cmp::max(max / 10, 1);
                 let mut touched = self.touched.lock().unwrap_or_else(PoisonError::into_inner);
-                let due: Vec<(ProjectId, u64)> =
-                    touched.iter().filter(|(_, n)| **n >= slack).map(|(p, n)| (p.clone(), *n)).collect();
-                for (project, _) in &due {
-                    touched.remove(project);
-                }
-                due
+                touched.extract_if(|_, n| *n >= slack).collect()
             }
             None => Vec::new(),
         };

@@ -388,22 +388,21 @@ pub(crate) fn pg_uid_read() -> String {
 /// `auth.*` on PostgreSQL: a sub-select of the claims setting, cast inside the select.
 fn pg_auth(a: &AuthRef, target: &Target) -> SExpr {
     let read = match a {
-        AuthRef::Uid => "->> 'sub'".to_owned(),
-        AuthRef::Role => "->> 'role'".to_owned(),
-        AuthRef::Email => "->> 'email'".to_owned(),
+        AuthRef::Uid => pg_uid_read(),
+        AuthRef::Role => pg_claims_read("->> 'role'"),
+        AuthRef::Email => pg_claims_read("->> 'email'"),
         AuthRef::Claims(path) if path.is_empty() || !path.iter().all(|k| is_identifier(k)) => {
             // Only a hand-built tree gets here (`check` reports it): read nothing.
             return SExpr::cust(format!("select NULL{}", target.pg_cast()));
         }
-        AuthRef::Claims(path) if path.len() == 1 => format!("->> '{}'", path[0]),
+        AuthRef::Claims(path) if path.len() == 1 => pg_claims_read(&format!("->> '{}'", path[0])),
         AuthRef::Claims(path) => {
             // Each key double-quoted, so that `null` is a key, not a NULL element.
             let keys: Vec<String> = path.iter().map(|k| format!("\"{k}\"")).collect();
-            format!("#>> '{{{}}}'", keys.join(","))
+            pg_claims_read(&format!("#>> '{{{}}}'", keys.join(",")))
         }
     };
     let cast = target.pg_cast();
-    let read = if matches!(a, AuthRef::Uid) { pg_uid_read() } else { pg_claims_read(&read) };
     // No outer parentheses: `sea_query` puts a custom expression in parentheses wherever
     // it is an operand, which is the only place the compiler puts it (see `like`).
     if cast.is_empty() {
